@@ -1,0 +1,1 @@
+//! Adapter for the Anthropic Messages API (being written).

@@ -1,0 +1,190 @@
+//! The shared guest-side library of Apex adapters (an rlib, not a component).
+//!
+//! - [`types`]: the neutral types of `apex:gateway/types`, generated once here and reused by every
+//!   adapter and by the router (`with` in their `wit_bindgen::generate!`), with serde derives so
+//!   fixtures are plain JSON.
+//! - [`Adapter`] / [`StreamDecode`]: what an adapter writes — its translation, nothing else.
+//! - [`export_adapter_link!`]: generates the component glue, including delegation of every kind the
+//!   adapter does not serve to the next link of the chain.
+//! - [`sse`], [`http`]: framing and error classification shared by adapters.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fixtures;
+pub mod http;
+pub mod sse;
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "apex:gateway/types-only",
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    });
+}
+
+/// The neutral types (`apex:gateway/types`).
+pub mod types {
+    pub use crate::bindings::apex::gateway::types::*;
+}
+
+use types::{AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target};
+
+/// Decodes one streamed reply into neutral events.
+pub trait StreamDecode {
+    /// Feed the next bytes of the body; returns the events they complete.
+    fn feed(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError>;
+    /// The body ended; returns the last events, or an error if the stream was cut short.
+    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError>;
+}
+
+/// One provider family's translation. Pure: no I/O, no clock, no globals.
+pub trait Adapter {
+    /// The `target.kind` values this adapter serves.
+    const KINDS: &'static [&'static str];
+    type Decoder: StreamDecode;
+
+    fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError>;
+    fn forward_request(
+        target: &Target,
+        protocol: Protocol,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpRequest, AdapterError>;
+    fn parse_response(
+        kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<ChatResponse, AdapterError>;
+    fn decoder(kind: &str) -> Self::Decoder;
+
+    /// Whether this adapter serves `kind`.
+    fn serves(kind: &str) -> bool {
+        Self::KINDS.contains(&kind)
+    }
+}
+
+/// An error of the given kind with no upstream status.
+pub fn error(kind: ErrorKind, message: impl Into<String>) -> AdapterError {
+    AdapterError {
+        kind,
+        message: message.into(),
+        status: None,
+        retry_after_ms: None,
+    }
+}
+
+/// The error the end of the chain gives for a kind nobody serves.
+pub fn unknown_kind(kind: &str) -> AdapterError {
+    error(
+        ErrorKind::Unsupported,
+        format!("no adapter in the chain serves provider kind `{kind}`"),
+    )
+}
+
+/// Exports the `apex:gateway/adapter-link` world for `$adapter` (a type implementing [`Adapter`]):
+/// kinds it serves are translated by it, every other kind is delegated to the imported next link.
+///
+/// The invoking crate must depend on `wit-bindgen` and `apex-adapter-kit`, and live two directories
+/// below the workspace root (`components/<name>`), where `wit/` is found.
+#[macro_export]
+macro_rules! export_adapter_link {
+    ($adapter:ty) => {
+        mod __apex_link {
+            wit_bindgen::generate!({
+                path: "../../wit",
+                world: "apex:gateway/adapter-link",
+                with: { "apex:gateway/types@0.1.0": ::apex_adapter_kit::types },
+            });
+
+            use ::apex_adapter_kit::types::*;
+            use ::apex_adapter_kit::{Adapter as _, StreamDecode as _};
+            use apex::gateway::adapter as next;
+            use exports::apex::gateway::adapter::{Guest, GuestStreamDecoder};
+
+            type This = super::__ApexAdapter;
+
+            pub struct Link;
+
+            impl Guest for Link {
+                type StreamDecoder = Decoder;
+
+                fn kinds() -> ::std::vec::Vec<::std::string::String> {
+                    let mut kinds: ::std::vec::Vec<::std::string::String> =
+                        <This>::KINDS.iter().map(|k| k.to_string()).collect();
+                    kinds.extend(next::kinds());
+                    kinds
+                }
+
+                fn build_request(target: Target, request: ChatRequest) -> Result<HttpRequest, AdapterError> {
+                    if <This>::serves(&target.kind) {
+                        <This>::build_request(&target, &request)
+                    } else {
+                        next::build_request(&target, &request)
+                    }
+                }
+
+                fn forward_request(
+                    target: Target,
+                    protocol: Protocol,
+                    path: ::std::string::String,
+                    body: ::std::vec::Vec<u8>,
+                ) -> Result<HttpRequest, AdapterError> {
+                    if <This>::serves(&target.kind) {
+                        <This>::forward_request(&target, protocol, &path, body)
+                    } else {
+                        next::forward_request(&target, protocol, &path, &body)
+                    }
+                }
+
+                fn parse_response(
+                    kind: ::std::string::String,
+                    status: u16,
+                    headers: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    body: ::std::vec::Vec<u8>,
+                ) -> Result<ChatResponse, AdapterError> {
+                    if <This>::serves(&kind) {
+                        <This>::parse_response(&kind, status, &headers, &body)
+                    } else {
+                        next::parse_response(&kind, status, &headers, &body)
+                    }
+                }
+            }
+
+            enum Inner {
+                Own(<This as ::apex_adapter_kit::Adapter>::Decoder),
+                Next(next::StreamDecoder),
+            }
+
+            pub struct Decoder(::std::cell::RefCell<Inner>);
+
+            impl GuestStreamDecoder for Decoder {
+                fn new(kind: ::std::string::String) -> Self {
+                    let inner = if <This>::serves(&kind) {
+                        Inner::Own(<This>::decoder(&kind))
+                    } else {
+                        Inner::Next(next::StreamDecoder::new(&kind))
+                    };
+                    Decoder(::std::cell::RefCell::new(inner))
+                }
+
+                fn feed(&self, chunk: ::std::vec::Vec<u8>) -> Result<::std::vec::Vec<StreamEvent>, AdapterError> {
+                    match &mut *self.0.borrow_mut() {
+                        Inner::Own(decoder) => decoder.feed(&chunk),
+                        Inner::Next(decoder) => decoder.feed(&chunk),
+                    }
+                }
+
+                fn finish(&self) -> Result<::std::vec::Vec<StreamEvent>, AdapterError> {
+                    match &mut *self.0.borrow_mut() {
+                        Inner::Own(decoder) => decoder.finish(),
+                        Inner::Next(decoder) => decoder.finish(),
+                    }
+                }
+            }
+
+            export!(Link);
+        }
+
+        type __ApexAdapter = $adapter;
+    };
+}

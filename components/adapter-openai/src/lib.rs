@@ -1,0 +1,65 @@
+//! Adapter for the OpenAI Chat Completions wire format, shared by every OpenAI-compatible provider.
+//!
+//! - `profile.rs`: per-provider quirks (data, not code)
+//! - `request.rs`: neutral request → `POST …/chat/completions`
+//! - `response.rs`: completion body or error body → neutral response or classified error
+//! - `stream.rs`: `chat.completion.chunk` SSE → neutral stream events
+//!
+//! Kinds: `openai` (base URL + `Authorization: Bearer`) and `azure`
+//! (`{endpoint}/openai/deployments/{model}/chat/completions?api-version=…` + `api-key`).
+
+pub mod profile;
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use apex_adapter_kit::Adapter;
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+};
+
+/// The OpenAI-compatible adapter.
+pub struct OpenAi;
+
+impl Adapter for OpenAi {
+    const KINDS: &'static [&'static str] = &["openai", "azure"];
+    type Decoder = stream::Decoder;
+
+    fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+        request::build(target, request)
+    }
+
+    fn forward_request(
+        target: &Target,
+        protocol: Protocol,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpRequest, AdapterError> {
+        match protocol {
+            Protocol::OpenaiChat | Protocol::OpenaiResponses => {
+                let model = request::model_of(&body);
+                Ok(request::http_request(target, path, &model, body))
+            }
+            Protocol::AnthropicMessages => Err(apex_adapter_kit::error(
+                ErrorKind::Unsupported,
+                "OpenAI-compatible providers do not speak the Anthropic Messages protocol",
+            )),
+        }
+    }
+
+    fn parse_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<ChatResponse, AdapterError> {
+        response::parse(status, headers, body)
+    }
+
+    fn decoder(_kind: &str) -> Self::Decoder {
+        stream::Decoder::default()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+apex_adapter_kit::export_adapter_link!(crate::OpenAi);
