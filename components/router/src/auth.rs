@@ -1,0 +1,72 @@
+//! Gateway API keys: `Authorization: Bearer <key>` or `x-api-key: <key>`, compared in constant time.
+
+use sha2::{Digest, Sha256};
+
+/// One accepted gateway key.
+#[derive(Debug, Clone)]
+pub struct GatewayKey {
+    pub name: String,
+    digest: [u8; 32],
+}
+
+impl GatewayKey {
+    pub fn new(name: impl Into<String>, key: &str) -> Self {
+        Self { name: name.into(), digest: Sha256::digest(key.as_bytes()).into() }
+    }
+}
+
+/// The key presented by a request, from its headers.
+pub fn presented_key(headers: &[(String, String)]) -> Option<&str> {
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            let value = value.trim();
+            if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") {
+                return Some(value[7..].trim());
+            }
+        } else if name.eq_ignore_ascii_case("x-api-key") {
+            return Some(value.trim());
+        }
+    }
+    None
+}
+
+/// The name of the key that matches `presented`. Compares digests, so timing reveals nothing about
+/// the keys; every key is compared even after a match.
+pub fn authenticate<'a>(keys: &'a [GatewayKey], presented: Option<&str>) -> Option<&'a str> {
+    let presented = presented?;
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let mut found = None;
+    for key in keys {
+        let mut diff = 0u8;
+        for (a, b) in key.digest.iter().zip(digest.iter()) {
+            diff |= a ^ b;
+        }
+        if diff == 0 && found.is_none() {
+            found = Some(key.name.as_str());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn bearer_and_x_api_key_are_accepted() {
+        let keys = vec![GatewayKey::new("alice", "k-alice"), GatewayKey::new("bob", "k-bob")];
+        let bearer = headers(&[("Authorization", "Bearer k-bob")]);
+        assert_eq!(authenticate(&keys, presented_key(&bearer)), Some("bob"));
+        let x = headers(&[("x-api-key", "k-alice")]);
+        assert_eq!(authenticate(&keys, presented_key(&x)), Some("alice"));
+        let wrong = headers(&[("authorization", "Bearer k-carol")]);
+        assert_eq!(authenticate(&keys, presented_key(&wrong)), None);
+        assert_eq!(authenticate(&keys, presented_key(&[])), None);
+        let basic = headers(&[("authorization", "Basic k-bob")]);
+        assert_eq!(authenticate(&keys, presented_key(&basic)), None);
+    }
+}

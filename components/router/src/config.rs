@@ -1,0 +1,452 @@
+//! Configuration: one TOML document (the `apex_config` variable), secrets by variable name, and a
+//! catalog of well-known providers that environment keys switch on.
+//!
+//! ```toml
+//! [gateway]
+//! max_body_bytes = 10485760
+//! cors_origins = ["https://app.example"]
+//! api_keys = { alice = "apex_key_alice" }      # key name = variable holding the key
+//!
+//! [providers.openai]                           # catalog name: kind, base_url, keys default
+//! keys = ["openai_api_key", "openai_api_key_2"]
+//!
+//! [providers.local]
+//! kind = "openai"
+//! base_url = "http://127.0.0.1:11434/v1"
+//! keys = []
+//!
+//! [models.fast]
+//! targets = ["groq/llama-3.3-70b-versatile", "openai/gpt-4o-mini"]
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::auth::GatewayKey;
+
+/// The variable that holds the TOML config.
+pub const CONFIG_VARIABLE: &str = "apex_config";
+/// A single gateway key, named `default`, for setups that need just one.
+pub const SINGLE_KEY_VARIABLE: &str = "apex_api_key";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The built-in model that answers without any provider.
+pub const ECHO_MODEL: &str = "echo";
+
+/// A well-known provider: what `[providers.<name>]` defaults to, and what its key variable enables.
+pub struct CatalogEntry {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub base_url: &'static str,
+    pub key_variable: &'static str,
+    /// Aliases served by default when the provider is enabled.
+    pub models: &'static [&'static str],
+}
+
+pub const CATALOG: &[CatalogEntry] = &[
+    CatalogEntry {
+        name: "openai",
+        kind: "openai",
+        base_url: "https://api.openai.com/v1",
+        key_variable: "openai_api_key",
+        models: &["gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o4-mini"],
+    },
+    CatalogEntry {
+        name: "anthropic",
+        kind: "anthropic",
+        base_url: "https://api.anthropic.com/v1",
+        key_variable: "anthropic_api_key",
+        models: &["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"],
+    },
+    CatalogEntry {
+        name: "deepseek",
+        kind: "openai",
+        base_url: "https://api.deepseek.com/v1",
+        key_variable: "deepseek_api_key",
+        models: &["deepseek-chat", "deepseek-reasoner"],
+    },
+    CatalogEntry {
+        name: "groq",
+        kind: "openai",
+        base_url: "https://api.groq.com/openai/v1",
+        key_variable: "groq_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "openrouter",
+        kind: "openai",
+        base_url: "https://openrouter.ai/api/v1",
+        key_variable: "openrouter_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "mistral",
+        kind: "openai",
+        base_url: "https://api.mistral.ai/v1",
+        key_variable: "mistral_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "xai",
+        kind: "openai",
+        base_url: "https://api.x.ai/v1",
+        key_variable: "xai_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "moonshot",
+        kind: "openai",
+        base_url: "https://api.moonshot.ai/v1",
+        key_variable: "moonshot_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "together",
+        kind: "openai",
+        base_url: "https://api.together.xyz/v1",
+        key_variable: "together_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "fireworks",
+        kind: "openai",
+        base_url: "https://api.fireworks.ai/inference/v1",
+        key_variable: "fireworks_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "deepinfra",
+        kind: "openai",
+        base_url: "https://api.deepinfra.com/v1/openai",
+        key_variable: "deepinfra_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "cerebras",
+        kind: "openai",
+        base_url: "https://api.cerebras.ai/v1",
+        key_variable: "cerebras_api_key",
+        models: &[],
+    },
+];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    gateway: GatewaySection,
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
+    models: BTreeMap<String, ModelSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewaySection {
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    cors_origins: Vec<String>,
+    #[serde(default)]
+    api_keys: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    auto_providers: bool,
+    #[serde(default = "yes")]
+    echo_model: bool,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: None,
+            cors_origins: Vec::new(),
+            api_keys: BTreeMap::new(),
+            auto_providers: true,
+            echo_model: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ProviderSection {
+    kind: Option<String>,
+    profile: Option<String>,
+    base_url: Option<String>,
+    keys: Option<Vec<String>>,
+    api_version: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelSection {
+    targets: Vec<TargetSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TargetSpec {
+    Short(String),
+    Full { provider: String, model: String },
+}
+
+/// A configured upstream provider, secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub kind: String,
+    pub profile: String,
+    pub base_url: String,
+    /// Resolved key values. Never logged, rendered or stored.
+    pub keys: Vec<String>,
+    pub api_version: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// One place an alias can be served from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRef {
+    pub provider: String,
+    pub model: String,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_body_bytes: usize,
+    pub cors_origins: Vec<String>,
+    pub gateway_keys: Vec<GatewayKey>,
+    pub providers: BTreeMap<String, Provider>,
+    pub models: BTreeMap<String, Vec<TargetRef>>,
+    pub echo_model: bool,
+}
+
+impl Config {
+    /// The targets serving `model`: an alias, or `provider/model` for any configured provider.
+    pub fn targets(&self, model: &str) -> Option<Vec<TargetRef>> {
+        if let Some(targets) = self.models.get(model) {
+            return Some(targets.clone());
+        }
+        let (provider, upstream) = model.split_once('/')?;
+        if self.providers.contains_key(provider) && !upstream.is_empty() {
+            return Some(vec![TargetRef { provider: provider.to_string(), model: upstream.to_string() }]);
+        }
+        None
+    }
+
+    /// Every secret in the config, for scrubbing.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.providers.values().flat_map(|p| p.keys.iter().map(String::as_str)).collect()
+    }
+}
+
+fn catalog(name: &str) -> Option<&'static CatalogEntry> {
+    CATALOG.iter().find(|entry| entry.name == name)
+}
+
+fn parse_target(spec: TargetSpec, alias: &str) -> Result<TargetRef, String> {
+    match spec {
+        TargetSpec::Full { provider, model } => Ok(TargetRef { provider, model }),
+        TargetSpec::Short(text) => match text.split_once('/') {
+            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
+                Ok(TargetRef { provider: provider.to_string(), model: model.to_string() })
+            }
+            _ => Err(format!("models.{alias}: target `{text}` must be `provider/model`")),
+        },
+    }
+}
+
+/// Build the config from its TOML text (`None`: defaults only) and a variable lookup.
+pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+    let file: ConfigFile = match text.map(str::trim) {
+        Some(text) if !text.is_empty() => toml::from_str(text).map_err(|e| format!("config: {e}"))?,
+        _ => ConfigFile::default(),
+    };
+    let secret = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+    let mut gateway_keys = Vec::new();
+    for (name, variable) in &file.gateway.api_keys {
+        let key = secret(variable)
+            .ok_or_else(|| format!("gateway.api_keys.{name}: variable `{variable}` is not set"))?;
+        gateway_keys.push(GatewayKey::new(name.clone(), &key));
+    }
+    if let Some(key) = secret(SINGLE_KEY_VARIABLE) {
+        gateway_keys.push(GatewayKey::new("default", &key));
+    }
+
+    let mut providers = BTreeMap::new();
+    for (name, section) in file.providers {
+        let entry = catalog(&name);
+        let kind = section
+            .kind
+            .or_else(|| entry.map(|e| e.kind.to_string()))
+            .unwrap_or_else(|| "openai".to_string());
+        let base_url = section
+            .base_url
+            .or_else(|| entry.map(|e| e.base_url.to_string()))
+            .ok_or_else(|| format!("providers.{name}: `base_url` is required"))?;
+        if crate::url::parse(&base_url).is_none() {
+            return Err(format!("providers.{name}: base_url `{base_url}` is not an http(s) URL"));
+        }
+        let variables = section
+            .keys
+            .unwrap_or_else(|| entry.map(|e| vec![e.key_variable.to_string()]).unwrap_or_default());
+        let keys: Vec<String> = variables.iter().filter_map(|v| secret(v)).collect();
+        if !variables.is_empty() && keys.is_empty() {
+            return Err(format!(
+                "providers.{name}: none of its key variables ({}) is set",
+                variables.join(", ")
+            ));
+        }
+        providers.insert(
+            name.clone(),
+            Provider {
+                profile: section.profile.unwrap_or_else(|| name.clone()),
+                name,
+                kind,
+                base_url,
+                keys,
+                api_version: section.api_version,
+                headers: section.headers.into_iter().collect(),
+            },
+        );
+    }
+
+    let mut models = BTreeMap::new();
+    if file.gateway.auto_providers {
+        for entry in CATALOG {
+            if providers.contains_key(entry.name) {
+                continue;
+            }
+            let Some(key) = secret(entry.key_variable) else {
+                continue;
+            };
+            providers.insert(
+                entry.name.to_string(),
+                Provider {
+                    name: entry.name.to_string(),
+                    kind: entry.kind.to_string(),
+                    profile: entry.name.to_string(),
+                    base_url: entry.base_url.to_string(),
+                    keys: vec![key],
+                    api_version: None,
+                    headers: Vec::new(),
+                },
+            );
+        }
+    }
+    for provider in providers.values() {
+        if let Some(entry) = catalog(&provider.name) {
+            for model in entry.models {
+                models.insert(
+                    model.to_string(),
+                    vec![TargetRef { provider: provider.name.clone(), model: model.to_string() }],
+                );
+            }
+        }
+    }
+    for (alias, section) in file.models {
+        let mut targets = Vec::new();
+        for spec in section.targets {
+            let target = parse_target(spec, &alias)?;
+            if !providers.contains_key(&target.provider) {
+                return Err(format!("models.{alias}: provider `{}` is not configured", target.provider));
+            }
+            targets.push(target);
+        }
+        if targets.is_empty() {
+            return Err(format!("models.{alias}: `targets` is empty"));
+        }
+        models.insert(alias, targets);
+    }
+
+    Ok(Config {
+        max_body_bytes: file.gateway.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        cors_origins: file.gateway.cors_origins,
+        gateway_keys,
+        providers,
+        models,
+        echo_model: file.gateway.echo_model,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_have_only_echo() {
+        let config = load(None, &vars(&[])).unwrap();
+        assert!(config.providers.is_empty());
+        assert!(config.models.is_empty());
+        assert!(config.echo_model);
+        assert!(config.gateway_keys.is_empty());
+    }
+
+    #[test]
+    fn environment_keys_enable_catalog_providers_and_their_models() {
+        let config = load(None, &vars(&[("deepseek_api_key", "sk-d"), ("groq_api_key", " ")])).unwrap();
+        assert_eq!(config.providers.keys().collect::<Vec<_>>(), vec!["deepseek"]);
+        assert_eq!(config.providers["deepseek"].keys, vec!["sk-d".to_string()]);
+        assert_eq!(
+            config.targets("deepseek-chat"),
+            Some(vec![TargetRef { provider: "deepseek".into(), model: "deepseek-chat".into() }])
+        );
+        assert_eq!(
+            config.targets("deepseek/some-new-model").map(|t| t[0].model.clone()),
+            Some("some-new-model".into())
+        );
+        assert_eq!(config.targets("groq/x"), None);
+    }
+
+    #[test]
+    fn file_config_with_secrets_by_variable() {
+        let text = r#"
+            [gateway]
+            cors_origins = ["https://app.example"]
+            api_keys = { alice = "key_alice" }
+            [providers.local]
+            base_url = "http://127.0.0.1:9/v1"
+            keys = ["local_key_1", "local_key_2"]
+            [providers.anthropic]
+            [models.smart]
+            targets = ["anthropic/claude-x", { provider = "local", model = "m" }]
+        "#;
+        let config = load(
+            Some(text),
+            &vars(&[("key_alice", "a"), ("local_key_1", "k1"), ("local_key_2", "k2"), ("anthropic_api_key", "ak")]),
+        )
+        .unwrap();
+        assert_eq!(config.gateway_keys.len(), 1);
+        assert_eq!(config.providers["local"].kind, "openai");
+        assert_eq!(config.providers["local"].keys, vec!["k1".to_string(), "k2".to_string()]);
+        assert_eq!(config.providers["anthropic"].base_url, "https://api.anthropic.com/v1");
+        let smart = config.targets("smart").unwrap();
+        assert_eq!(smart.len(), 2);
+        assert_eq!(smart[1], TargetRef { provider: "local".into(), model: "m".into() });
+        assert_eq!(config.secrets().len(), 3);
+    }
+
+    #[test]
+    fn config_errors_name_the_problem() {
+        let missing = load(Some("[models.x]\ntargets = [\"nope/m\"]"), &vars(&[])).unwrap_err();
+        assert!(missing.contains("provider `nope` is not configured"), "{missing}");
+        let unset = load(Some("[gateway]\napi_keys = { a = \"v\" }"), &vars(&[])).unwrap_err();
+        assert!(unset.contains("variable `v` is not set"), "{unset}");
+        let typo = load(Some("[gateway]\nmax_body = 1"), &vars(&[])).unwrap_err();
+        assert!(typo.contains("max_body"), "{typo}");
+        let no_key = load(Some("[providers.openai]"), &vars(&[])).unwrap_err();
+        assert!(no_key.contains("openai_api_key"), "{no_key}");
+    }
+}

@@ -1,0 +1,56 @@
+//! Routing: which provider, upstream model and key serve a request, in which order.
+
+use crate::config::{Config, Provider, TargetRef};
+use crate::error::ApiError;
+
+/// One try: a provider, the upstream model and the index of the key to use.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub provider: &'a Provider,
+    pub model: &'a str,
+    pub key_index: usize,
+}
+
+/// Every attempt for `targets`, in order: each target's keys starting at `start(provider)`
+/// (rotation), then the next target.
+pub fn attempts<'a>(
+    config: &'a Config,
+    targets: &'a [TargetRef],
+    mut start: impl FnMut(&Provider) -> usize,
+) -> Result<Vec<Attempt<'a>>, ApiError> {
+    let mut out = Vec::new();
+    for target in targets {
+        let provider = config
+            .providers
+            .get(&target.provider)
+            .ok_or_else(|| ApiError::internal(format!("provider `{}` is not configured", target.provider)))?;
+        let count = provider.keys.len().max(1);
+        let first = if count > 1 { start(provider) % count } else { 0 };
+        for i in 0..count {
+            out.push(Attempt { provider, model: &target.model, key_index: (first + i) % count });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_rotate_then_targets_follow() {
+        let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = [\"k1\", \"k2\", \"k3\"]\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n[models.m]\ntargets = [\"a/x\", \"b/y\"]";
+        let vars = |name: &str| Some(format!("v-{name}"));
+        let config = crate::config::load(Some(text), &vars).unwrap();
+        let targets = config.targets("m").unwrap();
+        let order: Vec<(String, usize)> = attempts(&config, &targets, |_| 4)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.provider.name.clone(), a.key_index))
+            .collect();
+        assert_eq!(
+            order,
+            vec![("a".into(), 1), ("a".into(), 2), ("a".into(), 0), ("b".into(), 0)]
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! I/O over `wasi:http`: the client's request body, outbound calls to providers, and the response
+//! to the client (streamed as it is written).
+
+use apex_adapter_kit::types::HttpRequest;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingRequest, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam, Scheme,
+};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+
+use crate::error::ApiError;
+
+const READ_SIZE: u64 = 64 * 1024;
+/// `blocking-write-and-flush` takes at most 4096 bytes per call.
+const WRITE_SIZE: usize = 4096;
+const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
+const FIRST_BYTE_TIMEOUT_NS: u64 = 600_000_000_000;
+const BETWEEN_BYTES_TIMEOUT_NS: u64 = 600_000_000_000;
+
+/// Header entries as strings (values that are not UTF-8 are replaced lossily).
+pub fn header_list(fields: &Fields) -> Vec<(String, String)> {
+    fields
+        .entries()
+        .into_iter()
+        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+        .collect()
+}
+
+/// The whole request body, refusing more than `limit` bytes.
+pub fn read_request_body(request: &IncomingRequest, headers: &[(String, String)], limit: usize) -> Result<Vec<u8>, ApiError> {
+    if let Some(length) = apex_adapter_kit::http::header(headers, "content-length") {
+        if length.trim().parse::<usize>().is_ok_and(|n| n > limit) {
+            return Err(ApiError::too_large(limit));
+        }
+    }
+    let body = request.consume().map_err(|()| ApiError::bad_request("request body already consumed"))?;
+    let stream = body.stream().map_err(|()| ApiError::bad_request("request body unavailable"))?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(READ_SIZE) {
+            Ok(chunk) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > limit {
+                    return Err(ApiError::too_large(limit));
+                }
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(_)) => {
+                return Err(ApiError::bad_request("failed to read the request body"));
+            }
+        }
+    }
+    drop(stream);
+    drop(body);
+    Ok(bytes)
+}
+
+/// Why an outbound call failed before a status arrived.
+#[derive(Debug)]
+pub struct TransportError {
+    pub timeout: bool,
+    pub message: String,
+}
+
+impl TransportError {
+    fn new(message: impl Into<String>) -> Self {
+        Self { timeout: false, message: message.into() }
+    }
+}
+
+fn describe(code: &ErrorCode) -> TransportError {
+    let timeout = matches!(
+        code,
+        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout
+    );
+    TransportError { timeout, message: format!("upstream connection failed: {code:?}") }
+}
+
+/// A provider's reply: status and headers now, the body as it arrives.
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    // Field order is drop order: the stream before its body, the body before its response.
+    stream: InputStream,
+    _body: IncomingBody,
+    _response: IncomingResponse,
+}
+
+impl UpstreamResponse {
+    /// The next bytes of the body; `None` at its end.
+    pub fn read(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        match self.stream.blocking_read(READ_SIZE) {
+            Ok(chunk) => Ok(Some(chunk)),
+            Err(StreamError::Closed) => Ok(None),
+            Err(StreamError::LastOperationFailed(e)) => {
+                Err(TransportError::new(format!("upstream body failed: {}", e.to_debug_string())))
+            }
+        }
+    }
+
+    /// The whole body (bounded, so a runaway upstream cannot exhaust memory).
+    pub fn read_all(&mut self, limit: usize) -> Result<Vec<u8>, TransportError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.read()? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > limit {
+                return Err(TransportError::new("upstream reply is too large"));
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+/// Send `request` and wait for the status line.
+pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
+    let url = crate::url::parse(&request.url).ok_or_else(|| TransportError::new("invalid upstream URL"))?;
+    let entries: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.as_bytes().to_vec()))
+        .collect();
+    let headers = Fields::from_list(&entries).map_err(|e| TransportError::new(format!("invalid upstream header: {e:?}")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match request.method.as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
+        "PUT" => Method::Put,
+        other => Method::Other(other.to_string()),
+    };
+    let scheme = if url.scheme.eq_ignore_ascii_case("https") { Scheme::Https } else { Scheme::Http };
+    let set = outgoing.set_method(&method).is_ok()
+        && outgoing.set_scheme(Some(&scheme)).is_ok()
+        && outgoing.set_authority(Some(url.authority)).is_ok()
+        && outgoing.set_path_with_query(Some(url.path_and_query)).is_ok();
+    if !set {
+        return Err(TransportError::new("upstream URL rejected by the host"));
+    }
+    let body = outgoing.body().map_err(|()| TransportError::new("upstream request body unavailable"))?;
+    let options = RequestOptions::new();
+    // Hosts that do not support a timeout refuse to set it; the defaults then apply.
+    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
+    let _ = options.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT_NS));
+    let _ = options.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT_NS));
+    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| describe(&e))?;
+    {
+        let stream = body.write().map_err(|()| TransportError::new("upstream request stream unavailable"))?;
+        for chunk in request.body.chunks(WRITE_SIZE) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|_| TransportError::new("failed to send the request body upstream"))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
+    let response = loop {
+        match future.get() {
+            Some(Ok(Ok(response))) => break response,
+            Some(Ok(Err(code))) => return Err(describe(&code)),
+            Some(Err(())) => return Err(TransportError::new("upstream response already taken")),
+            None => future.subscribe().block(),
+        }
+    };
+    let status = response.status();
+    let headers = header_list(&response.headers());
+    let body = response.consume().map_err(|()| TransportError::new("upstream body unavailable"))?;
+    let stream = body.stream().map_err(|()| TransportError::new("upstream body stream unavailable"))?;
+    Ok(UpstreamResponse { status, headers, stream, _body: body, _response: response })
+}
+
+/// The response to the client, body written as it comes.
+pub struct ClientResponse {
+    stream: Option<OutputStream>,
+    body: Option<OutgoingBody>,
+}
+
+impl ClientResponse {
+    /// Send the status and headers.
+    pub fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> Self {
+        let entries: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.as_bytes().to_vec()))
+            .collect();
+        let fields = Fields::from_list(&entries).unwrap_or_else(|_| Fields::new());
+        let response = OutgoingResponse::new(fields);
+        let _ = response.set_status_code(status);
+        let body = response.body().ok();
+        ResponseOutparam::set(out, Ok(response));
+        let stream = body.as_ref().and_then(|b| b.write().ok());
+        Self { stream, body }
+    }
+
+    /// Write bytes; `false` once the client has gone away.
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        let Some(stream) = &self.stream else {
+            return false;
+        };
+        for chunk in bytes.chunks(WRITE_SIZE) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                self.stream = None;
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn finish(mut self) {
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            let _ = OutgoingBody::finish(body, None);
+        }
+    }
+}
+
+/// A complete response in one go.
+pub fn respond(out: ResponseOutparam, status: u16, mut headers: Vec<(String, String)>, body: &[u8]) {
+    headers.push(("content-length".to_string(), body.len().to_string()));
+    let mut response = ClientResponse::start(out, status, &headers);
+    response.write(body);
+    response.finish();
+}

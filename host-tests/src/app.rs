@@ -1,0 +1,100 @@
+//! The composed app: pre-instantiated once, one fresh instance per request.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use wasmtime::Store;
+use wasmtime::component::Component;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+use crate::kv::KvStore;
+use crate::outbound::{Hooks, Outbound};
+use crate::state::{HostState, Variables, linker};
+
+/// What the app runs with.
+pub struct AppConfig {
+    pub kv: Arc<KvStore>,
+    pub variables: Variables,
+    pub outbound: Arc<dyn Outbound>,
+    /// Where compiled machine code is cached (`None`: compile every start).
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+pub struct App {
+    pre: ProxyPre<HostState>,
+    kv: Arc<KvStore>,
+    vars: Arc<Variables>,
+    outbound: Arc<dyn Outbound>,
+}
+
+impl App {
+    /// The composed app embedded in this binary.
+    pub fn new(config: AppConfig) -> Result<Self> {
+        Self::from_wasm(crate::components::APEX, config)
+    }
+
+    pub fn from_wasm(wasm: &[u8], config: AppConfig) -> Result<Self> {
+        let engine = crate::engine::new_engine()?;
+        let component = crate::engine::load_component(&engine, wasm, config.cache_dir.as_deref())?;
+        Self::from_component(&engine, &component, config)
+    }
+
+    pub fn from_component(engine: &wasmtime::Engine, component: &Component, config: AppConfig) -> Result<Self> {
+        let linker = linker(engine)?;
+        let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
+        Ok(Self { pre, kv: config.kv, vars: Arc::new(config.variables), outbound: config.outbound })
+    }
+
+    pub fn kv(&self) -> &Arc<KvStore> {
+        &self.kv
+    }
+
+    /// Handle one request in a fresh instance. The response body keeps streaming after this
+    /// returns, while the guest writes it.
+    pub async fn handle<B>(&self, request: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let state = HostState::new(Hooks { outbound: Arc::clone(&self.outbound) }, Arc::clone(&self.kv), Arc::clone(&self.vars));
+        let mut store = Store::new(self.pre.engine(), state);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = self.pre.clone();
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(store, req, out).await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => Err(anyhow!("the app answered with an error code: {code:?}")),
+            Err(_) => match task.await {
+                Ok(Ok(())) => Err(anyhow!("the app never set a response")),
+                Ok(Err(e)) => Err(anyhow!("the app failed: {e:?}")),
+                Err(e) => Err(anyhow!("the app's task failed: {e}")),
+            },
+        }
+    }
+}
+
+/// Variables for the app from the process environment: each variable's lowercased name
+/// (`OPENAI_API_KEY` → `openai_api_key`), plus the config file's text as `apex_config`.
+pub fn variables_from_env(config_file: Option<&Path>) -> Result<Variables> {
+    let mut vars = Variables::new();
+    for (name, value) in std::env::vars() {
+        let lower = name.to_ascii_lowercase();
+        if lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            vars.insert(lower, value);
+        }
+    }
+    if let Some(path) = config_file {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("reading config {}: {e}", path.display()))?;
+        vars.insert("apex_config".to_string(), text);
+    }
+    Ok(vars)
+}
