@@ -1,1 +1,144 @@
-//! Adapter for the Anthropic Messages API (being written).
+//! Adapter for the Anthropic Messages API.
+//!
+//! - `wire.rs`: request wire types, and the raw-JSON body object
+//! - `request.rs`: neutral request → `POST {base_url}/messages`
+//! - `response.rs`: message body or error body → neutral response or classified error
+//! - `stream.rs`: Messages SSE events → neutral stream events
+//!
+//! Kind: `anthropic`. `base_url` includes the version prefix (`https://api.anthropic.com/v1`);
+//! auth is `x-api-key`, the API version goes in `anthropic-version`.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod wire;
+
+use apex_adapter_kit::Adapter;
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+};
+
+/// What the fixture cases must cover (see `tests/fixtures.rs`).
+pub const CAPABILITIES: &[&str] = &[
+    "text",
+    "system",
+    "multi-turn",
+    "images",
+    "tools",
+    "tool-results",
+    "tool-choice",
+    "stop-sequences",
+    "max-tokens",
+    "usage",
+    "thinking",
+    "stream-text",
+    "stream-tools",
+    "stream-thinking",
+    "errors",
+    "unsupported",
+];
+
+/// The Anthropic Messages adapter.
+pub struct Anthropic;
+
+impl Adapter for Anthropic {
+    const KINDS: &'static [&'static str] = &["anthropic"];
+    type Decoder = stream::Decoder;
+
+    fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+        request::build(target, request)
+    }
+
+    fn forward_request(
+        target: &Target,
+        protocol: Protocol,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpRequest, AdapterError> {
+        match protocol {
+            Protocol::AnthropicMessages => {
+                let path = if path.trim_matches('/').is_empty() {
+                    "messages"
+                } else {
+                    path
+                };
+                Ok(request::http_request(target, path, body))
+            }
+            Protocol::OpenaiChat | Protocol::OpenaiResponses => Err(apex_adapter_kit::error(
+                ErrorKind::Unsupported,
+                "Anthropic speaks only the Anthropic Messages protocol, not OpenAI's",
+            )),
+        }
+    }
+
+    fn parse_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<ChatResponse, AdapterError> {
+        response::parse(status, headers, body)
+    }
+
+    fn decoder(_kind: &str) -> Self::Decoder {
+        stream::Decoder::default()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+apex_adapter_kit::export_adapter_link!(crate::Anthropic);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            kind: "anthropic".to_string(),
+            profile: String::new(),
+            base_url: "https://api.anthropic.com/v1/".to_string(),
+            api_key: "k".to_string(),
+            api_version: Some("2023-06-01".to_string()),
+            headers: vec![("anthropic-beta".to_string(), "x".to_string())],
+        }
+    }
+
+    #[test]
+    fn forwards_messages_bodies_unchanged() -> Result<(), AdapterError> {
+        let body = br#"{"model":"m","max_tokens":5,"messages":[]}"#.to_vec();
+        let http = Anthropic::forward_request(
+            &target(),
+            Protocol::AnthropicMessages,
+            "messages",
+            body.clone(),
+        )?;
+        assert_eq!(http.url, "https://api.anthropic.com/v1/messages");
+        assert_eq!(http.body, body);
+        assert!(
+            http.headers
+                .contains(&("x-api-key".to_string(), "k".to_string()))
+        );
+        assert!(
+            http.headers
+                .contains(&("anthropic-beta".to_string(), "x".to_string()))
+        );
+        let http = Anthropic::forward_request(&target(), Protocol::AnthropicMessages, "", body)?;
+        assert_eq!(http.url, "https://api.anthropic.com/v1/messages");
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_openai_protocols() {
+        for protocol in [Protocol::OpenaiChat, Protocol::OpenaiResponses] {
+            let result =
+                Anthropic::forward_request(&target(), protocol, "chat/completions", Vec::new());
+            assert!(matches!(
+                result,
+                Err(AdapterError {
+                    kind: ErrorKind::Unsupported,
+                    ..
+                })
+            ));
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Neutral request → Anthropic Messages request (`POST {base_url}/messages`).
+
+use std::borrow::Cow;
+
+use apex_adapter_kit::http::{join_url, parse_data_url};
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, Reasoning,
+    ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
+};
+use serde_json::value::RawValue;
+
+use crate::wire::{self, Block, RawObject, ToolResultContent};
+
+/// `anthropic-version` sent when the target names none.
+pub const DEFAULT_API_VERSION: &str = "2023-06-01";
+/// `max_tokens` is required by Anthropic: used when the neutral request has none.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Build the upstream HTTP request for `request`.
+pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+    let body = body(request)?;
+    let bytes = serde_json::to_vec(&body).map_err(invalid)?;
+    Ok(http_request(target, "messages", bytes))
+}
+
+/// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.
+pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
+    let mut headers = vec![
+        ("x-api-key".to_string(), target.api_key.clone()),
+        (
+            "anthropic-version".to_string(),
+            target
+                .api_version
+                .clone()
+                .unwrap_or_else(|| DEFAULT_API_VERSION.to_string()),
+        ),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    headers.extend(target.headers.iter().cloned());
+    HttpRequest {
+        method: "POST".to_string(),
+        url: join_url(&target.base_url, path),
+        headers,
+        body,
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> AdapterError {
+    apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string())
+}
+
+fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
+    let json_mode = match &request.response_format {
+        None | Some(ResponseFormat::Text) => None,
+        Some(ResponseFormat::JsonObject) => Some("json_object"),
+        Some(ResponseFormat::JsonSchema(_)) => Some("json_schema"),
+    };
+    if let Some(mode) = json_mode {
+        return Err(apex_adapter_kit::error(
+            ErrorKind::Unsupported,
+            format!(
+                "response_format `{mode}` is not supported for Anthropic targets: \
+                 ask for JSON in the prompt or use a tool instead"
+            ),
+        ));
+    }
+
+    let (system, messages) = conversation(request);
+    let budget = thinking_budget(request.reasoning.as_ref());
+    let max_tokens = request.max_tokens.unwrap_or(match budget {
+        // Thinking counts against max_tokens and its budget must stay below it.
+        Some(budget) if budget >= DEFAULT_MAX_TOKENS => budget.saturating_add(DEFAULT_MAX_TOKENS),
+        _ => DEFAULT_MAX_TOKENS,
+    });
+
+    let mut body = RawObject::default();
+    body.insert("model", &request.model).map_err(invalid)?;
+    body.insert("max_tokens", &max_tokens).map_err(invalid)?;
+    if !system.is_empty() {
+        body.insert("system", &system).map_err(invalid)?;
+    }
+    body.insert("messages", &messages).map_err(invalid)?;
+
+    if !request.tools.is_empty() {
+        let tools = request
+            .tools
+            .iter()
+            .map(tool)
+            .collect::<Result<Vec<_>, _>>()?;
+        body.insert("tools", &tools).map_err(invalid)?;
+    }
+    if let Some(choice) = tool_choice(request) {
+        body.insert("tool_choice", &choice).map_err(invalid)?;
+    }
+    if !request.stop.is_empty() {
+        body.insert("stop_sequences", &request.stop)
+            .map_err(invalid)?;
+    }
+    if let Some(t) = request.temperature {
+        body.insert("temperature", &t).map_err(invalid)?;
+    }
+    if let Some(p) = request.top_p {
+        body.insert("top_p", &p).map_err(invalid)?;
+    }
+    if let Some(k) = request.top_k {
+        body.insert("top_k", &k).map_err(invalid)?;
+    }
+    if let Some(budget_tokens) = budget {
+        let thinking = wire::Thinking {
+            kind: "enabled",
+            budget_tokens,
+        };
+        body.insert("thinking", &thinking).map_err(invalid)?;
+    }
+    if let Some(user_id) = &request.user {
+        body.insert("metadata", &wire::Metadata { user_id })
+            .map_err(invalid)?;
+    }
+    if request.stream {
+        body.insert("stream", &true).map_err(invalid)?;
+    }
+    if let Some(extra) = &request.extra {
+        // Only a JSON object can be merged; anything else is ignored, like the other adapters do.
+        if let Ok(extra) = serde_json::from_str::<RawObject>(extra) {
+            body.merge_absent(extra);
+        }
+    }
+    Ok(body)
+}
+
+/// The `system` blocks and the `messages`, with consecutive turns of one role merged.
+fn conversation(request: &ChatRequest) -> (Vec<Block<'_>>, Vec<wire::Message<'_>>) {
+    let mut system = Vec::new();
+    let mut messages: Vec<wire::Message> = Vec::new();
+    for message in &request.messages {
+        if matches!(message.role, Role::System | Role::Developer) {
+            for part in &message.content {
+                if let ContentPart::Text(text) = part
+                    && !text.is_empty()
+                {
+                    system.push(Block::Text { text });
+                }
+            }
+            continue;
+        }
+        let from_assistant = message.role == Role::Assistant;
+        for part in &message.content {
+            let Some((role, block)) = block(part, from_assistant) else {
+                continue;
+            };
+            match messages.last_mut() {
+                Some(last) if last.role == role => last.content.push(block),
+                _ => messages.push(wire::Message {
+                    role,
+                    content: vec![block],
+                }),
+            }
+        }
+    }
+    // Anthropic wants a user turn's tool results before anything else in it.
+    for message in &mut messages {
+        if message.role == "user" {
+            message
+                .content
+                .sort_by_key(|block| !matches!(block, Block::ToolResult { .. }));
+        }
+    }
+    (system, messages)
+}
+
+/// The turn (`user` / `assistant`) a content part belongs to and its block; `None` when Anthropic
+/// cannot take it (empty text, an image from the assistant, thinking without a signature).
+fn block(part: &ContentPart, from_assistant: bool) -> Option<(&'static str, Block<'_>)> {
+    let own_role = if from_assistant { "assistant" } else { "user" };
+    match part {
+        ContentPart::Text(text) if text.is_empty() => None,
+        ContentPart::Text(text) => Some((own_role, Block::Text { text })),
+        ContentPart::Image(_) if from_assistant => None,
+        ContentPart::Image(image) => Some(("user", image_block(image))),
+        ContentPart::ToolCall(call) => Some((
+            "assistant",
+            Block::ToolUse {
+                id: &call.id,
+                name: &call.name,
+                input: tool_input(&call.arguments),
+            },
+        )),
+        ContentPart::ToolResult(result) => Some(("user", tool_result(result))),
+        ContentPart::Thinking(thinking) => {
+            // Anthropic rejects thinking blocks it did not sign.
+            let signature = thinking.signature.as_deref().filter(|s| !s.is_empty())?;
+            Some((
+                "assistant",
+                Block::Thinking {
+                    thinking: &thinking.text,
+                    signature,
+                },
+            ))
+        }
+        ContentPart::RedactedThinking(data) => {
+            Some(("assistant", Block::RedactedThinking { data }))
+        }
+    }
+}
+
+/// Tool-call arguments as a JSON object, verbatim; `{}` when empty, invalid or not an object.
+fn tool_input(arguments: &str) -> Box<RawValue> {
+    match serde_json::from_str::<Box<RawValue>>(arguments) {
+        Ok(raw) if raw.get().starts_with('{') => raw,
+        _ => RawValue::from_string("{}".to_string()).unwrap_or_default(),
+    }
+}
+
+fn image_block(image: &Image) -> Block<'_> {
+    use apex_adapter_kit::types::ImageSource as Source;
+    let source = match &image.source {
+        Source::Url(url) => match parse_data_url(url) {
+            Some((media_type, data)) => wire::ImageSource::Base64 {
+                media_type: Cow::Owned(media_type),
+                data: Cow::Owned(data),
+            },
+            None => wire::ImageSource::Url { url },
+        },
+        Source::Base64(data) => wire::ImageSource::Base64 {
+            media_type: Cow::Borrowed(image.media_type.as_deref().unwrap_or("image/png")),
+            data: Cow::Borrowed(data),
+        },
+    };
+    Block::Image { source }
+}
+
+fn tool_result(result: &ToolResult) -> Block<'_> {
+    let mut parts: Vec<Block> = result
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ToolResultPart::Text(text) if text.is_empty() => None,
+            ToolResultPart::Text(text) => Some(Block::Text { text }),
+            ToolResultPart::Image(image) => Some(image_block(image)),
+        })
+        .collect();
+    let content = match parts.len() {
+        0 => None,
+        1 if matches!(parts[0], Block::Text { .. }) => match parts.pop() {
+            Some(Block::Text { text }) => Some(ToolResultContent::Text(text)),
+            _ => None,
+        },
+        _ => Some(ToolResultContent::Blocks(parts)),
+    };
+    Block::ToolResult {
+        tool_use_id: &result.call_id,
+        content,
+        is_error: result.is_error,
+    }
+}
+
+fn tool(tool: &Tool) -> Result<wire::Tool<'_>, AdapterError> {
+    let input_schema = if tool.parameters.trim().is_empty() {
+        // `input_schema` is required: a tool without parameters takes an empty object.
+        RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_string())
+            .map_err(invalid)?
+    } else {
+        serde_json::from_str::<Box<RawValue>>(&tool.parameters).map_err(|e| {
+            apex_adapter_kit::error(
+                ErrorKind::InvalidRequest,
+                format!("tool `{}` has invalid parameters JSON: {e}", tool.name),
+            )
+        })?
+    };
+    Ok(wire::Tool {
+        name: &tool.name,
+        description: tool.description.as_deref(),
+        input_schema,
+    })
+}
+
+fn tool_choice(request: &ChatRequest) -> Option<wire::ToolChoice<'_>> {
+    let disable_parallel = request.parallel_tool_calls == Some(false) && !request.tools.is_empty();
+    let (kind, name) = match &request.tool_choice {
+        Some(ToolChoice::Auto) => ("auto", None),
+        Some(ToolChoice::Required) => ("any", None),
+        Some(ToolChoice::Named(name)) => ("tool", Some(name.as_str())),
+        Some(ToolChoice::None) => ("none", None),
+        None if disable_parallel => ("auto", None),
+        None => return None,
+    };
+    Some(wire::ToolChoice {
+        kind,
+        name,
+        // `none` takes no other field.
+        disable_parallel_tool_use: (disable_parallel && kind != "none").then_some(true),
+    })
+}
+
+/// The extended-thinking budget: explicit, or derived from an OpenAI-style effort.
+fn thinking_budget(reasoning: Option<&Reasoning>) -> Option<u32> {
+    let reasoning = reasoning?;
+    if let Some(budget) = reasoning.budget_tokens {
+        return Some(budget);
+    }
+    match reasoning.effort.as_deref()? {
+        "minimal" | "low" => Some(1024),
+        "medium" => Some(4096),
+        "high" => Some(16384),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apex_adapter_kit::types::Message;
+
+    fn request(messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: "claude-sonnet-4-5".to_string(),
+            messages,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: None,
+            max_tokens: None,
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            stop: Vec::new(),
+            seed: None,
+            response_format: None,
+            reasoning: None,
+            user: None,
+            stream: false,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn unusable_arguments_become_an_empty_object() {
+        for arguments in ["", "  ", "{oops", "[1,2]", "null"] {
+            assert_eq!(tool_input(arguments).get(), "{}", "{arguments:?}");
+        }
+        assert_eq!(tool_input(" {\"a\":1} ").get(), "{\"a\":1}");
+    }
+
+    #[test]
+    fn extras_never_override_built_fields() -> Result<(), AdapterError> {
+        let mut req = request(Vec::new());
+        req.extra = Some(r#"{"model":"other","service_tier":"auto"}"#.to_string());
+        let body = serde_json::to_value(body(&req)?).map_err(invalid)?;
+        assert_eq!(body["model"], "claude-sonnet-4-5");
+        assert_eq!(body["service_tier"], "auto");
+        Ok(())
+    }
+}
