@@ -18,6 +18,29 @@ use apex_adapter_kit::types::{
     AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
 };
 
+/// What this adapter translates; each has golden cases under `fixtures/` (checked by
+/// `tests/fixtures.rs`).
+pub const CAPABILITIES: &[&str] = &[
+    "text",
+    "system",
+    "multi-turn",
+    "images",
+    "tools",
+    "parallel-tools",
+    "tool-results",
+    "tool-choice",
+    "json-mode",
+    "stop-sequences",
+    "max-tokens",
+    "usage",
+    "reasoning",
+    "stream-text",
+    "stream-tools",
+    "stream-usage",
+    "azure",
+    "errors",
+];
+
 /// The OpenAI-compatible adapter.
 pub struct OpenAi;
 

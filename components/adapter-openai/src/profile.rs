@@ -45,16 +45,48 @@ const PROFILES: &[Profile] = &[
         reasoning_content: true,
         ..GENERIC
     },
-    Profile { name: "groq", ..GENERIC },
-    Profile { name: "moonshot", ..GENERIC },
-    Profile { name: "openrouter", ..GENERIC },
-    Profile { name: "xai", reasoning_effort: true, ..GENERIC },
-    Profile { name: "together", ..GENERIC },
-    Profile { name: "fireworks", ..GENERIC },
-    Profile { name: "deepinfra", ..GENERIC },
-    Profile { name: "cerebras", ..GENERIC },
-    Profile { name: "mistral", stream_usage: false, ..GENERIC },
-    Profile { name: "ollama", ..GENERIC },
+    Profile {
+        name: "groq",
+        ..GENERIC
+    },
+    Profile {
+        name: "moonshot",
+        ..GENERIC
+    },
+    Profile {
+        name: "openrouter",
+        ..GENERIC
+    },
+    Profile {
+        name: "xai",
+        reasoning_effort: true,
+        ..GENERIC
+    },
+    Profile {
+        name: "together",
+        ..GENERIC
+    },
+    Profile {
+        name: "fireworks",
+        ..GENERIC
+    },
+    Profile {
+        name: "deepinfra",
+        ..GENERIC
+    },
+    Profile {
+        name: "cerebras",
+        ..GENERIC
+    },
+    Profile {
+        name: "mistral",
+        stream_usage: false,
+        ..GENERIC
+    },
+    Profile {
+        name: "ollama",
+        ..GENERIC
+    },
 ];
 
 /// The profile called `name`; unknown names get the generic OpenAI-compatible behaviour.

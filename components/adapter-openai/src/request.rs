@@ -5,6 +5,8 @@ use apex_adapter_kit::types::{
     AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, ImageSource, Message,
     ResponseFormat, Role, Target, ToolChoice, ToolResultPart,
 };
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::profile::{Profile, profile};
@@ -13,11 +15,20 @@ const AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Build the upstream HTTP request for `request`.
 pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
-    let profile = profile(if target.kind == "azure" { "azure" } else { &target.profile });
+    let profile = profile(if target.kind == "azure" {
+        "azure"
+    } else {
+        &target.profile
+    });
     let body = body(request, profile)?;
-    let bytes = serde_json::to_vec(&Value::Object(body))
+    let bytes = serde_json::to_vec(&Node::Object(body))
         .map_err(|e| apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string()))?;
-    Ok(http_request(target, "chat/completions", &request.model, bytes))
+    Ok(http_request(
+        target,
+        "chat/completions",
+        &request.model,
+        bytes,
+    ))
 }
 
 /// The HTTP request carrying `body` to `path` (relative to the API root) with this target's auth.
@@ -29,10 +40,16 @@ pub fn http_request(target: &Target, path: &str, model: &str, body: Vec<u8>) -> 
         let version = target.api_version.as_deref().unwrap_or(AZURE_API_VERSION);
         format!(
             "{}?api-version={version}",
-            join_url(&target.base_url, &format!("openai/deployments/{model}/{path}"))
+            join_url(
+                &target.base_url,
+                &format!("openai/deployments/{model}/{path}")
+            )
         )
     } else {
-        headers.push(("authorization".to_string(), format!("Bearer {}", target.api_key)));
+        headers.push((
+            "authorization".to_string(),
+            format!("Bearer {}", target.api_key),
+        ));
         join_url(&target.base_url, path)
     };
     headers.extend(target.headers.iter().cloned());
@@ -44,107 +61,157 @@ pub fn http_request(target: &Target, path: &str, model: &str, body: Vec<u8>) -> 
     }
 }
 
-fn body(request: &ChatRequest, profile: Profile) -> Result<Map<String, Value>, AdapterError> {
-    let mut body = Map::new();
-    body.insert("model".into(), Value::String(request.model.clone()));
+/// A node of the upstream body: JSON built here, or JSON text from the client embedded verbatim
+/// (schemas, extras), so nothing re-encodes it: key order and formatting reach the provider as sent.
+enum Node {
+    Json(Value),
+    Raw(Box<RawValue>),
+    Object(Vec<(String, Node)>),
+    Array(Vec<Node>),
+}
+
+impl Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Node::Json(value) => value.serialize(serializer),
+            Node::Raw(raw) => raw.serialize(serializer),
+            Node::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Node::Object(fields) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+fn field(key: &str, value: Value) -> (String, Node) {
+    (key.to_string(), Node::Json(value))
+}
+
+/// Client JSON text, checked but kept byte for byte.
+fn raw_json(text: &str, what: impl FnOnce() -> String) -> Result<Box<RawValue>, AdapterError> {
+    RawValue::from_string(text.to_string())
+        .map_err(|e| apex_adapter_kit::error(ErrorKind::InvalidRequest, format!("{}: {e}", what())))
+}
+
+fn body(request: &ChatRequest, profile: Profile) -> Result<Vec<(String, Node)>, AdapterError> {
+    let mut body = Vec::new();
+    body.push(field("model", Value::String(request.model.clone())));
     let mut messages = Vec::with_capacity(request.messages.len());
     for message in &request.messages {
         push_message(&mut messages, message, profile);
     }
-    body.insert("messages".into(), Value::Array(messages));
+    body.push(field("messages", Value::Array(messages)));
 
     if !request.tools.is_empty() {
         let mut tools = Vec::with_capacity(request.tools.len());
         for tool in &request.tools {
-            let parameters: Value = serde_json::from_str(&tool.parameters).map_err(|e| {
-                apex_adapter_kit::error(
-                    ErrorKind::InvalidRequest,
-                    format!("tool `{}` has invalid parameters JSON: {e}", tool.name),
-                )
+            let parameters = raw_json(&tool.parameters, || {
+                format!("tool `{}` has invalid parameters JSON", tool.name)
             })?;
-            let mut function = Map::new();
-            function.insert("name".into(), Value::String(tool.name.clone()));
+            let mut function = vec![field("name", Value::String(tool.name.clone()))];
             if let Some(description) = &tool.description {
-                function.insert("description".into(), Value::String(description.clone()));
+                function.push(field("description", Value::String(description.clone())));
             }
-            function.insert("parameters".into(), parameters);
+            function.push(("parameters".to_string(), Node::Raw(parameters)));
             if let Some(strict) = tool.strict {
-                function.insert("strict".into(), Value::Bool(strict));
+                function.push(field("strict", Value::Bool(strict)));
             }
-            tools.push(json!({"type": "function", "function": function}));
+            tools.push(Node::Object(vec![
+                field("type", json!("function")),
+                ("function".to_string(), Node::Object(function)),
+            ]));
         }
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    if let Some(choice) = &request.tool_choice {
-        let value = match choice {
-            ToolChoice::Auto => json!("auto"),
-            ToolChoice::None => json!("none"),
-            ToolChoice::Required => json!("required"),
-            ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
-        };
-        body.insert("tool_choice".into(), value);
-    }
-    if let Some(parallel) = request.parallel_tool_calls {
-        if !request.tools.is_empty() {
-            body.insert("parallel_tool_calls".into(), Value::Bool(parallel));
+        body.push(("tools".to_string(), Node::Array(tools)));
+        // OpenAI refuses `tool_choice` and `parallel_tool_calls` without `tools`.
+        if let Some(choice) = &request.tool_choice {
+            let value = match choice {
+                ToolChoice::Auto => json!("auto"),
+                ToolChoice::None => json!("none"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
+            };
+            body.push(field("tool_choice", value));
+        }
+        if let Some(parallel) = request.parallel_tool_calls {
+            body.push(field("parallel_tool_calls", Value::Bool(parallel)));
         }
     }
     if let Some(max) = request.max_tokens {
-        let field = if profile.max_completion_tokens { "max_completion_tokens" } else { "max_tokens" };
-        body.insert(field.into(), json!(max));
+        let name = if profile.max_completion_tokens {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body.push(field(name, json!(max)));
     }
     if let Some(t) = request.temperature {
-        body.insert("temperature".into(), json!(t));
+        body.push(field("temperature", json!(t)));
     }
     if let Some(p) = request.top_p {
-        body.insert("top_p".into(), json!(p));
+        body.push(field("top_p", json!(p)));
     }
     if !request.stop.is_empty() {
-        body.insert("stop".into(), json!(request.stop));
+        body.push(field("stop", json!(request.stop)));
     }
     if let Some(seed) = request.seed {
-        body.insert("seed".into(), json!(seed));
+        body.push(field("seed", json!(seed)));
     }
     if let Some(format) = &request.response_format {
-        let value = match format {
-            ResponseFormat::Text => json!({"type": "text"}),
-            ResponseFormat::JsonObject => json!({"type": "json_object"}),
+        let node = match format {
+            ResponseFormat::Text => Node::Json(json!({"type": "text"})),
+            ResponseFormat::JsonObject => Node::Json(json!({"type": "json_object"})),
             ResponseFormat::JsonSchema(schema) => {
-                let parsed: Value = serde_json::from_str(&schema.schema).map_err(|e| {
-                    apex_adapter_kit::error(
-                        ErrorKind::InvalidRequest,
-                        format!("response_format schema is not valid JSON: {e}"),
-                    )
+                let parsed = raw_json(&schema.schema, || {
+                    "response_format schema is not valid JSON".to_string()
                 })?;
-                let mut inner = Map::new();
-                inner.insert("name".into(), Value::String(schema.name.clone()));
-                inner.insert("schema".into(), parsed);
+                let mut inner = vec![
+                    field("name", Value::String(schema.name.clone())),
+                    ("schema".to_string(), Node::Raw(parsed)),
+                ];
                 if let Some(strict) = schema.strict {
-                    inner.insert("strict".into(), Value::Bool(strict));
+                    inner.push(field("strict", Value::Bool(strict)));
                 }
-                json!({"type": "json_schema", "json_schema": inner})
+                Node::Object(vec![
+                    field("type", json!("json_schema")),
+                    ("json_schema".to_string(), Node::Object(inner)),
+                ])
             }
         };
-        body.insert("response_format".into(), value);
+        body.push(("response_format".to_string(), node));
     }
-    if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone()) {
-        if profile.reasoning_effort {
-            body.insert("reasoning_effort".into(), Value::String(effort));
-        }
+    if let Some(effort) = request.reasoning.as_ref().and_then(|r| r.effort.clone())
+        && profile.reasoning_effort
+    {
+        body.push(field("reasoning_effort", Value::String(effort)));
     }
     if let Some(user) = &request.user {
-        body.insert("user".into(), Value::String(user.clone()));
+        body.push(field("user", Value::String(user.clone())));
     }
     if request.stream {
-        body.insert("stream".into(), Value::Bool(true));
+        body.push(field("stream", Value::Bool(true)));
         if profile.stream_usage {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
+            body.push(field("stream_options", json!({"include_usage": true})));
         }
     }
-    if let Some(extra) = &request.extra {
-        if let Ok(Value::Object(extra)) = serde_json::from_str::<Value>(extra) {
-            for (key, value) in extra {
-                body.entry(key).or_insert(value);
+    // Extras never override what the adapter set; their values travel verbatim.
+    if let Some(extra) = &request.extra
+        && let Ok(extra) =
+            serde_json::from_str::<std::collections::BTreeMap<String, Box<RawValue>>>(extra)
+    {
+        for (key, value) in extra {
+            if !body.iter().any(|(k, _)| *k == key) {
+                body.push((key, Node::Raw(value)));
             }
         }
     }
@@ -167,24 +234,28 @@ fn image_url(image: &Image) -> Value {
     json!({"type": "image_url", "image_url": inner})
 }
 
+/// The text parts of a message as one string, separated by a blank line (as for user turns), so
+/// separate blocks do not run together.
 fn joined_text(parts: &[ContentPart]) -> String {
-    let mut text = String::new();
-    for part in parts {
-        if let ContentPart::Text(t) = part {
-            text.push_str(t);
-        }
-    }
-    text
+    parts
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 fn tool_message(call_id: &str, content: &[ToolResultPart]) -> Value {
-    let mut text = String::new();
-    for part in content {
-        match part {
-            ToolResultPart::Text(t) => text.push_str(t),
-            ToolResultPart::Image(_) => text.push_str("[image omitted: tool results carry text only here]"),
-        }
-    }
+    let text = content
+        .iter()
+        .map(|part| match part {
+            ToolResultPart::Text(t) => t.as_str(),
+            ToolResultPart::Image(_) => "[image omitted: tool results carry text only here]",
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
     json!({"role": "tool", "tool_call_id": call_id, "content": text})
 }
 
@@ -214,10 +285,15 @@ fn push_message(out: &mut Vec<Value>, message: &Message, profile: Profile) {
                 return;
             }
             let content = if rest.iter().all(|p| matches!(p, ContentPart::Text(_))) {
-                Value::String(rest.iter().filter_map(|p| match p {
-                    ContentPart::Text(t) => Some(t.as_str()),
-                    _ => None,
-                }).collect::<Vec<_>>().join("\n\n"))
+                Value::String(
+                    rest.iter()
+                        .filter_map(|p| match p {
+                            ContentPart::Text(t) => Some(t.as_str()),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n\n"),
+                )
             } else {
                 Value::Array(
                     rest.iter()
@@ -256,7 +332,11 @@ fn push_message(out: &mut Vec<Value>, message: &Message, profile: Profile) {
             }
             m.insert(
                 "content".into(),
-                if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) },
+                if text.is_empty() && !calls.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(text)
+                },
             );
             if profile.reasoning_content && !reasoning.is_empty() {
                 m.insert("reasoning_content".into(), Value::String(reasoning));
@@ -279,5 +359,7 @@ pub fn model_of(body: &[u8]) -> String {
         #[serde(default)]
         model: String,
     }
-    serde_json::from_slice::<Model>(body).map(|m| m.model).unwrap_or_default()
+    serde_json::from_slice::<Model>(body)
+        .map(|m| m.model)
+        .unwrap_or_default()
 }

@@ -6,13 +6,22 @@ use apex_adapter_kit::types::{
 };
 use serde::Deserialize;
 
+/// A list that OpenAI-compatible servers may send as `null` (or leave out) when empty.
+pub(crate) fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 #[derive(Deserialize)]
 struct Completion {
     #[serde(default)]
     id: String,
     #[serde(default)]
     model: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     choices: Vec<Choice>,
     usage: Option<WireUsage>,
 }
@@ -28,7 +37,7 @@ struct ChoiceMessage {
     content: Option<String>,
     reasoning_content: Option<String>,
     refusal: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     tool_calls: Vec<WireToolCall>,
 }
 
@@ -55,6 +64,8 @@ pub(crate) struct WireUsage {
     completion_tokens: u32,
     prompt_tokens_details: Option<PromptDetails>,
     completion_tokens_details: Option<CompletionDetails>,
+    /// DeepSeek reports cache hits here instead of `prompt_tokens_details.cached_tokens`.
+    prompt_cache_hit_tokens: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -72,7 +83,10 @@ impl From<WireUsage> for Usage {
         Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,
-            cache_read_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            cache_read_tokens: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .or(u.prompt_cache_hit_tokens),
             cache_write_tokens: None,
             reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
         }
@@ -90,7 +104,11 @@ pub(crate) fn finish_reason(reason: &str) -> FinishReason {
 }
 
 /// Parse a reply of any status.
-pub fn parse(status: u16, headers: &[(String, String)], body: &[u8]) -> Result<ChatResponse, AdapterError> {
+pub fn parse(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<ChatResponse, AdapterError> {
     if !(200..300).contains(&status) {
         return Err(error(status, headers, body));
     }
@@ -101,7 +119,10 @@ pub fn parse(status: u16, headers: &[(String, String)], body: &[u8]) -> Result<C
     let message = choice.message;
     let mut content = Vec::new();
     if let Some(reasoning) = message.reasoning_content.filter(|r| !r.is_empty()) {
-        content.push(ContentPart::Thinking(Thinking { text: reasoning, signature: None }));
+        content.push(ContentPart::Thinking(Thinking {
+            text: reasoning,
+            signature: None,
+        }));
     }
     if let Some(text) = message.content.filter(|t| !t.is_empty()) {
         content.push(ContentPart::Text(text));
@@ -147,7 +168,10 @@ struct ErrorDetail {
 pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let (message, code, kind_name) = match parsed {
-        Some(ErrorBody { error: Some(detail), .. }) => (
+        Some(ErrorBody {
+            error: Some(detail),
+            ..
+        }) => (
             detail.message,
             detail.code.and_then(|c| c.as_str().map(str::to_string)),
             detail.kind,
@@ -155,7 +179,7 @@ pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterE
         Some(ErrorBody { message, .. }) => (message, None, None),
         None => (None, None, None),
     };
-    let message = message.unwrap_or_else(|| {
+    let message = redact_key_echo(message.unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         if text.is_empty() || text.len() > 500 {
@@ -163,7 +187,7 @@ pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterE
         } else {
             text.to_string()
         }
-    });
+    }));
     let kind = match (code.as_deref(), kind_name.as_deref()) {
         (Some("context_length_exceeded"), _) => ErrorKind::ContextTooLong,
         (Some("rate_limit_exceeded"), _) | (_, Some("rate_limit_exceeded")) if status == 429 => {
@@ -173,4 +197,18 @@ pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterE
         _ => kind_for_status(status),
     };
     upstream_error(kind, status, headers, message)
+}
+
+/// OpenAI's 401 message echoes the key it was given ("Incorrect API key provided: sk-ab***cd."),
+/// whole when it is short. Error messages reach the client, so the echo is cut out.
+fn redact_key_echo(message: String) -> String {
+    const MARK: &str = "API key provided: ";
+    let Some(at) = message.find(MARK) else {
+        return message;
+    };
+    let start = at + MARK.len();
+    let rest = &message[start..];
+    let token = &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())];
+    let key_len = token.trim_end_matches(['.', ',', ';']).len();
+    format!("{}[redacted]{}", &message[..start], &rest[key_len..])
 }

@@ -8,7 +8,7 @@ use apex_adapter_kit::types::{
 };
 use serde::Deserialize;
 
-use crate::response::{WireUsage, finish_reason};
+use crate::response::{WireUsage, finish_reason, null_as_empty};
 
 #[derive(Deserialize)]
 struct Chunk {
@@ -16,7 +16,7 @@ struct Chunk {
     id: String,
     #[serde(default)]
     model: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     choices: Vec<ChunkChoice>,
     usage: Option<WireUsage>,
     error: Option<ChunkError>,
@@ -38,7 +38,7 @@ struct ChunkChoice {
 struct Delta {
     content: Option<String>,
     reasoning_content: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     tool_calls: Vec<DeltaToolCall>,
 }
 
@@ -62,7 +62,9 @@ pub struct Decoder {
     sse: SseParser,
     started: bool,
     finish: Option<FinishReason>,
-    saw_tool_call: bool,
+    /// Indexes of the tool calls already started (some servers repeat `id` and `name` on every
+    /// delta of a call).
+    started_calls: Vec<u32>,
     done: bool,
 }
 
@@ -80,12 +82,22 @@ impl Decoder {
         if let Some(error) = chunk.error {
             return Err(apex_adapter_kit::error(
                 apex_adapter_kit::types::ErrorKind::Server,
-                error.message.unwrap_or_else(|| "upstream stream failed".to_string()),
+                error
+                    .message
+                    .unwrap_or_else(|| "upstream stream failed".to_string()),
             ));
         }
         if !self.started {
+            // Azure opens with an annotation-only chunk (`prompt_filter_results`, empty `id` and
+            // `model`, no choices): the stream starts with the first chunk that is the answer's.
+            if chunk.id.is_empty() && chunk.choices.is_empty() && chunk.usage.is_none() {
+                return Ok(());
+            }
             self.started = true;
-            out.push(StreamEvent::Start(StreamStart { id: chunk.id, model: chunk.model }));
+            out.push(StreamEvent::Start(StreamStart {
+                id: chunk.id,
+                model: chunk.model,
+            }));
         }
         for choice in chunk.choices {
             let delta = choice.delta;
@@ -101,8 +113,10 @@ impl Decoder {
                     Some(f) => (f.name, f.arguments),
                     None => (None, None),
                 };
-                if call.id.is_some() || name.is_some() {
-                    self.saw_tool_call = true;
+                if (call.id.is_some() || name.is_some())
+                    && !self.started_calls.contains(&call.index)
+                {
+                    self.started_calls.push(call.index);
                     out.push(StreamEvent::ToolCallStart(ToolCallStart {
                         index: call.index,
                         id: call.id.unwrap_or_default(),
@@ -110,7 +124,10 @@ impl Decoder {
                     }));
                 }
                 if let Some(arguments) = arguments.filter(|a| !a.is_empty()) {
-                    out.push(StreamEvent::ToolCallDelta(ToolCallDelta { index: call.index, arguments }));
+                    out.push(StreamEvent::ToolCallDelta(ToolCallDelta {
+                        index: call.index,
+                        arguments,
+                    }));
                 }
             }
             if let Some(reason) = choice.finish_reason {
@@ -129,7 +146,7 @@ impl Decoder {
         }
         self.done = true;
         let mut finish = self.finish.unwrap_or(FinishReason::Stop);
-        if self.saw_tool_call && finish == FinishReason::Stop {
+        if !self.started_calls.is_empty() && finish == FinishReason::Stop {
             finish = FinishReason::ToolCalls;
         }
         out.push(StreamEvent::Finish(finish));
