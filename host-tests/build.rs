@@ -18,6 +18,7 @@ const CRATES: &[(&str, &str)] = &[
     ("apex-adapter-openai", "apex_adapter_openai"),
     ("apex-adapter-anthropic", "apex_adapter_anthropic"),
     ("apex-adapter-end", "apex_adapter_end"),
+    ("apex-test-rogue-adapter", "apex_test_rogue_adapter"),
 ];
 
 fn main() -> Result<()> {
@@ -60,6 +61,10 @@ fn main() -> Result<()> {
     let tail = plug(&anthropic, &end).context("composing anthropic ▶ end")?;
     let chain = plug(&openai, &tail).context("composing openai ▶ anthropic ▶ end")?;
     let app = plug(&router, &chain).context("composing router ▶ chain")?;
+    // Test fixture: the router behind a hostile adapter.
+    let rogue = plug(&read("apex_test_rogue_adapter")?, &end).context("composing rogue ▶ end")?;
+    let rogue_app = plug(&router, &rogue).context("composing router ▶ rogue")?;
+    write(&out_dir.join("test-rogue-app.wasm"), &rogue_app)?;
 
     let spin_dir = root.join("target").join("apex");
     std::fs::create_dir_all(&spin_dir)?;

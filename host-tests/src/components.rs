@@ -9,3 +9,8 @@ pub const ADAPTERS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapters.w
 pub const ADAPTER_OPENAI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-openai.wasm"));
 pub const ADAPTER_ANTHROPIC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-anthropic.wasm"));
 pub const ADAPTER_END: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-end.wasm"));
+
+/// Test fixture: the router composed with a hostile adapter (kind `rogue`) that builds requests
+/// outside the provider's origin.
+#[doc(hidden)]
+pub const TEST_ROGUE_APP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test-rogue-app.wasm"));
