@@ -1,0 +1,107 @@
+//! Builds the guest components for `wasm32-wasip2` and composes them with wac-graph:
+//!
+//! - `adapters.wasm`: the adapter chain `openai ▶ anthropic ▶ end` (what spin.toml plugs in)
+//! - `router.wasm`:   the router alone (spin.toml's component source)
+//! - `apex.wasm`:     router + chain, the whole app (the local host and `wasmtime serve`)
+//!
+//! Everything is written to `<workspace>/target/apex/` (spin.toml's sources); host-tests' build
+//! script also copies it into its `OUT_DIR` to embed it. `cargo run -p apex-compose` runs it alone
+//! (what `spin build` does).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use wac_graph::types::Package;
+use wac_graph::{CompositionGraph, EncodeOptions};
+
+const CRATES: &[(&str, &str)] = &[
+    ("apex-router", "apex_router"),
+    ("apex-adapter-openai", "apex_adapter_openai"),
+    ("apex-adapter-anthropic", "apex_adapter_anthropic"),
+    ("apex-adapter-end", "apex_adapter_end"),
+    ("apex-test-rogue-adapter", "apex_test_rogue_adapter"),
+];
+
+/// The files written, by name.
+pub const OUTPUTS: &[&str] = &[
+    "apex.wasm",
+    "router.wasm",
+    "adapters.wasm",
+    "adapter-openai.wasm",
+    "adapter-anthropic.wasm",
+    "adapter-end.wasm",
+    "test-rogue-app.wasm",
+];
+
+/// Build and compose everything under the workspace at `root`; returns the output directory.
+pub fn build(root: &Path) -> Result<PathBuf> {
+    let target_dir = root.join("target").join("wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "component", "--target-dir"])
+        .arg(&target_dir);
+    for (package, _) in CRATES {
+        command.args(["-p", package]);
+    }
+    // The outer build's flags and wrappers are for the host, not for wasm guests.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+        command.env_remove(var);
+    }
+    let status = command.status().context("running cargo for the wasm components")?;
+    if !status.success() {
+        bail!("building the wasm components failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)");
+    }
+    let built = target_dir.join("wasm32-wasip2").join("component");
+    let read = |name: &str| -> Result<Vec<u8>> {
+        let path = built.join(format!("{name}.wasm"));
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let router = read("apex_router")?;
+    let openai = read("apex_adapter_openai")?;
+    let anthropic = read("apex_adapter_anthropic")?;
+    let end = read("apex_adapter_end")?;
+
+    let tail = plug(&anthropic, &end).context("composing anthropic ▶ end")?;
+    let chain = plug(&openai, &tail).context("composing openai ▶ anthropic ▶ end")?;
+    let app = plug(&router, &chain).context("composing router ▶ chain")?;
+
+    let out = root.join("target").join("apex");
+    std::fs::create_dir_all(&out)?;
+    // Test fixture: the router behind a hostile adapter.
+    let rogue = plug(&read("apex_test_rogue_adapter")?, &end).context("composing rogue ▶ end")?;
+    let rogue_app = plug(&router, &rogue).context("composing router ▶ rogue")?;
+    for (name, bytes) in [
+        ("apex.wasm", &app),
+        ("router.wasm", &router),
+        ("adapters.wasm", &chain),
+        ("adapter-openai.wasm", &openai),
+        ("adapter-anthropic.wasm", &anthropic),
+        ("adapter-end.wasm", &end),
+        ("test-rogue-app.wasm", &rogue_app),
+    ] {
+        write(&out.join(name), bytes)?;
+    }
+    Ok(out)
+}
+
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    // Leave unchanged files alone so their mtimes do not trigger rebuilds downstream.
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `socket` with its imports satisfied by `plug`'s exports where they match (like `wac plug`).
+fn plug(socket: &[u8], plug: &[u8]) -> Result<Vec<u8>> {
+    let mut graph = CompositionGraph::new();
+    let socket = Package::from_bytes("apex:socket", None, socket.to_vec(), graph.types_mut())?;
+    let socket = graph.register_package(socket)?;
+    let plug = Package::from_bytes("apex:plug", None, plug.to_vec(), graph.types_mut())?;
+    let plug = graph.register_package(plug)?;
+    wac_graph::plug(&mut graph, vec![plug], socket)?;
+    Ok(graph.encode(EncodeOptions::default())?)
+}
