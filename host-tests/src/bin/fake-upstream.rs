@@ -1,0 +1,162 @@
+//! `apex-fake-upstream`: a fast scripted LLM provider on loopback, for the SDK tests and the
+//! benchmark. Answers in the providers' documented wire formats:
+//!
+//! - `POST …/chat/completions` (OpenAI): JSON, or an SSE stream of `--chunks` text chunks; a
+//!   request with tools gets a `get_weather` tool call back.
+//! - `POST …/messages` (Anthropic): JSON, or the Messages event stream.
+//!
+//! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20]` prints `listening on ADDR`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+const TOOL_ARGS: &str = r#"{"city": "Zürich", "unit": "celsius"}"#;
+
+struct Options {
+    chunks: usize,
+}
+
+fn sse(events: Vec<String>) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(events.concat())));
+    response.headers_mut().insert("content-type", "text/event-stream".parse().expect("static header"));
+    response
+}
+
+fn json_response(value: Value) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(value.to_string())));
+    response.headers_mut().insert("content-type", "application/json".parse().expect("static header"));
+    response
+}
+
+fn openai(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>> {
+    let model = request["model"].as_str().unwrap_or("fake").to_string();
+    let tools = request["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let stream = request["stream"].as_bool().unwrap_or(false);
+    let usage = json!({"prompt_tokens": 12, "completion_tokens": options.chunks, "total_tokens": 12 + options.chunks});
+    if !stream {
+        let message = if tools {
+            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_fake_1", "type": "function", "function": {"name": "get_weather", "arguments": TOOL_ARGS}}], "refusal": null})
+        } else {
+            json!({"role": "assistant", "content": "Hello from the fake upstream.", "refusal": null})
+        };
+        return json_response(json!({
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": if tools {"tool_calls"} else {"stop"}}],
+            "usage": usage,
+        }));
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+        )
+    };
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    if tools {
+        events.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_fake_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
+        let (a, b) = TOOL_ARGS.split_at(10);
+        for piece in [a, b] {
+            events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), Value::Null));
+        }
+        events.push(chunk(json!({}), json!("tool_calls")));
+    } else {
+        for i in 0..options.chunks {
+            events.push(chunk(json!({"content": format!("tok{i} ")}), Value::Null));
+        }
+        events.push(chunk(json!({}), json!("stop")));
+    }
+    if request["stream_options"]["include_usage"].as_bool() == Some(true) {
+        events.push(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model, "choices": [], "usage": usage})
+        ));
+    }
+    events.push("data: [DONE]\n\n".to_string());
+    sse(events)
+}
+
+fn anthropic(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>> {
+    let model = request["model"].as_str().unwrap_or("fake").to_string();
+    let tools = request["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let stream = request["stream"].as_bool().unwrap_or(false);
+    if !stream {
+        let content = if tools {
+            json!([{"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": serde_json::from_str::<Value>(TOOL_ARGS).unwrap_or_default()}])
+        } else {
+            json!([{"type": "text", "text": "Hello from the fake upstream."}])
+        };
+        return json_response(json!({
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": if tools {"tool_use"} else {"end_turn"}, "stop_sequence": null,
+            "usage": {"input_tokens": 12, "output_tokens": options.chunks},
+        }));
+    }
+    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut events = vec![event("message_start", json!({"type": "message_start", "message": {
+        "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}))];
+    if tools {
+        events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": {}}})));
+        let (a, b) = TOOL_ARGS.split_at(10);
+        for piece in [a, b] {
+            events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}})));
+        }
+    } else {
+        events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
+        for i in 0..options.chunks {
+            events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": format!("tok{i} ")}})));
+        }
+    }
+    events.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    events.push(event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": if tools {"tool_use"} else {"end_turn"}, "stop_sequence": null}, "usage": {"output_tokens": options.chunks}})));
+    events.push(event("message_stop", json!({"type": "message_stop"})));
+    sse(events)
+}
+
+async fn handle(request: hyper::Request<hyper::body::Incoming>, options: Arc<Options>) -> Result<hyper::Response<Full<Bytes>>> {
+    let path = request.uri().path().to_string();
+    let body = request.into_body().collect().await?.to_bytes();
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Ok(if path.ends_with("/chat/completions") {
+        openai(&parsed, &options)
+    } else if path.ends_with("/messages") {
+        anthropic(&parsed, &options)
+    } else {
+        let mut response = json_response(json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error"}}));
+        *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+        response
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut listen = "127.0.0.1:0".to_string();
+    let mut chunks = 20;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => listen = args.next().context("--listen needs a value")?,
+            "--chunks" => chunks = args.next().context("--chunks needs a value")?.parse()?,
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    println!("listening on {}", listener.local_addr()?);
+    let options = Arc::new(Options { chunks });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let options = Arc::clone(&options);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(request, Arc::clone(&options)));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
