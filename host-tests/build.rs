@@ -7,8 +7,17 @@ use anyhow::{Context, Result};
 
 fn main() -> Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
-    let root = manifest_dir.parent().context("workspace root")?.to_path_buf();
-    for watched in ["components", "wit", "host-tests/rogue-adapter", "Cargo.toml", "Cargo.lock"] {
+    let root = manifest_dir
+        .parent()
+        .context("workspace root")?
+        .to_path_buf();
+    for watched in [
+        "components",
+        "wit",
+        "host-tests/rogue-adapter",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let built = apex_compose::build(&root)?;

@@ -43,10 +43,19 @@ impl App {
         Self::from_component(&engine, &component, config)
     }
 
-    pub fn from_component(engine: &wasmtime::Engine, component: &Component, config: AppConfig) -> Result<Self> {
+    pub fn from_component(
+        engine: &wasmtime::Engine,
+        component: &Component,
+        config: AppConfig,
+    ) -> Result<Self> {
         let linker = linker(engine)?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
-        Ok(Self { pre, kv: config.kv, vars: Arc::new(config.variables), outbound: config.outbound })
+        Ok(Self {
+            pre,
+            kv: config.kv,
+            vars: Arc::new(config.variables),
+            outbound: config.outbound,
+        })
     }
 
     pub fn kv(&self) -> &Arc<KvStore> {
@@ -55,20 +64,35 @@ impl App {
 
     /// Handle one request in a fresh instance. The response body keeps streaming after this
     /// returns, while the guest writes it.
-    pub async fn handle<B>(&self, request: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>>
+    pub async fn handle<B>(
+        &self,
+        request: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let state = HostState::new(Hooks { outbound: Arc::clone(&self.outbound) }, Arc::clone(&self.kv), Arc::clone(&self.vars));
+        let state = HostState::new(
+            Hooks {
+                outbound: Arc::clone(&self.outbound),
+            },
+            Arc::clone(&self.kv),
+            Arc::clone(&self.vars),
+        );
         let mut store = Store::new(self.pre.engine(), state);
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let req = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+        let req = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();
         let task = tokio::task::spawn(async move {
             let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(store, req, out).await
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(store, req, out)
+                .await
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
@@ -88,12 +112,16 @@ pub fn variables_from_env(config_file: Option<&Path>) -> Result<Variables> {
     let mut vars = Variables::new();
     for (name, value) in std::env::vars() {
         let lower = name.to_ascii_lowercase();
-        if lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        if lower
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             vars.insert(lower, value);
         }
     }
     if let Some(path) = config_file {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("reading config {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow!("reading config {}: {e}", path.display()))?;
         vars.insert("apex_config".to_string(), text);
     }
     Ok(vars)

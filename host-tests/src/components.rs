@@ -7,7 +7,8 @@ pub const ROUTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/router.wasm"
 /// The adapter chain `openai ▶ anthropic ▶ end`.
 pub const ADAPTERS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapters.wasm"));
 pub const ADAPTER_OPENAI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-openai.wasm"));
-pub const ADAPTER_ANTHROPIC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-anthropic.wasm"));
+pub const ADAPTER_ANTHROPIC: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/adapter-anthropic.wasm"));
 pub const ADAPTER_END: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-end.wasm"));
 
 /// Test fixture: the router composed with a hostile adapter (kind `rogue`) that builds requests

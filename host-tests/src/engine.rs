@@ -34,7 +34,10 @@ pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) ->
     };
     let mut hasher = Sha256::new();
     hasher.update(wasm);
-    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut HashWriter(&mut hasher));
+    std::hash::Hash::hash(
+        &engine.precompile_compatibility_hash(),
+        &mut HashWriter(&mut hasher),
+    );
     let digest = hasher.finalize();
     let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let path = dir.join(format!("{name}.cwasm"));

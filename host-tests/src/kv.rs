@@ -21,32 +21,45 @@ pub struct KvStore {
 impl KvStore {
     /// A store that lives only in memory.
     pub fn in_memory() -> Arc<Self> {
-        Arc::new(Self { path: None, data: Mutex::new(Data::new()), dirty: AtomicBool::new(false) })
+        Arc::new(Self {
+            path: None,
+            data: Mutex::new(Data::new()),
+            dirty: AtomicBool::new(false),
+        })
     }
 
     /// A store persisted at `path` (loaded if it exists), flushed every 200 ms when changed.
     pub fn open(path: PathBuf) -> Result<Arc<Self>> {
         let data: Data = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let store = Arc::new(Self { path: Some(path), data: Mutex::new(data), dirty: AtomicBool::new(false) });
+        let store = Arc::new(Self {
+            path: Some(path),
+            data: Mutex::new(data),
+            dirty: AtomicBool::new(false),
+        });
         let weak: Weak<Self> = Arc::downgrade(&store);
-        std::thread::Builder::new().name("apex-kv-flush".into()).spawn(move || {
-            while let Some(store) = weak.upgrade() {
-                if let Err(e) = store.flush() {
-                    eprintln!("apex: key-value flush failed: {e:#}");
+        std::thread::Builder::new()
+            .name("apex-kv-flush".into())
+            .spawn(move || {
+                while let Some(store) = weak.upgrade() {
+                    if let Err(e) = store.flush() {
+                        eprintln!("apex: key-value flush failed: {e:#}");
+                    }
+                    drop(store);
+                    std::thread::sleep(Duration::from_millis(200));
                 }
-                drop(store);
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        })?;
+            })?;
         Ok(store)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Data> {
-        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
@@ -54,7 +67,10 @@ impl KvStore {
     }
 
     pub fn set(&self, bucket: &str, key: &str, value: Vec<u8>) {
-        self.lock().entry(bucket.to_string()).or_default().insert(key.to_string(), value);
+        self.lock()
+            .entry(bucket.to_string())
+            .or_default()
+            .insert(key.to_string(), value);
         self.dirty.store(true, Ordering::Release);
     }
 
@@ -70,7 +86,10 @@ impl KvStore {
     }
 
     pub fn keys(&self, bucket: &str) -> Vec<String> {
-        self.lock().get(bucket).map(|b| b.keys().cloned().collect()).unwrap_or_default()
+        self.lock()
+            .get(bucket)
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Write the data to disk if it changed.

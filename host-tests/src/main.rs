@@ -28,11 +28,16 @@ fn args() -> Result<Args> {
     let mut args = Args {
         listen: std::env::var("APEX_LISTEN").unwrap_or_else(|_| "127.0.0.1:8787".to_string()),
         config: std::env::var_os("APEX_CONFIG").map(PathBuf::from),
-        data_dir: std::env::var_os("APEX_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".apex")),
+        data_dir: std::env::var_os("APEX_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".apex")),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
+        let mut value = |name: &str| {
+            it.next()
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "--listen" => args.listen = value("--listen")?,
             "--config" => args.config = Some(PathBuf::from(value("--config")?)),
@@ -50,7 +55,8 @@ fn args() -> Result<Args> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = args()?;
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let kv = KvStore::open(args.data_dir.join("kv.json"))?;
     let app = App::new(AppConfig {
         kv: Arc::clone(&kv),
@@ -63,8 +69,12 @@ async fn main() -> Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     println!("Apex listening on http://{address}");
-    println!("  try: curl http://{address}/v1/chat/completions -H 'content-type: application/json' \\");
-    println!("         -d '{{\"model\":\"echo\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'");
+    println!(
+        "  try: curl http://{address}/v1/chat/completions -H 'content-type: application/json' \\"
+    );
+    println!(
+        "         -d '{{\"model\":\"echo\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'"
+    );
     let app = Arc::new(app);
     tokio::select! {
         result = server::serve(app, listener) => result?,

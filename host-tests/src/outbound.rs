@@ -18,7 +18,11 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Sends the guest's outbound requests.
 pub trait Outbound: Send + Sync + 'static {
-    fn send(&self, request: http::Request<WasiBody>, options: Option<RequestOptions>) -> BoxFuture<Result<http::Response<WasiBody>, Error>>;
+    fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> BoxFuture<Result<http::Response<WasiBody>, Error>>;
 }
 
 /// The `WasiHttpHooks` of a store: forwards to its [`Outbound`].
@@ -32,11 +36,24 @@ impl WasiHttpHooks for Hooks {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>> + Send> {
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), Error>> + Send>,
+                    ),
+                    Error,
+                >,
+            > + Send,
+    > {
         let send = self.outbound.send(request, options);
         Box::new(async move {
             let response = send.await?;
-            Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), Error>> + Send>))
+            Ok((
+                response,
+                Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), Error>> + Send>,
+            ))
         })
     }
 }
@@ -72,9 +89,15 @@ impl Default for PooledClient {
 }
 
 impl Outbound for PooledClient {
-    fn send(&self, request: http::Request<WasiBody>, options: Option<RequestOptions>) -> BoxFuture<Result<http::Response<WasiBody>, Error>> {
+    fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> BoxFuture<Result<http::Response<WasiBody>, Error>> {
         let future = self.client.request(request);
-        let first_byte = options.and_then(|o| o.first_byte_timeout).unwrap_or(Duration::from_secs(600));
+        let first_byte = options
+            .and_then(|o| o.first_byte_timeout)
+            .unwrap_or(Duration::from_secs(600));
         Box::pin(async move {
             let response = match tokio::time::timeout(first_byte, future).await {
                 Err(_) => return Err(Error::ConnectionReadTimeout),
@@ -98,7 +121,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -110,7 +136,12 @@ impl Recorded {
 #[derive(Debug, Clone)]
 pub enum Reply {
     /// A status, headers and a body sent in chunks (each after its delay).
-    Http { status: u16, headers: Vec<(String, String)>, chunks: Vec<(Duration, Bytes)>, cut: bool },
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        chunks: Vec<(Duration, Bytes)>,
+        cut: bool,
+    },
     /// The connection is refused.
     Refused,
 }
@@ -130,7 +161,10 @@ impl Reply {
         Reply::Http {
             status: 200,
             headers: vec![("content-type".into(), "text/event-stream".into())],
-            chunks: chunks.into_iter().map(|c| (Duration::ZERO, c.into())).collect(),
+            chunks: chunks
+                .into_iter()
+                .map(|c| (Duration::ZERO, c.into()))
+                .collect(),
             cut: false,
         }
     }
@@ -165,17 +199,25 @@ impl Scripted {
 
     /// Answer the next request whose URL starts with `url_prefix` with `reply`.
     pub fn push(&self, url_prefix: &str, reply: Reply) {
-        self.replies.lock().unwrap_or_else(|p| p.into_inner()).push_back((url_prefix.to_string(), reply));
+        self.replies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back((url_prefix.to_string(), reply));
     }
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn take(&self, url: &str) -> Option<Reply> {
         let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
-        let at = replies.iter().position(|(prefix, _)| url.starts_with(prefix.as_str()))?;
+        let at = replies
+            .iter()
+            .position(|(prefix, _)| url.starts_with(prefix.as_str()))?;
         replies.remove(at).map(|(_, reply)| reply)
     }
 }
@@ -187,13 +229,22 @@ impl http_body::Body for ChannelBody {
     type Data = Bytes;
     type Error = Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
-        self.0.poll_recv(cx).map(|item| item.map(|r| r.map(http_body::Frame::data)))
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|item| item.map(|r| r.map(http_body::Frame::data)))
     }
 }
 
 impl Outbound for Arc<Scripted> {
-    fn send(&self, request: http::Request<WasiBody>, _options: Option<RequestOptions>) -> BoxFuture<Result<http::Response<WasiBody>, Error>> {
+    fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+    ) -> BoxFuture<Result<http::Response<WasiBody>, Error>> {
         let this = Arc::clone(self);
         Box::pin(async move {
             let (parts, body) = request.into_parts();
@@ -202,20 +253,33 @@ impl Outbound for Arc<Scripted> {
             let headers = parts
                 .headers
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
-            this.requests.lock().unwrap_or_else(|p| p.into_inner()).push(Recorded {
-                method: parts.method.to_string(),
-                url: url.clone(),
-                headers,
-                body,
-            });
+            this.requests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Recorded {
+                    method: parts.method.to_string(),
+                    url: url.clone(),
+                    headers,
+                    body,
+                });
             let Some(reply) = this.take(&url) else {
                 return Err(Error::ConnectionRefused);
             };
             let (status, headers, chunks, cut) = match reply {
                 Reply::Refused => return Err(Error::ConnectionRefused),
-                Reply::Http { status, headers, chunks, cut } => (status, headers, chunks, cut),
+                Reply::Http {
+                    status,
+                    headers,
+                    chunks,
+                    cut,
+                } => (status, headers, chunks, cut),
             };
             let (tx, rx) = tokio::sync::mpsc::channel(16);
             tokio::spawn(async move {

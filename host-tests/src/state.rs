@@ -45,47 +45,81 @@ pub struct HostState {
 impl HostState {
     pub fn new(hooks: Hooks, kv: Arc<KvStore>, vars: Arc<Variables>) -> Self {
         let wasi = WasiCtx::builder().inherit_stderr().build();
-        Self { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), hooks, kv, vars }
+        Self {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+            kv,
+            vars,
+        }
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
 impl keyvalue::Host for HostState {
-    fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<Bucket>, keyvalue::Error>> {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<Bucket>, keyvalue::Error>> {
         Ok(Ok(self.table.push(Bucket { name: identifier })?))
     }
 }
 
 impl keyvalue::HostBucket for HostState {
-    fn get(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, keyvalue::Error>> {
+    fn get(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
         Ok(Ok(self.kv.get(name, &key)))
     }
 
-    fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), keyvalue::Error>> {
+    fn set(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
         self.kv.set(name, &key, value);
         Ok(Ok(()))
     }
 
-    fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<(), keyvalue::Error>> {
+    fn delete(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
         self.kv.delete(name, &key);
         Ok(Ok(()))
     }
 
-    fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> wasmtime::Result<Result<bool, keyvalue::Error>> {
+    fn exists(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
         Ok(Ok(self.kv.exists(name, &key)))
     }
@@ -116,7 +150,11 @@ impl config::Host for HostState {
     }
 
     fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, config::Error>> {
-        Ok(Ok(self.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        Ok(Ok(self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()))
     }
 }
 

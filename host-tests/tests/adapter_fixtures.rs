@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! The adapters' golden fixtures, run through the compiled adapter chain (`adapters.wasm`): the
 //! same cases `cargo test -p apex-adapter-<kind>` runs natively.
 
@@ -31,13 +32,17 @@ struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 /// Same WIT, two generated Rust types: convert through their (identical) serde form.
 fn convert<A: Serialize, B: DeserializeOwned>(value: &A) -> B {
-    serde_json::from_value(serde_json::to_value(value).expect("serialize")).expect("same serde shape")
+    serde_json::from_value(serde_json::to_value(value).expect("serialize"))
+        .expect("same serde shape")
 }
 
 /// [`Translate`] over the compiled chain.
@@ -49,39 +54,85 @@ struct Compiled {
 
 impl Compiled {
     fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (engine, component) = common::compiled(apex_host::components::ADAPTERS);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-        let mut store = Store::new(&engine, State { wasi: WasiCtx::builder().build(), table: Default::default() });
-        let chain = runtime.block_on(AdapterEnd::instantiate_async(&mut store, &component, &linker)).unwrap();
-        Self { runtime, store, chain }
+        let mut store = Store::new(
+            &engine,
+            State {
+                wasi: WasiCtx::builder().build(),
+                table: Default::default(),
+            },
+        );
+        let chain = runtime
+            .block_on(AdapterEnd::instantiate_async(
+                &mut store, &component, &linker,
+            ))
+            .unwrap();
+        Self {
+            runtime,
+            store,
+            chain,
+        }
     }
 }
 
 impl Translate for Compiled {
-    fn build_request(&mut self, target: &neutral::Target, request: &neutral::ChatRequest) -> Result<neutral::HttpRequest, neutral::AdapterError> {
+    fn build_request(
+        &mut self,
+        target: &neutral::Target,
+        request: &neutral::ChatRequest,
+    ) -> Result<neutral::HttpRequest, neutral::AdapterError> {
         let adapter = self.chain.apex_gateway_adapter();
-        let result = self.runtime.block_on(adapter.call_build_request(&mut self.store, &convert(target), &convert(request))).unwrap();
+        let result = self
+            .runtime
+            .block_on(adapter.call_build_request(
+                &mut self.store,
+                &convert(target),
+                &convert(request),
+            ))
+            .unwrap();
         result.map(|r| convert(&r)).map_err(|e| convert(&e))
     }
 
-    fn parse_response(&mut self, kind: &str, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<neutral::ChatResponse, neutral::AdapterError> {
+    fn parse_response(
+        &mut self,
+        kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<neutral::ChatResponse, neutral::AdapterError> {
         let adapter = self.chain.apex_gateway_adapter();
-        let result = self.runtime.block_on(adapter.call_parse_response(&mut self.store, kind, status, headers, body)).unwrap();
+        let result = self
+            .runtime
+            .block_on(adapter.call_parse_response(&mut self.store, kind, status, headers, body))
+            .unwrap();
         result.map(|r| convert(&r)).map_err(|e| convert(&e))
     }
 
-    fn decode_stream(&mut self, kind: &str, chunks: &[&[u8]]) -> Result<Vec<neutral::StreamEvent>, neutral::AdapterError> {
+    fn decode_stream(
+        &mut self,
+        kind: &str,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<neutral::StreamEvent>, neutral::AdapterError> {
         let adapter = self.chain.apex_gateway_adapter();
         let decoder_api = adapter.stream_decoder();
         let runtime = &self.runtime;
         let store = &mut self.store;
-        let decoder = runtime.block_on(decoder_api.call_constructor(&mut *store, kind)).unwrap();
+        let decoder = runtime
+            .block_on(decoder_api.call_constructor(&mut *store, kind))
+            .unwrap();
         let mut events = Vec::new();
         let mut outcome = Ok(());
         for chunk in chunks {
-            match runtime.block_on(decoder_api.call_feed(&mut *store, decoder, chunk)).unwrap() {
+            match runtime
+                .block_on(decoder_api.call_feed(&mut *store, decoder, chunk))
+                .unwrap()
+            {
                 Ok(batch) => events.extend(batch.iter().map(convert)),
                 Err(e) => {
                     outcome = Err(convert(&e));
@@ -90,18 +141,27 @@ impl Translate for Compiled {
             }
         }
         if outcome.is_ok() {
-            match runtime.block_on(decoder_api.call_finish(&mut *store, decoder)).unwrap() {
+            match runtime
+                .block_on(decoder_api.call_finish(&mut *store, decoder))
+                .unwrap()
+            {
                 Ok(batch) => events.extend(batch.iter().map(convert)),
                 Err(e) => outcome = Err(convert(&e)),
             }
         }
-        runtime.block_on(decoder.resource_drop_async(&mut *store)).unwrap();
+        runtime
+            .block_on(decoder.resource_drop_async(&mut *store))
+            .unwrap();
         outcome.map(|()| events)
     }
 }
 
 fn fixtures(adapter: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("components").join(adapter).join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("components")
+        .join(adapter)
+        .join("fixtures")
 }
 
 #[test]
@@ -120,7 +180,10 @@ fn anthropic_fixtures_through_the_compiled_chain() {
 fn the_chain_reports_its_kinds_and_refuses_unknown_ones() {
     let mut compiled = Compiled::new();
     let adapter = compiled.chain.apex_gateway_adapter();
-    let kinds = compiled.runtime.block_on(adapter.call_kinds(&mut compiled.store)).unwrap();
+    let kinds = compiled
+        .runtime
+        .block_on(adapter.call_kinds(&mut compiled.store))
+        .unwrap();
     assert_eq!(kinds, vec!["openai", "azure", "anthropic"]);
     let target = neutral::Target {
         kind: "nonesuch".into(),
@@ -147,10 +210,19 @@ fn the_chain_reports_its_kinds_and_refuses_unknown_ones() {
 #[test]
 fn the_adapter_chain_imports_no_capability() {
     let (engine, component) = common::compiled(apex_host::components::ADAPTERS);
-    let imports: Vec<String> = component.component_type().imports(&engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     let allowed = ["wasi:cli/", "wasi:io/", "apex:gateway/types@"];
     for import in &imports {
-        assert!(allowed.iter().any(|prefix| import.starts_with(prefix)), "the adapter chain imports {import}: {imports:?}");
+        assert!(
+            allowed.iter().any(|prefix| import.starts_with(prefix)),
+            "the adapter chain imports {import}: {imports:?}"
+        );
     }
-    assert!(!imports.iter().any(|i| i.starts_with("wasi:http") || i.starts_with("wasi:sockets") || i.starts_with("wasi:keyvalue")));
+    assert!(!imports.iter().any(|i| i.starts_with("wasi:http")
+        || i.starts_with("wasi:sockets")
+        || i.starts_with("wasi:keyvalue")));
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! Chat completions through the composed app, against scripted upstreams that reply in each
 //! provider's recorded wire shape.
 
@@ -43,7 +44,11 @@ targets = ["az/gpt-4o-mini-dev"]
     )
 }
 
-const VARS: &[(&str, &str)] = &[("oa_key", "sk-oa-secret"), ("claude_key", "sk-ant-secret"), ("az_key", "az-secret")];
+const VARS: &[(&str, &str)] = &[
+    ("oa_key", "sk-oa-secret"),
+    ("claude_key", "sk-ant-secret"),
+    ("az_key", "az-secret"),
+];
 
 fn gateway() -> Gateway {
     Gateway::new(&config(), VARS)
@@ -75,7 +80,12 @@ fn tool_request(model: &str, stream: bool) -> Value {
 #[tokio::test]
 async fn echo_model_answers_without_any_provider() {
     let gw = Gateway::new("", &[]);
-    let r = gw.post("/v1/chat/completions", &json!({"model": "echo", "messages": [{"role": "user", "content": "grüezi 👋"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "echo", "messages": [{"role": "user", "content": "grüezi 👋"}]}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
     assert_eq!(body["object"], "chat.completion");
@@ -91,10 +101,19 @@ async fn openai_upstream_is_forwarded_with_only_model_and_auth_rewritten() {
     gw.upstream.push(OPENAI, Reply::json(200, reply));
     let request = tool_request("gpt", false);
     // Raw text, so key order and number spelling are the client's own.
-    let raw = format!(r#"{{"x_vendor_extension": {{"keep": [1.50, "é"]}}, {}"#, &request.to_string()[1..]);
-    let r = gw.call("POST", "/v1/chat/completions", &[], raw.as_bytes()).await;
+    let raw = format!(
+        r#"{{"x_vendor_extension": {{"keep": [1.50, "é"]}}, {}"#,
+        &request.to_string()[1..]
+    );
+    let r = gw
+        .call("POST", "/v1/chat/completions", &[], raw.as_bytes())
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.text(), reply, "a same-protocol reply passes through byte for byte");
+    assert_eq!(
+        r.text(),
+        reply,
+        "a same-protocol reply passes through byte for byte"
+    );
 
     let sent = &gw.upstream.requests()[0];
     assert_eq!(sent.url, "http://openai.test/v1/chat/completions");
@@ -102,9 +121,16 @@ async fn openai_upstream_is_forwarded_with_only_model_and_auth_rewritten() {
     let mut expected = request.clone();
     expected["model"] = json!("gpt-4o-mini");
     expected["x_vendor_extension"] = json!({"keep": [1.50, "é"]});
-    assert_eq!(sent.json(), expected, "everything but the model reaches the upstream unchanged");
+    assert_eq!(
+        sent.json(),
+        expected,
+        "everything but the model reaches the upstream unchanged"
+    );
     let sent_text = String::from_utf8_lossy(&sent.body);
-    assert!(sent_text.starts_with(r#"{"x_vendor_extension":{"keep": [1.50, "é"]},"#), "order and raw values kept: {sent_text}");
+    assert!(
+        sent_text.starts_with(r#"{"x_vendor_extension":{"keep": [1.50, "é"]},"#),
+        "order and raw values kept: {sent_text}"
+    );
 }
 
 #[tokio::test]
@@ -127,11 +153,19 @@ async fn openai_stream_is_piped_untouched() {
 async fn azure_upstream_uses_deployment_url_and_api_key_header() {
     let gw = gateway();
     gw.upstream.push(AZURE, Reply::json(200, r#"{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hallo"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "azgpt", "messages": [{"role": "user", "content": "hi"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "azgpt", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["choices"][0]["message"]["content"], "hallo");
     let sent = &gw.upstream.requests()[0];
-    assert_eq!(sent.url, "http://azure.test/openai/deployments/gpt-4o-mini-dev/chat/completions?api-version=2024-10-21");
+    assert_eq!(
+        sent.url,
+        "http://azure.test/openai/deployments/gpt-4o-mini-dev/chat/completions?api-version=2024-10-21"
+    );
     assert_eq!(sent.header("api-key"), Some("az-secret"));
     assert_eq!(sent.header("authorization"), None);
 }
@@ -143,7 +177,11 @@ async fn azure_stream() {
     let r = gw.post("/v1/chat/completions", &json!({"model": "azgpt", "stream": true, "messages": [{"role": "user", "content": "hi"}]})).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.sse_json()[0]["choices"][0]["delta"]["content"], "ok");
-    assert!(gw.upstream.requests()[0].url.contains("/openai/deployments/gpt-4o-mini-dev/chat/completions?api-version="));
+    assert!(
+        gw.upstream.requests()[0]
+            .url
+            .contains("/openai/deployments/gpt-4o-mini-dev/chat/completions?api-version=")
+    );
 }
 
 const ANTHROPIC_REPLY: &str = r#"{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Morgen: sonnig ☀️"},{"type":"tool_use","id":"toolu_01","name":"get_weather","input":{"city": "Zürich", "unit":"celsius","days":[1,2]}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":120,"output_tokens":40}}"#;
@@ -151,8 +189,11 @@ const ANTHROPIC_REPLY: &str = r#"{"id":"msg_01","type":"message","role":"assista
 #[tokio::test]
 async fn anthropic_upstream_translates_request_and_reply() {
     let gw = gateway();
-    gw.upstream.push(ANTHROPIC, Reply::json(200, ANTHROPIC_REPLY));
-    let r = gw.post("/v1/chat/completions", &tool_request("sonnet", false)).await;
+    gw.upstream
+        .push(ANTHROPIC, Reply::json(200, ANTHROPIC_REPLY));
+    let r = gw
+        .post("/v1/chat/completions", &tool_request("sonnet", false))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
     assert_eq!(body["model"], "sonnet");
@@ -160,7 +201,10 @@ async fn anthropic_upstream_translates_request_and_reply() {
     assert_eq!(message["content"], "Morgen: sonnig ☀️");
     assert_eq!(message["tool_calls"][0]["id"], "toolu_01");
     assert_eq!(message["tool_calls"][0]["function"]["name"], "get_weather");
-    assert_eq!(message["tool_calls"][0]["function"]["arguments"], WEATHER_ARGS, "argument JSON exactly as the model produced it");
+    assert_eq!(
+        message["tool_calls"][0]["function"]["arguments"], WEATHER_ARGS,
+        "argument JSON exactly as the model produced it"
+    );
     assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(body["usage"]["prompt_tokens"], 120);
     assert_eq!(body["usage"]["completion_tokens"], 40);
@@ -175,10 +219,17 @@ async fn anthropic_upstream_translates_request_and_reply() {
     assert_eq!(upstream["max_tokens"], 256);
     assert_eq!(upstream["tools"][0]["input_schema"]["required"][0], "city");
     let messages = upstream["messages"].as_array().unwrap();
-    assert_eq!(messages.len(), 3, "user, assistant tool call, user with tool result + text: {upstream}");
+    assert_eq!(
+        messages.len(),
+        3,
+        "user, assistant tool call, user with tool result + text: {upstream}"
+    );
     assert_eq!(messages[0]["content"][0]["text"], "Wetter in Zürich? 天気");
     assert_eq!(messages[1]["content"][0]["type"], "tool_use");
-    assert_eq!(messages[1]["content"][0]["input"], serde_json::from_str::<Value>(WEATHER_ARGS).unwrap());
+    assert_eq!(
+        messages[1]["content"][0]["input"],
+        serde_json::from_str::<Value>(WEATHER_ARGS).unwrap()
+    );
     assert_eq!(messages[2]["content"][0]["type"], "tool_result");
     assert_eq!(messages[2]["content"][0]["tool_use_id"], "call_1");
     assert_eq!(messages[2]["content"][1]["text"], "And tomorrow?");
@@ -186,22 +237,61 @@ async fn anthropic_upstream_translates_request_and_reply() {
 
 fn anthropic_stream() -> Vec<String> {
     let events = [
-        ("message_start", r#"{"type":"message_start","message":{"id":"msg_02","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":310,"output_tokens":1}}}"#),
-        ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+        (
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_02","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":310,"output_tokens":1}}}"#,
+        ),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        ),
         ("ping", r#"{"type": "ping"}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Ich schaue "}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"nach… 🌦"}}"#),
-        ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-        ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_02","name":"get_weather","input":{}}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"Zür"}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ich\", \"unit\":\"celsius\""}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":",\"days\":[1,2]}"}}"#),
-        ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
-        ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}"#),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Ich schaue "}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"nach… 🌦"}}"#,
+        ),
+        (
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":0}"#,
+        ),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_02","name":"get_weather","input":{}}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"Zür"}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ich\", \"unit\":\"celsius\""}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":",\"days\":[1,2]}"}}"#,
+        ),
+        (
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":1}"#,
+        ),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}"#,
+        ),
         ("message_stop", r#"{"type":"message_stop"}"#),
     ];
-    events.iter().map(|(e, d)| format!("event: {e}\ndata: {d}\n\n")).collect()
+    events
+        .iter()
+        .map(|(e, d)| format!("event: {e}\ndata: {d}\n\n"))
+        .collect()
 }
 
 #[tokio::test]
@@ -211,24 +301,44 @@ async fn anthropic_stream_becomes_openai_chunks_with_tools_and_usage() {
     let whole = anthropic_stream().concat().into_bytes();
     let pieces: Vec<Vec<u8>> = whole.chunks(37).map(|c| c.to_vec()).collect();
     gw.upstream.push(ANTHROPIC, Reply::sse(pieces));
-    let r = gw.post("/v1/chat/completions", &tool_request("sonnet", true)).await;
+    let r = gw
+        .post("/v1/chat/completions", &tool_request("sonnet", true))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().ends_with("data: [DONE]\n\n"));
     let chunks = r.sse_json();
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(text, "Ich schaue nach… 🌦");
-    let starts: Vec<&Value> = chunks.iter().filter(|c| c["choices"][0]["delta"]["tool_calls"][0]["id"].is_string()).collect();
+    let starts: Vec<&Value> = chunks
+        .iter()
+        .filter(|c| c["choices"][0]["delta"]["tool_calls"][0]["id"].is_string())
+        .collect();
     assert_eq!(starts.len(), 1);
-    assert_eq!(starts[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        starts[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
     let arguments: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
         .collect();
     assert_eq!(arguments, WEATHER_ARGS);
-    let finish: Vec<&str> = chunks.iter().filter_map(|c| c["choices"][0]["finish_reason"].as_str()).collect();
+    let finish: Vec<&str> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .collect();
     assert_eq!(finish, vec!["tool_calls"]);
     let usage = &chunks.last().unwrap()["usage"];
-    assert_eq!((usage["prompt_tokens"].as_u64(), usage["completion_tokens"].as_u64()), (Some(310), Some(89)));
+    assert_eq!(
+        (
+            usage["prompt_tokens"].as_u64(),
+            usage["completion_tokens"].as_u64()
+        ),
+        (Some(310), Some(89))
+    );
     assert!(chunks.iter().all(|c| c["model"] == "sonnet"));
     assert_eq!(gw.upstream.requests()[0].json()["stream"], true);
 }
@@ -237,13 +347,23 @@ async fn anthropic_stream_becomes_openai_chunks_with_tools_and_usage() {
 async fn anthropic_stream_failure_mid_way_ends_with_an_error_event() {
     let gw = gateway();
     let events = anthropic_stream();
-    gw.upstream.push(ANTHROPIC, Reply::sse(events[..5].to_vec()).cut());
-    let r = gw.post("/v1/chat/completions", &tool_request("sonnet", true)).await;
+    gw.upstream
+        .push(ANTHROPIC, Reply::sse(events[..5].to_vec()).cut());
+    let r = gw
+        .post("/v1/chat/completions", &tool_request("sonnet", true))
+        .await;
     assert_eq!(r.status, 200);
     let chunks = r.sse_json();
-    assert!(chunks.last().unwrap()["error"]["message"].is_string(), "{}", r.text());
+    assert!(
+        chunks.last().unwrap()["error"]["message"].is_string(),
+        "{}",
+        r.text()
+    );
     assert!(!r.text().contains("[DONE]"));
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(text, "Ich schaue nach… 🌦", "text sent once, not duplicated");
 }
 
@@ -252,58 +372,126 @@ async fn models_lists_every_alias() {
     let gw = gateway();
     let r = gw.call("GET", "/v1/models", &[], b"").await;
     assert_eq!(r.status, 200);
-    let ids: Vec<String> = r.json()["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, vec!["echo", "azgpt", "gpt", "sonnet"]);
     assert_eq!(r.json()["object"], "list");
 }
 
 #[tokio::test]
 async fn bad_input_gets_clear_openai_errors() {
-    let gw = Gateway::new(&format!("[gateway]\nmax_body_bytes = 2000\n{}", config()), VARS);
-    let invalid = gw.call("POST", "/v1/chat/completions", &[], b"{\"model\": ").await;
+    let gw = Gateway::new(
+        &format!("[gateway]\nmax_body_bytes = 2000\n{}", config()),
+        VARS,
+    );
+    let invalid = gw
+        .call("POST", "/v1/chat/completions", &[], b"{\"model\": ")
+        .await;
     assert_eq!(invalid.status, 400);
-    assert!(invalid.json()["error"]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(
+        invalid.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
     assert_eq!(invalid.json()["error"]["type"], "invalid_request_error");
 
-    let wrong_type = gw.post("/v1/chat/completions", &json!({"model": "gpt", "messages": "hi"})).await;
+    let wrong_type = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt", "messages": "hi"}),
+        )
+        .await;
     assert_eq!(wrong_type.status, 400);
-    assert!(wrong_type.json()["error"]["message"].as_str().unwrap().contains("messages"), "{}", wrong_type.text());
+    assert!(
+        wrong_type.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages"),
+        "{}",
+        wrong_type.text()
+    );
 
-    let missing = gw.post("/v1/chat/completions", &json!({"messages": []})).await;
+    let missing = gw
+        .post("/v1/chat/completions", &json!({"messages": []}))
+        .await;
     assert_eq!(missing.status, 400);
     assert!(missing.text().contains("model"));
 
-    let unknown = gw.post("/v1/chat/completions", &json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]})).await;
+    let unknown = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["error"]["code"], "model_not_found");
 
     let big = "x".repeat(3000);
-    let too_large = gw.post("/v1/chat/completions", &json!({"model": "gpt", "messages": [{"role": "user", "content": big}]})).await;
+    let too_large = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt", "messages": [{"role": "user", "content": big}]}),
+        )
+        .await;
     assert_eq!(too_large.status, 413);
     assert_eq!(too_large.json()["error"]["code"], "request_too_large");
 
     let route = gw.call("GET", "/v1/nothing", &[], b"").await;
     assert_eq!(route.status, 404);
-    assert!(gw.upstream.requests().is_empty(), "no bad request reached an upstream");
+    assert!(
+        gw.upstream.requests().is_empty(),
+        "no bad request reached an upstream"
+    );
 }
 
 #[tokio::test]
 async fn gateway_keys_are_required_when_configured() {
-    let config = format!("[gateway]\napi_keys = {{ alice = \"apex_alice\", bob = \"apex_bob\" }}\n{}", config());
+    let config = format!(
+        "[gateway]\napi_keys = {{ alice = \"apex_alice\", bob = \"apex_bob\" }}\n{}",
+        config()
+    );
     let mut vars = VARS.to_vec();
     vars.extend([("apex_alice", "key-alice"), ("apex_bob", "key-bob")]);
     let gw = Gateway::new(&config, &vars);
     let body = json!({"model": "echo", "messages": [{"role": "user", "content": "x"}]}).to_string();
-    let none = gw.call("POST", "/v1/chat/completions", &[], body.as_bytes()).await;
+    let none = gw
+        .call("POST", "/v1/chat/completions", &[], body.as_bytes())
+        .await;
     assert_eq!(none.status, 401);
     assert_eq!(none.json()["error"]["code"], "invalid_api_key");
-    let wrong = gw.call("POST", "/v1/chat/completions", &[("authorization", "Bearer key-carol")], body.as_bytes()).await;
+    let wrong = gw
+        .call(
+            "POST",
+            "/v1/chat/completions",
+            &[("authorization", "Bearer key-carol")],
+            body.as_bytes(),
+        )
+        .await;
     assert_eq!(wrong.status, 401);
     let models = gw.call("GET", "/v1/models", &[], b"").await;
     assert_eq!(models.status, 401);
-    let bearer = gw.call("POST", "/v1/chat/completions", &[("authorization", "Bearer key-alice")], body.as_bytes()).await;
+    let bearer = gw
+        .call(
+            "POST",
+            "/v1/chat/completions",
+            &[("authorization", "Bearer key-alice")],
+            body.as_bytes(),
+        )
+        .await;
     assert_eq!(bearer.status, 200);
-    let x_api_key = gw.call("POST", "/v1/chat/completions", &[("x-api-key", "key-bob")], body.as_bytes()).await;
+    let x_api_key = gw
+        .call(
+            "POST",
+            "/v1/chat/completions",
+            &[("x-api-key", "key-bob")],
+            body.as_bytes(),
+        )
+        .await;
     assert_eq!(x_api_key.status, 200);
     let health = gw.call("GET", "/health", &[], b"").await;
     assert_eq!(health.status, 200);
@@ -311,20 +499,66 @@ async fn gateway_keys_are_required_when_configured() {
 
 #[tokio::test]
 async fn cors_answers_preflight_for_configured_origins_only() {
-    let gw = Gateway::new(&format!("[gateway]\ncors_origins = [\"https://app.example\"]\n{}", config()), VARS);
+    let gw = Gateway::new(
+        &format!(
+            "[gateway]\ncors_origins = [\"https://app.example\"]\n{}",
+            config()
+        ),
+        VARS,
+    );
     let preflight = gw
-        .call("OPTIONS", "/v1/chat/completions", &[("origin", "https://app.example"), ("access-control-request-method", "POST"), ("access-control-request-headers", "authorization, content-type")], b"")
+        .call(
+            "OPTIONS",
+            "/v1/chat/completions",
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                ),
+            ],
+            b"",
+        )
         .await;
     assert_eq!(preflight.status, 204);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://app.example"));
-    assert_eq!(preflight.header("access-control-allow-headers"), Some("authorization, content-type"));
-    assert!(preflight.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("authorization, content-type")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
 
-    let foreign = gw.call("OPTIONS", "/v1/chat/completions", &[("origin", "https://evil.example")], b"").await;
+    let foreign = gw
+        .call(
+            "OPTIONS",
+            "/v1/chat/completions",
+            &[("origin", "https://evil.example")],
+            b"",
+        )
+        .await;
     assert_eq!(foreign.header("access-control-allow-origin"), None);
 
-    let actual = gw.call("GET", "/v1/models", &[("origin", "https://app.example")], b"").await;
-    assert_eq!(actual.header("access-control-allow-origin"), Some("https://app.example"));
+    let actual = gw
+        .call(
+            "GET",
+            "/v1/models",
+            &[("origin", "https://app.example")],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        actual.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
     let no_origin = gw.call("GET", "/v1/models", &[], b"").await;
     assert_eq!(no_origin.header("access-control-allow-origin"), None);
 }
@@ -334,21 +568,36 @@ async fn upstream_errors_keep_their_class_and_never_leak_keys() {
     let gw = gateway();
     // A 400 from a same-protocol upstream goes back as the provider wrote it (key scrubbed).
     gw.upstream.push(OPENAI, Reply::json(400, r#"{"error":{"message":"Invalid 'messages[0].role' for key sk-oa-secret","type":"invalid_request_error","param":"messages","code":null}}"#));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "gpt", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["param"], "messages");
     assert!(!r.text().contains("sk-oa-secret"), "{}", r.text());
 
     // The gateway's provider key being refused is not the client's fault: 502, no key.
     gw.upstream.push(ANTHROPIC, Reply::json(401, r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-ant-secret"}}"#));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "sonnet", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "sonnet", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(!r.text().contains("sk-ant-secret"), "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "upstream_auth_failed");
 
     // Rate limited with nothing else to try: 429 with Retry-After.
     gw.upstream.push(ANTHROPIC, Reply::json(429, r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#).with_header("retry-after", "7"));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "sonnet", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "sonnet", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("7"));
 }
@@ -369,22 +618,52 @@ keys = ["claude_key"]
 targets = ["multi/m", "claude/claude-haiku-4-5"]
 "#
     );
-    let gw = Gateway::new(&config, &[("k1", "key-one"), ("k2", "key-two"), ("claude_key", "ck")]);
+    let gw = Gateway::new(
+        &config,
+        &[("k1", "key-one"), ("k2", "key-two"), ("claude_key", "ck")],
+    );
     gw.upstream.push(OPENAI, Reply::json(429, r#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#));
-    gw.upstream.push(OPENAI, Reply::json(503, r#"{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}"#));
-    gw.upstream.push(ANTHROPIC, Reply::json(200, ANTHROPIC_REPLY));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "resilient", "messages": [{"role": "user", "content": "x"}]})).await;
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(
+            503,
+            r#"{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}"#,
+        ),
+    );
+    gw.upstream
+        .push(ANTHROPIC, Reply::json(200, ANTHROPIC_REPLY));
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "resilient", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["choices"][0]["message"]["content"], "Morgen: sonnig ☀️");
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Morgen: sonnig ☀️"
+    );
     let sent = gw.upstream.requests();
     assert_eq!(sent.len(), 3);
-    let keys: Vec<_> = sent[..2].iter().map(|s| s.header("authorization").unwrap().to_string()).collect();
-    assert!(keys.contains(&"Bearer key-one".to_string()) && keys.contains(&"Bearer key-two".to_string()), "{keys:?}");
+    let keys: Vec<_> = sent[..2]
+        .iter()
+        .map(|s| s.header("authorization").unwrap().to_string())
+        .collect();
+    assert!(
+        keys.contains(&"Bearer key-one".to_string())
+            && keys.contains(&"Bearer key-two".to_string()),
+        "{keys:?}"
+    );
     assert_eq!(sent[2].header("x-api-key"), Some("ck"));
 
     // A 400 is the request's fault: not retried elsewhere.
     gw.upstream.push(OPENAI, Reply::json(400, r#"{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}"#));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "resilient", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "resilient", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(gw.upstream.requests().len(), 4);
 
@@ -392,35 +671,72 @@ targets = ["multi/m", "claude/claude-haiku-4-5"]
     gw.upstream.push(OPENAI, Reply::Refused);
     gw.upstream.push(OPENAI, Reply::Refused);
     gw.upstream.push(ANTHROPIC, Reply::Refused);
-    let r = gw.post("/v1/chat/completions", &json!({"model": "resilient", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "resilient", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(gw.upstream.requests().len(), 7);
 }
 
 #[tokio::test]
 async fn keys_rotate_across_requests_through_the_key_value_store() {
-    let config = format!("[providers.multi]\nkind = \"openai\"\nbase_url = \"{OPENAI}\"\nkeys = [\"k1\", \"k2\"]\n[models.m]\ntargets = [\"multi/m\"]\n");
+    let config = format!(
+        "[providers.multi]\nkind = \"openai\"\nbase_url = \"{OPENAI}\"\nkeys = [\"k1\", \"k2\"]\n[models.m]\ntargets = [\"multi/m\"]\n"
+    );
     let gw = Gateway::new(&config, &[("k1", "key-one"), ("k2", "key-two")]);
     let ok = r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#;
     for _ in 0..4 {
         gw.upstream.push(OPENAI, Reply::json(200, ok));
-        let r = gw.post("/v1/chat/completions", &json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})).await;
+        let r = gw
+            .post(
+                "/v1/chat/completions",
+                &json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+            )
+            .await;
         assert_eq!(r.status, 200);
     }
-    let keys: Vec<String> = gw.upstream.requests().iter().map(|r| r.header("authorization").unwrap().to_string()).collect();
-    assert_eq!(keys, vec!["Bearer key-one", "Bearer key-two", "Bearer key-one", "Bearer key-two"]);
+    let keys: Vec<String> = gw
+        .upstream
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "Bearer key-one",
+            "Bearer key-two",
+            "Bearer key-one",
+            "Bearer key-two"
+        ]
+    );
     let stored: Vec<String> = gw.kv.keys("default");
     assert_eq!(stored, vec!["apex:rotation:multi".to_string()]);
     let dump = format!("{:?}", gw.kv.get("default", "apex:rotation:multi"));
-    assert!(!dump.contains("key-one"), "no secret in the key-value store");
+    assert!(
+        !dump.contains("key-one"),
+        "no secret in the key-value store"
+    );
 }
 
 #[tokio::test]
 async fn requests_an_adapter_builds_off_the_provider_origin_are_refused() {
     let config = "[providers.shady]\nkind = \"rogue\"\nbase_url = \"http://provider.test/v1\"\nkeys = [\"shady_key\"]\n[models.m]\ntargets = [\"shady/m\"]\n";
-    let gw = Gateway::with_wasm(apex_host::components::TEST_ROGUE_APP, config, &[("shady_key", "sk-shady")]);
+    let gw = Gateway::with_wasm(
+        apex_host::components::TEST_ROGUE_APP,
+        config,
+        &[("shady_key", "sk-shady")],
+    );
     gw.upstream.push("http://", Reply::json(200, "{}"));
-    let r = gw.post("/v1/chat/completions", &json!({"model": "m", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(r.text().contains("outside provider"), "{}", r.text());
     assert!(!r.text().contains("sk-shady"));

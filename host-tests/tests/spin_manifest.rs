@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! Static checks of spin.toml (the Spin CLI cannot run here): its sources are what we build, the
 //! dependency name is an import of the router that the chain exports, the variables the router
 //! reads are declared and passed to it, and the router may reach every built-in provider.
@@ -19,7 +20,10 @@ fn manifest() -> Table {
 }
 
 fn table<'a>(value: &'a Table, key: &str) -> &'a Table {
-    value.get(key).and_then(Value::as_table).unwrap_or_else(|| panic!("spin.toml: `{key}` is not a table"))
+    value
+        .get(key)
+        .and_then(Value::as_table)
+        .unwrap_or_else(|| panic!("spin.toml: `{key}` is not a table"))
 }
 
 fn component_names(wasm: &'static [u8], imports: bool) -> Vec<String> {
@@ -35,13 +39,19 @@ fn component_names(wasm: &'static [u8], imports: bool) -> Vec<String> {
 #[test]
 fn manifest_v2_shape() {
     let m = manifest();
-    assert_eq!(m.get("spin_manifest_version").and_then(Value::as_integer), Some(2));
+    assert_eq!(
+        m.get("spin_manifest_version").and_then(Value::as_integer),
+        Some(2)
+    );
     assert!(table(&m, "application").get("name").is_some());
     let triggers = m["trigger"]["http"].as_array().expect("[[trigger.http]]");
     assert_eq!(triggers.len(), 1);
     assert_eq!(triggers[0]["route"].as_str(), Some("/..."));
     let component = triggers[0]["component"].as_str().unwrap();
-    assert!(table(&m, "component").contains_key(component), "trigger names a defined component");
+    assert!(
+        table(&m, "component").contains_key(component),
+        "trigger names a defined component"
+    );
 }
 
 #[test]
@@ -49,33 +59,65 @@ fn sources_are_the_built_components() {
     let m = manifest();
     let apex = table(table(&m, "component"), "apex");
     let source = root().join(apex["source"].as_str().unwrap());
-    assert_eq!(std::fs::read(&source).expect("router source exists (built by host-tests' build script)"), apex_host::components::ROUTER);
+    assert_eq!(
+        std::fs::read(&source).expect("router source exists (built by host-tests' build script)"),
+        apex_host::components::ROUTER
+    );
     let deps = table(apex, "dependencies");
     assert_eq!(deps.len(), 1);
     let (name, dep) = deps.iter().next().unwrap();
     let path = root().join(dep["path"].as_str().unwrap());
-    assert_eq!(std::fs::read(&path).expect("chain source exists"), apex_host::components::ADAPTERS);
+    assert_eq!(
+        std::fs::read(&path).expect("chain source exists"),
+        apex_host::components::ADAPTERS
+    );
 
     // Spin plugs the dependency into the router's import of that name; the chain must export it
     // and need nothing Spin cannot give a dependency (no further component dependencies).
-    assert!(component_names(apex_host::components::ROUTER, true).contains(name), "router imports {name}");
-    assert!(component_names(apex_host::components::ADAPTERS, false).contains(name), "chain exports {name}");
+    assert!(
+        component_names(apex_host::components::ROUTER, true).contains(name),
+        "router imports {name}"
+    );
+    assert!(
+        component_names(apex_host::components::ADAPTERS, false).contains(name),
+        "chain exports {name}"
+    );
     for import in component_names(apex_host::components::ADAPTERS, true) {
-        assert!(import.starts_with("wasi:cli/") || import.starts_with("wasi:io/") || import.starts_with("apex:gateway/types@"), "chain imports {import}");
+        assert!(
+            import.starts_with("wasi:cli/")
+                || import.starts_with("wasi:io/")
+                || import.starts_with("apex:gateway/types@"),
+            "chain imports {import}"
+        );
     }
 }
 
 #[test]
 fn router_imports_only_what_spin_implements() {
     let spin = [
-        "wasi:http/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "wasi:filesystem/", "wasi:sockets/",
-        "wasi:keyvalue/store@0.2.0-draft2", "wasi:config/store@0.2.0-draft-2024-09-27",
-        "apex:gateway/adapter@0.1.0", "apex:gateway/types@0.1.0",
+        "wasi:http/",
+        "wasi:io/",
+        "wasi:clocks/",
+        "wasi:random/",
+        "wasi:cli/",
+        "wasi:filesystem/",
+        "wasi:sockets/",
+        "wasi:keyvalue/store@0.2.0-draft2",
+        "wasi:config/store@0.2.0-draft-2024-09-27",
+        "apex:gateway/adapter@0.1.0",
+        "apex:gateway/types@0.1.0",
     ];
     for import in component_names(apex_host::components::ROUTER, true) {
-        assert!(spin.iter().any(|s| import.starts_with(s)), "router imports {import}, which Spin does not provide");
+        assert!(
+            spin.iter().any(|s| import.starts_with(s)),
+            "router imports {import}, which Spin does not provide"
+        );
     }
-    assert!(component_names(apex_host::components::ROUTER, false).iter().any(|e| e.starts_with("wasi:http/incoming-handler@0.2")));
+    assert!(
+        component_names(apex_host::components::ROUTER, false)
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2"))
+    );
 }
 
 #[test]
@@ -88,20 +130,44 @@ fn variables_are_declared_and_passed() {
     needed.extend(CATALOG.iter().map(|entry| entry.key_variable));
     for name in needed {
         assert!(declared.contains_key(name), "[variables] declares {name}");
-        assert_eq!(passed.get(name).and_then(Value::as_str), Some(format!("{{{{ {name} }}}}").as_str()), "component gets {name}");
+        assert_eq!(
+            passed.get(name).and_then(Value::as_str),
+            Some(format!("{{{{ {name} }}}}").as_str()),
+            "component gets {name}"
+        );
     }
     for (name, value) in passed {
         let template = value.as_str().unwrap();
-        let referenced = template.trim_start_matches("{{").trim_end_matches("}}").trim();
-        assert!(declared.contains_key(referenced), "{name} refers to undeclared {referenced}");
+        let referenced = template
+            .trim_start_matches("{{")
+            .trim_end_matches("}}")
+            .trim();
+        assert!(
+            declared.contains_key(referenced),
+            "{name} refers to undeclared {referenced}"
+        );
     }
     for (name, spec) in declared {
-        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "Spin variable names are lowercase: {name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "Spin variable names are lowercase: {name}"
+        );
         let spec = spec.as_table().unwrap();
-        let required = spec.get("required").and_then(Value::as_bool).unwrap_or(false);
-        assert!(required != spec.contains_key("default"), "{name}: either required or a default");
+        let required = spec
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        assert!(
+            required != spec.contains_key("default"),
+            "{name}: either required or a default"
+        );
         if name.ends_with("_key") {
-            assert_eq!(spec.get("secret").and_then(Value::as_bool), Some(true), "{name} is secret");
+            assert_eq!(
+                spec.get("secret").and_then(Value::as_bool),
+                Some(true),
+                "{name} is secret"
+            );
         }
     }
 }
@@ -110,12 +176,29 @@ fn variables_are_declared_and_passed() {
 fn state_and_network_permissions() {
     let m = manifest();
     let apex = table(table(&m, "component"), "apex");
-    let stores: Vec<&str> = apex["key_value_stores"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert_eq!(stores, vec!["default"], "the router opens the `default` store");
-    let hosts: Vec<&str> = apex["allowed_outbound_hosts"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let stores: Vec<&str> = apex["key_value_stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        stores,
+        vec!["default"],
+        "the router opens the `default` store"
+    );
+    let hosts: Vec<&str> = apex["allowed_outbound_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     for entry in CATALOG {
         let origin = apex_router::url::origin(entry.base_url).unwrap();
         let host = origin.trim_end_matches(":443");
-        assert!(hosts.contains(&host), "allowed_outbound_hosts lets the router reach {host}");
+        assert!(
+            hosts.contains(&host),
+            "allowed_outbound_hosts lets the router reach {host}"
+        );
     }
 }

@@ -21,7 +21,10 @@ mod component {
             Vec::new()
         }
 
-        fn build_request(target: Target, _request: ChatRequest) -> Result<HttpRequest, AdapterError> {
+        fn build_request(
+            target: Target,
+            _request: ChatRequest,
+        ) -> Result<HttpRequest, AdapterError> {
             Err(unknown_kind(&target.kind))
         }
 

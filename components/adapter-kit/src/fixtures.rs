@@ -26,7 +26,11 @@ use crate::{Adapter, StreamDecode};
 
 /// What a fixture runner needs from an adapter, native or compiled.
 pub trait Translate {
-    fn build_request(&mut self, target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError>;
+    fn build_request(
+        &mut self,
+        target: &Target,
+        request: &ChatRequest,
+    ) -> Result<HttpRequest, AdapterError>;
     fn parse_response(
         &mut self,
         kind: &str,
@@ -35,7 +39,11 @@ pub trait Translate {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError>;
     /// Decode `chunks` as one stream: all events, or the first error.
-    fn decode_stream(&mut self, kind: &str, chunks: &[&[u8]]) -> Result<Vec<StreamEvent>, AdapterError>;
+    fn decode_stream(
+        &mut self,
+        kind: &str,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<StreamEvent>, AdapterError>;
 }
 
 /// [`Translate`] for a native [`Adapter`].
@@ -48,7 +56,11 @@ impl<A> Default for Native<A> {
 }
 
 impl<A: Adapter> Translate for Native<A> {
-    fn build_request(&mut self, target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+    fn build_request(
+        &mut self,
+        target: &Target,
+        request: &ChatRequest,
+    ) -> Result<HttpRequest, AdapterError> {
         A::build_request(target, request)
     }
 
@@ -62,7 +74,11 @@ impl<A: Adapter> Translate for Native<A> {
         A::parse_response(kind, status, headers, body)
     }
 
-    fn decode_stream(&mut self, kind: &str, chunks: &[&[u8]]) -> Result<Vec<StreamEvent>, AdapterError> {
+    fn decode_stream(
+        &mut self,
+        kind: &str,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<StreamEvent>, AdapterError> {
         let mut decoder = A::decoder(kind);
         let mut events = Vec::new();
         for chunk in chunks {
@@ -186,10 +202,9 @@ fn chunked(body: &[u8]) -> Vec<&[u8]> {
 
 /// Run one case; `Err` says what differs.
 pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), String> {
-    let case: CaseFile = toml::from_str(
-        &fs::read_to_string(case_dir.join("case.toml")).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("case.toml: {e}"))?;
+    let case: CaseFile =
+        toml::from_str(&fs::read_to_string(case_dir.join("case.toml")).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("case.toml: {e}"))?;
     let request: ChatRequest = serde_json::from_value(read_json(&case_dir.join("input.json"))?)
         .map_err(|e| format!("input.json: {e}"))?;
     let target = Target {
@@ -220,7 +235,11 @@ pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), S
                 let expected = read_json(&expected_request)?;
                 let field = |name: &str| expected.get(name).cloned().unwrap_or(Value::Null);
                 if field("method") != Value::String(http.method.clone()) {
-                    return Err(format!("method: expected {}, got {}", field("method"), http.method));
+                    return Err(format!(
+                        "method: expected {}, got {}",
+                        field("method"),
+                        http.method
+                    ));
                 }
                 if field("url") != Value::String(http.url.clone()) {
                     return Err(format!("url: expected {}, got {}", field("url"), http.url));
@@ -245,14 +264,23 @@ pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), S
         }
         Err(error) => {
             // A request the adapter refuses: the case expects that error and nothing else.
-            return expect(&case_dir.join("error.json"), to_value(&error), "request error");
+            return expect(
+                &case_dir.join("error.json"),
+                to_value(&error),
+                "request error",
+            );
         }
     }
 
     let headers: Vec<(String, String)> = case
         .headers
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_default()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map(str::to_string).unwrap_or_default(),
+            )
+        })
         .collect();
     let result = if request.stream && (200..300).contains(&case.status) {
         let sse = case_dir.join("upstream-response.sse");
@@ -277,7 +305,11 @@ pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), S
 #[allow(clippy::panic)]
 pub fn run_all(translator: &mut dyn Translate, dir: &Path) -> usize {
     let cases = cases(dir);
-    assert!(!cases.is_empty(), "no fixture cases under {}", dir.display());
+    assert!(
+        !cases.is_empty(),
+        "no fixture cases under {}",
+        dir.display()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(why) = run_case(translator, &case.dir) {
@@ -285,7 +317,12 @@ pub fn run_all(translator: &mut dyn Translate, dir: &Path) -> usize {
         }
     }
     if !failures.is_empty() {
-        panic!("{} of {} fixture cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+        panic!(
+            "{} of {} fixture cases failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
     }
     cases.len()
 }
@@ -300,6 +337,9 @@ pub fn check_coverage(dir: &Path, capabilities: &[&str]) {
         .filter(|cap| !cases.iter().any(|c| c.capability == *cap))
         .collect();
     if !missing.is_empty() {
-        panic!("capabilities without fixture cases in {}: {missing:?}", dir.display());
+        panic!(
+            "capabilities without fixture cases in {}: {missing:?}",
+            dir.display()
+        );
     }
 }

@@ -12,7 +12,11 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 
 /// `base` joined with `path` (exactly one `/` between them).
 pub fn join_url(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Milliseconds to wait, from `retry-after-ms` or `retry-after` (seconds; HTTP dates are ignored).
@@ -56,7 +60,10 @@ pub fn upstream_error(
 
 /// A reply body that is not what the provider documents.
 pub fn malformed(what: impl std::fmt::Display) -> AdapterError {
-    crate::error(ErrorKind::MalformedReply, format!("malformed upstream reply: {what}"))
+    crate::error(
+        ErrorKind::MalformedReply,
+        format!("malformed upstream reply: {what}"),
+    )
 }
 
 /// Split a `data:` URL into (media type, base64 payload).

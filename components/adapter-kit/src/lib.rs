@@ -26,7 +26,9 @@ pub mod types {
     pub use crate::bindings::apex::gateway::types::*;
 }
 
-use types::{AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target};
+use types::{
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+};
 
 /// Decodes one streamed reply into neutral events.
 pub trait StreamDecode {

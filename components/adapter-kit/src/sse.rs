@@ -119,8 +119,14 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                SseEvent { event: "a".into(), data: "{\"x\":".into() },
-                SseEvent { event: String::new(), data: "one\ntwo".into() },
+                SseEvent {
+                    event: "a".into(),
+                    data: "{\"x\":".into()
+                },
+                SseEvent {
+                    event: String::new(),
+                    data: "one\ntwo".into()
+                },
             ]
         );
         assert_eq!(parser.finish(), None);

@@ -11,7 +11,10 @@ pub struct GatewayKey {
 
 impl GatewayKey {
     pub fn new(name: impl Into<String>, key: &str) -> Self {
-        Self { name: name.into(), digest: Sha256::digest(key.as_bytes()).into() }
+        Self {
+            name: name.into(),
+            digest: Sha256::digest(key.as_bytes()).into(),
+        }
     }
 }
 
@@ -53,12 +56,18 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn bearer_and_x_api_key_are_accepted() {
-        let keys = vec![GatewayKey::new("alice", "k-alice"), GatewayKey::new("bob", "k-bob")];
+        let keys = vec![
+            GatewayKey::new("alice", "k-alice"),
+            GatewayKey::new("bob", "k-bob"),
+        ];
         let bearer = headers(&[("Authorization", "Bearer k-bob")]);
         assert_eq!(authenticate(&keys, presented_key(&bearer)), Some("bob"));
         let x = headers(&[("x-api-key", "k-alice")]);

@@ -49,7 +49,13 @@ pub const CATALOG: &[CatalogEntry] = &[
         kind: "openai",
         base_url: "https://api.openai.com/v1",
         key_variable: "openai_api_key",
-        models: &["gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini", "o4-mini"],
+        models: &[
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "o4-mini",
+        ],
     },
     CatalogEntry {
         name: "anthropic",
@@ -235,14 +241,20 @@ impl Config {
         }
         let (provider, upstream) = model.split_once('/')?;
         if self.providers.contains_key(provider) && !upstream.is_empty() {
-            return Some(vec![TargetRef { provider: provider.to_string(), model: upstream.to_string() }]);
+            return Some(vec![TargetRef {
+                provider: provider.to_string(),
+                model: upstream.to_string(),
+            }]);
         }
         None
     }
 
     /// Every secret in the config, for scrubbing.
     pub fn secrets(&self) -> Vec<&str> {
-        self.providers.values().flat_map(|p| p.keys.iter().map(String::as_str)).collect()
+        self.providers
+            .values()
+            .flat_map(|p| p.keys.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -254,10 +266,13 @@ fn parse_target(spec: TargetSpec, alias: &str) -> Result<TargetRef, String> {
     match spec {
         TargetSpec::Full { provider, model } => Ok(TargetRef { provider, model }),
         TargetSpec::Short(text) => match text.split_once('/') {
-            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
-                Ok(TargetRef { provider: provider.to_string(), model: model.to_string() })
-            }
-            _ => Err(format!("models.{alias}: target `{text}` must be `provider/model`")),
+            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => Ok(TargetRef {
+                provider: provider.to_string(),
+                model: model.to_string(),
+            }),
+            _ => Err(format!(
+                "models.{alias}: target `{text}` must be `provider/model`"
+            )),
         },
     }
 }
@@ -265,10 +280,16 @@ fn parse_target(spec: TargetSpec, alias: &str) -> Result<TargetRef, String> {
 /// Build the config from its TOML text (`None`: defaults only) and a variable lookup.
 pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
     let file: ConfigFile = match text.map(str::trim) {
-        Some(text) if !text.is_empty() => toml::from_str(text).map_err(|e| format!("config: {e}"))?,
+        Some(text) if !text.is_empty() => {
+            toml::from_str(text).map_err(|e| format!("config: {e}"))?
+        }
         _ => ConfigFile::default(),
     };
-    let secret = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let secret = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
 
     let mut gateway_keys = Vec::new();
     for (name, variable) in &file.gateway.api_keys {
@@ -292,11 +313,15 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             .or_else(|| entry.map(|e| e.base_url.to_string()))
             .ok_or_else(|| format!("providers.{name}: `base_url` is required"))?;
         if crate::url::parse(&base_url).is_none() {
-            return Err(format!("providers.{name}: base_url `{base_url}` is not an http(s) URL"));
+            return Err(format!(
+                "providers.{name}: base_url `{base_url}` is not an http(s) URL"
+            ));
         }
-        let variables = section
-            .keys
-            .unwrap_or_else(|| entry.map(|e| vec![e.key_variable.to_string()]).unwrap_or_default());
+        let variables = section.keys.unwrap_or_else(|| {
+            entry
+                .map(|e| vec![e.key_variable.to_string()])
+                .unwrap_or_default()
+        });
         let keys: Vec<String> = variables.iter().filter_map(|v| secret(v)).collect();
         if !variables.is_empty() && keys.is_empty() {
             return Err(format!(
@@ -346,7 +371,10 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             for model in entry.models {
                 models.insert(
                     model.to_string(),
-                    vec![TargetRef { provider: provider.name.clone(), model: model.to_string() }],
+                    vec![TargetRef {
+                        provider: provider.name.clone(),
+                        model: model.to_string(),
+                    }],
                 );
             }
         }
@@ -356,7 +384,10 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
         for spec in section.targets {
             let target = parse_target(spec, &alias)?;
             if !providers.contains_key(&target.provider) {
-                return Err(format!("models.{alias}: provider `{}` is not configured", target.provider));
+                return Err(format!(
+                    "models.{alias}: provider `{}` is not configured",
+                    target.provider
+                ));
             }
             targets.push(target);
         }
@@ -367,7 +398,10 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
     }
 
     Ok(Config {
-        max_body_bytes: file.gateway.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        max_body_bytes: file
+            .gateway
+            .max_body_bytes
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES),
         cors_origins: file.gateway.cors_origins,
         gateway_keys,
         providers,
@@ -381,7 +415,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -396,15 +433,27 @@ mod tests {
 
     #[test]
     fn environment_keys_enable_catalog_providers_and_their_models() {
-        let config = load(None, &vars(&[("deepseek_api_key", "sk-d"), ("groq_api_key", " ")])).unwrap();
-        assert_eq!(config.providers.keys().collect::<Vec<_>>(), vec!["deepseek"]);
+        let config = load(
+            None,
+            &vars(&[("deepseek_api_key", "sk-d"), ("groq_api_key", " ")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.providers.keys().collect::<Vec<_>>(),
+            vec!["deepseek"]
+        );
         assert_eq!(config.providers["deepseek"].keys, vec!["sk-d".to_string()]);
         assert_eq!(
             config.targets("deepseek-chat"),
-            Some(vec![TargetRef { provider: "deepseek".into(), model: "deepseek-chat".into() }])
+            Some(vec![TargetRef {
+                provider: "deepseek".into(),
+                model: "deepseek-chat".into()
+            }])
         );
         assert_eq!(
-            config.targets("deepseek/some-new-model").map(|t| t[0].model.clone()),
+            config
+                .targets("deepseek/some-new-model")
+                .map(|t| t[0].model.clone()),
             Some("some-new-model".into())
         );
         assert_eq!(config.targets("groq/x"), None);
@@ -425,23 +474,43 @@ mod tests {
         "#;
         let config = load(
             Some(text),
-            &vars(&[("key_alice", "a"), ("local_key_1", "k1"), ("local_key_2", "k2"), ("anthropic_api_key", "ak")]),
+            &vars(&[
+                ("key_alice", "a"),
+                ("local_key_1", "k1"),
+                ("local_key_2", "k2"),
+                ("anthropic_api_key", "ak"),
+            ]),
         )
         .unwrap();
         assert_eq!(config.gateway_keys.len(), 1);
         assert_eq!(config.providers["local"].kind, "openai");
-        assert_eq!(config.providers["local"].keys, vec!["k1".to_string(), "k2".to_string()]);
-        assert_eq!(config.providers["anthropic"].base_url, "https://api.anthropic.com/v1");
+        assert_eq!(
+            config.providers["local"].keys,
+            vec!["k1".to_string(), "k2".to_string()]
+        );
+        assert_eq!(
+            config.providers["anthropic"].base_url,
+            "https://api.anthropic.com/v1"
+        );
         let smart = config.targets("smart").unwrap();
         assert_eq!(smart.len(), 2);
-        assert_eq!(smart[1], TargetRef { provider: "local".into(), model: "m".into() });
+        assert_eq!(
+            smart[1],
+            TargetRef {
+                provider: "local".into(),
+                model: "m".into()
+            }
+        );
         assert_eq!(config.secrets().len(), 3);
     }
 
     #[test]
     fn config_errors_name_the_problem() {
         let missing = load(Some("[models.x]\ntargets = [\"nope/m\"]"), &vars(&[])).unwrap_err();
-        assert!(missing.contains("provider `nope` is not configured"), "{missing}");
+        assert!(
+            missing.contains("provider `nope` is not configured"),
+            "{missing}"
+        );
         let unset = load(Some("[gateway]\napi_keys = { a = \"v\" }"), &vars(&[])).unwrap_err();
         assert!(unset.contains("variable `v` is not set"), "{unset}");
         let typo = load(Some("[gateway]\nmax_body = 1"), &vars(&[])).unwrap_err();

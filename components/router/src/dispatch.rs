@@ -1,7 +1,9 @@
 //! One chat request through its targets: forward when the provider speaks the client's protocol,
 //! translate otherwise; fail over to the next key or target until a byte reaches the client.
 
-use apex_adapter_kit::types::{AdapterError, ChatRequest, ErrorKind, HttpRequest, Protocol, StreamEvent, Target};
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+};
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::{adapter, kv};
@@ -50,7 +52,11 @@ fn target(attempt: &Attempt) -> Target {
         kind: provider.kind.clone(),
         profile: provider.profile.clone(),
         base_url: provider.base_url.clone(),
-        api_key: provider.keys.get(attempt.key_index).cloned().unwrap_or_default(),
+        api_key: provider
+            .keys
+            .get(attempt.key_index)
+            .cloned()
+            .unwrap_or_default(),
         api_version: provider.api_version.clone(),
         headers: provider.headers.clone(),
     }
@@ -58,14 +64,20 @@ fn target(attempt: &Attempt) -> Target {
 
 /// Whether another key or target may succeed where this one failed.
 fn retryable(kind: ErrorKind) -> bool {
-    matches!(kind, ErrorKind::RateLimited | ErrorKind::Overloaded | ErrorKind::Server | ErrorKind::Auth)
+    matches!(
+        kind,
+        ErrorKind::RateLimited | ErrorKind::Overloaded | ErrorKind::Server | ErrorKind::Auth
+    )
 }
 
 fn transport_error(error: &TransportError) -> ApiError {
     if error.timeout {
         ApiError::new(504, "api_error", "The upstream provider timed out.").code("upstream_timeout")
     } else {
-        ApiError::bad_gateway(format!("Could not reach the upstream provider ({}).", error.message))
+        ApiError::bad_gateway(format!(
+            "Could not reach the upstream provider ({}).",
+            error.message
+        ))
     }
 }
 
@@ -99,7 +111,13 @@ struct Chat<'a> {
 }
 
 /// `POST /v1/chat/completions`.
-pub fn chat_completions(config: &Config, _caller: &str, body: Vec<u8>, out: ResponseOutparam, cors: &[(String, String)]) {
+pub fn chat_completions(
+    config: &Config,
+    _caller: &str,
+    body: Vec<u8>,
+    out: ResponseOutparam,
+    cors: &[(String, String)],
+) {
     let wire = match openai_chat::parse_json::<openai_chat::WireRequest>(&body) {
         Ok(wire) => wire,
         Err(error) => return send_error(out, &error, cors),
@@ -110,7 +128,15 @@ pub fn chat_completions(config: &Config, _caller: &str, body: Vec<u8>, out: Resp
         Ok(neutral) => neutral,
         Err(error) => return send_error(out, &error, cors),
     };
-    let chat = Chat { config, alias: &alias, body: &body, stream: neutral.stream, neutral, include_usage, cors };
+    let chat = Chat {
+        config,
+        alias: &alias,
+        body: &body,
+        stream: neutral.stream,
+        neutral,
+        include_usage,
+        cors,
+    };
 
     let targets = match config.targets(&alias) {
         Some(targets) => targets,
@@ -139,7 +165,12 @@ impl Chat<'_> {
     fn echo(&self, out: ResponseOutparam) {
         let id = random_id("chatcmpl-");
         if self.stream {
-            let mut writer = ChunkWriter::new(id.clone(), self.alias.to_string(), now_secs(), self.include_usage);
+            let mut writer = ChunkWriter::new(
+                id.clone(),
+                self.alias.to_string(),
+                now_secs(),
+                self.include_usage,
+            );
             let mut bytes = Vec::new();
             for event in crate::echo::stream(&self.neutral, &id) {
                 writer.event(&event, &mut bytes);
@@ -193,7 +224,8 @@ impl Chat<'_> {
     /// The upstream request: forwarded when the provider speaks OpenAI chat, translated otherwise.
     fn build(&self, target: &Target, model: &str) -> Result<(HttpRequest, bool), AdapterError> {
         if let Ok(body) = crate::json::with_model(self.body, model) {
-            match adapter::forward_request(target, Protocol::OpenaiChat, "chat/completions", &body) {
+            match adapter::forward_request(target, Protocol::OpenaiChat, "chat/completions", &body)
+            {
                 Ok(request) => return Ok((request, true)),
                 Err(error) if error.kind == ErrorKind::Unsupported => {}
                 Err(error) => return Err(error),
@@ -212,7 +244,12 @@ impl Chat<'_> {
         out: ResponseOutparam,
     ) -> Outcome {
         let body = upstream.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
-        let error = match adapter::parse_response(&target.kind, upstream.status, &upstream.headers, &body) {
+        let error = match adapter::parse_response(
+            &target.kind,
+            upstream.status,
+            &upstream.headers,
+            &body,
+        ) {
             Err(error) => error,
             Ok(_) => apex_adapter_kit::http::upstream_error(
                 apex_adapter_kit::http::kind_for_status(upstream.status),
@@ -229,7 +266,12 @@ impl Chat<'_> {
         if forwarded && error.kind != ErrorKind::Auth {
             // Same protocol: the client gets the provider's own error body (secrets removed).
             let text = scrub(&String::from_utf8_lossy(&body), &self.secrets());
-            transport::respond(out, upstream.status, json_headers(self.cors), text.as_bytes());
+            transport::respond(
+                out,
+                upstream.status,
+                json_headers(self.cors),
+                text.as_bytes(),
+            );
         } else {
             send_error(out, &api_error, self.cors);
         }
@@ -277,7 +319,12 @@ impl Chat<'_> {
         Ok(())
     }
 
-    fn translate_body(&self, target: &Target, mut upstream: UpstreamResponse, out: ResponseOutparam) -> Outcome {
+    fn translate_body(
+        &self,
+        target: &Target,
+        mut upstream: UpstreamResponse,
+        out: ResponseOutparam,
+    ) -> Outcome {
         let body = match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => body,
             Err(error) => return Err((transport_error(&error), out)),
@@ -299,18 +346,30 @@ impl Chat<'_> {
 
     /// Another protocol's stream, decoded to neutral events and rendered as OpenAI chunks. Nothing
     /// is sent until the first event decodes, so an early failure can still fail over.
-    fn translate_stream(&self, target: &Target, mut upstream: UpstreamResponse, out: ResponseOutparam) -> Outcome {
+    fn translate_stream(
+        &self,
+        target: &Target,
+        mut upstream: UpstreamResponse,
+        out: ResponseOutparam,
+    ) -> Outcome {
         let decoder = adapter::StreamDecoder::new(&target.kind);
         let id = random_id("chatcmpl-");
-        let mut writer = ChunkWriter::new(id, self.alias.to_string(), now_secs(), self.include_usage);
+        let mut writer =
+            ChunkWriter::new(id, self.alias.to_string(), now_secs(), self.include_usage);
         let mut pending = Vec::new();
         let mut client: Option<ClientResponse> = None;
         let mut out = Some(out);
         let mut finished = false;
         loop {
             let step: Result<(Vec<StreamEvent>, bool), ApiError> = match upstream.read() {
-                Ok(Some(chunk)) => decoder.feed(&chunk).map(|events| (events, false)).map_err(|e| ApiError::from_upstream(&e)),
-                Ok(None) => decoder.finish().map(|events| (events, true)).map_err(|e| ApiError::from_upstream(&e)),
+                Ok(Some(chunk)) => decoder
+                    .feed(&chunk)
+                    .map(|events| (events, false))
+                    .map_err(|e| ApiError::from_upstream(&e)),
+                Ok(None) => decoder
+                    .finish()
+                    .map(|events| (events, true))
+                    .map_err(|e| ApiError::from_upstream(&e)),
                 Err(error) => Err(transport_error(&error)),
             };
             let (events, end) = match step {
@@ -343,15 +402,15 @@ impl Chat<'_> {
                 ChunkWriter::done(&mut pending);
             }
             if !pending.is_empty() || end {
-                if client.is_none() {
-                    if let Some(out) = out.take() {
-                        client = Some(ClientResponse::start(out, 200, &sse_headers(self.cors)));
-                    }
+                if client.is_none()
+                    && let Some(out) = out.take()
+                {
+                    client = Some(ClientResponse::start(out, 200, &sse_headers(self.cors)));
                 }
-                if let Some(client) = client.as_mut() {
-                    if !client.write(&pending) {
-                        break;
-                    }
+                if let Some(client) = client.as_mut()
+                    && !client.write(&pending)
+                {
+                    break;
                 }
                 pending.clear();
             }

@@ -65,12 +65,20 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "invalid_request_error", format!("Request body is larger than the limit of {limit} bytes."))
-            .code("request_too_large")
+        Self::new(
+            413,
+            "invalid_request_error",
+            format!("Request body is larger than the limit of {limit} bytes."),
+        )
+        .code("request_too_large")
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "invalid_request_error", "Method not allowed on this path.")
+        Self::new(
+            405,
+            "invalid_request_error",
+            "Method not allowed on this path.",
+        )
     }
 
     pub fn bad_gateway(message: impl Into<String>) -> Self {
@@ -86,18 +94,31 @@ impl ApiError {
     pub fn from_upstream(error: &AdapterError) -> Self {
         let status = error.status.unwrap_or(0);
         let (status, kind, code) = match error.kind {
-            ErrorKind::InvalidRequest => (pick(status, 400, 400..500), "invalid_request_error", None),
+            ErrorKind::InvalidRequest => {
+                (pick(status, 400, 400..500), "invalid_request_error", None)
+            }
             ErrorKind::NotFound => (404, "invalid_request_error", Some("model_not_found")),
-            ErrorKind::ContextTooLong => (400, "invalid_request_error", Some("context_length_exceeded")),
+            ErrorKind::ContextTooLong => (
+                400,
+                "invalid_request_error",
+                Some("context_length_exceeded"),
+            ),
             ErrorKind::RateLimited => (429, "rate_limit_error", Some("rate_limit_exceeded")),
             ErrorKind::Auth => (502, "api_error", Some("upstream_auth_failed")),
             ErrorKind::Overloaded => (503, "api_error", Some("upstream_overloaded")),
-            ErrorKind::Server => (pick(status, 502, 500..600), "api_error", Some("upstream_error")),
+            ErrorKind::Server => (
+                pick(status, 502, 500..600),
+                "api_error",
+                Some("upstream_error"),
+            ),
             ErrorKind::MalformedReply => (502, "api_error", Some("upstream_malformed_reply")),
             ErrorKind::Unsupported => (400, "invalid_request_error", Some("unsupported")),
         };
         let message = if error.kind == ErrorKind::Auth {
-            format!("The upstream provider refused the gateway's credentials: {}", error.message)
+            format!(
+                "The upstream provider refused the gateway's credentials: {}",
+                error.message
+            )
         } else {
             error.message.clone()
         };
@@ -126,7 +147,11 @@ impl ApiError {
 }
 
 fn pick(status: u16, default: u16, range: std::ops::Range<u16>) -> u16 {
-    if range.contains(&status) { status } else { default }
+    if range.contains(&status) {
+        status
+    } else {
+        default
+    }
 }
 
 /// Remove every occurrence of `secrets` from `text` (upstreams sometimes echo keys back).
@@ -145,20 +170,37 @@ mod tests {
     use super::*;
 
     fn upstream(kind: ErrorKind, status: u16) -> AdapterError {
-        AdapterError { kind, message: "m".into(), status: Some(status), retry_after_ms: Some(1500) }
+        AdapterError {
+            kind,
+            message: "m".into(),
+            status: Some(status),
+            retry_after_ms: Some(1500),
+        }
     }
 
     #[test]
     fn upstream_errors_keep_their_class_but_auth_is_the_gateways_problem() {
-        assert_eq!(ApiError::from_upstream(&upstream(ErrorKind::InvalidRequest, 422)).status, 422);
-        assert_eq!(ApiError::from_upstream(&upstream(ErrorKind::Auth, 401)).status, 502);
+        assert_eq!(
+            ApiError::from_upstream(&upstream(ErrorKind::InvalidRequest, 422)).status,
+            422
+        );
+        assert_eq!(
+            ApiError::from_upstream(&upstream(ErrorKind::Auth, 401)).status,
+            502
+        );
         let limited = ApiError::from_upstream(&upstream(ErrorKind::RateLimited, 429));
         assert_eq!((limited.status, limited.retry_after_secs), (429, Some(2)));
-        assert_eq!(ApiError::from_upstream(&upstream(ErrorKind::Server, 200)).status, 502);
+        assert_eq!(
+            ApiError::from_upstream(&upstream(ErrorKind::Server, 200)).status,
+            502
+        );
     }
 
     #[test]
     fn scrub_removes_secrets() {
-        assert_eq!(scrub("bad key sk-abcdef given", &["sk-abcdef"]), "bad key [redacted] given");
+        assert_eq!(
+            scrub("bad key sk-abcdef given", &["sk-abcdef"]),
+            "bad key [redacted] given"
+        );
     }
 }

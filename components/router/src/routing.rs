@@ -20,14 +20,21 @@ pub fn attempts<'a>(
 ) -> Result<Vec<Attempt<'a>>, ApiError> {
     let mut out = Vec::new();
     for target in targets {
-        let provider = config
-            .providers
-            .get(&target.provider)
-            .ok_or_else(|| ApiError::internal(format!("provider `{}` is not configured", target.provider)))?;
+        let provider = config.providers.get(&target.provider).ok_or_else(|| {
+            ApiError::internal(format!("provider `{}` is not configured", target.provider))
+        })?;
         let count = provider.keys.len().max(1);
-        let first = if count > 1 { start(provider) % count } else { 0 };
+        let first = if count > 1 {
+            start(provider) % count
+        } else {
+            0
+        };
         for i in 0..count {
-            out.push(Attempt { provider, model: &target.model, key_index: (first + i) % count });
+            out.push(Attempt {
+                provider,
+                model: &target.model,
+                key_index: (first + i) % count,
+            });
         }
     }
     Ok(out)
@@ -50,7 +57,12 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            vec![("a".into(), 1), ("a".into(), 2), ("a".into(), 0), ("b".into(), 0)]
+            vec![
+                ("a".into(), 1),
+                ("a".into(), 2),
+                ("a".into(), 0),
+                ("b".into(), 0)
+            ]
         );
     }
 }

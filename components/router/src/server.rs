@@ -75,12 +75,20 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         };
         return transport::respond(out, 204, preflight, b"");
     }
-    let cors_headers = allowed.as_deref().map(cors::response_headers).unwrap_or_default();
+    let cors_headers = allowed
+        .as_deref()
+        .map(cors::response_headers)
+        .unwrap_or_default();
 
     // Unauthenticated: liveness and the root that clients probe.
     match (&method, path.as_str()) {
         (Method::Get, "/health") => {
-            return transport::respond(out, 200, json_headers(&cors_headers), br#"{"status":"ok"}"#);
+            return transport::respond(
+                out,
+                200,
+                json_headers(&cors_headers),
+                br#"{"status":"ok"}"#,
+            );
         }
         (Method::Get | Method::Head, "/") => {
             let mut headers = cors_headers.clone();
@@ -101,16 +109,25 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
 
     let route = path.strip_prefix("/v1").unwrap_or(&path);
     match (method, route) {
-        (Method::Get, "/models") => {
-            transport::respond(out, 200, json_headers(&cors_headers), &surfaces::models::render(config))
-        }
+        (Method::Get, "/models") => transport::respond(
+            out,
+            200,
+            json_headers(&cors_headers),
+            &surfaces::models::render(config),
+        ),
         (Method::Post, "/chat/completions") => {
             match transport::read_request_body(&request, &headers, config.max_body_bytes) {
                 Ok(body) => dispatch::chat_completions(config, &caller, body, out, &cors_headers),
                 Err(error) => send_error(out, &error, &cors_headers),
             }
         }
-        (_, "/models" | "/chat/completions") => send_error(out, &ApiError::method_not_allowed(), &cors_headers),
-        _ => send_error(out, &ApiError::not_found(format!("No route for {path}.")), &cors_headers),
+        (_, "/models" | "/chat/completions") => {
+            send_error(out, &ApiError::method_not_allowed(), &cors_headers)
+        }
+        _ => send_error(
+            out,
+            &ApiError::not_found(format!("No route for {path}.")),
+            &cors_headers,
+        ),
     }
 }

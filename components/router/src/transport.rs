@@ -28,14 +28,22 @@ pub fn header_list(fields: &Fields) -> Vec<(String, String)> {
 }
 
 /// The whole request body, refusing more than `limit` bytes.
-pub fn read_request_body(request: &IncomingRequest, headers: &[(String, String)], limit: usize) -> Result<Vec<u8>, ApiError> {
-    if let Some(length) = apex_adapter_kit::http::header(headers, "content-length") {
-        if length.trim().parse::<usize>().is_ok_and(|n| n > limit) {
-            return Err(ApiError::too_large(limit));
-        }
+pub fn read_request_body(
+    request: &IncomingRequest,
+    headers: &[(String, String)],
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    if let Some(length) = apex_adapter_kit::http::header(headers, "content-length")
+        && length.trim().parse::<usize>().is_ok_and(|n| n > limit)
+    {
+        return Err(ApiError::too_large(limit));
     }
-    let body = request.consume().map_err(|()| ApiError::bad_request("request body already consumed"))?;
-    let stream = body.stream().map_err(|()| ApiError::bad_request("request body unavailable"))?;
+    let body = request
+        .consume()
+        .map_err(|()| ApiError::bad_request("request body already consumed"))?;
+    let stream = body
+        .stream()
+        .map_err(|()| ApiError::bad_request("request body unavailable"))?;
     let mut bytes = Vec::new();
     loop {
         match stream.blocking_read(READ_SIZE) {
@@ -65,16 +73,24 @@ pub struct TransportError {
 
 impl TransportError {
     fn new(message: impl Into<String>) -> Self {
-        Self { timeout: false, message: message.into() }
+        Self {
+            timeout: false,
+            message: message.into(),
+        }
     }
 }
 
 fn describe(code: &ErrorCode) -> TransportError {
     let timeout = matches!(
         code,
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout
+        ErrorCode::ConnectionTimeout
+            | ErrorCode::ConnectionReadTimeout
+            | ErrorCode::ConnectionWriteTimeout
     );
-    TransportError { timeout, message: format!("upstream connection failed: {code:?}") }
+    TransportError {
+        timeout,
+        message: format!("upstream connection failed: {code:?}"),
+    }
 }
 
 /// A provider's reply: status and headers now, the body as it arrives.
@@ -93,9 +109,10 @@ impl UpstreamResponse {
         match self.stream.blocking_read(READ_SIZE) {
             Ok(chunk) => Ok(Some(chunk)),
             Err(StreamError::Closed) => Ok(None),
-            Err(StreamError::LastOperationFailed(e)) => {
-                Err(TransportError::new(format!("upstream body failed: {}", e.to_debug_string())))
-            }
+            Err(StreamError::LastOperationFailed(e)) => Err(TransportError::new(format!(
+                "upstream body failed: {}",
+                e.to_debug_string()
+            ))),
         }
     }
 
@@ -114,13 +131,15 @@ impl UpstreamResponse {
 
 /// Send `request` and wait for the status line.
 pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
-    let url = crate::url::parse(&request.url).ok_or_else(|| TransportError::new("invalid upstream URL"))?;
+    let url = crate::url::parse(&request.url)
+        .ok_or_else(|| TransportError::new("invalid upstream URL"))?;
     let entries: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), value.as_bytes().to_vec()))
         .collect();
-    let headers = Fields::from_list(&entries).map_err(|e| TransportError::new(format!("invalid upstream header: {e:?}")))?;
+    let headers = Fields::from_list(&entries)
+        .map_err(|e| TransportError::new(format!("invalid upstream header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
     let method = match request.method.as_str() {
         "GET" => Method::Get,
@@ -129,15 +148,23 @@ pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
         "PUT" => Method::Put,
         other => Method::Other(other.to_string()),
     };
-    let scheme = if url.scheme.eq_ignore_ascii_case("https") { Scheme::Https } else { Scheme::Http };
+    let scheme = if url.scheme.eq_ignore_ascii_case("https") {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     let set = outgoing.set_method(&method).is_ok()
         && outgoing.set_scheme(Some(&scheme)).is_ok()
         && outgoing.set_authority(Some(url.authority)).is_ok()
-        && outgoing.set_path_with_query(Some(url.path_and_query)).is_ok();
+        && outgoing
+            .set_path_with_query(Some(url.path_and_query))
+            .is_ok();
     if !set {
         return Err(TransportError::new("upstream URL rejected by the host"));
     }
-    let body = outgoing.body().map_err(|()| TransportError::new("upstream request body unavailable"))?;
+    let body = outgoing
+        .body()
+        .map_err(|()| TransportError::new("upstream request body unavailable"))?;
     let options = RequestOptions::new();
     // Hosts that do not support a timeout refuse to set it; the defaults then apply.
     let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
@@ -145,7 +172,9 @@ pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
     let _ = options.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT_NS));
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| describe(&e))?;
     {
-        let stream = body.write().map_err(|()| TransportError::new("upstream request stream unavailable"))?;
+        let stream = body
+            .write()
+            .map_err(|()| TransportError::new("upstream request stream unavailable"))?;
         for chunk in request.body.chunks(WRITE_SIZE) {
             stream
                 .blocking_write_and_flush(chunk)
@@ -163,9 +192,19 @@ pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
     };
     let status = response.status();
     let headers = header_list(&response.headers());
-    let body = response.consume().map_err(|()| TransportError::new("upstream body unavailable"))?;
-    let stream = body.stream().map_err(|()| TransportError::new("upstream body stream unavailable"))?;
-    Ok(UpstreamResponse { status, headers, stream, _body: body, _response: response })
+    let body = response
+        .consume()
+        .map_err(|()| TransportError::new("upstream body unavailable"))?;
+    let stream = body
+        .stream()
+        .map_err(|()| TransportError::new("upstream body stream unavailable"))?;
+    Ok(UpstreamResponse {
+        status,
+        headers,
+        stream,
+        _body: body,
+        _response: response,
+    })
 }
 
 /// The response to the client, body written as it comes.
@@ -213,7 +252,12 @@ impl ClientResponse {
 }
 
 /// A complete response in one go.
-pub fn respond(out: ResponseOutparam, status: u16, mut headers: Vec<(String, String)>, body: &[u8]) {
+pub fn respond(
+    out: ResponseOutparam,
+    status: u16,
+    mut headers: Vec<(String, String)>,
+    body: &[u8],
+) {
     headers.push(("content-length".to_string(), body.len().to_string()));
     let mut response = ClientResponse::start(out, status, &headers);
     response.write(body);

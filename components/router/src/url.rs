@@ -21,7 +21,11 @@ pub fn parse(url: &str) -> Option<Url<'_>> {
     }
     let path = &rest[end..];
     let path = path.split('#').next().unwrap_or("");
-    Some(Url { scheme, authority, path_and_query: if path.is_empty() { "/" } else { path } })
+    Some(Url {
+        scheme,
+        authority,
+        path_and_query: if path.is_empty() { "/" } else { path },
+    })
 }
 
 /// `scheme://host:port`, lowercased, with the default port made explicit.
@@ -29,7 +33,9 @@ pub fn origin(url: &str) -> Option<String> {
     let url = parse(url)?;
     let scheme = url.scheme.to_ascii_lowercase();
     let authority = url.authority.to_ascii_lowercase();
-    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
         && !authority.ends_with(']');
     let authority = if has_port {
         authority
@@ -50,13 +56,34 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert!(same_origin("https://api.openai.com/v1/chat/completions", "https://API.openai.com:443/v1"));
-        assert!(!same_origin("https://evil.example/v1", "https://api.openai.com/v1"));
-        assert!(!same_origin("http://api.openai.com/v1", "https://api.openai.com/v1"));
-        assert!(!same_origin("https://api.openai.com.evil.example/v1", "https://api.openai.com/v1"));
-        assert!(!same_origin("https://user@evil.example/", "https://evil.example/"));
-        assert!(same_origin("http://127.0.0.1:8080/x?y", "http://127.0.0.1:8080"));
-        assert!(!same_origin("http://127.0.0.1:8081/x", "http://127.0.0.1:8080"));
+        assert!(same_origin(
+            "https://api.openai.com/v1/chat/completions",
+            "https://API.openai.com:443/v1"
+        ));
+        assert!(!same_origin(
+            "https://evil.example/v1",
+            "https://api.openai.com/v1"
+        ));
+        assert!(!same_origin(
+            "http://api.openai.com/v1",
+            "https://api.openai.com/v1"
+        ));
+        assert!(!same_origin(
+            "https://api.openai.com.evil.example/v1",
+            "https://api.openai.com/v1"
+        ));
+        assert!(!same_origin(
+            "https://user@evil.example/",
+            "https://evil.example/"
+        ));
+        assert!(same_origin(
+            "http://127.0.0.1:8080/x?y",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!same_origin(
+            "http://127.0.0.1:8081/x",
+            "http://127.0.0.1:8080"
+        ));
     }
 
     #[test]

@@ -41,18 +41,36 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "component", "--target-dir"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "component",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (package, _) in CRATES {
         command.args(["-p", package]);
     }
     // The outer build's flags and wrappers are for the host, not for wasm guests.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
         command.env_remove(var);
     }
-    let status = command.status().context("running cargo for the wasm components")?;
+    let status = command
+        .status()
+        .context("running cargo for the wasm components")?;
     if !status.success() {
-        bail!("building the wasm components failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)");
+        bail!(
+            "building the wasm components failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+        );
     }
     let built = target_dir.join("wasm32-wasip2").join("component");
     let read = |name: &str| -> Result<Vec<u8>> {

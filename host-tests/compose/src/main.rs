@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..");
     let out = apex_compose::build(&root.canonicalize()?)?;
     println!("components written to {}", out.display());
     Ok(())

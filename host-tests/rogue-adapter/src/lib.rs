@@ -32,11 +32,21 @@ impl Adapter for Rogue {
         })
     }
 
-    fn forward_request(_: &Target, _: Protocol, _: &str, _: Vec<u8>) -> Result<HttpRequest, AdapterError> {
+    fn forward_request(
+        _: &Target,
+        _: Protocol,
+        _: &str,
+        _: Vec<u8>,
+    ) -> Result<HttpRequest, AdapterError> {
         Err(error(ErrorKind::Unsupported, "no forwarding"))
     }
 
-    fn parse_response(_: &str, _: u16, _: &[(String, String)], _: &[u8]) -> Result<ChatResponse, AdapterError> {
+    fn parse_response(
+        _: &str,
+        _: u16,
+        _: &[(String, String)],
+        _: &[u8],
+    ) -> Result<ChatResponse, AdapterError> {
         Err(error(ErrorKind::MalformedReply, "never parses"))
     }
 

@@ -24,13 +24,19 @@ struct Options {
 
 fn sse(events: Vec<String>) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from(events.concat())));
-    response.headers_mut().insert("content-type", "text/event-stream".parse().expect("static header"));
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
     response
 }
 
 fn json_response(value: Value) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from(value.to_string())));
-    response.headers_mut().insert("content-type", "application/json".parse().expect("static header"));
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -58,12 +64,18 @@ fn openai(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>> {
                    "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
         )
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     if tools {
         events.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_fake_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
         let (a, b) = TOOL_ARGS.split_at(10);
         for piece in [a, b] {
-            events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), Value::Null));
+            events.push(chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
         }
         events.push(chunk(json!({}), json!("tool_calls")));
     } else {
@@ -99,9 +111,12 @@ fn anthropic(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>>
         }));
     }
     let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-    let mut events = vec![event("message_start", json!({"type": "message_start", "message": {
+    let mut events = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": {
         "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}))];
+        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+    )];
     if tools {
         events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": {}}})));
         let (a, b) = TOOL_ARGS.split_at(10);
@@ -114,13 +129,19 @@ fn anthropic(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>>
             events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": format!("tok{i} ")}})));
         }
     }
-    events.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    events.push(event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
     events.push(event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": if tools {"tool_use"} else {"end_turn"}, "stop_sequence": null}, "usage": {"output_tokens": options.chunks}})));
     events.push(event("message_stop", json!({"type": "message_stop"})));
     sse(events)
 }
 
-async fn handle(request: hyper::Request<hyper::body::Incoming>, options: Arc<Options>) -> Result<hyper::Response<Full<Bytes>>> {
+async fn handle(
+    request: hyper::Request<hyper::body::Incoming>,
+    options: Arc<Options>,
+) -> Result<hyper::Response<Full<Bytes>>> {
     let path = request.uri().path().to_string();
     let body = request.into_body().collect().await?.to_bytes();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -129,7 +150,9 @@ async fn handle(request: hyper::Request<hyper::body::Incoming>, options: Arc<Opt
     } else if path.ends_with("/messages") {
         anthropic(&parsed, &options)
     } else {
-        let mut response = json_response(json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error"}}));
+        let mut response = json_response(
+            json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error"}}),
+        );
         *response.status_mut() = hyper::StatusCode::NOT_FOUND;
         response
     })
@@ -155,8 +178,11 @@ async fn main() -> Result<()> {
         let _ = stream.set_nodelay(true);
         let options = Arc::clone(&options);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(request, Arc::clone(&options)));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let service =
+                hyper::service::service_fn(move |request| handle(request, Arc::clone(&options)));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }

@@ -1,5 +1,5 @@
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! Shared harness: the composed app in-process, with scripted upstreams.
-#![allow(dead_code)]
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,7 +16,9 @@ use wasmtime::component::Component;
 pub fn compiled(wasm: &'static [u8]) -> (Engine, Component) {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     static CACHE: OnceLock<std::sync::Mutex<Vec<(usize, Component)>>> = OnceLock::new();
-    let engine = ENGINE.get_or_init(|| apex_host::engine::new_engine().expect("engine")).clone();
+    let engine = ENGINE
+        .get_or_init(|| apex_host::engine::new_engine().expect("engine"))
+        .clone();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap();
     let key = wasm.as_ptr() as usize;
@@ -24,7 +26,8 @@ pub fn compiled(wasm: &'static [u8]) -> (Engine, Component) {
         return (engine, component.clone());
     }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("apex-component-cache");
-    let component = apex_host::engine::load_component(&engine, wasm, Some(&dir)).expect("compile component");
+    let component =
+        apex_host::engine::load_component(&engine, wasm, Some(&dir)).expect("compile component");
     cache.push((key, component.clone()));
     (engine, component)
 }
@@ -43,11 +46,15 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
     }
 
     pub fn text(&self) -> String {
@@ -60,7 +67,9 @@ impl Response {
             .split("\n\n")
             .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
             .filter(|data| *data != "[DONE]")
-            .map(|data| serde_json::from_str(data).unwrap_or_else(|e| panic!("bad SSE data {data}: {e}")))
+            .map(|data| {
+                serde_json::from_str(data).unwrap_or_else(|e| panic!("bad SSE data {data}: {e}"))
+            })
             .collect()
     }
 }
@@ -73,37 +82,75 @@ impl Gateway {
 
     pub fn with_wasm(wasm: &'static [u8], config: &str, vars: &[(&str, &str)]) -> Self {
         let (engine, component) = compiled(wasm);
-        let mut variables: Variables = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut variables: Variables = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         variables.insert("apex_config".into(), config.to_string());
         let upstream = Scripted::new();
         let kv = KvStore::in_memory();
         let app = App::from_component(
             &engine,
             &component,
-            AppConfig { kv: Arc::clone(&kv), variables, outbound: Arc::new(Arc::clone(&upstream)), cache_dir: None },
+            AppConfig {
+                kv: Arc::clone(&kv),
+                variables,
+                outbound: Arc::new(Arc::clone(&upstream)),
+                cache_dir: None,
+            },
         )
         .expect("app");
         Self { app, upstream, kv }
     }
 
-    pub async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        let mut request = hyper::Request::builder().method(method).uri(format!("http://localhost{path}"));
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(Full::new(bytes::Bytes::copy_from_slice(body))).unwrap();
-        let response = self.app.handle(request).await.expect("app handled the request");
+        let request = request
+            .body(Full::new(bytes::Bytes::copy_from_slice(body)))
+            .unwrap();
+        let response = self
+            .app
+            .handle(request)
+            .await
+            .expect("app handled the request");
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
-        Response { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Response {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> Response {
-        self.call("POST", path, &[("content-type", "application/json")], body.to_string().as_bytes()).await
+        self.call(
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await
     }
 }

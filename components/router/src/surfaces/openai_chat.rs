@@ -51,9 +51,18 @@ enum Stop {
 #[derive(Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 enum WireMessage {
-    System { content: Content, name: Option<String> },
-    Developer { content: Content, name: Option<String> },
-    User { content: Content, name: Option<String> },
+    System {
+        content: Content,
+        name: Option<String>,
+    },
+    Developer {
+        content: Content,
+        name: Option<String>,
+    },
+    User {
+        content: Content,
+        name: Option<String>,
+    },
     Assistant {
         content: Option<Content>,
         name: Option<String>,
@@ -61,7 +70,10 @@ enum WireMessage {
         tool_calls: Vec<WireToolCall>,
         reasoning_content: Option<String>,
     },
-    Tool { tool_call_id: String, content: Content },
+    Tool {
+        tool_call_id: String,
+        content: Content,
+    },
 }
 
 #[derive(Deserialize)]
@@ -175,7 +187,9 @@ fn text_of(content: Content, at: &str) -> Result<String, ApiError> {
                 match part {
                     Part::Text { text: t } | Part::Refusal { refusal: t } => text.push_str(&t),
                     Part::ImageUrl { .. } => {
-                        return Err(ApiError::bad_request(format!("{at}: images are only allowed in user messages")));
+                        return Err(ApiError::bad_request(format!(
+                            "{at}: images are only allowed in user messages"
+                        )));
                     }
                 }
             }
@@ -203,7 +217,10 @@ fn parts_of(content: Content) -> Vec<ContentPart> {
 
 /// Whether the client asked for usage in its stream.
 pub fn wants_stream_usage(request: &WireRequest) -> bool {
-    request.stream_options.as_ref().is_some_and(|o| o.include_usage)
+    request
+        .stream_options
+        .as_ref()
+        .is_some_and(|o| o.include_usage)
 }
 
 /// Convert a parsed client request to the neutral form (the model is set later by routing).
@@ -228,11 +245,23 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
                 content: vec![ContentPart::Text(text_of(content, &at)?)],
                 name,
             },
-            WireMessage::User { content, name } => Message { role: Role::User, content: parts_of(content), name },
-            WireMessage::Assistant { content, name, tool_calls, reasoning_content } => {
+            WireMessage::User { content, name } => Message {
+                role: Role::User,
+                content: parts_of(content),
+                name,
+            },
+            WireMessage::Assistant {
+                content,
+                name,
+                tool_calls,
+                reasoning_content,
+            } => {
                 let mut parts = Vec::new();
                 if let Some(reasoning) = reasoning_content.filter(|r| !r.is_empty()) {
-                    parts.push(ContentPart::Thinking(Thinking { text: reasoning, signature: None }));
+                    parts.push(ContentPart::Thinking(Thinking {
+                        text: reasoning,
+                        signature: None,
+                    }));
                 }
                 if let Some(content) = content {
                     let text = text_of(content, &at)?;
@@ -247,9 +276,16 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
                         arguments: call.function.arguments,
                     }));
                 }
-                Message { role: Role::Assistant, content: parts, name }
+                Message {
+                    role: Role::Assistant,
+                    content: parts,
+                    name,
+                }
             }
-            WireMessage::Tool { tool_call_id, content } => Message {
+            WireMessage::Tool {
+                tool_call_id,
+                content,
+            } => Message {
                 role: Role::Tool,
                 content: vec![ContentPart::ToolResult(ToolResult {
                     call_id: tool_call_id,
@@ -293,11 +329,16 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
     let response_format = request.response_format.map(|format| match format {
         WireResponseFormat::Text => ResponseFormat::Text,
         WireResponseFormat::JsonObject => ResponseFormat::JsonObject,
-        WireResponseFormat::JsonSchema { json_schema } => ResponseFormat::JsonSchema(JsonSchemaFormat {
-            name: json_schema.name,
-            schema: json_schema.schema.map(|s| s.get().to_string()).unwrap_or_else(|| "{}".to_string()),
-            strict: json_schema.strict,
-        }),
+        WireResponseFormat::JsonSchema { json_schema } => {
+            ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: json_schema.name,
+                schema: json_schema
+                    .schema
+                    .map(|s| s.get().to_string())
+                    .unwrap_or_else(|| "{}".to_string()),
+                strict: json_schema.strict,
+            })
+        }
     });
     Ok(ChatRequest {
         model: request.model,
@@ -316,7 +357,10 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
         },
         seed: request.seed,
         response_format,
-        reasoning: request.reasoning_effort.map(|effort| Reasoning { effort: Some(effort), budget_tokens: None }),
+        reasoning: request.reasoning_effort.map(|effort| Reasoning {
+            effort: Some(effort),
+            budget_tokens: None,
+        }),
         user: request.user,
         stream: request.stream,
         extra: None,
@@ -337,12 +381,21 @@ fn usage_json(usage: &Usage) -> Value {
     let mut u = Map::new();
     u.insert("prompt_tokens".into(), json!(usage.input_tokens));
     u.insert("completion_tokens".into(), json!(usage.output_tokens));
-    u.insert("total_tokens".into(), json!(usage.input_tokens + usage.output_tokens));
+    u.insert(
+        "total_tokens".into(),
+        json!(usage.input_tokens + usage.output_tokens),
+    );
     if let Some(cached) = usage.cache_read_tokens {
-        u.insert("prompt_tokens_details".into(), json!({"cached_tokens": cached}));
+        u.insert(
+            "prompt_tokens_details".into(),
+            json!({"cached_tokens": cached}),
+        );
     }
     if let Some(reasoning) = usage.reasoning_tokens {
-        u.insert("completion_tokens_details".into(), json!({"reasoning_tokens": reasoning}));
+        u.insert(
+            "completion_tokens_details".into(),
+            json!({"reasoning_tokens": reasoning}),
+        );
     }
     Value::Object(u)
 }
@@ -368,7 +421,11 @@ pub fn render_response(response: &ChatResponse, id: &str, model: &str, created: 
     message.insert("role".into(), json!("assistant"));
     message.insert(
         "content".into(),
-        if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) },
+        if text.is_empty() && !calls.is_empty() {
+            Value::Null
+        } else {
+            Value::String(text)
+        },
     );
     if !reasoning.is_empty() {
         message.insert("reasoning_content".into(), Value::String(reasoning));
@@ -407,7 +464,14 @@ pub struct ChunkWriter {
 
 impl ChunkWriter {
     pub fn new(id: String, model: String, created: u64, include_usage: bool) -> Self {
-        Self { id, model, created, include_usage, usage: None, started: false }
+        Self {
+            id,
+            model,
+            created,
+            include_usage,
+            usage: None,
+            started: false,
+        }
     }
 
     fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>) {
@@ -528,7 +592,11 @@ mod tests {
         assert_eq!(neutral.messages[2].role, Role::Assistant);
         assert_eq!(
             neutral.messages[2].content,
-            vec![ContentPart::ToolCall(ToolCall { id: "c1".into(), name: "f".into(), arguments: "{\"a\": \"é\"}".into() })]
+            vec![ContentPart::ToolCall(ToolCall {
+                id: "c1".into(),
+                name: "f".into(),
+                arguments: "{\"a\": \"é\"}".into()
+            })]
         );
         assert_eq!(neutral.tools[0].parameters, r#"{"type": "object"}"#);
         assert_eq!(neutral.tool_choice, Some(ToolChoice::Required));
@@ -539,14 +607,18 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_field() {
-        let err = parse_json::<WireRequest>(br#"{"model": "m", "messages": [{"role": "user", "content": 5}]}"#)
-            .err()
-            .unwrap();
+        let err = parse_json::<WireRequest>(
+            br#"{"model": "m", "messages": [{"role": "user", "content": 5}]}"#,
+        )
+        .err()
+        .unwrap();
         assert_eq!(err.status, 400);
         assert!(err.message.contains("messages[0]"), "{}", err.message);
         let err = parse_json::<WireRequest>(b"{not json").err().unwrap();
         assert!(err.message.contains("not valid JSON"), "{}", err.message);
-        let err = parse_json::<WireRequest>(br#"{"messages": []}"#).err().unwrap();
+        let err = parse_json::<WireRequest>(br#"{"messages": []}"#)
+            .err()
+            .unwrap();
         assert!(err.message.contains("model"), "{}", err.message);
     }
 
@@ -555,10 +627,26 @@ mod tests {
         let mut writer = ChunkWriter::new("id1".into(), "alias".into(), 7, true);
         let mut out = Vec::new();
         for event in [
-            StreamEvent::Start(StreamStart { id: "u".into(), model: "up".into() }),
-            StreamEvent::ToolCallStart(ToolCallStart { index: 0, id: "c".into(), name: "f".into() }),
-            StreamEvent::ToolCallDelta(ToolCallDelta { index: 0, arguments: "{\"a\":1}".into() }),
-            StreamEvent::Usage(Usage { input_tokens: 3, output_tokens: 4, cache_read_tokens: None, cache_write_tokens: None, reasoning_tokens: None }),
+            StreamEvent::Start(StreamStart {
+                id: "u".into(),
+                model: "up".into(),
+            }),
+            StreamEvent::ToolCallStart(ToolCallStart {
+                index: 0,
+                id: "c".into(),
+                name: "f".into(),
+            }),
+            StreamEvent::ToolCallDelta(ToolCallDelta {
+                index: 0,
+                arguments: "{\"a\":1}".into(),
+            }),
+            StreamEvent::Usage(Usage {
+                input_tokens: 3,
+                output_tokens: 4,
+                cache_read_tokens: None,
+                cache_write_tokens: None,
+                reasoning_tokens: None,
+            }),
             StreamEvent::Finish(FinishReason::ToolCalls),
         ] {
             writer.event(&event, &mut out);
@@ -573,8 +661,14 @@ mod tests {
             .collect();
         assert_eq!(chunks.len(), 5);
         assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-        assert_eq!(chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "f");
-        assert_eq!(chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
+        assert_eq!(
+            chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+            "f"
+        );
+        assert_eq!(
+            chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "{\"a\":1}"
+        );
         assert_eq!(chunks[3]["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(chunks[4]["usage"]["total_tokens"], 7);
         assert!(text.ends_with("data: [DONE]\n\n"));
