@@ -15,3 +15,7 @@ pub const ADAPTER_END: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter
 /// outside the provider's origin.
 #[doc(hidden)]
 pub const TEST_ROGUE_APP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test-rogue-app.wasm"));
+
+/// The app behind the key-value/config shim, for `wasmtime serve`.
+pub const APEX_WASMTIME_SERVE: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/apex-wasmtime-serve.wasm"));

@@ -519,3 +519,27 @@ mod tests {
         assert!(no_key.contains("openai_api_key"), "{no_key}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    /// The documented example config stays valid.
+    #[test]
+    fn example_config_loads() {
+        let text = include_str!("../../../apex.example.toml");
+        let config = super::load(Some(text), &|name| Some(format!("value-of-{name}"))).unwrap();
+        assert_eq!(
+            config.gateway_keys.len(),
+            3,
+            "alice, ci and the single-key variable"
+        );
+        assert_eq!(config.providers["openai"].keys.len(), 2);
+        assert_eq!(config.providers["local"].keys.len(), 0);
+        assert_eq!(config.providers["azure"].kind, "azure");
+        assert_eq!(config.targets("smart").unwrap().len(), 2);
+        assert_eq!(config.targets("fast").unwrap()[1].provider, "local");
+        assert_eq!(
+            config.cors_origins,
+            vec!["http://localhost:3000".to_string()]
+        );
+    }
+}

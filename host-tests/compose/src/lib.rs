@@ -2,7 +2,8 @@
 //!
 //! - `adapters.wasm`: the adapter chain `openai ▶ anthropic ▶ end` (what spin.toml plugs in)
 //! - `router.wasm`:   the router alone (spin.toml's component source)
-//! - `apex.wasm`:     router + chain, the whole app (the local host and `wasmtime serve`)
+//! - `apex.wasm`:     router + chain, the whole app (the local host)
+//! - `apex-wasmtime-serve.wasm`: the app with a shim for `wasmtime serve`'s key-value/config drafts
 //!
 //! Everything is written to `<workspace>/target/apex/` (spin.toml's sources); host-tests' build
 //! script also copies it into its `OUT_DIR` to embed it. `cargo run -p apex-compose` runs it alone
@@ -21,6 +22,7 @@ const CRATES: &[(&str, &str)] = &[
     ("apex-adapter-anthropic", "apex_adapter_anthropic"),
     ("apex-adapter-end", "apex_adapter_end"),
     ("apex-test-rogue-adapter", "apex_test_rogue_adapter"),
+    ("apex-wasmtime-serve-shim", "apex_wasmtime_serve_shim"),
 ];
 
 /// The files written, by name.
@@ -32,6 +34,7 @@ pub const OUTPUTS: &[&str] = &[
     "adapter-anthropic.wasm",
     "adapter-end.wasm",
     "test-rogue-app.wasm",
+    "apex-wasmtime-serve.wasm",
 ];
 
 /// Build and compose everything under the workspace at `root`; returns the output directory.
@@ -91,8 +94,12 @@ pub fn build(root: &Path) -> Result<PathBuf> {
     // Test fixture: the router behind a hostile adapter.
     let rogue = plug(&read("apex_test_rogue_adapter")?, &end).context("composing rogue ▶ end")?;
     let rogue_app = plug(&router, &rogue).context("composing router ▶ rogue")?;
+    // `wasmtime serve`: the app behind the shim for the key-value/config drafts it implements.
+    let serve_app = plug(&app, &read("apex_wasmtime_serve_shim")?)
+        .context("composing app ▶ wasmtime-serve shim")?;
     for (name, bytes) in [
         ("apex.wasm", &app),
+        ("apex-wasmtime-serve.wasm", &serve_app),
         ("router.wasm", &router),
         ("adapters.wasm", &chain),
         ("adapter-openai.wasm", &openai),
