@@ -1,4 +1,7 @@
-//! The composed app: pre-instantiated once, one fresh instance per request.
+//! The composed app: pre-instantiated once; instances are reused for many requests, one request
+//! at a time each (as `wasmtime serve` does), and discarded after a trap or
+//! [`MAX_REQUESTS_PER_INSTANCE`] requests. The router keeps nothing per request in globals (only its
+//! parsed configuration), so reuse is safe and saves instantiation and config parsing.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,8 +10,8 @@ use anyhow::{Result, anyhow};
 use wasmtime::Store;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::WasiHttpView;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::kv::KvStore;
@@ -24,11 +27,24 @@ pub struct AppConfig {
     pub cache_dir: Option<std::path::PathBuf>,
 }
 
+/// Requests one instance serves before it is replaced (bounds any slow leak in a guest).
+pub const MAX_REQUESTS_PER_INSTANCE: u32 = 10_000;
+/// Idle instances kept for reuse.
+const MAX_IDLE_INSTANCES: usize = 128;
+
+/// An instance with its store, between requests.
+struct Worker {
+    store: Store<HostState>,
+    proxy: Proxy,
+    served: u32,
+}
+
 pub struct App {
     pre: ProxyPre<HostState>,
     kv: Arc<KvStore>,
     vars: Arc<Variables>,
     outbound: Arc<dyn Outbound>,
+    idle: Arc<std::sync::Mutex<Vec<Worker>>>,
 }
 
 impl App {
@@ -55,6 +71,7 @@ impl App {
             kv: config.kv,
             vars: Arc::new(config.variables),
             outbound: config.outbound,
+            idle: Arc::default(),
         })
     }
 
@@ -62,16 +79,11 @@ impl App {
         &self.kv
     }
 
-    /// Handle one request in a fresh instance. The response body keeps streaming after this
-    /// returns, while the guest writes it.
-    pub async fn handle<B>(
-        &self,
-        request: hyper::Request<B>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>>
-    where
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<wasmtime_wasi_http::Error>,
-    {
+    async fn worker(&self) -> Result<Worker> {
+        let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(worker) = reused {
+            return Ok(worker);
+        }
         let state = HostState::new(
             Hooks {
                 outbound: Arc::clone(&self.outbound),
@@ -80,19 +92,51 @@ impl App {
             Arc::clone(&self.vars),
         );
         let mut store = Store::new(self.pre.engine(), state);
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        Ok(Worker {
+            store,
+            proxy,
+            served: 0,
+        })
+    }
+
+    /// Handle one request. The response body keeps streaming after this returns, while the guest
+    /// writes it; the instance goes back to the pool when the guest's handler returns.
+    pub async fn handle<B>(
+        &self,
+        request: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let mut worker = self.worker().await?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let req = store
+        let req = worker
+            .store
             .data_mut()
             .http()
             .new_incoming_request(Scheme::Http, request)?;
-        let out = store.data_mut().http().new_response_outparam(sender)?;
-        let pre = self.pre.clone();
+        let out = worker
+            .store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)?;
+        let idle = Arc::clone(&self.idle);
         let task = tokio::task::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
+            let result = worker
+                .proxy
                 .wasi_http_incoming_handler()
-                .call_handle(store, req, out)
-                .await
+                .call_handle(&mut worker.store, req, out)
+                .await;
+            worker.served += 1;
+            if result.is_ok() && worker.served < MAX_REQUESTS_PER_INSTANCE {
+                let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < MAX_IDLE_INSTANCES {
+                    idle.push(worker);
+                }
+            }
+            result
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),

@@ -113,3 +113,29 @@ impl Drop for KvStore {
         let _ = self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_survives_a_restart() {
+        let dir = std::env::temp_dir().join(format!("apex-kv-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kv.json");
+        let _ = std::fs::remove_file(&path);
+        {
+            let store = KvStore::open(path.clone()).unwrap();
+            store.set("default", "a", b"1".to_vec());
+            store.set("other", "b", vec![0, 255]);
+            store.delete("default", "missing");
+            store.flush().unwrap();
+        }
+        let store = KvStore::open(path.clone()).unwrap();
+        assert_eq!(store.get("default", "a"), Some(b"1".to_vec()));
+        assert_eq!(store.get("other", "b"), Some(vec![0, 255]));
+        assert!(!store.exists("default", "b"), "buckets are separate");
+        assert_eq!(store.keys("default"), vec!["a".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

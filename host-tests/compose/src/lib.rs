@@ -16,13 +16,14 @@ use anyhow::{Context, Result, bail};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
 
-const CRATES: &[(&str, &str)] = &[
-    ("apex-router", "apex_router"),
-    ("apex-adapter-openai", "apex_adapter_openai"),
-    ("apex-adapter-anthropic", "apex_adapter_anthropic"),
-    ("apex-adapter-end", "apex_adapter_end"),
-    ("apex-test-rogue-adapter", "apex_test_rogue_adapter"),
-    ("apex-wasmtime-serve-shim", "apex_wasmtime_serve_shim"),
+/// The guest crates built for `wasm32-wasip2`.
+const CRATES: &[&str] = &[
+    "apex-router",
+    "apex-adapter-openai",
+    "apex-adapter-anthropic",
+    "apex-adapter-end",
+    "apex-test-rogue-adapter",
+    "apex-wasmtime-serve-shim",
 ];
 
 /// The files written, by name.
@@ -53,7 +54,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
             "--target-dir",
         ])
         .arg(&target_dir);
-    for (package, _) in CRATES {
+    for package in CRATES {
         command.args(["-p", package]);
     }
     // The outer build's flags and wrappers are for the host, not for wasm guests.

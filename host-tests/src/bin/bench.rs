@@ -298,6 +298,9 @@ async fn main() -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
+    let cpu_count = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let (gateway_cpu, other_cpus) = cpus();
     let other_cpus = other_cpus.map(|c| if c == "1-" { "1" } else { c });
     if let Some(cpus) = other_cpus {
@@ -386,9 +389,7 @@ async fn main() -> Result<()> {
 
     println!(
         "Apex benchmark — {} CPUs, gateway pinned to CPU {}; {seconds} s per cell",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cpu_count,
         gateway_cpu.unwrap_or("(not pinned)")
     );
     println!();
