@@ -11,6 +11,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fixtures;
 pub mod http;
+pub mod json;
 pub mod sse;
 
 mod bindings {
