@@ -59,10 +59,14 @@ pub(crate) struct WireUsage {
     pub cache_creation_input_tokens: Option<u32>,
 }
 
+/// Anthropic's `input_tokens` leaves out cached tokens; the neutral count includes them (as
+/// OpenAI's `prompt_tokens` does), with the cached parts also reported on their own.
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
+        let cached =
+            u.cache_read_input_tokens.unwrap_or(0) + u.cache_creation_input_tokens.unwrap_or(0);
         Usage {
-            input_tokens: u.input_tokens.unwrap_or(0),
+            input_tokens: u.input_tokens.unwrap_or(0) + cached,
             output_tokens: u.output_tokens.unwrap_or(0),
             cache_read_tokens: u.cache_read_input_tokens,
             cache_write_tokens: u.cache_creation_input_tokens,

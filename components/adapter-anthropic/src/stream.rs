@@ -295,7 +295,7 @@ mod tests {
             events[1..],
             [
                 StreamEvent::Usage(Usage {
-                    input_tokens: 12,
+                    input_tokens: 15,
                     output_tokens: 7,
                     cache_read_tokens: Some(3),
                     cache_write_tokens: None,
