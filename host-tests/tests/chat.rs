@@ -742,3 +742,20 @@ async fn requests_an_adapter_builds_off_the_provider_origin_are_refused() {
     assert!(!r.text().contains("sk-shady"));
     assert!(gw.upstream.requests().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn a_broken_config_is_reported_without_secrets() {
+    let config =
+        "[providers.x]\nkind = \"opneai\"\nbase_url = \"http://x.test/v1\"\nkeys = [\"x_key\"]\n";
+    let gw = Gateway::new(config, &[("x_key", "sk-very-secret")]);
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "echo", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("kind `opneai`"), "{message}");
+    assert!(!r.text().contains("sk-very-secret"));
+}

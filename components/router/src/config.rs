@@ -249,6 +249,21 @@ impl Config {
         None
     }
 
+    /// Fails when a provider names an adapter kind the composed chain does not serve.
+    pub fn check_kinds(&self, known: &[String]) -> Result<(), String> {
+        for provider in self.providers.values() {
+            if !known.contains(&provider.kind) {
+                return Err(format!(
+                    "providers.{}: kind `{}` is not served by the adapter chain (it serves: {})",
+                    provider.name,
+                    provider.kind,
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Every secret in the config, for scrubbing.
     pub fn secrets(&self) -> Vec<&str> {
         self.providers
@@ -502,6 +517,27 @@ mod tests {
             }
         );
         assert_eq!(config.secrets().len(), 3);
+    }
+
+    #[test]
+    fn unknown_adapter_kinds_are_a_config_error() {
+        let config = load(
+            Some("[providers.x]\nkind = \"opneai\"\nbase_url = \"http://x\"\nkeys = []"),
+            &vars(&[]),
+        )
+        .unwrap();
+        let known = vec!["openai".to_string(), "anthropic".to_string()];
+        let error = config.check_kinds(&known).unwrap_err();
+        assert!(
+            error.contains("`opneai`") && error.contains("openai, anthropic"),
+            "{error}"
+        );
+        let fine = load(
+            Some("[providers.x]\nbase_url = \"http://x\"\nkeys = []"),
+            &vars(&[]),
+        )
+        .unwrap();
+        assert!(fine.check_kinds(&known).is_ok());
     }
 
     #[test]

@@ -30,7 +30,9 @@ fn config() -> &'static Result<Config, String> {
     static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let text = variable(config::CONFIG_VARIABLE);
-        config::load(text.as_deref(), &variable)
+        let config = config::load(text.as_deref(), &variable)?;
+        config.check_kinds(&crate::bindings::adapter::kinds())?;
+        Ok(config)
     })
 }
 
