@@ -96,6 +96,22 @@ fn json_headers(cors: &[(String, String)]) -> Vec<(String, String)> {
     headers
 }
 
+/// Headers for a forwarded reply: the provider's content type (a stream may come back as JSON when
+/// a provider ignores `stream`), no caching, and CORS.
+fn forwarded_headers(
+    upstream: &UpstreamResponse,
+    cors: &[(String, String)],
+) -> Vec<(String, String)> {
+    let content_type = apex_adapter_kit::http::header(&upstream.headers, "content-type")
+        .unwrap_or("application/json");
+    let mut headers = vec![
+        ("content-type".to_string(), content_type.to_string()),
+        ("cache-control".to_string(), "no-cache".to_string()),
+    ];
+    headers.extend_from_slice(cors);
+    headers
+}
+
 /// `Ok`: the client has its answer (or its error). `Err`: nothing reached the client; the
 /// outparam comes back with the reason, for the next attempt.
 type Outcome = Result<(), (ApiError, ResponseOutparam)>;
@@ -281,7 +297,12 @@ impl Chat<'_> {
     fn forward_body(&self, mut upstream: UpstreamResponse, out: ResponseOutparam) -> Outcome {
         match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
-                transport::respond(out, upstream.status, json_headers(self.cors), &body);
+                transport::respond(
+                    out,
+                    upstream.status,
+                    forwarded_headers(&upstream, self.cors),
+                    &body,
+                );
                 Ok(())
             }
             Err(error) => Err((transport_error(&error), out)),
@@ -296,7 +317,11 @@ impl Chat<'_> {
             Ok(None) => Vec::new(),
             Err(error) => return Err((transport_error(&error), out)),
         };
-        let mut client = ClientResponse::start(out, upstream.status, &sse_headers(self.cors));
+        let mut client = ClientResponse::start(
+            out,
+            upstream.status,
+            &forwarded_headers(&upstream, self.cors),
+        );
         if client.write(&first) {
             loop {
                 match upstream.read() {
