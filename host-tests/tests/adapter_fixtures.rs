@@ -193,12 +193,7 @@ fn the_chain_reports_its_kinds_and_refuses_unknown_ones() {
         api_version: None,
         headers: vec![],
     };
-    let request: neutral::ChatRequest = serde_json::from_value(serde_json::json!({
-        "model": "m", "messages": [], "tools": [], "tool_choice": null, "parallel_tool_calls": null,
-        "max_tokens": null, "temperature": null, "top_p": null, "top_k": null, "stop": [], "seed": null,
-        "response_format": null, "reasoning": null, "user": null, "stream": false, "extra": null
-    }))
-    .unwrap();
+    let request = neutral::ChatRequest::new("m", vec![]);
     let error = compiled.build_request(&target, &request).unwrap_err();
     assert_eq!(error.kind, neutral::ErrorKind::Unsupported);
     assert!(error.message.contains("nonesuch"));

@@ -43,7 +43,7 @@ pub struct Anthropic;
 
 impl Adapter for Anthropic {
     const KINDS: &'static [&'static str] = &["anthropic"];
-    type Decoder = stream::Decoder;
+    type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
@@ -81,7 +81,7 @@ impl Adapter for Anthropic {
     }
 
     fn decoder(_kind: &str) -> Self::Decoder {
-        stream::Decoder::default()
+        apex_adapter_kit::sse::SseStream::default()
     }
 }
 

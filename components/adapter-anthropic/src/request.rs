@@ -312,24 +312,7 @@ mod tests {
     use apex_adapter_kit::types::Message;
 
     fn request(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            model: "claude-sonnet-4-5".to_string(),
-            messages,
-            tools: Vec::new(),
-            tool_choice: None,
-            parallel_tool_calls: None,
-            max_tokens: None,
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            stop: Vec::new(),
-            seed: None,
-            response_format: None,
-            reasoning: None,
-            user: None,
-            stream: false,
-            extra: None,
-        }
+        ChatRequest::new("claude-sonnet-4-5", messages)
     }
 
     #[test]

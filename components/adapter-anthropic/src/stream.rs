@@ -3,9 +3,8 @@
 //! The event's JSON `type` drives decoding (it always equals the SSE `event:` name). Unknown event
 //! and delta types are ignored, as Anthropic asks clients to do.
 
-use apex_adapter_kit::StreamDecode;
 use apex_adapter_kit::http::malformed;
-use apex_adapter_kit::sse::SseParser;
+use apex_adapter_kit::sse::SseDecode;
 use apex_adapter_kit::types::{
     AdapterError, ErrorKind, StreamEvent, StreamStart, ToolCallDelta, ToolCallStart, Usage,
 };
@@ -100,7 +99,6 @@ struct ToolBlock {
 /// Decoder state for one stream.
 #[derive(Default)]
 pub struct Decoder {
-    sse: SseParser,
     started: bool,
     /// Usage announced by `message_start` (input and cache counts).
     start_usage: WireUsage,
@@ -248,33 +246,27 @@ impl Decoder {
     }
 }
 
-impl StreamDecode for Decoder {
-    fn feed(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut out = Vec::new();
-        for event in self.sse.feed(chunk) {
-            self.event(&event.data, &mut out)?;
-        }
-        Ok(out)
+impl SseDecode for Decoder {
+    fn data(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError> {
+        self.event(data, out)
     }
 
-    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut out = Vec::new();
-        if let Some(event) = self.sse.finish() {
-            self.event(&event.data, &mut out)?;
-        }
+    fn end(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), AdapterError> {
         if !self.done {
             return Err(malformed("stream ended before message_stop"));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apex_adapter_kit::StreamDecode;
+    use apex_adapter_kit::sse::SseStream;
 
     fn decode(body: &str) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut decoder = Decoder::default();
+        let mut decoder = SseStream::<Decoder>::default();
         let mut events = decoder.feed(body.as_bytes())?;
         events.extend(decoder.finish()?);
         Ok(events)

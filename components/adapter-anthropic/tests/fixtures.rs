@@ -37,24 +37,7 @@ fn target() -> Target {
 }
 
 fn request(messages: Vec<Message>) -> ChatRequest {
-    ChatRequest {
-        model: "claude-sonnet-4-5".to_string(),
-        messages,
-        tools: Vec::new(),
-        tool_choice: None,
-        parallel_tool_calls: None,
-        max_tokens: None,
-        temperature: None,
-        top_p: None,
-        top_k: None,
-        stop: Vec::new(),
-        seed: None,
-        response_format: None,
-        reasoning: None,
-        user: None,
-        stream: false,
-        extra: None,
-    }
+    ChatRequest::new("claude-sonnet-4-5", messages)
 }
 
 /// Fixtures compare bodies as parsed JSON; JSON text from the client must also keep its bytes.

@@ -66,6 +66,30 @@ pub trait Adapter {
     }
 }
 
+impl types::ChatRequest {
+    /// A request for `model` with `messages` and every option unset.
+    pub fn new(model: impl Into<String>, messages: Vec<types::Message>) -> Self {
+        Self {
+            model: model.into(),
+            messages,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: None,
+            max_tokens: None,
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            stop: Vec::new(),
+            seed: None,
+            response_format: None,
+            reasoning: None,
+            user: None,
+            stream: false,
+            extra: None,
+        }
+    }
+}
+
 /// An error of the given kind with no upstream status.
 pub fn error(kind: ErrorKind, message: impl Into<String>) -> AdapterError {
     AdapterError {

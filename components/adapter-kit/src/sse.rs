@@ -1,6 +1,8 @@
 //! Server-sent-events framing: bytes in, complete events out. Handles events split across chunks,
 //! `\n`, `\r\n` and `\r` line ends, multi-line `data`, comments.
 
+use crate::types::{AdapterError, StreamEvent};
+
 /// One complete server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SseEvent {
@@ -102,6 +104,43 @@ impl SseParser {
             event: std::mem::take(&mut self.event),
             data: std::mem::take(&mut self.data),
         })
+    }
+}
+
+/// A stream decoder for a provider that frames its stream as server-sent events: it handles one
+/// event's `data` at a time and says what the end of the body means. [`SseStream`] turns it into a
+/// [`crate::StreamDecode`].
+pub trait SseDecode {
+    /// Handle the `data` of one event, appending the neutral events it completes.
+    fn data(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError>;
+    /// The body ended after every event was handled: append the last events, or fail if the stream
+    /// was cut short.
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError>;
+}
+
+/// An [`SseDecode`] fed through an [`SseParser`].
+#[derive(Default)]
+pub struct SseStream<D> {
+    parser: SseParser,
+    pub decoder: D,
+}
+
+impl<D: SseDecode> crate::StreamDecode for SseStream<D> {
+    fn feed(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
+        let mut out = Vec::new();
+        for event in self.parser.feed(chunk) {
+            self.decoder.data(&event.data, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
+        let mut out = Vec::new();
+        if let Some(event) = self.parser.finish() {
+            self.decoder.data(&event.data, &mut out)?;
+        }
+        self.decoder.end(&mut out)?;
+        Ok(out)
     }
 }
 

@@ -46,7 +46,7 @@ pub struct OpenAi;
 
 impl Adapter for OpenAi {
     const KINDS: &'static [&'static str] = &["openai", "azure"];
-    type Decoder = stream::Decoder;
+    type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
@@ -80,7 +80,7 @@ impl Adapter for OpenAi {
     }
 
     fn decoder(_kind: &str) -> Self::Decoder {
-        stream::Decoder::default()
+        apex_adapter_kit::sse::SseStream::default()
     }
 }
 

@@ -1,8 +1,7 @@
 //! `chat.completion.chunk` server-sent events → neutral stream events.
 
-use apex_adapter_kit::StreamDecode;
 use apex_adapter_kit::http::malformed;
-use apex_adapter_kit::sse::SseParser;
+use apex_adapter_kit::sse::SseDecode;
 use apex_adapter_kit::types::{
     AdapterError, FinishReason, StreamEvent, StreamStart, ToolCallDelta, ToolCallStart, Usage,
 };
@@ -59,7 +58,6 @@ struct DeltaFunction {
 /// Decoder state for one stream.
 #[derive(Default)]
 pub struct Decoder {
-    sse: SseParser,
     started: bool,
     finish: Option<FinishReason>,
     /// Indexes of the tool calls already started (some servers repeat `id` and `name` on every
@@ -153,26 +151,18 @@ impl Decoder {
     }
 }
 
-impl StreamDecode for Decoder {
-    fn feed(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut out = Vec::new();
-        for event in self.sse.feed(chunk) {
-            self.event(&event.data, &mut out)?;
-        }
-        Ok(out)
+impl SseDecode for Decoder {
+    fn data(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError> {
+        self.event(data, out)
     }
 
-    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut out = Vec::new();
-        if let Some(event) = self.sse.finish() {
-            self.event(&event.data, &mut out)?;
-        }
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError> {
         if !self.done {
             if self.finish.is_none() {
                 return Err(malformed("stream ended before a finish_reason or [DONE]"));
             }
-            self.close(&mut out);
+            self.close(out);
         }
-        Ok(out)
+        Ok(())
     }
 }

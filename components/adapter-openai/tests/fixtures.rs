@@ -36,28 +36,12 @@ fn target(kind: &str, profile: &str, base_url: &str) -> Target {
 }
 
 fn request(model: &str) -> ChatRequest {
-    ChatRequest {
-        model: model.to_string(),
-        messages: vec![Message {
-            role: Role::User,
-            content: vec![ContentPart::Text("hi".to_string())],
-            name: None,
-        }],
-        tools: Vec::new(),
-        tool_choice: None,
-        parallel_tool_calls: None,
-        max_tokens: None,
-        temperature: None,
-        top_p: None,
-        top_k: None,
-        stop: Vec::new(),
-        seed: None,
-        response_format: None,
-        reasoning: None,
-        user: None,
-        stream: false,
-        extra: None,
-    }
+    let hi = Message {
+        role: Role::User,
+        content: vec![ContentPart::Text("hi".to_string())],
+        name: None,
+    };
+    ChatRequest::new(model, vec![hi])
 }
 
 /// The fixture runner checks headers that must be present; this checks one that must not be.
