@@ -121,10 +121,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        apex_adapter_kit::http::header(&self.headers, name)
     }
 
     pub fn json(&self) -> serde_json::Value {
