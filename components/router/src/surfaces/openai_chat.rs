@@ -48,39 +48,50 @@ enum Stop {
     Many(Vec<String>),
 }
 
+/// One message, any role (checked in [`to_neutral`], so errors name the field at fault).
 #[derive(Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
-enum WireMessage {
-    System {
-        content: Content,
-        name: Option<String>,
-    },
-    Developer {
-        content: Content,
-        name: Option<String>,
-    },
-    User {
-        content: Content,
-        name: Option<String>,
-    },
-    Assistant {
-        content: Option<Content>,
-        name: Option<String>,
-        #[serde(default)]
-        tool_calls: Vec<WireToolCall>,
-        reasoning_content: Option<String>,
-    },
-    Tool {
-        tool_call_id: String,
-        content: Content,
-    },
+struct WireMessage {
+    role: String,
+    content: Option<Content>,
+    name: Option<String>,
+    tool_calls: Option<Vec<WireToolCall>>,
+    tool_call_id: Option<String>,
+    reasoning_content: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A string, or an array of content parts.
 enum Content {
     Text(String),
     Parts(Vec<Part>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+        impl<'de> serde::de::Visitor<'de> for ContentVisitor {
+            type Value = Content;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Content, E> {
+                Ok(Content::Text(text.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Content, E> {
+                Ok(Content::Text(text))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Content, A::Error> {
+                let mut parts = Vec::new();
+                while let Some(part) = seq.next_element::<Part>()? {
+                    parts.push(part);
+                }
+                Ok(Content::Parts(parts))
+            }
+        }
+        deserializer.deserialize_any(ContentVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -234,34 +245,27 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
     let mut messages = Vec::with_capacity(request.messages.len());
     for (i, message) in request.messages.into_iter().enumerate() {
         let at = format!("messages[{i}]");
-        messages.push(match message {
-            WireMessage::System { content, name } => Message {
-                role: Role::System,
-                content: vec![ContentPart::Text(text_of(content, &at)?)],
-                name,
+        let content = message.content;
+        let required = |content: Option<Content>| {
+            content.ok_or_else(|| {
+                ApiError::bad_request(format!("`{at}.content` is required.")).param("messages")
+            })
+        };
+        messages.push(match message.role.as_str() {
+            "system" | "developer" => Message {
+                role: if message.role == "system" { Role::System } else { Role::Developer },
+                content: vec![ContentPart::Text(text_of(required(content)?, &at)?)],
+                name: message.name,
             },
-            WireMessage::Developer { content, name } => Message {
-                role: Role::Developer,
-                content: vec![ContentPart::Text(text_of(content, &at)?)],
-                name,
-            },
-            WireMessage::User { content, name } => Message {
+            "user" => Message {
                 role: Role::User,
-                content: parts_of(content),
-                name,
+                content: parts_of(required(content)?),
+                name: message.name,
             },
-            WireMessage::Assistant {
-                content,
-                name,
-                tool_calls,
-                reasoning_content,
-            } => {
+            "assistant" => {
                 let mut parts = Vec::new();
-                if let Some(reasoning) = reasoning_content.filter(|r| !r.is_empty()) {
-                    parts.push(ContentPart::Thinking(Thinking {
-                        text: reasoning,
-                        signature: None,
-                    }));
+                if let Some(reasoning) = message.reasoning_content.filter(|r| !r.is_empty()) {
+                    parts.push(ContentPart::Thinking(Thinking { text: reasoning, signature: None }));
                 }
                 if let Some(content) = content {
                     let text = text_of(content, &at)?;
@@ -269,32 +273,36 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
                         parts.push(ContentPart::Text(text));
                     }
                 }
-                for call in tool_calls {
+                for call in message.tool_calls.unwrap_or_default() {
                     parts.push(ContentPart::ToolCall(ToolCall {
                         id: call.id,
                         name: call.function.name,
                         arguments: call.function.arguments,
                     }));
                 }
+                Message { role: Role::Assistant, content: parts, name: message.name }
+            }
+            "tool" => {
+                let call_id = message.tool_call_id.ok_or_else(|| {
+                    ApiError::bad_request(format!("`{at}.tool_call_id` is required for tool messages.")).param("messages")
+                })?;
                 Message {
-                    role: Role::Assistant,
-                    content: parts,
-                    name,
+                    role: Role::Tool,
+                    content: vec![ContentPart::ToolResult(ToolResult {
+                        call_id,
+                        name: None,
+                        content: vec![ToolResultPart::Text(text_of(required(content)?, &at)?)],
+                        is_error: false,
+                    })],
+                    name: None,
                 }
             }
-            WireMessage::Tool {
-                tool_call_id,
-                content,
-            } => Message {
-                role: Role::Tool,
-                content: vec![ContentPart::ToolResult(ToolResult {
-                    call_id: tool_call_id,
-                    name: None,
-                    content: vec![ToolResultPart::Text(text_of(content, &at)?)],
-                    is_error: false,
-                })],
-                name: None,
-            },
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "`{at}.role` must be `system`, `developer`, `user`, `assistant` or `tool`, not `{other}`."
+                ))
+                .param("messages"));
+            }
         });
     }
     let tools = request
@@ -613,7 +621,35 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(err.status, 400);
-        assert!(err.message.contains("messages[0]"), "{}", err.message);
+        assert!(
+            err.message.contains("messages[0].content"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("a string or an array of content parts"),
+            "{}",
+            err.message
+        );
+        let bad_role = to_neutral(
+            parse_json(br#"{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}"#)
+                .unwrap(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            bad_role.message.contains("`messages[0].role`") && bad_role.message.contains("wizard"),
+            "{}",
+            bad_role.message
+        );
+        let no_id = to_neutral(
+            parse_json(br#"{"model": "m", "messages": [{"role": "tool", "content": "x"}]}"#)
+                .unwrap(),
+        )
+        .err()
+        .unwrap();
+        assert!(no_id.message.contains("tool_call_id"), "{}", no_id.message);
         let err = parse_json::<WireRequest>(b"{not json").err().unwrap();
         assert!(err.message.contains("not valid JSON"), "{}", err.message);
         let err = parse_json::<WireRequest>(br#"{"messages": []}"#)
