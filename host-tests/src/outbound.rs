@@ -88,6 +88,40 @@ impl Default for PooledClient {
     }
 }
 
+/// A response body that fails when no bytes arrive for `idle` (wasmtime's default client does the
+/// same; without it a stalled provider would hold a request and its instance forever).
+struct IdleTimeoutBody {
+    inner: hyper::body::Incoming,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for IdleTimeoutBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(Error::Hyper)))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
 impl Outbound for PooledClient {
     fn send(
         &self,
@@ -98,6 +132,9 @@ impl Outbound for PooledClient {
         let first_byte = options
             .and_then(|o| o.first_byte_timeout)
             .unwrap_or(Duration::from_secs(600));
+        let idle = options
+            .and_then(|o| o.between_bytes_timeout)
+            .unwrap_or(Duration::from_secs(600));
         Box::pin(async move {
             let response = match tokio::time::timeout(first_byte, future).await {
                 Err(_) => return Err(Error::ConnectionReadTimeout),
@@ -105,7 +142,15 @@ impl Outbound for PooledClient {
                 Ok(Err(e)) => return Err(Error::InternalError(Some(e.to_string()))),
                 Ok(Ok(response)) => response,
             };
-            Ok(response.map(|body| body.map_err(Error::Hyper).boxed_unsync()))
+            Ok(response.map(|inner| {
+                let deadline = Box::pin(tokio::time::sleep(idle));
+                IdleTimeoutBody {
+                    inner,
+                    idle,
+                    deadline,
+                }
+                .boxed_unsync()
+            }))
         })
     }
 }

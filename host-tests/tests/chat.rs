@@ -169,6 +169,21 @@ async fn azure_upstream_uses_deployment_url_and_api_key_header() {
     );
     assert_eq!(sent.header("api-key"), Some("az-secret"));
     assert_eq!(sent.header("authorization"), None);
+
+    // A client-chosen deployment cannot steer the key to another path of the resource.
+    gw.upstream.push(AZURE, Reply::json(200, r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#));
+    let sneaky = "az/dall-e-3/images/generations?api-version=2024-10-21#";
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": sneaky, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        gw.upstream.requests()[1].url,
+        "http://azure.test/openai/deployments/dall-e-3%2Fimages%2Fgenerations%3Fapi-version%3D2024-10-21%23/chat/completions?api-version=2024-10-21"
+    );
 }
 
 #[tokio::test]
@@ -759,4 +774,72 @@ async fn a_broken_config_is_reported_without_secrets() {
     let message = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains("kind `opneai`"), "{message}");
     assert!(!r.text().contains("sk-very-secret"));
+}
+
+#[tokio::test]
+async fn failover_covers_unsupported_features_and_errors_right_after_stream_start() {
+    let config = format!(
+        "[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{ANTHROPIC}\"\nkeys = [\"claude_key\"]\n\
+         [providers.oa]\nkind = \"openai\"\nbase_url = \"{OPENAI}\"\nkeys = [\"oa_key\"]\n\
+         [models.m]\ntargets = [\"claude/claude-haiku-4-5\", \"oa/gpt-4o-mini\"]\n"
+    );
+    let gw = Gateway::new(&config, VARS);
+
+    // JSON schema output is not something the Anthropic target takes: the OpenAI target serves it.
+    gw.upstream.push(OPENAI, Reply::json(200, r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"{}"},"finish_reason":"stop"}]}"#));
+    let schema =
+        json!({"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}}});
+    let r = gw.post("/v1/chat/completions", &json!({"model": "m", "response_format": schema, "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        gw.upstream.requests().len(),
+        1,
+        "nothing was sent to the Anthropic target"
+    );
+
+    // Overloaded right after message_start: no content reached the client, so the next target serves.
+    let overloaded = [
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_x\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n",
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+    ];
+    gw.upstream.push(ANTHROPIC, Reply::sse(overloaded));
+    gw.upstream.push(OPENAI, Reply::sse(["data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"served\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"]));
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text: String = r
+        .sse_json()
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "served");
+    assert!(!r.text().contains("error"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn forwarding_keeps_what_the_neutral_form_cannot_hold() {
+    let gw = gateway();
+    let ok = r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"a"},"finish_reason":"stop"},{"index":1,"message":{"role":"assistant","content":"b"},"finish_reason":"stop"}]}"#;
+    gw.upstream.push(OPENAI, Reply::json(200, ok));
+    let body = json!({"model": "gpt", "n": 2, "stream": null, "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]});
+    let r = gw.post("/v1/chat/completions", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), ok);
+    let sent = gw.upstream.requests()[0].json();
+    assert_eq!(sent["n"], 2);
+    assert_eq!(sent["messages"][0]["content"][0]["type"], "input_audio");
+
+    // The same request to a translated target is refused with a clear 400.
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "sonnet", "n": 2, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("n: 1"), "{}", r.text());
 }

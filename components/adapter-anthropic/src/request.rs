@@ -72,6 +72,13 @@ fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
         Some(budget) if budget >= DEFAULT_MAX_TOKENS => budget.saturating_add(DEFAULT_MAX_TOKENS),
         _ => DEFAULT_MAX_TOKENS,
     });
+    // Anthropic wants 1024 <= budget < max_tokens. When the client's max_tokens leaves no room, or
+    // the last assistant turn called tools without a signed thinking block (which Anthropic then
+    // requires), thinking stays off rather than failing the request.
+    let budget = budget
+        .map(|b| b.min(max_tokens.saturating_sub(1)))
+        .filter(|b| *b >= MIN_THINKING_BUDGET)
+        .filter(|_| !unsigned_tool_turn(request));
 
     let mut body = RawObject::default();
     body.insert("model", &request.model).map_err(invalid)?;
@@ -292,6 +299,29 @@ fn tool_choice(request: &ChatRequest) -> Option<wire::ToolChoice<'_>> {
     })
 }
 
+/// The smallest thinking budget Anthropic accepts.
+const MIN_THINKING_BUDGET: u32 = 1024;
+
+/// Whether the last assistant turn called tools without a signed thinking block.
+fn unsigned_tool_turn(request: &ChatRequest) -> bool {
+    let Some(last) = request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::Assistant)
+    else {
+        return false;
+    };
+    let calls = last
+        .content
+        .iter()
+        .any(|p| matches!(p, ContentPart::ToolCall(_)));
+    let signed = last.content.iter().any(|p| {
+        matches!(p, ContentPart::Thinking(t) if t.signature.as_deref().is_some_and(|s| !s.is_empty()))
+    });
+    calls && !signed
+}
+
 /// The extended-thinking budget: explicit, or derived from an OpenAI-style effort.
 fn thinking_budget(reasoning: Option<&Reasoning>) -> Option<u32> {
     let reasoning = reasoning?;
@@ -313,6 +343,54 @@ mod tests {
 
     fn request(messages: Vec<Message>) -> ChatRequest {
         ChatRequest::new("claude-sonnet-4-5", messages)
+    }
+
+    fn thinking_of(request: &ChatRequest) -> Option<serde_json::Value> {
+        let target = apex_adapter_kit::types::Target {
+            kind: "anthropic".into(),
+            profile: String::new(),
+            base_url: "https://api.anthropic.com/v1".into(),
+            api_key: "k".into(),
+            api_version: None,
+            headers: vec![],
+        };
+        let http = build(&target, request).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&http.body).unwrap();
+        body.get("thinking").cloned()
+    }
+
+    #[test]
+    fn thinking_budget_fits_below_max_tokens_or_stays_off() {
+        let user = Message {
+            role: Role::User,
+            content: vec![ContentPart::Text("hi".into())],
+            name: None,
+        };
+        let mut req = request(vec![user.clone()]);
+        req.reasoning = Some(Reasoning {
+            effort: Some("high".into()),
+            budget_tokens: None,
+        });
+        req.max_tokens = Some(8000);
+        assert_eq!(thinking_of(&req).unwrap()["budget_tokens"], 7999);
+        req.max_tokens = Some(1000);
+        assert_eq!(thinking_of(&req), None, "no room for the minimum budget");
+
+        // A tool loop whose assistant turn carries no signed thinking: thinking stays off.
+        req.max_tokens = None;
+        let call = Message {
+            role: Role::Assistant,
+            content: vec![ContentPart::ToolCall(apex_adapter_kit::types::ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: "{}".into(),
+            })],
+            name: None,
+        };
+        req.messages = vec![user.clone(), call];
+        assert_eq!(thinking_of(&req), None);
+        req.messages = vec![user];
+        assert!(thinking_of(&req).is_some());
     }
 
     #[test]

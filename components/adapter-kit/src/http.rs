@@ -19,6 +19,23 @@ pub fn join_url(base: &str, path: &str) -> String {
     )
 }
 
+/// `text` as one URL path segment: everything but unreserved characters percent-encoded, so a
+/// client-chosen name (an Azure deployment, say) can never add path segments, a query or a fragment.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if out == "." || out == ".." {
+        out = out.replace('.', "%2E");
+    }
+    out
+}
+
 /// Milliseconds to wait, from `retry-after-ms` or `retry-after` (seconds; HTTP dates are ignored).
 pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
     if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
@@ -87,6 +104,17 @@ mod tests {
         assert_eq!(retry_after_ms(&headers), Some(1500));
         assert_eq!(retry_after_ms(&headers[..1]), Some(7000));
         assert_eq!(retry_after_ms(&[]), None);
+    }
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert_eq!(path_segment("gpt-4o-mini_dev.1"), "gpt-4o-mini_dev.1");
+        assert_eq!(
+            path_segment("dall-e/images?x=1#"),
+            "dall-e%2Fimages%3Fx%3D1%23"
+        );
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("é"), "%C3%A9");
     }
 
     #[test]

@@ -118,35 +118,114 @@ pub trait SseDecode {
     fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError>;
 }
 
-/// An [`SseDecode`] fed through an [`SseParser`].
+/// An [`SseDecode`] fed through an [`SseParser`]. When a fed chunk holds good events and then a
+/// bad one, the good events are returned first and the error on the next call, so nothing the
+/// provider already said is lost.
 #[derive(Default)]
 pub struct SseStream<D> {
     parser: SseParser,
     pub decoder: D,
+    failed: Option<AdapterError>,
+}
+
+impl<D: SseDecode> SseStream<D> {
+    fn settle(
+        &mut self,
+        out: Vec<StreamEvent>,
+        result: Result<(), AdapterError>,
+    ) -> Result<Vec<StreamEvent>, AdapterError> {
+        match result {
+            Ok(()) => Ok(out),
+            Err(error) if out.is_empty() => Err(error),
+            Err(error) => {
+                self.failed = Some(error);
+                Ok(out)
+            }
+        }
+    }
 }
 
 impl<D: SseDecode> crate::StreamDecode for SseStream<D> {
     fn feed(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut out = Vec::new();
-        for event in self.parser.feed(chunk) {
-            self.decoder.data(&event.data, &mut out)?;
+        if let Some(error) = self.failed.take() {
+            return Err(error);
         }
-        Ok(out)
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for event in self.parser.feed(chunk) {
+            result = self.decoder.data(&event.data, &mut out);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.settle(out, result)
     }
 
     fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut out = Vec::new();
-        if let Some(event) = self.parser.finish() {
-            self.decoder.data(&event.data, &mut out)?;
+        if let Some(error) = self.failed.take() {
+            return Err(error);
         }
-        self.decoder.end(&mut out)?;
-        Ok(out)
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        if let Some(event) = self.parser.finish() {
+            result = self.decoder.data(&event.data, &mut out);
+        }
+        if result.is_ok() {
+            result = self.decoder.end(&mut out);
+        }
+        // The last call: a failure here wins over the events before it.
+        result.map(|()| out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StreamDecode;
+
+    /// Events are `data` texts; `bad` fails; the end needs a `done`.
+    #[derive(Default)]
+    struct Echo {
+        done: bool,
+    }
+
+    impl SseDecode for Echo {
+        fn data(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), AdapterError> {
+            match data {
+                "bad" => Err(crate::error(crate::types::ErrorKind::Server, "bad event")),
+                "done" => {
+                    self.done = true;
+                    Ok(())
+                }
+                text => {
+                    out.push(StreamEvent::TextDelta(text.to_string()));
+                    Ok(())
+                }
+            }
+        }
+
+        fn end(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), AdapterError> {
+            if self.done {
+                Ok(())
+            } else {
+                Err(crate::error(crate::types::ErrorKind::MalformedReply, "cut"))
+            }
+        }
+    }
+
+    #[test]
+    fn events_before_an_error_in_the_same_chunk_are_kept() {
+        let mut stream = SseStream::<Echo>::default();
+        let first = stream.feed(b"data: a\n\ndata: bad\n\n").unwrap();
+        assert_eq!(first, vec![StreamEvent::TextDelta("a".into())]);
+        assert_eq!(
+            stream.feed(b"data: b\n\n").unwrap_err().message,
+            "bad event"
+        );
+        let mut cut = SseStream::<Echo>::default();
+        assert_eq!(cut.feed(b"data: a\n\n").unwrap().len(), 1);
+        assert_eq!(cut.finish().unwrap_err().message, "cut");
+    }
 
     #[test]
     fn events_split_across_chunks_and_line_ends() {

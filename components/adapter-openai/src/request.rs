@@ -1,6 +1,6 @@
 //! Neutral request → OpenAI Chat Completions request.
 
-use apex_adapter_kit::http::join_url;
+use apex_adapter_kit::http::{join_url, path_segment};
 use apex_adapter_kit::types::{
     AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, ImageSource, Message,
     ResponseFormat, Role, Target, ToolChoice, ToolResultPart,
@@ -42,7 +42,7 @@ pub fn http_request(target: &Target, path: &str, model: &str, body: Vec<u8>) -> 
             "{}?api-version={version}",
             join_url(
                 &target.base_url,
-                &format!("openai/deployments/{model}/{path}")
+                &format!("openai/deployments/{}/{path}", path_segment(model))
             )
         )
     } else {

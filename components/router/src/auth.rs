@@ -23,8 +23,13 @@ pub fn presented_key(headers: &[(String, String)]) -> Option<&str> {
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("authorization") {
             let value = value.trim();
-            if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") {
-                return Some(value[7..].trim());
+            // Compare bytes: slicing the text at 7 could split a multi-byte character.
+            if value
+                .as_bytes()
+                .get(..7)
+                .is_some_and(|b| b.eq_ignore_ascii_case(b"bearer "))
+            {
+                return value.get(7..).map(str::trim);
             }
         } else if name.eq_ignore_ascii_case("x-api-key") {
             return Some(value.trim());
@@ -77,5 +82,12 @@ mod tests {
         assert_eq!(authenticate(&keys, presented_key(&[])), None);
         let basic = headers(&[("authorization", "Basic k-bob")]);
         assert_eq!(authenticate(&keys, presented_key(&basic)), None);
+        // A multi-byte character across byte 7 must not panic.
+        let odd = headers(&[
+            ("authorization", "Bearer\u{e9}x"),
+            ("authorization", "Beare\u{e9}x"),
+        ]);
+        assert_eq!(presented_key(&odd[..1]), None);
+        assert_eq!(presented_key(&odd[1..]), None);
     }
 }

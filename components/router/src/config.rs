@@ -202,8 +202,8 @@ enum TargetSpec {
     Full { provider: String, model: String },
 }
 
-/// A configured upstream provider, secrets resolved.
-#[derive(Debug, Clone)]
+/// A configured upstream provider, secrets resolved. (`Debug` shows how many keys, not the keys.)
+#[derive(Clone)]
 pub struct Provider {
     pub name: String,
     pub kind: String,
@@ -213,6 +213,19 @@ pub struct Provider {
     pub keys: Vec<String>,
     pub api_version: Option<String>,
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("profile", &self.profile)
+            .field("base_url", &self.base_url)
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One place an alias can be served from.

@@ -1,9 +1,7 @@
 //! One chat request through its targets: forward when the provider speaks the client's protocol,
 //! translate otherwise; fail over to the next key or target until a byte reaches the client.
 
-use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
-};
+use apex_adapter_kit::types::{ChatRequest, ErrorKind, HttpRequest, Protocol, StreamEvent, Target};
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::{adapter, kv};
@@ -66,7 +64,12 @@ fn target(attempt: &Attempt) -> Target {
 fn retryable(kind: ErrorKind) -> bool {
     matches!(
         kind,
-        ErrorKind::RateLimited | ErrorKind::Overloaded | ErrorKind::Server | ErrorKind::Auth
+        ErrorKind::RateLimited
+            | ErrorKind::Overloaded
+            | ErrorKind::Server
+            | ErrorKind::Auth
+            | ErrorKind::NotFound
+            | ErrorKind::MalformedReply
     )
 }
 
@@ -120,7 +123,9 @@ struct Chat<'a> {
     config: &'a Config,
     alias: &'a str,
     body: &'a [u8],
-    neutral: ChatRequest,
+    /// The request in neutral form, built the first time a target needs translation (forwarding
+    /// never depends on it, so fields the neutral form cannot hold still reach OpenAI upstreams).
+    neutral: std::cell::OnceCell<Result<ChatRequest, ApiError>>,
     stream: bool,
     include_usage: bool,
     cors: &'a [(String, String)],
@@ -134,23 +139,19 @@ pub fn chat_completions(
     out: ResponseOutparam,
     cors: &[(String, String)],
 ) {
-    let wire = match openai_chat::parse_json::<openai_chat::WireRequest>(&body) {
-        Ok(wire) => wire,
+    // Only what routing needs; the full request is validated when a target translates it.
+    let routing = match openai_chat::parse_json::<openai_chat::RoutingFields>(&body) {
+        Ok(routing) => routing,
         Err(error) => return send_error(out, &error, cors),
     };
-    let alias = wire.model.clone();
-    let include_usage = openai_chat::wants_stream_usage(&wire);
-    let neutral = match openai_chat::to_neutral(wire) {
-        Ok(neutral) => neutral,
-        Err(error) => return send_error(out, &error, cors),
-    };
+    let alias = routing.model.clone();
     let chat = Chat {
         config,
         alias: &alias,
         body: &body,
-        stream: neutral.stream,
-        neutral,
-        include_usage,
+        neutral: std::cell::OnceCell::new(),
+        stream: routing.stream(),
+        include_usage: routing.include_usage(),
         cors,
     };
 
@@ -178,7 +179,22 @@ pub fn chat_completions(
 }
 
 impl Chat<'_> {
+    /// The request in neutral form (parsed and validated once).
+    fn neutral(&self) -> Result<&ChatRequest, ApiError> {
+        self.neutral
+            .get_or_init(|| {
+                let wire = openai_chat::parse_json::<openai_chat::WireRequest>(self.body)?;
+                openai_chat::to_neutral(wire)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn echo(&self, out: ResponseOutparam) {
+        let neutral = match self.neutral() {
+            Ok(neutral) => neutral,
+            Err(error) => return send_error(out, &error, self.cors),
+        };
         let id = random_id("chatcmpl-");
         if self.stream {
             let mut writer = ChunkWriter::new(
@@ -188,13 +204,13 @@ impl Chat<'_> {
                 self.include_usage,
             );
             let mut bytes = Vec::new();
-            for event in crate::echo::stream(&self.neutral, &id) {
+            for event in crate::echo::stream(neutral, &id) {
                 writer.event(&event, &mut bytes);
             }
             ChunkWriter::done(&mut bytes);
             transport::respond(out, 200, sse_headers(self.cors), &bytes);
         } else {
-            let response = crate::echo::respond(&self.neutral, &id);
+            let response = crate::echo::respond(neutral, &id);
             let body = openai_chat::render_response(&response, &id, self.alias, now_secs());
             transport::respond(out, 200, json_headers(self.cors), &body);
         }
@@ -207,12 +223,11 @@ impl Chat<'_> {
     /// One attempt.
     fn attempt(&self, attempt: &Attempt, out: ResponseOutparam) -> Outcome {
         let target = target(attempt);
+        // A request this target cannot take (unsupported feature, fields the translation cannot
+        // carry) may still suit the next target: nothing was sent, so move on.
         let (request, forwarded) = match self.build(&target, attempt.model) {
             Ok(built) => built,
-            Err(error) => {
-                send_error(out, &ApiError::from_upstream(&error), self.cors);
-                return Ok(());
-            }
+            Err(error) => return Err((error, out)),
         };
         if !crate::url::same_origin(&request.url, &target.base_url) {
             let error = ApiError::bad_gateway(format!(
@@ -238,18 +253,19 @@ impl Chat<'_> {
     }
 
     /// The upstream request: forwarded when the provider speaks OpenAI chat, translated otherwise.
-    fn build(&self, target: &Target, model: &str) -> Result<(HttpRequest, bool), AdapterError> {
-        if let Ok(body) = crate::json::with_model(self.body, model) {
-            match adapter::forward_request(target, Protocol::OpenaiChat, "chat/completions", &body)
-            {
-                Ok(request) => return Ok((request, true)),
-                Err(error) if error.kind == ErrorKind::Unsupported => {}
-                Err(error) => return Err(error),
-            }
+    fn build(&self, target: &Target, model: &str) -> Result<(HttpRequest, bool), ApiError> {
+        let body = crate::json::with_model(self.body, model)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        match adapter::forward_request(target, Protocol::OpenaiChat, "chat/completions", &body) {
+            Ok(request) => return Ok((request, true)),
+            Err(error) if error.kind == ErrorKind::Unsupported => {}
+            Err(error) => return Err(ApiError::from_upstream(&error)),
         }
-        let mut neutral = self.neutral.clone();
+        let mut neutral = self.neutral()?.clone();
         neutral.model = model.to_string();
-        adapter::build_request(target, &neutral).map(|request| (request, false))
+        adapter::build_request(target, &neutral)
+            .map(|request| (request, false))
+            .map_err(|error| ApiError::from_upstream(&error))
     }
 
     fn upstream_failure(
@@ -314,7 +330,12 @@ impl Chat<'_> {
         // Wait for the first bytes before committing, so a connection that dies at once fails over.
         let first = match upstream.read() {
             Ok(Some(chunk)) => chunk,
-            Ok(None) => Vec::new(),
+            Ok(None) => {
+                return Err((
+                    ApiError::bad_gateway("The upstream provider sent an empty reply."),
+                    out,
+                ));
+            }
             Err(error) => return Err((transport_error(&error), out)),
         };
         let mut client = ClientResponse::start(
@@ -361,9 +382,10 @@ impl Chat<'_> {
                 transport::respond(out, 200, json_headers(self.cors), &rendered);
             }
             Err(error) => {
+                // A 2xx reply that does not parse: another target may do better.
                 let mut api_error = ApiError::from_upstream(&error);
                 api_error.message = scrub(&api_error.message, &self.secrets());
-                send_error(out, &api_error, self.cors);
+                return Err((api_error, out));
             }
         }
         Ok(())
@@ -395,6 +417,8 @@ impl Chat<'_> {
                     .finish()
                     .map(|events| (events, true))
                     .map_err(|e| ApiError::from_upstream(&e)),
+                // The answer is complete; a connection dropped after it changes nothing.
+                Err(_) if finished => Ok((Vec::new(), true)),
                 Err(error) => Err(transport_error(&error)),
             };
             let (events, end) = match step {

@@ -84,7 +84,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
 
     // Unauthenticated: liveness and the root that clients probe.
     match (&method, path.as_str()) {
-        (Method::Get, "/health") => {
+        (Method::Get | Method::Head, "/health") => {
             return transport::respond(
                 out,
                 200,

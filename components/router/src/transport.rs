@@ -12,11 +12,27 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use crate::error::ApiError;
 
 const READ_SIZE: u64 = 64 * 1024;
-/// `blocking-write-and-flush` takes at most 4096 bytes per call.
-const WRITE_SIZE: usize = 4096;
 const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
 const FIRST_BYTE_TIMEOUT_NS: u64 = 600_000_000_000;
 const BETWEEN_BYTES_TIMEOUT_NS: u64 = 600_000_000_000;
+
+/// Write all of `bytes` in as few calls as the host permits (`check-write` says how much it takes
+/// at once; usually far more than the 4096 bytes of `blocking-write-and-flush`), then flush.
+fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    while !bytes.is_empty() {
+        let permitted = stream.check_write()?;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let take = usize::try_from(permitted)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        stream.write(&bytes[..take])?;
+        bytes = &bytes[take..];
+    }
+    stream.blocking_flush()
+}
 
 /// Header entries as strings (values that are not UTF-8 are replaced lossily).
 pub fn header_list(fields: &Fields) -> Vec<(String, String)> {
@@ -175,11 +191,8 @@ pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
         let stream = body
             .write()
             .map_err(|()| TransportError::new("upstream request stream unavailable"))?;
-        for chunk in request.body.chunks(WRITE_SIZE) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|_| TransportError::new("failed to send the request body upstream"))?;
-        }
+        write_all(&stream, &request.body)
+            .map_err(|_| TransportError::new("failed to send the request body upstream"))?;
     }
     OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
     let response = loop {
@@ -234,11 +247,9 @@ impl ClientResponse {
         let Some(stream) = &self.stream else {
             return false;
         };
-        for chunk in bytes.chunks(WRITE_SIZE) {
-            if stream.blocking_write_and_flush(chunk).is_err() {
-                self.stream = None;
-                return false;
-            }
+        if write_all(stream, bytes).is_err() {
+            self.stream = None;
+            return false;
         }
         true
     }

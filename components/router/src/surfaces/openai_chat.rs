@@ -15,9 +15,7 @@ use crate::error::ApiError;
 pub struct WireRequest {
     pub model: String,
     messages: Vec<WireMessage>,
-    #[serde(default)]
-    pub stream: bool,
-    stream_options: Option<StreamOptions>,
+    pub stream: Option<bool>,
     #[serde(default)]
     tools: Vec<WireTool>,
     tool_choice: Option<WireToolChoice>,
@@ -37,8 +35,7 @@ pub struct WireRequest {
 
 #[derive(Deserialize)]
 struct StreamOptions {
-    #[serde(default)]
-    include_usage: bool,
+    include_usage: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -161,12 +158,29 @@ struct WireJsonSchema {
     strict: Option<bool>,
 }
 
-/// Just the routing fields of a body, for same-protocol forwarding.
+/// What routing needs from a body: checked up front for every request. The rest is validated only
+/// when a target translates it (forwarding keeps fields the neutral form cannot hold).
 #[derive(Deserialize)]
 pub struct RoutingFields {
     pub model: String,
-    #[serde(default)]
-    pub stream: bool,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+    #[allow(dead_code)] // checked to be an array of objects, not used
+    messages: Vec<serde::de::IgnoredAny>,
+}
+
+impl RoutingFields {
+    pub fn stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    /// Whether the client asked for usage in its stream.
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
 }
 
 /// Parse a body, naming the field at fault when it does not fit.
@@ -224,14 +238,6 @@ fn parts_of(content: Content) -> Vec<ContentPart> {
             })
             .collect(),
     }
-}
-
-/// Whether the client asked for usage in its stream.
-pub fn wants_stream_usage(request: &WireRequest) -> bool {
-    request
-        .stream_options
-        .as_ref()
-        .is_some_and(|o| o.include_usage)
 }
 
 /// Convert a parsed client request to the neutral form (the model is set later by routing).
@@ -370,7 +376,7 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
             budget_tokens: None,
         }),
         user: request.user,
-        stream: request.stream,
+        stream: request.stream.unwrap_or(false),
         extra: None,
     })
 }
@@ -503,7 +509,9 @@ impl ChunkWriter {
     /// Append the SSE bytes for `event` to `out`.
     pub fn event(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         match event {
-            StreamEvent::Start(_) => self.start(out),
+            // The role chunk waits for the first content: until then nothing has reached the
+            // client, so a failure right after the provider's start can still fail over.
+            StreamEvent::Start(_) => {}
             StreamEvent::TextDelta(text) => {
                 self.start(out);
                 self.chunk(out, json!({"content": text}), None);
@@ -593,8 +601,9 @@ mod tests {
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
             "tool_choice": "required", "stop": "END", "max_tokens": 9, "unknown_new_field": 1
         }"#;
+        let routing: RoutingFields = parse_json(body.as_bytes()).unwrap();
+        assert!(routing.stream() && routing.include_usage());
         let wire: WireRequest = parse_json(body.as_bytes()).unwrap();
-        assert!(wants_stream_usage(&wire));
         let neutral = to_neutral(wire).unwrap();
         assert_eq!(neutral.messages.len(), 4);
         assert_eq!(neutral.messages[2].role, Role::Assistant);
