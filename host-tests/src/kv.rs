@@ -102,9 +102,12 @@ impl KvStore {
         }
         let bytes = serde_json::to_vec(&*self.lock())?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
+        let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            // Try again on the next flush.
+            self.dirty.store(true, Ordering::Release);
+        }
+        Ok(written?)
     }
 }
 
