@@ -31,6 +31,20 @@ pub struct AppConfig {
 pub const MAX_REQUESTS_PER_INSTANCE: u32 = 10_000;
 /// Idle instances kept for reuse.
 const MAX_IDLE_INSTANCES: usize = 128;
+/// An instance whose memory grew past this (a huge request, say) is not kept for reuse.
+const MAX_REUSED_MEMORY: usize = 64 << 20;
+
+/// Instantiation failed (typically: the pooling allocator is full). Answered with 503.
+#[derive(Debug)]
+pub struct Busy(pub String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no instance available: {}", self.0)
+    }
+}
+
+impl std::error::Error for Busy {}
 
 /// An instance with its store, between requests.
 struct Worker {
@@ -92,7 +106,12 @@ impl App {
             Arc::clone(&self.vars),
         );
         let mut store = Store::new(self.pre.engine(), state);
-        let proxy = self.pre.instantiate_async(&mut store).await?;
+        store.limiter(|state| state);
+        let proxy = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Busy(format!("{e:?}")))?;
         Ok(Worker {
             store,
             proxy,
@@ -130,7 +149,10 @@ impl App {
                 .call_handle(&mut worker.store, req, out)
                 .await;
             worker.served += 1;
-            if result.is_ok() && worker.served < MAX_REQUESTS_PER_INSTANCE {
+            if result.is_ok()
+                && worker.served < MAX_REQUESTS_PER_INSTANCE
+                && worker.store.data().peak_memory <= MAX_REUSED_MEMORY
+            {
                 let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
                 if idle.len() < MAX_IDLE_INSTANCES {
                     idle.push(worker);

@@ -20,9 +20,16 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
                 async move {
                     match app.handle(request).await {
                         Ok(response) => Ok::<_, std::convert::Infallible>(response),
+                        Err(e) if e.downcast_ref::<crate::app::Busy>().is_some() => {
+                            eprintln!("apex: {e:#}");
+                            Ok(error_response(hyper::StatusCode::SERVICE_UNAVAILABLE, BUSY))
+                        }
                         Err(e) => {
                             eprintln!("apex: request failed: {e:#}");
-                            Ok(internal_error())
+                            Ok(error_response(
+                                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                                INTERNAL,
+                            ))
                         }
                     }
                 }
@@ -35,18 +42,28 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
     }
 }
 
-fn internal_error() -> hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody> {
+const INTERNAL: &[u8] =
+    br#"{"error":{"message":"Internal gateway error.","type":"api_error","param":null,"code":null}}"#;
+const BUSY: &[u8] = br#"{"error":{"message":"The gateway is at capacity; retry shortly.","type":"api_error","param":null,"code":"gateway_busy"}}"#;
+
+fn error_response(
+    status: hyper::StatusCode,
+    body: &'static [u8],
+) -> hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody> {
     use http_body_util::{BodyExt, Full};
-    let body = Full::new(bytes::Bytes::from_static(
-        br#"{"error":{"message":"Internal gateway error.","type":"api_error","param":null,"code":null}}"#,
-    ))
-    .map_err(|never| match never {})
-    .boxed_unsync();
+    let body = Full::new(bytes::Bytes::from_static(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
     let mut response = hyper::Response::new(body);
-    *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    *response.status_mut() = status;
     response.headers_mut().insert(
         "content-type",
         hyper::header::HeaderValue::from_static("application/json"),
     );
+    if status == hyper::StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+    }
     response
 }

@@ -40,6 +40,30 @@ pub struct HostState {
     hooks: Hooks,
     kv: Arc<KvStore>,
     vars: Arc<Variables>,
+    /// Largest linear memory any guest memory of this store asked for.
+    pub peak_memory: usize,
+}
+
+/// Records memory growth, so the host can retire instances that grew large.
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 impl HostState {
@@ -52,6 +76,7 @@ impl HostState {
             hooks,
             kv,
             vars,
+            peak_memory: 0,
         }
     }
 }
