@@ -1,6 +1,6 @@
 //! The composed app: pre-instantiated once; instances are reused for many requests, one request
-//! at a time each (as `wasmtime serve` does), and discarded after a trap or
-//! [`MAX_REQUESTS_PER_INSTANCE`] requests. The router keeps nothing per request in globals (only its
+//! at a time each (as `wasmtime serve` does), and discarded after a trap, after
+//! [`MAX_REQUESTS_PER_INSTANCE`] requests, or once its memory grew past [`MAX_REUSED_MEMORY`]. The router keeps nothing per request in globals (only its
 //! parsed configuration), so reuse is safe and saves instantiation and config parsing.
 
 use std::path::Path;
