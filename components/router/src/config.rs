@@ -145,6 +145,17 @@ struct ConfigFile {
     providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
     models: BTreeMap<String, ModelSection>,
+    #[serde(default)]
+    model_patterns: Vec<PatternSection>,
+}
+
+/// `[[model_patterns]]`: model names matching `pattern` (`*` matches any run of characters) are
+/// served by `model` (an alias, `provider/model`, or `echo`). First match wins.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternSection {
+    pattern: String,
+    model: String,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +198,8 @@ struct ProviderSection {
     api_version: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// `anthropic-beta` flags clients may pass through (`*` suffix allowed); unset: all of them.
+    anthropic_betas: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +226,40 @@ pub struct Provider {
     pub keys: Vec<String>,
     pub api_version: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// Allow-list of client `anthropic-beta` flags; `None` lets every flag through.
+    pub anthropic_betas: Option<Vec<String>>,
+}
+
+impl Provider {
+    /// Whether a client's `anthropic-beta` flag may be forwarded to this provider.
+    pub fn allows_beta(&self, flag: &str) -> bool {
+        match &self.anthropic_betas {
+            None => true,
+            Some(allowed) => allowed.iter().any(|pattern| glob(pattern, flag)),
+        }
+    }
+}
+
+/// `*` matches any run of characters (none included); everything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return text.is_empty();
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 impl std::fmt::Debug for Provider {
@@ -243,23 +290,39 @@ pub struct Config {
     pub gateway_keys: Vec<GatewayKey>,
     pub providers: BTreeMap<String, Provider>,
     pub models: BTreeMap<String, Vec<TargetRef>>,
+    /// `(pattern, model)`, in order.
+    pub model_patterns: Vec<(String, String)>,
     pub echo_model: bool,
 }
 
 impl Config {
+    /// The model a requested name is served as: itself when it is an alias, `provider/model` or
+    /// `echo`; else the first `[[model_patterns]]` entry it matches (Claude Code's model names,
+    /// say); else itself (and `targets` will not find it).
+    pub fn route_name<'a>(&'a self, model: &'a str) -> &'a str {
+        if self.models.contains_key(model) || model == ECHO_MODEL || self.direct(model).is_some() {
+            return model;
+        }
+        self.model_patterns
+            .iter()
+            .find(|(pattern, _)| glob(pattern, model))
+            .map_or(model, |(_, target)| target.as_str())
+    }
+
+    fn direct(&self, model: &str) -> Option<TargetRef> {
+        let (provider, upstream) = model.split_once('/')?;
+        (self.providers.contains_key(provider) && !upstream.is_empty()).then(|| TargetRef {
+            provider: provider.to_string(),
+            model: upstream.to_string(),
+        })
+    }
+
     /// The targets serving `model`: an alias, or `provider/model` for any configured provider.
     pub fn targets(&self, model: &str) -> Option<Vec<TargetRef>> {
         if let Some(targets) = self.models.get(model) {
             return Some(targets.clone());
         }
-        let (provider, upstream) = model.split_once('/')?;
-        if self.providers.contains_key(provider) && !upstream.is_empty() {
-            return Some(vec![TargetRef {
-                provider: provider.to_string(),
-                model: upstream.to_string(),
-            }]);
-        }
-        None
+        self.direct(model).map(|target| vec![target])
     }
 
     /// Fails when a provider names an adapter kind the composed chain does not serve.
@@ -367,6 +430,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
                 keys,
                 api_version: section.api_version,
                 headers: section.headers.into_iter().collect(),
+                anthropic_betas: section.anthropic_betas,
             },
         );
     }
@@ -390,6 +454,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
                     keys: vec![key],
                     api_version: None,
                     headers: Vec::new(),
+                    anthropic_betas: None,
                 },
             );
         }
@@ -425,7 +490,25 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
         models.insert(alias, targets);
     }
 
+    let mut model_patterns = Vec::new();
+    for (i, section) in file.model_patterns.into_iter().enumerate() {
+        let known = models.contains_key(&section.model)
+            || section.model == ECHO_MODEL
+            || section
+                .model
+                .split_once('/')
+                .is_some_and(|(p, m)| providers.contains_key(p) && !m.is_empty());
+        if !known {
+            return Err(format!(
+                "model_patterns[{i}]: model `{}` is not an alias, `provider/model` or `echo`",
+                section.model
+            ));
+        }
+        model_patterns.push((section.pattern, section.model));
+    }
+
     Ok(Config {
+        model_patterns,
         max_body_bytes: file
             .gateway
             .max_body_bytes
@@ -448,6 +531,49 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn globs_match_runs_of_characters() {
+        assert!(glob("claude-*haiku*", "claude-3-5-haiku-20241022"));
+        assert!(glob("claude-*haiku*", "claude-haiku-4-5"));
+        assert!(!glob("claude-*haiku*", "claude-sonnet-4-5"));
+        assert!(glob("*", "anything"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("exact", "exactly"));
+        assert!(glob("a*b*c", "abc") && glob("a*b*c", "a-b-b-c") && !glob("a*b*c", "acb"));
+        assert!(!glob("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn model_patterns_map_names_to_aliases_in_order() {
+        let text = r#"
+            [providers.local]
+            base_url = "http://127.0.0.1:1/v1"
+            keys = []
+            anthropic_betas = ["fine-grained-tool-streaming-*"]
+            [models.fast]
+            targets = ["local/small"]
+            [[model_patterns]]
+            pattern = "claude-*haiku*"
+            model = "fast"
+            [[model_patterns]]
+            pattern = "claude-*"
+            model = "local/big"
+        "#;
+        let config = load(Some(text), &vars(&[])).unwrap();
+        assert_eq!(config.route_name("claude-3-5-haiku-20241022"), "fast");
+        assert_eq!(config.route_name("claude-opus-4-1"), "local/big");
+        assert_eq!(config.route_name("fast"), "fast");
+        assert_eq!(config.route_name("echo"), "echo");
+        assert_eq!(config.route_name("gpt-4o"), "gpt-4o");
+        let local = &config.providers["local"];
+        assert!(local.allows_beta("fine-grained-tool-streaming-2025-05-14"));
+        assert!(!local.allows_beta("context-1m-2025-08-07"));
+
+        let bad = "[[model_patterns]]\npattern = \"x*\"\nmodel = \"nowhere\"";
+        let error = load(Some(bad), &vars(&[])).unwrap_err();
+        assert!(error.contains("model_patterns[0]"), "{error}");
     }
 
     #[test]

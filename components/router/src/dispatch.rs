@@ -1,7 +1,7 @@
 //! One chat request through its targets: forward when the provider speaks the client's protocol,
 //! translate otherwise; fail over to the next key or target until a byte reaches the client.
 
-use apex_adapter_kit::types::{ChatRequest, ErrorKind, HttpRequest, Protocol, StreamEvent, Target};
+use apex_adapter_kit::types::{ChatRequest, ErrorKind, HttpRequest, StreamEvent, Target};
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::{adapter, kv};
@@ -9,8 +9,15 @@ use crate::config::{Config, ECHO_MODEL, Provider};
 use crate::error::{ApiError, scrub};
 use crate::routing::{self, Attempt};
 use crate::server::send_error;
-use crate::surfaces::openai_chat::{self, ChunkWriter};
+use crate::surfaces::{Routing, StreamWriter, Surface};
 use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse};
+
+/// Who is asking, and what of their request the router needs besides the body.
+pub struct Client<'a> {
+    pub headers: &'a [(String, String)],
+    /// CORS headers for the response.
+    pub cors: &'a [(String, String)],
+}
 
 /// Upstream bodies we buffer (non-streamed replies, error bodies) are bounded by this.
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
@@ -119,50 +126,50 @@ fn forwarded_headers(
 /// outparam comes back with the reason, for the next attempt.
 type Outcome = Result<(), (ApiError, ResponseOutparam)>;
 
-struct Chat<'a> {
+struct Chat<'a, S: Surface> {
     config: &'a Config,
+    /// The model name the client asked for (responses carry it back).
     alias: &'a str,
     body: &'a [u8],
     /// The request in neutral form, built the first time a target needs translation (forwarding
-    /// never depends on it, so fields the neutral form cannot hold still reach OpenAI upstreams).
+    /// never depends on it, so fields the neutral form cannot hold still reach same-protocol
+    /// upstreams).
     neutral: std::cell::OnceCell<Result<ChatRequest, ApiError>>,
-    stream: bool,
-    include_usage: bool,
-    cors: &'a [(String, String)],
+    routing: Routing,
+    client: &'a Client<'a>,
+    surface: std::marker::PhantomData<S>,
 }
 
-/// `POST /v1/chat/completions`.
-pub fn chat_completions(
-    config: &Config,
-    _caller: &str,
-    body: Vec<u8>,
-    out: ResponseOutparam,
-    cors: &[(String, String)],
-) {
+/// A chat request on surface `S` (`POST /v1/chat/completions`, `POST /v1/messages`).
+pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     // Only what routing needs; the full request is validated when a target translates it.
-    let routing = match openai_chat::parse_json::<openai_chat::RoutingFields>(&body) {
+    let routing = match S::routing(&body) {
         Ok(routing) => routing,
-        Err(error) => return send_error(out, &error, cors),
+        Err(error) => return send_error(out, &error, S::ERRORS, client.cors),
     };
     let alias = routing.model.clone();
-    let chat = Chat {
+    let chat = Chat::<S> {
         config,
         alias: &alias,
         body: &body,
         neutral: std::cell::OnceCell::new(),
-        stream: routing.stream(),
-        include_usage: routing.include_usage(),
-        cors,
+        routing,
+        client,
+        surface: std::marker::PhantomData,
     };
+    let cors = client.cors;
 
-    let targets = match config.targets(&alias) {
+    let served_as = config.route_name(&alias);
+    let targets = match config.targets(served_as) {
         Some(targets) => targets,
-        None if alias == ECHO_MODEL && config.echo_model => return chat.echo(out),
-        None => return send_error(out, &ApiError::model_not_found(&alias), cors),
+        None if served_as == ECHO_MODEL && config.echo_model => return chat.echo(out),
+        None => {
+            return send_error(out, &ApiError::model_not_found(&alias), S::ERRORS, cors);
+        }
     };
     let attempts = match routing::attempts(config, &targets, rotation) {
         Ok(attempts) => attempts,
-        Err(error) => return send_error(out, &error, cors),
+        Err(error) => return send_error(out, &error, S::ERRORS, cors),
     };
     let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
     let mut out = out;
@@ -175,44 +182,44 @@ pub fn chat_completions(
             }
         }
     }
-    send_error(out, &last, cors);
+    send_error(out, &last, S::ERRORS, cors);
 }
 
-impl Chat<'_> {
+impl<S: Surface> Chat<'_, S> {
     /// The request in neutral form (parsed and validated once).
     fn neutral(&self) -> Result<&ChatRequest, ApiError> {
         self.neutral
-            .get_or_init(|| {
-                let wire = openai_chat::parse_json::<openai_chat::WireRequest>(self.body)?;
-                openai_chat::to_neutral(wire)
-            })
+            .get_or_init(|| S::to_neutral(self.body))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    fn writer(&self, id: String) -> S::Writer {
+        S::writer(id, self.alias.to_string(), now_secs(), &self.routing)
+    }
+
+    fn fail(&self, out: ResponseOutparam, error: &ApiError) {
+        send_error(out, error, S::ERRORS, self.client.cors);
     }
 
     fn echo(&self, out: ResponseOutparam) {
         let neutral = match self.neutral() {
             Ok(neutral) => neutral,
-            Err(error) => return send_error(out, &error, self.cors),
+            Err(error) => return self.fail(out, &error),
         };
-        let id = random_id("chatcmpl-");
-        if self.stream {
-            let mut writer = ChunkWriter::new(
-                id.clone(),
-                self.alias.to_string(),
-                now_secs(),
-                self.include_usage,
-            );
+        let id = random_id(S::ID_PREFIX);
+        if self.routing.stream {
+            let mut writer = self.writer(id.clone());
             let mut bytes = Vec::new();
             for event in crate::echo::stream(neutral, &id) {
                 writer.event(&event, &mut bytes);
             }
-            ChunkWriter::done(&mut bytes);
-            transport::respond(out, 200, sse_headers(self.cors), &bytes);
+            writer.done(&mut bytes);
+            transport::respond(out, 200, sse_headers(self.client.cors), &bytes);
         } else {
             let response = crate::echo::respond(neutral, &id);
-            let body = openai_chat::render_response(&response, &id, self.alias, now_secs());
-            transport::respond(out, 200, json_headers(self.cors), &body);
+            let body = S::render(&response, &id, self.alias, now_secs());
+            transport::respond(out, 200, json_headers(self.client.cors), &body);
         }
     }
 
@@ -222,7 +229,8 @@ impl Chat<'_> {
 
     /// One attempt.
     fn attempt(&self, attempt: &Attempt, out: ResponseOutparam) -> Outcome {
-        let target = target(attempt);
+        let mut target = target(attempt);
+        S::forward_target(&mut target, attempt.provider, self.client.headers);
         // A request this target cannot take (unsupported feature, fields the translation cannot
         // carry) may still suit the next target: nothing was sent, so move on.
         let (request, forwarded) = match self.build(&target, attempt.model) {
@@ -234,7 +242,7 @@ impl Chat<'_> {
                 "Refused: the `{}` adapter built a request outside provider `{}`'s origin.",
                 target.kind, attempt.provider.name
             ));
-            send_error(out, &error, self.cors);
+            self.fail(out, &error);
             return Ok(());
         }
         let upstream = match transport::send(&request) {
@@ -244,7 +252,7 @@ impl Chat<'_> {
         if !(200..300).contains(&upstream.status) {
             return self.upstream_failure(&target, upstream, forwarded, out);
         }
-        match (forwarded, self.stream) {
+        match (forwarded, self.routing.stream) {
             (true, true) => self.pipe(upstream, out),
             (true, false) => self.forward_body(upstream, out),
             (false, false) => self.translate_body(&target, upstream, out),
@@ -252,11 +260,12 @@ impl Chat<'_> {
         }
     }
 
-    /// The upstream request: forwarded when the provider speaks OpenAI chat, translated otherwise.
+    /// The upstream request: forwarded when the provider speaks the client's protocol, translated
+    /// otherwise.
     fn build(&self, target: &Target, model: &str) -> Result<(HttpRequest, bool), ApiError> {
         let body = crate::json::with_model(self.body, model)
             .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-        match adapter::forward_request(target, Protocol::OpenaiChat, "chat/completions", &body) {
+        match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
             Ok(request) => return Ok((request, true)),
             Err(error) if error.kind == ErrorKind::Unsupported => {}
             Err(error) => return Err(ApiError::from_upstream(&error)),
@@ -301,11 +310,11 @@ impl Chat<'_> {
             transport::respond(
                 out,
                 upstream.status,
-                json_headers(self.cors),
+                json_headers(self.client.cors),
                 text.as_bytes(),
             );
         } else {
-            send_error(out, &api_error, self.cors);
+            self.fail(out, &api_error);
         }
         Ok(())
     }
@@ -316,7 +325,7 @@ impl Chat<'_> {
                 transport::respond(
                     out,
                     upstream.status,
-                    forwarded_headers(&upstream, self.cors),
+                    forwarded_headers(&upstream, self.client.cors),
                     &body,
                 );
                 Ok(())
@@ -341,7 +350,7 @@ impl Chat<'_> {
         let mut client = ClientResponse::start(
             out,
             upstream.status,
-            &forwarded_headers(&upstream, self.cors),
+            &forwarded_headers(&upstream, self.client.cors),
         );
         if client.write(&first) {
             loop {
@@ -354,7 +363,8 @@ impl Chat<'_> {
                     Ok(None) => break,
                     Err(error) => {
                         let mut bytes = Vec::new();
-                        ChunkWriter::error(&transport_error(&error), &mut bytes);
+                        self.writer(String::new())
+                            .error(&transport_error(&error), &mut bytes);
                         client.write(&bytes);
                         break;
                     }
@@ -377,9 +387,9 @@ impl Chat<'_> {
         };
         match adapter::parse_response(&target.kind, upstream.status, &upstream.headers, &body) {
             Ok(response) => {
-                let id = random_id("chatcmpl-");
-                let rendered = openai_chat::render_response(&response, &id, self.alias, now_secs());
-                transport::respond(out, 200, json_headers(self.cors), &rendered);
+                let id = random_id(S::ID_PREFIX);
+                let rendered = S::render(&response, &id, self.alias, now_secs());
+                transport::respond(out, 200, json_headers(self.client.cors), &rendered);
             }
             Err(error) => {
                 // A 2xx reply that does not parse: another target may do better.
@@ -400,9 +410,7 @@ impl Chat<'_> {
         out: ResponseOutparam,
     ) -> Outcome {
         let decoder = adapter::StreamDecoder::new(&target.kind);
-        let id = random_id("chatcmpl-");
-        let mut writer =
-            ChunkWriter::new(id, self.alias.to_string(), now_secs(), self.include_usage);
+        let mut writer = self.writer(random_id(S::ID_PREFIX));
         let mut pending = Vec::new();
         let mut client: Option<ClientResponse> = None;
         let mut out = Some(out);
@@ -433,7 +441,7 @@ impl Chat<'_> {
                             return Ok(());
                         }
                         Some(mut client) => {
-                            ChunkWriter::error(&error, &mut pending);
+                            writer.error(&error, &mut pending);
                             client.write(&pending);
                             client.finish();
                             return Ok(());
@@ -448,13 +456,17 @@ impl Chat<'_> {
                 writer.event(event, &mut pending);
             }
             if end && finished {
-                ChunkWriter::done(&mut pending);
+                writer.done(&mut pending);
             }
             if !pending.is_empty() || end {
                 if client.is_none()
                     && let Some(out) = out.take()
                 {
-                    client = Some(ClientResponse::start(out, 200, &sse_headers(self.cors)));
+                    client = Some(ClientResponse::start(
+                        out,
+                        200,
+                        &sse_headers(self.client.cors),
+                    ));
                 }
                 if let Some(client) = client.as_mut()
                     && !client.write(&pending)
@@ -472,4 +484,72 @@ impl Chat<'_> {
         }
         Ok(())
     }
+}
+
+/// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
+/// (forwarded like a message), otherwise the documented local estimate. Never a 404 for a model
+/// the gateway serves.
+pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
+    use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
+    let errors = AnthropicMessages::ERRORS;
+    let routing = match AnthropicMessages::routing(&body) {
+        Ok(routing) => routing,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    let served_as = config.route_name(&routing.model);
+    let targets = config.targets(served_as).unwrap_or_default();
+    if targets.is_empty() && !(served_as == ECHO_MODEL && config.echo_model) {
+        let error = ApiError::model_not_found(&routing.model);
+        return send_error(out, &error, errors, client.cors);
+    }
+    let attempts = match routing::attempts(config, &targets, rotation) {
+        Ok(attempts) => attempts,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    for attempt in &attempts {
+        let mut target = target(attempt);
+        AnthropicMessages::forward_target(&mut target, attempt.provider, client.headers);
+        let body = match crate::json::with_model(&body, attempt.model) {
+            Ok(body) => body,
+            Err(e) => {
+                let error = ApiError::bad_request(format!("Invalid request body: {e}"));
+                return send_error(out, &error, errors, client.cors);
+            }
+        };
+        let request = match adapter::forward_request(
+            &target,
+            AnthropicMessages::PROTOCOL,
+            "messages/count_tokens",
+            &body,
+        ) {
+            Ok(request) if crate::url::same_origin(&request.url, &target.base_url) => request,
+            // This provider has no counting endpoint: estimate.
+            _ => break,
+        };
+        let mut upstream = match transport::send(&request) {
+            Ok(upstream) => upstream,
+            Err(_) => continue,
+        };
+        let status = upstream.status;
+        let Ok(reply) = upstream.read_all(MAX_UPSTREAM_BODY) else {
+            continue;
+        };
+        // Another key or provider may answer; a provider without the endpoint (404) gets the
+        // estimate below.
+        if status == 404 {
+            break;
+        }
+        if status == 429 || status >= 500 || status == 401 || status == 403 {
+            continue;
+        }
+        let text = scrub(&String::from_utf8_lossy(&reply), &config.secrets());
+        return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
+    }
+    let request = match anthropic_messages::count_request(&body) {
+        Ok(request) => request,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    let count = anthropic_messages::estimate_tokens(&request);
+    let reply = format!(r#"{{"input_tokens":{count}}}"#);
+    transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
 }

@@ -132,6 +132,43 @@ impl ApiError {
         }
     }
 
+    /// The error body in `format`.
+    pub fn body(&self, format: ErrorFormat) -> Vec<u8> {
+        match format {
+            ErrorFormat::OpenAi => self.openai_body(),
+            ErrorFormat::Anthropic => self.anthropic_body(),
+            ErrorFormat::Ollama => {
+                serde_json::to_vec(&json!({ "error": self.message })).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Anthropic's error type for this error (their types are per status).
+    pub fn anthropic_type(&self) -> &'static str {
+        match self.status {
+            400 | 405 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            402 => "billing_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 if self.code == Some("upstream_overloaded") => "overloaded_error",
+            504 => "timeout_error",
+            _ if self.status < 500 => "invalid_request_error",
+            _ => "api_error",
+        }
+    }
+
+    /// Anthropic's error object.
+    pub fn anthropic_body(&self) -> Vec<u8> {
+        let body = json!({
+            "type": "error",
+            "error": {"type": self.anthropic_type(), "message": self.message},
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
     /// OpenAI's error object.
     pub fn openai_body(&self) -> Vec<u8> {
         let body = json!({
@@ -144,6 +181,17 @@ impl ApiError {
         });
         serde_json::to_vec(&body).unwrap_or_default()
     }
+}
+
+/// The error format of a client protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFormat {
+    /// `{"error": {"message", "type", "param", "code"}}`
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}`
+    Anthropic,
+    /// `{"error": "message"}`
+    Ollama,
 }
 
 fn pick(status: u16, default: u16, range: std::ops::Range<u16>) -> u16 {
@@ -194,6 +242,25 @@ mod tests {
             ApiError::from_upstream(&upstream(ErrorKind::Server, 200)).status,
             502
         );
+    }
+
+    #[test]
+    fn each_protocol_gets_its_own_error_shape() {
+        let error = ApiError::from_upstream(&upstream(ErrorKind::Overloaded, 529));
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&error.body(ErrorFormat::Anthropic)).unwrap();
+        assert_eq!(anthropic["type"], "error");
+        assert_eq!(anthropic["error"]["type"], "overloaded_error");
+        assert_eq!(anthropic["error"]["message"], "m");
+        let unauthorized: serde_json::Value =
+            serde_json::from_slice(&ApiError::unauthorized().body(ErrorFormat::Anthropic)).unwrap();
+        assert_eq!(unauthorized["error"]["type"], "authentication_error");
+        let ollama: serde_json::Value =
+            serde_json::from_slice(&error.body(ErrorFormat::Ollama)).unwrap();
+        assert_eq!(ollama, serde_json::json!({"error": "m"}));
+        let openai: serde_json::Value =
+            serde_json::from_slice(&error.body(ErrorFormat::OpenAi)).unwrap();
+        assert_eq!(openai["error"]["code"], "upstream_overloaded");
     }
 
     #[test]

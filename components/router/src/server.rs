@@ -6,7 +6,7 @@ use wasip2::http::types::{IncomingRequest, Method, ResponseOutparam};
 
 use crate::bindings::config_store;
 use crate::config::{self, Config};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorFormat};
 use crate::transport::{self, header_list};
 use crate::{auth, cors, dispatch, surfaces};
 
@@ -42,13 +42,27 @@ fn json_headers(extra: &[(String, String)]) -> Vec<(String, String)> {
     headers
 }
 
-/// Send `error` in OpenAI's format.
-pub fn send_error(out: ResponseOutparam, error: &ApiError, extra: &[(String, String)]) {
+/// Send `error` in a client protocol's format.
+pub fn send_error(
+    out: ResponseOutparam,
+    error: &ApiError,
+    format: ErrorFormat,
+    extra: &[(String, String)],
+) {
     let mut headers = json_headers(extra);
     if let Some(secs) = error.retry_after_secs {
         headers.push(("retry-after".to_string(), secs.to_string()));
     }
-    transport::respond(out, error.status, headers, &error.openai_body());
+    transport::respond(out, error.status, headers, &error.body(format));
+}
+
+/// The error format of the protocol a path belongs to (so even a failed auth answers in it).
+fn error_format(path: &str) -> ErrorFormat {
+    if path.starts_with("/v1/messages") {
+        ErrorFormat::Anthropic
+    } else {
+        ErrorFormat::OpenAi
+    }
 }
 
 fn handle(request: IncomingRequest, out: ResponseOutparam) {
@@ -61,7 +75,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Ok(config) => config,
         Err(problem) => {
             let error = ApiError::internal(format!("Gateway configuration error: {problem}"));
-            return send_error(out, &error, &[]);
+            return send_error(out, &error, error_format(&path), &[]);
         }
     };
 
@@ -100,13 +114,18 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         _ => {}
     }
 
-    let caller = if config.gateway_keys.is_empty() {
-        "anonymous".to_string()
-    } else {
-        match auth::authenticate(&config.gateway_keys, auth::presented_key(&headers)) {
-            Some(name) => name.to_string(),
-            None => return send_error(out, &ApiError::unauthorized(), &cors_headers),
-        }
+    let errors = error_format(&path);
+    if !config.gateway_keys.is_empty()
+        && auth::authenticate(&config.gateway_keys, auth::presented_key(&headers)).is_none()
+    {
+        return send_error(out, &ApiError::unauthorized(), errors, &cors_headers);
+    }
+    let client = dispatch::Client {
+        headers: &headers,
+        cors: &cors_headers,
+    };
+    let body = |request: &IncomingRequest| {
+        transport::read_request_body(request, &headers, config.max_body_bytes)
     };
 
     let route = path.strip_prefix("/v1").unwrap_or(&path);
@@ -117,18 +136,29 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             json_headers(&cors_headers),
             &surfaces::models::render(config),
         ),
-        (Method::Post, "/chat/completions") => {
-            match transport::read_request_body(&request, &headers, config.max_body_bytes) {
-                Ok(body) => dispatch::chat_completions(config, &caller, body, out, &cors_headers),
-                Err(error) => send_error(out, &error, &cors_headers),
+        (Method::Post, "/chat/completions") => match body(&request) {
+            Ok(body) => {
+                dispatch::chat::<surfaces::openai_chat::OpenAiChat>(config, &client, body, out)
             }
-        }
-        (_, "/models" | "/chat/completions") => {
-            send_error(out, &ApiError::method_not_allowed(), &cors_headers)
+            Err(error) => send_error(out, &error, errors, &cors_headers),
+        },
+        (Method::Post, "/messages") => match body(&request) {
+            Ok(body) => dispatch::chat::<surfaces::anthropic_messages::AnthropicMessages>(
+                config, &client, body, out,
+            ),
+            Err(error) => send_error(out, &error, errors, &cors_headers),
+        },
+        (Method::Post, "/messages/count_tokens") => match body(&request) {
+            Ok(body) => dispatch::count_tokens(config, &client, body, out),
+            Err(error) => send_error(out, &error, errors, &cors_headers),
+        },
+        (_, "/models" | "/chat/completions" | "/messages" | "/messages/count_tokens") => {
+            send_error(out, &ApiError::method_not_allowed(), errors, &cors_headers)
         }
         _ => send_error(
             out,
             &ApiError::not_found(format!("No route for {path}.")),
+            errors,
             &cors_headers,
         ),
     }

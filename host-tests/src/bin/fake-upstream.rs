@@ -3,7 +3,8 @@
 //!
 //! - `POST …/chat/completions` (OpenAI): JSON, or an SSE stream of `--chunks` text chunks; a
 //!   request with tools gets a `get_weather` tool call back.
-//! - `POST …/messages` (Anthropic): JSON, or the Messages event stream.
+//! - `POST …/messages` (Anthropic): JSON, or the Messages event stream; `…/messages/count_tokens`
+//!   counts 12.
 //!
 //! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20]` prints `listening on ADDR`.
 
@@ -149,6 +150,8 @@ async fn handle(
         openai(&parsed, &options)
     } else if path.ends_with("/messages") {
         anthropic(&parsed, &options)
+    } else if path.ends_with("/messages/count_tokens") {
+        json_response(json!({"input_tokens": 12}))
     } else {
         let mut response = json_response(
             json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error"}}),

@@ -1,4 +1,62 @@
-//! Client protocols. Each surface converts its protocol to the neutral form and back.
+//! Client protocols. Each surface converts its protocol to the neutral form and back; `dispatch`
+//! runs any [`Surface`] through routing, forwarding, translation and failover.
+//!
+//! - `openai_chat`: `POST /v1/chat/completions`
+//! - `anthropic_messages`: `POST /v1/messages` (and `count_tokens`)
+//! - `models`: `GET /v1/models`
 
+pub mod anthropic_messages;
 pub mod models;
 pub mod openai_chat;
+
+use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol, StreamEvent, Target};
+
+use crate::config::Provider;
+use crate::error::{ApiError, ErrorFormat};
+
+/// What routing needs from a request body: checked up front for every request. The rest is
+/// validated only when a target translates it (forwarding keeps fields the neutral form cannot hold).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    pub model: String,
+    pub stream: bool,
+    /// Whether an OpenAI client asked for usage in its stream (`stream_options.include_usage`).
+    pub include_usage: bool,
+}
+
+/// Renders neutral stream events in a client protocol.
+pub trait StreamWriter {
+    /// Append the bytes for `event` to `out`. Nothing is written before the first content (text,
+    /// thinking, tool call or finish), so a failure right after the provider's start can still
+    /// fail over.
+    fn event(&mut self, event: &StreamEvent, out: &mut Vec<u8>);
+    /// The end of a successful stream (after `finish`).
+    fn done(&mut self, out: &mut Vec<u8>);
+    /// A failure after the stream began.
+    fn error(&mut self, error: &ApiError, out: &mut Vec<u8>);
+}
+
+/// One client protocol.
+pub trait Surface {
+    /// The protocol, for forwarding to providers that speak it.
+    const PROTOCOL: Protocol;
+    /// The path a forwarded request takes under the provider's base URL.
+    const FORWARD_PATH: &'static str;
+    /// Prefix of the response ids the gateway makes.
+    const ID_PREFIX: &'static str;
+    const ERRORS: ErrorFormat;
+    type Writer: StreamWriter;
+
+    fn routing(body: &[u8]) -> Result<Routing, ApiError>;
+    /// The whole request in neutral form (validated; errors name the field).
+    fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError>;
+    fn render(response: &ChatResponse, id: &str, model: &str, created: u64) -> Vec<u8>;
+    fn writer(id: String, model: String, created: u64, routing: &Routing) -> Self::Writer;
+    /// Adjust a target for a forwarded request (protocol headers the client sent).
+    fn forward_target(
+        _target: &mut Target,
+        _provider: &Provider,
+        _client_headers: &[(String, String)],
+    ) {
+    }
+}

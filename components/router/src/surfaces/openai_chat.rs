@@ -2,14 +2,47 @@
 
 use apex_adapter_kit::types::{
     ChatRequest, ChatResponse, ContentPart, FinishReason, Image, ImageSource, JsonSchemaFormat,
-    Message, Reasoning, ResponseFormat, Role, StreamEvent, Thinking, Tool, ToolCall, ToolChoice,
-    ToolResult, ToolResultPart, Usage,
+    Message, Protocol, Reasoning, ResponseFormat, Role, StreamEvent, Thinking, Tool, ToolCall,
+    ToolChoice, ToolResult, ToolResultPart, Usage,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorFormat};
+use crate::surfaces::{Routing, StreamWriter, Surface};
+
+/// `POST /v1/chat/completions`.
+pub struct OpenAiChat;
+
+impl Surface for OpenAiChat {
+    const PROTOCOL: Protocol = Protocol::OpenaiChat;
+    const FORWARD_PATH: &'static str = "chat/completions";
+    const ID_PREFIX: &'static str = "chatcmpl-";
+    const ERRORS: ErrorFormat = ErrorFormat::OpenAi;
+    type Writer = ChunkWriter;
+
+    fn routing(body: &[u8]) -> Result<Routing, ApiError> {
+        let fields = parse_json::<RoutingFields>(body)?;
+        Ok(Routing {
+            stream: fields.stream(),
+            include_usage: fields.include_usage(),
+            model: fields.model,
+        })
+    }
+
+    fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError> {
+        to_neutral(parse_json::<WireRequest>(body)?)
+    }
+
+    fn render(response: &ChatResponse, id: &str, model: &str, created: u64) -> Vec<u8> {
+        render_response(response, id, model, created)
+    }
+
+    fn writer(id: String, model: String, created: u64, routing: &Routing) -> ChunkWriter {
+        ChunkWriter::new(id, model, created, routing.include_usage)
+    }
+}
 
 #[derive(Deserialize)]
 pub struct WireRequest {
@@ -570,6 +603,20 @@ impl ChunkWriter {
     pub fn error(error: &ApiError, out: &mut Vec<u8>) {
         let body = json!({"error": {"message": error.message, "type": error.kind, "param": null, "code": error.code}});
         sse(out, &body);
+    }
+}
+
+impl StreamWriter for ChunkWriter {
+    fn event(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        ChunkWriter::event(self, event, out);
+    }
+
+    fn done(&mut self, out: &mut Vec<u8>) {
+        ChunkWriter::done(out);
+    }
+
+    fn error(&mut self, error: &ApiError, out: &mut Vec<u8>) {
+        ChunkWriter::error(error, out);
     }
 }
 
