@@ -1,66 +1,117 @@
-//! Adapter for the Cohere Chat API v2. (Skeleton: being written.)
+//! Adapter for the Cohere Chat API v2 (<https://docs.cohere.com/reference/chat>).
+//!
+//! - `wire.rs`: request wire types, and the raw-JSON body object
+//! - `request.rs`: neutral request → `POST {base_url}/chat`
+//! - `response.rs`: reply body or error body → neutral response or classified error
+//! - `stream.rs`: Chat v2 SSE events → neutral stream events
+//!
+//! Kind: `cohere`. `base_url` includes the version prefix (`https://api.cohere.com/v2`); auth is
+//! `Authorization: Bearer <key>`. Cohere speaks none of the client protocols, so nothing is
+//! forwarded (its OpenAI-compatibility endpoint is served by the `openai` kind with a custom base
+//! URL).
 
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod wire;
+
+use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
 };
-use apex_adapter_kit::{Adapter, StreamDecode};
 
-/// The Cohere adapter.
+/// What the fixture cases must cover (see `tests/fixtures.rs`).
+pub const CAPABILITIES: &[&str] = &[
+    "text",
+    "system",
+    "multi-turn",
+    "images",
+    "tools",
+    "parallel-tools",
+    "tool-results",
+    "tool-choice",
+    "json-mode",
+    "stop-sequences",
+    "max-tokens",
+    "usage",
+    "thinking",
+    "stream-text",
+    "stream-tools",
+    "stream-thinking",
+    "errors",
+    "unsupported",
+];
+
+/// The Cohere Chat v2 adapter.
 pub struct Cohere;
-
-/// Placeholder decoder.
-#[derive(Default)]
-pub struct Decoder;
-
-impl StreamDecode for Decoder {
-    fn feed(&mut self, _chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
-        Ok(Vec::new())
-    }
-    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
-        Ok(Vec::new())
-    }
-}
-
-fn todo() -> AdapterError {
-    apex_adapter_kit::error(
-        ErrorKind::Unsupported,
-        "the cohere adapter is not written yet",
-    )
-}
 
 impl Adapter for Cohere {
     const KINDS: &'static [&'static str] = &["cohere"];
-    type Decoder = Decoder;
+    type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
-    fn build_request(
-        _target: &Target,
-        _request: &ChatRequest,
-    ) -> Result<HttpRequest, AdapterError> {
-        Err(todo())
+    fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+        request::build(target, request)
     }
 
     fn forward_request(
         _target: &Target,
-        _protocol: Protocol,
+        protocol: Protocol,
         _path: &str,
         _body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
-        Err(todo())
+        let name = match protocol {
+            Protocol::OpenaiChat => "OpenAI Chat Completions",
+            Protocol::AnthropicMessages => "Anthropic Messages",
+            Protocol::OpenaiResponses => "OpenAI Responses",
+        };
+        Err(apex_adapter_kit::error(
+            ErrorKind::Unsupported,
+            format!("Cohere does not speak the {name} protocol: requests are translated instead"),
+        ))
     }
 
     fn parse_response(
         _kind: &str,
-        _status: u16,
-        _headers: &[(String, String)],
-        _body: &[u8],
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
-        Err(todo())
+        response::parse(status, headers, body)
     }
 
     fn decoder(_kind: &str) -> Self::Decoder {
-        Decoder
+        apex_adapter_kit::sse::SseStream::default()
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 apex_adapter_kit::export_adapter_link!(crate::Cohere);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwards_no_protocol() {
+        let target = Target {
+            kind: "cohere".to_string(),
+            profile: String::new(),
+            base_url: "https://api.cohere.com/v2".to_string(),
+            api_key: "secret-key".to_string(),
+            api_version: None,
+            headers: Vec::new(),
+        };
+        for protocol in [
+            Protocol::OpenaiChat,
+            Protocol::AnthropicMessages,
+            Protocol::OpenaiResponses,
+        ] {
+            let result = Cohere::forward_request(&target, protocol, "chat", b"{}".to_vec());
+            let Err(error) = result else {
+                panic!("forwarding {protocol:?} must fail");
+            };
+            assert_eq!(error.kind, ErrorKind::Unsupported);
+            assert!(!error.message.contains("secret-key"));
+        }
+    }
+}

@@ -1,66 +1,190 @@
-//! Adapter for the Google Gemini API (generateContent). (Skeleton: being written.)
+//! Adapter for the Google Gemini API (`generateContent` / `streamGenerateContent`).
+//!
+//! - `wire.rs`: request wire types, and the raw-JSON body object
+//! - `schema.rs`: JSON Schema → the OpenAPI subset Gemini's `Schema` accepts
+//! - `request.rs`: neutral request → `POST {base_url}/models/{model}:generateContent`
+//! - `response.rs`: `GenerateContentResponse` → neutral response
+//! - `error.rs`: Google error bodies → classified errors
+//! - `stream.rs`: `streamGenerateContent?alt=sse` events → neutral stream events
+//! - `json.rs`: an order-keeping JSON tree (for schemas) and whitespace compaction
+//!
+//! Kind: `gemini`. `base_url` includes the version (`https://generativelanguage.googleapis.com/v1beta`);
+//! auth is the `x-goog-api-key` header. A model may be named `gemini-2.5-flash` or
+//! `models/gemini-2.5-flash`.
+//!
+//! # Conventions
+//!
+//! **Thought signatures.** Gemini puts an opaque `thoughtSignature` on some parts of an answer
+//! (the first function call of a step, a text part, a thought) and wants each back on the same part
+//! in the next request. The neutral form has signatures on thinking parts only, so:
+//! - In a response, a signature on a part that is not a thought becomes an empty thinking part
+//!   `Thinking { text: "", signature: Some(sig) }` right before that part; a thought-summary part
+//!   (`thought: true`) becomes `Thinking { text, signature }` with its own signature, if any.
+//! - In a stream, likewise: `ThinkingSignature(sig)` right before the `ToolCallStart` or
+//!   `TextDelta` of the part that carried it; a thought's `ThinkingDelta`s are followed by its own
+//!   `ThinkingSignature`.
+//! - In a request, an empty signed thinking part gives its signature to the next part of the same
+//!   message (as `thoughtSignature`), or becomes an empty signed text part when nothing follows;
+//!   a thinking part with text goes back as `{text, thought: true, thoughtSignature}` when signed
+//!   and is dropped when not (Gemini reads nothing from unsigned thoughts).
+//!
+//! **Tool call ids.** Gemini's function calls have no id (a few versions send `functionCall.id`,
+//! which is then used). The adapter names the `n`th call of a reply `gemini-call-{responseId}-{n}`
+//! (`gemini-call-{n}` without a `responseId`): stable for a reply, unique in a conversation. Ids
+//! are never sent to Gemini: a tool result names its function (the result's `name`, or the name
+//! of the latest earlier call with the result's call id).
+//!
+//! **Usage.** `input-tokens` is `promptTokenCount` (cached tokens included) plus
+//! `toolUsePromptTokenCount`; `output-tokens` is `candidatesTokenCount` plus `thoughtsTokenCount`
+//! (reasoning counts as output, as OpenAI counts it), with `reasoning-tokens` the thoughts alone;
+//! `cache-read-tokens` is `cachedContentTokenCount`.
+//!
+//! **Reasoning.** `budget-tokens` is sent as `thinkingBudget`; an effort maps to a budget (`none`
+//! 0, `minimal` 512, `low` 1024, `medium` 8192, `high` 24576: values every Gemini 2.5 model
+//! accepts), with `includeThoughts: true` so thought summaries come back as thinking.
+//!
+//! **Schemas** of tools and of JSON-schema response formats are rewritten to the subset Gemini
+//! takes (see `schema.rs`).
+//!
+//! **Extras** are merged into the body's top level without overriding built fields, and an extra
+//! `generationConfig` is merged into the built one the same way.
+//!
+//! Not expressed (Gemini has no such field): `parallel-tool-calls`, `user`, tool `strict`.
 
+pub mod error;
+pub mod json;
+pub mod request;
+pub mod response;
+pub mod schema;
+pub mod stream;
+pub mod wire;
+
+use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
 };
-use apex_adapter_kit::{Adapter, StreamDecode};
+
+/// What the fixture cases must cover (see `tests/fixtures.rs`).
+pub const CAPABILITIES: &[&str] = &[
+    "text",
+    "system",
+    "multi-turn",
+    "images",
+    "tools",
+    "parallel-tools",
+    "tool-results",
+    "tool-choice",
+    "json-mode",
+    "schema-cleaning",
+    "stop-sequences",
+    "max-tokens",
+    "usage",
+    "thinking",
+    "stream-text",
+    "stream-tools",
+    "stream-thinking",
+    "content-filter",
+    "errors",
+    "unsupported",
+];
 
 /// The Gemini adapter.
 pub struct Gemini;
 
-/// Placeholder decoder.
-#[derive(Default)]
-pub struct Decoder;
-
-impl StreamDecode for Decoder {
-    fn feed(&mut self, _chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
-        Ok(Vec::new())
-    }
-    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
-        Ok(Vec::new())
-    }
-}
-
-fn todo() -> AdapterError {
-    apex_adapter_kit::error(
-        ErrorKind::Unsupported,
-        "the gemini adapter is not written yet",
-    )
-}
-
 impl Adapter for Gemini {
     const KINDS: &'static [&'static str] = &["gemini"];
-    type Decoder = Decoder;
+    type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
-    fn build_request(
-        _target: &Target,
-        _request: &ChatRequest,
-    ) -> Result<HttpRequest, AdapterError> {
-        Err(todo())
+    fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+        request::build(target, request)
     }
 
     fn forward_request(
         _target: &Target,
-        _protocol: Protocol,
+        protocol: Protocol,
         _path: &str,
         _body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
-        Err(todo())
+        let name = match protocol {
+            Protocol::OpenaiChat => "OpenAI chat",
+            Protocol::AnthropicMessages => "Anthropic messages",
+            Protocol::OpenaiResponses => "OpenAI responses",
+        };
+        Err(apex_adapter_kit::error(
+            ErrorKind::Unsupported,
+            format!(
+                "Gemini speaks only its own generateContent protocol: a {name} body cannot be \
+                 forwarded to it unchanged"
+            ),
+        ))
     }
 
     fn parse_response(
         _kind: &str,
-        _status: u16,
-        _headers: &[(String, String)],
-        _body: &[u8],
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
-        Err(todo())
+        response::parse(status, headers, body)
     }
 
     fn decoder(_kind: &str) -> Self::Decoder {
-        Decoder
+        apex_adapter_kit::sse::SseStream::default()
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 apex_adapter_kit::export_adapter_link!(crate::Gemini);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            kind: "gemini".to_string(),
+            profile: String::new(),
+            base_url: "https://generativelanguage.googleapis.com/v1beta/".to_string(),
+            api_key: "k".to_string(),
+            api_version: None,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn forwarding_is_unsupported_for_every_protocol() {
+        for protocol in [
+            Protocol::OpenaiChat,
+            Protocol::AnthropicMessages,
+            Protocol::OpenaiResponses,
+        ] {
+            let result =
+                Gemini::forward_request(&target(), protocol, "chat/completions", Vec::new());
+            assert!(matches!(
+                result,
+                Err(AdapterError {
+                    kind: ErrorKind::Unsupported,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn urls_name_the_model_once_and_stream_as_sse() -> Result<(), AdapterError> {
+        let mut req = ChatRequest::new("models/gemini-2.5-flash", Vec::new());
+        let http = Gemini::build_request(&target(), &req)?;
+        assert_eq!(
+            http.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+        req.model = "my model#1".to_string();
+        req.stream = true;
+        let http = Gemini::build_request(&target(), &req)?;
+        assert_eq!(
+            http.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/my%20model%231:streamGenerateContent?alt=sse"
+        );
+        Ok(())
+    }
+}

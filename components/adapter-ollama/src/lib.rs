@@ -1,66 +1,130 @@
-//! Adapter for the native Ollama API (/api/chat, NDJSON). (Skeleton: being written.)
+//! Adapter for the native Ollama API (`/api/chat`, NDJSON streaming).
+//!
+//! - `wire.rs`: request wire types, and the raw-JSON body object
+//! - `request.rs`: neutral request → `POST {base_url}/api/chat`
+//! - `response.rs`: reply body or error body → neutral response or classified error
+//! - `ndjson.rs`: newline-delimited JSON framing
+//! - `stream.rs`: NDJSON reply lines → neutral stream events
+//!
+//! Kind: `ollama`. `base_url` is the server root (`http://localhost:11434`); a trailing `/v1` (or
+//! `/api`) is tolerated and cut off. Auth is `Authorization: Bearer`, sent only when the target
+//! has a key (a local Ollama needs none; Ollama's cloud and authenticating proxies do).
+//!
+//! Ollama also serves OpenAI's protocol under `/v1`, but that is the `openai` adapter's job (with
+//! the `ollama` profile): this one forwards no client protocol.
 
+pub mod ndjson;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod wire;
+
+use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
 };
-use apex_adapter_kit::{Adapter, StreamDecode};
 
-/// The Ollama adapter.
+/// What the fixture cases must cover (see `tests/fixtures.rs`).
+pub const CAPABILITIES: &[&str] = &[
+    "text",
+    "system",
+    "multi-turn",
+    "images",
+    "tools",
+    "parallel-tools",
+    "tool-results",
+    "tool-choice",
+    "json-mode",
+    "stop-sequences",
+    "max-tokens",
+    "usage",
+    "thinking",
+    "stream-text",
+    "stream-tools",
+    "stream-thinking",
+    "errors",
+    "unsupported",
+];
+
+/// The native Ollama adapter.
 pub struct Ollama;
-
-/// Placeholder decoder.
-#[derive(Default)]
-pub struct Decoder;
-
-impl StreamDecode for Decoder {
-    fn feed(&mut self, _chunk: &[u8]) -> Result<Vec<StreamEvent>, AdapterError> {
-        Ok(Vec::new())
-    }
-    fn finish(&mut self) -> Result<Vec<StreamEvent>, AdapterError> {
-        Ok(Vec::new())
-    }
-}
-
-fn todo() -> AdapterError {
-    apex_adapter_kit::error(
-        ErrorKind::Unsupported,
-        "the ollama adapter is not written yet",
-    )
-}
 
 impl Adapter for Ollama {
     const KINDS: &'static [&'static str] = &["ollama"];
-    type Decoder = Decoder;
+    type Decoder = stream::Decoder;
 
-    fn build_request(
-        _target: &Target,
-        _request: &ChatRequest,
-    ) -> Result<HttpRequest, AdapterError> {
-        Err(todo())
+    fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+        request::build(target, request)
     }
 
     fn forward_request(
         _target: &Target,
-        _protocol: Protocol,
+        protocol: Protocol,
         _path: &str,
         _body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
-        Err(todo())
+        let name = match protocol {
+            Protocol::OpenaiChat => "OpenAI Chat",
+            Protocol::AnthropicMessages => "Anthropic Messages",
+            Protocol::OpenaiResponses => "OpenAI Responses",
+        };
+        Err(apex_adapter_kit::error(
+            ErrorKind::Unsupported,
+            format!(
+                "the native Ollama adapter does not forward {name} requests (for Ollama's \
+                 OpenAI-compatible API, use an `openai` target with the `ollama` profile)"
+            ),
+        ))
     }
 
     fn parse_response(
         _kind: &str,
-        _status: u16,
-        _headers: &[(String, String)],
-        _body: &[u8],
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
-        Err(todo())
+        response::parse(status, headers, body)
     }
 
     fn decoder(_kind: &str) -> Self::Decoder {
-        Decoder
+        stream::Decoder::default()
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 apex_adapter_kit::export_adapter_link!(crate::Ollama);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            kind: "ollama".to_string(),
+            profile: String::new(),
+            base_url: "http://localhost:11434".to_string(),
+            api_key: String::new(),
+            api_version: None,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn forwards_no_protocol() {
+        for protocol in [
+            Protocol::OpenaiChat,
+            Protocol::AnthropicMessages,
+            Protocol::OpenaiResponses,
+        ] {
+            let result =
+                Ollama::forward_request(&target(), protocol, "chat/completions", Vec::new());
+            assert!(matches!(
+                result,
+                Err(AdapterError {
+                    kind: ErrorKind::Unsupported,
+                    ..
+                })
+            ));
+        }
+    }
+}

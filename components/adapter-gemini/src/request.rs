@@ -1,0 +1,623 @@
+//! Neutral request → Gemini request: `POST {base_url}/models/{model}:generateContent`, or
+//! `:streamGenerateContent?alt=sse` for a stream.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use apex_adapter_kit::http::{join_url, parse_data_url, path_segment};
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, ImageSource, Reasoning,
+    ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::schema;
+use crate::wire::{self, Content, Data, Part, RawObject};
+
+/// The media type assumed for an image that names none and whose kind cannot be told.
+pub const DEFAULT_IMAGE_TYPE: &str = "image/jpeg";
+
+/// Build the upstream HTTP request for `request`.
+pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+    let body = body(request)?;
+    let bytes = serde_json::to_vec(&body).map_err(invalid)?;
+    let method = if request.stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    let path = format!("{}:{method}", model_path(&request.model));
+    Ok(http_request(target, &path, bytes))
+}
+
+/// The model's resource path: `models/{model}` with the name as one percent-encoded segment. A name
+/// given as `models/x` keeps working (the prefix is not doubled), and `tunedModels/x` names a tuned
+/// model.
+pub fn model_path(model: &str) -> String {
+    match model.strip_prefix("tunedModels/") {
+        Some(tuned) => format!("tunedModels/{}", path_segment(tuned)),
+        None => format!(
+            "models/{}",
+            path_segment(model.strip_prefix("models/").unwrap_or(model))
+        ),
+    }
+}
+
+/// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.
+/// The key travels in a header, never in the URL, so no error page can echo it back.
+pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
+    let mut headers = vec![
+        ("x-goog-api-key".to_string(), target.api_key.clone()),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    headers.extend(target.headers.iter().cloned());
+    HttpRequest {
+        method: "POST".to_string(),
+        url: join_url(&target.base_url, path),
+        headers,
+        body,
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> AdapterError {
+    apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string())
+}
+
+/// The part of `extra` merged one level down: its `generationConfig`.
+#[derive(Deserialize)]
+struct ExtraConfig {
+    #[serde(rename = "generationConfig")]
+    generation_config: Option<RawObject>,
+}
+
+fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
+    let (system, contents) = conversation(request)?;
+
+    let mut body = RawObject::default();
+    body.insert("contents", &contents).map_err(invalid)?;
+    if !system.is_empty() {
+        let instruction = Content {
+            role: None,
+            parts: system,
+        };
+        body.insert("systemInstruction", &instruction)
+            .map_err(invalid)?;
+    }
+    if !request.tools.is_empty() {
+        let declarations = request
+            .tools
+            .iter()
+            .map(declaration)
+            .collect::<Result<Vec<_>, _>>()?;
+        let tools = [wire::Tool {
+            function_declarations: declarations,
+        }];
+        body.insert("tools", &tools).map_err(invalid)?;
+        if let Some(choice) = &request.tool_choice {
+            body.insert("toolConfig", &tool_config(choice))
+                .map_err(invalid)?;
+        }
+    }
+
+    let extra = request.extra.as_deref().unwrap_or_default();
+    let mut config = generation_config(request)?;
+    if let Some(config) = config.as_mut()
+        && let Ok(ExtraConfig {
+            generation_config: Some(more),
+        }) = serde_json::from_str(extra)
+    {
+        // The client's extra settings join the ones built here (which win).
+        config.merge_absent(more);
+    }
+    if let Some(config) = config {
+        body.insert("generationConfig", &config).map_err(invalid)?;
+    }
+    // Only a JSON object can be merged; anything else is ignored, like the other adapters do.
+    if let Ok(extra) = serde_json::from_str::<RawObject>(extra) {
+        body.merge_absent(extra);
+    }
+    Ok(body)
+}
+
+/// `generationConfig` under construction: the fields, and whether any is set.
+#[derive(Default)]
+struct Config {
+    fields: RawObject,
+    any: bool,
+}
+
+impl Config {
+    fn set<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), AdapterError> {
+        self.any = true;
+        self.fields.insert(key, value).map_err(invalid)
+    }
+}
+
+/// `generationConfig`, or `None` when the request sets nothing in it.
+fn generation_config(request: &ChatRequest) -> Result<Option<RawObject>, AdapterError> {
+    let mut config = Config::default();
+    if !request.stop.is_empty() {
+        config.set("stopSequences", &request.stop)?;
+    }
+    if let Some(max) = request.max_tokens {
+        config.set("maxOutputTokens", &max)?;
+    }
+    if let Some(t) = request.temperature {
+        config.set("temperature", &t)?;
+    }
+    if let Some(p) = request.top_p {
+        config.set("topP", &p)?;
+    }
+    if let Some(k) = request.top_k {
+        config.set("topK", &k)?;
+    }
+    if let Some(seed) = request.seed {
+        config.set("seed", &seed)?;
+    }
+    match &request.response_format {
+        None | Some(ResponseFormat::Text) => {}
+        Some(ResponseFormat::JsonObject) => config.set("responseMimeType", "application/json")?,
+        Some(ResponseFormat::JsonSchema(format)) => {
+            config.set("responseMimeType", "application/json")?;
+            // `responseSchema` (the OpenAPI subset, cleaned) rather than `responseJsonSchema`:
+            // the latter takes JSON Schema but only on Gemini 2.5 and later, is documented as
+            // supporting a subset of it with no word on what happens to the rest, and excludes
+            // `responseSchema`; the cleaned subset works on every model, and tools need the same
+            // cleaning anyway.
+            let cleaned = schema::response(&format.schema).map_err(|e| {
+                apex_adapter_kit::error(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "response_format json_schema `{}` is not valid JSON: {e}",
+                        format.name
+                    ),
+                )
+            })?;
+            if let Some(cleaned) = cleaned {
+                config.set("responseSchema", &cleaned)?;
+            }
+        }
+    }
+    if let Some(budget) = thinking_budget(request.reasoning.as_ref()) {
+        let thinking = wire::ThinkingConfig {
+            thinking_budget: budget,
+            // Thought summaries come back as `thought` parts; with no budget there are none.
+            include_thoughts: (budget > 0).then_some(true),
+        };
+        config.set("thinkingConfig", &thinking)?;
+    }
+    Ok(config.any.then_some(config.fields))
+}
+
+/// `thinkingBudget`: explicit, or derived from an OpenAI-style effort. The effort budgets are
+/// valid on every Gemini 2.5 model (Flash-Lite's minimum is 512, Flash's maximum 24576); `none`
+/// asks for no thinking (budget 0), which models that always think refuse.
+pub fn thinking_budget(reasoning: Option<&Reasoning>) -> Option<u32> {
+    let reasoning = reasoning?;
+    if let Some(budget) = reasoning.budget_tokens {
+        return Some(budget);
+    }
+    match reasoning.effort.as_deref()? {
+        "none" => Some(0),
+        "minimal" => Some(512),
+        "low" => Some(1024),
+        "medium" => Some(8192),
+        "high" | "xhigh" => Some(24576),
+        _ => None,
+    }
+}
+
+fn tool_config(choice: &ToolChoice) -> wire::ToolConfig<'_> {
+    let (mode, allowed_function_names) = match choice {
+        ToolChoice::Auto => ("AUTO", None),
+        ToolChoice::None => ("NONE", None),
+        ToolChoice::Required => ("ANY", None),
+        ToolChoice::Named(name) => ("ANY", Some(vec![name.as_str()])),
+    };
+    wire::ToolConfig {
+        function_calling_config: wire::FunctionCallingConfig {
+            mode,
+            allowed_function_names,
+        },
+    }
+}
+
+fn declaration(tool: &Tool) -> Result<wire::FunctionDeclaration<'_>, AdapterError> {
+    let parameters = if tool.parameters.trim().is_empty() {
+        None
+    } else {
+        schema::parameters(&tool.parameters).map_err(|e| {
+            apex_adapter_kit::error(
+                ErrorKind::InvalidRequest,
+                format!("tool `{}` has invalid parameters JSON: {e}", tool.name),
+            )
+        })?
+    };
+    Ok(wire::FunctionDeclaration {
+        name: &tool.name,
+        description: tool.description.as_deref().filter(|d| !d.is_empty()),
+        parameters,
+    })
+}
+
+/// The `systemInstruction` parts and the `contents`, with consecutive turns of one role merged.
+fn conversation(request: &ChatRequest) -> Result<(Vec<Part<'_>>, Vec<Content<'_>>), AdapterError> {
+    let mut system = Vec::new();
+    let mut contents: Vec<Content> = Vec::new();
+    // The name of each tool call seen so far, by call id (the latest call with an id wins).
+    let mut call_names: BTreeMap<&str, &str> = BTreeMap::new();
+
+    for message in &request.messages {
+        if matches!(message.role, Role::System | Role::Developer) {
+            for part in &message.content {
+                if let ContentPart::Text(text) = part
+                    && !text.is_empty()
+                {
+                    system.push(Part::new(Data::Text(text)));
+                }
+            }
+            continue;
+        }
+        let from_assistant = message.role == Role::Assistant;
+        let own_role = if from_assistant { "model" } else { "user" };
+        // A signature from an empty thinking part, waiting for the part it belongs to.
+        let mut pending: Option<&str> = None;
+        for (index, part) in message.content.iter().enumerate() {
+            let (role, mut parts) = match part {
+                ContentPart::Text(text) if text.is_empty() => continue,
+                ContentPart::Text(text) => (own_role, vec![Part::new(Data::Text(text))]),
+                ContentPart::Image(image) => (own_role, vec![Part::new(image_data(image)?)]),
+                ContentPart::ToolCall(call) => {
+                    call_names.insert(&call.id, &call.name);
+                    let call = wire::FunctionCall {
+                        name: &call.name,
+                        args: arguments(&call.arguments),
+                    };
+                    ("model", vec![Part::new(Data::FunctionCall(call))])
+                }
+                ContentPart::ToolResult(result) => ("user", tool_result(result, &call_names)?),
+                ContentPart::Thinking(thinking) => {
+                    if !from_assistant {
+                        continue;
+                    }
+                    let Some(signature) = thinking.signature.as_deref().filter(|s| !s.is_empty())
+                    else {
+                        // Gemini reads nothing from unsigned thoughts.
+                        continue;
+                    };
+                    // An empty thought carries the signature of the part that follows. So does a
+                    // thought summary right before a function call: clients that fold a summary
+                    // and the call's signature into one block (Anthropic thinking blocks) would
+                    // otherwise move the signature off the call, which Gemini requires there.
+                    let next_is_call = matches!(
+                        message.content.get(index + 1),
+                        Some(ContentPart::ToolCall(_))
+                    );
+                    if thinking.text.is_empty() || next_is_call {
+                        if let Some(earlier) = pending.replace(signature) {
+                            push(&mut contents, "model", vec![signature_part(earlier)]);
+                        }
+                        continue;
+                    }
+                    let mut thought = Part::new(Data::Text(&thinking.text));
+                    thought.thought = Some(true);
+                    thought.thought_signature = Some(signature);
+                    ("model", vec![thought])
+                }
+                // Anthropic's opaque thinking means nothing to Gemini.
+                ContentPart::RedactedThinking(_) => continue,
+            };
+            if let Some(signature) = pending.take() {
+                match parts.first_mut() {
+                    Some(first) if role == "model" && first.thought_signature.is_none() => {
+                        first.thought_signature = Some(signature);
+                    }
+                    _ => push(&mut contents, "model", vec![signature_part(signature)]),
+                }
+            }
+            push(&mut contents, role, parts);
+        }
+        if let Some(signature) = pending {
+            // A signature with no part after it (Gemini sent it on an empty text part).
+            push(&mut contents, "model", vec![signature_part(signature)]);
+        }
+    }
+
+    // Function responses lead their turn, right after the calls they answer.
+    for content in &mut contents {
+        if content.role == Some("user") {
+            content
+                .parts
+                .sort_by_key(|part| !matches!(part.data, Data::FunctionResponse(_)));
+        }
+    }
+    Ok((system, contents))
+}
+
+/// Append `parts` to the last content when it has `role`, else as a new content.
+fn push<'a>(contents: &mut Vec<Content<'a>>, role: &'static str, parts: Vec<Part<'a>>) {
+    match contents.last_mut() {
+        Some(last) if last.role == Some(role) => last.parts.extend(parts),
+        _ => contents.push(Content {
+            role: Some(role),
+            parts,
+        }),
+    }
+}
+
+/// An empty text part carrying only a signature, as Gemini sends at the end of some answers.
+fn signature_part(signature: &str) -> Part<'_> {
+    let mut part = Part::new(Data::Text(""));
+    part.thought_signature = Some(signature);
+    part
+}
+
+/// Tool-call arguments as a JSON object, verbatim; `{}` when empty, invalid or not an object.
+fn arguments(arguments: &str) -> Box<RawValue> {
+    match serde_json::from_str::<Box<RawValue>>(arguments) {
+        Ok(raw) if raw.get().starts_with('{') => raw,
+        _ => RawValue::from_string("{}".to_string()).unwrap_or_default(),
+    }
+}
+
+fn image_data(image: &Image) -> Result<Data<'_>, AdapterError> {
+    match &image.source {
+        ImageSource::Base64(data) => Ok(Data::InlineData(wire::Blob {
+            mime_type: Cow::Borrowed(
+                image
+                    .media_type
+                    .as_deref()
+                    .or_else(|| sniff_media_type(data))
+                    .unwrap_or(DEFAULT_IMAGE_TYPE),
+            ),
+            data: Cow::Borrowed(data),
+        })),
+        ImageSource::Url(url) => {
+            if let Some((media_type, data)) = parse_data_url(url) {
+                return Ok(Data::InlineData(wire::Blob {
+                    mime_type: Cow::Owned(media_type),
+                    data: Cow::Owned(data),
+                }));
+            }
+            let scheme = url
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if scheme != "http" && scheme != "https" {
+                return Err(apex_adapter_kit::error(
+                    ErrorKind::Unsupported,
+                    "Gemini takes images as base64 data, base64 `data:` URLs or http(s) URLs; \
+                     this image URL is none of them",
+                ));
+            }
+            let mime_type = image
+                .media_type
+                .as_deref()
+                .or_else(|| media_type_of_url(url))
+                .unwrap_or(DEFAULT_IMAGE_TYPE);
+            Ok(Data::FileData(wire::FileData {
+                mime_type: Cow::Borrowed(mime_type),
+                file_uri: url,
+            }))
+        }
+    }
+}
+
+/// The image type a URL's file extension names, if any.
+fn media_type_of_url(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let (_, extension) = file.rsplit_once('.')?;
+    Some(match extension.to_ascii_lowercase().as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        _ => return None,
+    })
+}
+
+/// The image type base64 data starts with (its magic bytes, base64-encoded), if known.
+fn sniff_media_type(data: &str) -> Option<&'static str> {
+    [
+        ("iVBORw0KGgo", "image/png"),
+        ("/9j/", "image/jpeg"),
+        ("R0lGOD", "image/gif"),
+        ("UklGR", "image/webp"),
+    ]
+    .into_iter()
+    .find(|(magic, _)| data.starts_with(magic))
+    .map(|(_, media_type)| media_type)
+}
+
+/// The parts of a user turn answering one tool call: a `functionResponse`, then the result's images
+/// as inline data (a function response itself holds JSON only).
+fn tool_result<'a>(
+    result: &'a ToolResult,
+    call_names: &BTreeMap<&str, &'a str>,
+) -> Result<Vec<Part<'a>>, AdapterError> {
+    let name = match result.name.as_deref().filter(|n| !n.is_empty()) {
+        Some(name) => name,
+        None => call_names
+            .get(result.call_id.as_str())
+            .copied()
+            .ok_or_else(|| {
+                apex_adapter_kit::error(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "the tool result for call `{}` answers no earlier tool call, and Gemini \
+                         needs the function's name",
+                        result.call_id
+                    ),
+                )
+            })?,
+    };
+    let text = result
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ToolResultPart::Text(text) => Some(text.as_str()),
+            ToolResultPart::Image(_) => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let response = function_response(&text, result.is_error)?;
+    let mut parts = vec![Part::new(Data::FunctionResponse(wire::FunctionResponse {
+        name,
+        response,
+    }))];
+    for part in &result.content {
+        if let ToolResultPart::Image(image) = part {
+            parts.push(Part::new(image_data(image)?));
+        }
+    }
+    Ok(parts)
+}
+
+/// `functionResponse.response`: the result itself when it is a JSON object (verbatim), else
+/// `{"result": text}`; a failed call's result goes under `error` instead.
+fn function_response(text: &str, is_error: bool) -> Result<Box<RawValue>, AdapterError> {
+    let object = serde_json::from_str::<Box<RawValue>>(text.trim())
+        .ok()
+        .filter(|raw| raw.get().starts_with('{'));
+    let response = match (is_error, object) {
+        (false, Some(object)) => return Ok(object),
+        (false, None) => serde_json::value::to_raw_value(&wire::ResultWrapper { result: text }),
+        (true, Some(object)) => {
+            serde_json::value::to_raw_value(&wire::ErrorWrapper { error: object })
+        }
+        (true, None) => serde_json::value::to_raw_value(&wire::ErrorWrapper { error: text }),
+    };
+    response.map_err(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use apex_adapter_kit::types::Message;
+
+    #[test]
+    fn model_paths_are_one_segment() {
+        assert_eq!(model_path("gemini-2.5-flash"), "models/gemini-2.5-flash");
+        assert_eq!(
+            model_path("models/gemini-2.5-flash"),
+            "models/gemini-2.5-flash"
+        );
+        assert_eq!(model_path("x/../y?alt=1"), "models/x%2F..%2Fy%3Falt%3D1");
+        assert_eq!(model_path("models/"), "models/");
+        assert_eq!(model_path("tunedModels/my-model"), "tunedModels/my-model");
+    }
+
+    #[test]
+    fn unusable_arguments_become_an_empty_object() {
+        for text in ["", "  ", "{oops", "[1,2]", "null"] {
+            assert_eq!(arguments(text).get(), "{}", "{text:?}");
+        }
+        assert_eq!(arguments(" {\"a\":1} ").get(), "{\"a\":1}");
+    }
+
+    #[test]
+    fn function_responses_wrap_what_is_not_an_object() {
+        let get = |text: &str, is_error: bool| {
+            function_response(text, is_error).unwrap().get().to_string()
+        };
+        assert_eq!(get(" {\"t\": 1} ", false), "{\"t\": 1}");
+        assert_eq!(get("[1]", false), r#"{"result":"[1]"}"#);
+        assert_eq!(get("", false), r#"{"result":""}"#);
+        assert_eq!(get("boom", true), r#"{"error":"boom"}"#);
+        assert_eq!(get("{\"code\":7}", true), r#"{"error":{"code":7}}"#);
+    }
+
+    #[test]
+    fn image_types_are_named_guessed_or_defaulted() {
+        assert_eq!(
+            media_type_of_url("https://x/a/cat.PNG?size=2#top"),
+            Some("image/png")
+        );
+        assert_eq!(media_type_of_url("https://x/a.b/cat"), None);
+        assert_eq!(
+            sniff_media_type("iVBORw0KGgoAAAANSUhEUg"),
+            Some("image/png")
+        );
+        assert_eq!(sniff_media_type("/9j/4AAQ"), Some("image/jpeg"));
+        assert_eq!(sniff_media_type("AAAA"), None);
+    }
+
+    #[test]
+    fn each_signature_lands_on_exactly_one_part() {
+        use apex_adapter_kit::types::{Thinking, ToolCall};
+        let thinking = |text: &str, sig: &str| {
+            ContentPart::Thinking(Thinking {
+                text: text.into(),
+                signature: Some(sig.into()),
+            })
+        };
+        let call = ContentPart::ToolCall(ToolCall {
+            id: "c".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+        });
+        let parts_of = |content: Vec<ContentPart>| {
+            let req = ChatRequest::new(
+                "m",
+                vec![Message {
+                    role: Role::Assistant,
+                    content,
+                    name: None,
+                }],
+            );
+            let built = serde_json::to_value(body(&req).unwrap()).unwrap();
+            serde_json::to_string(&built["contents"][0]["parts"]).unwrap()
+        };
+        // A thought summary folded together with the call's signature (an Anthropic thinking
+        // block): the signature still lands on the call.
+        assert_eq!(
+            parts_of(vec![thinking("", "s1"), thinking("t", "s2"), call.clone()]),
+            r#"[{"text":"","thoughtSignature":"s1"},{"functionCall":{"args":{},"name":"f"},"thoughtSignature":"s2"}]"#
+        );
+        assert_eq!(
+            parts_of(vec![thinking("", "s1"), thinking("", "s2"), call]),
+            r#"[{"text":"","thoughtSignature":"s1"},{"functionCall":{"args":{},"name":"f"},"thoughtSignature":"s2"}]"#
+        );
+    }
+
+    #[test]
+    fn extras_never_override_built_fields() {
+        let mut req = ChatRequest::new(
+            "gemini-2.5-flash",
+            vec![Message {
+                role: Role::User,
+                content: vec![ContentPart::Text("hi".into())],
+                name: None,
+            }],
+        );
+        req.max_tokens = Some(10);
+        req.extra = Some(
+            r#"{"contents":[],"safetySettings":[],"generationConfig":{"maxOutputTokens":99,"candidateCount":1}}"#
+                .to_string(),
+        );
+        let built = serde_json::to_value(body(&req).unwrap()).unwrap();
+        assert_eq!(built["contents"][0]["parts"][0]["text"], "hi");
+        assert_eq!(built["safetySettings"], serde_json::json!([]));
+        assert_eq!(
+            built["generationConfig"],
+            serde_json::json!({"maxOutputTokens": 10, "candidateCount": 1})
+        );
+        // With nothing built, the client's generationConfig goes through as it is.
+        req.max_tokens = None;
+        let built = serde_json::to_value(body(&req).unwrap()).unwrap();
+        assert_eq!(
+            built["generationConfig"],
+            serde_json::json!({"maxOutputTokens": 99, "candidateCount": 1})
+        );
+    }
+}
