@@ -4,7 +4,7 @@
 pub const APEX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/apex.wasm"));
 /// The router alone.
 pub const ROUTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/router.wasm"));
-/// The adapter chain `openai ▶ anthropic ▶ end`.
+/// The adapter chain `openai ▶ anthropic ▶ gemini ▶ cohere ▶ ollama ▶ end`.
 pub const ADAPTERS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapters.wasm"));
 pub const ADAPTER_OPENAI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/adapter-openai.wasm"));
 pub const ADAPTER_ANTHROPIC: &[u8] =

@@ -183,6 +183,8 @@ pub enum Reply {
         headers: Vec<(String, String)>,
         chunks: Vec<(Duration, Bytes)>,
         cut: bool,
+        /// How long the status line takes (a provider slow to start).
+        head_delay: Duration,
     },
     /// The connection is refused.
     Refused,
@@ -195,6 +197,7 @@ impl Reply {
             headers: vec![("content-type".into(), "application/json".into())],
             chunks: vec![(Duration::ZERO, body.into())],
             cut: false,
+            head_delay: Duration::ZERO,
         }
     }
 
@@ -208,12 +211,31 @@ impl Reply {
                 .map(|c| (Duration::ZERO, c.into()))
                 .collect(),
             cut: false,
+            head_delay: Duration::ZERO,
         }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         if let Reply::Http { headers, .. } = &mut self {
             headers.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+
+    /// The status line comes after `delay`.
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        if let Reply::Http { head_delay, .. } = &mut self {
+            *head_delay = delay;
+        }
+        self
+    }
+
+    /// The chunk at `index` comes `delay` after the one before it.
+    pub fn pause_before(mut self, index: usize, delay: Duration) -> Self {
+        if let Reply::Http { chunks, .. } = &mut self
+            && let Some(chunk) = chunks.get_mut(index)
+        {
+            chunk.0 = delay;
         }
         self
     }
@@ -321,7 +343,13 @@ impl Outbound for Arc<Scripted> {
                     headers,
                     chunks,
                     cut,
-                } => (status, headers, chunks, cut),
+                    head_delay,
+                } => {
+                    if !head_delay.is_zero() {
+                        tokio::time::sleep(head_delay).await;
+                    }
+                    (status, headers, chunks, cut)
+                }
             };
             let (tx, rx) = tokio::sync::mpsc::channel(16);
             tokio::spawn(async move {

@@ -177,6 +177,24 @@ fn anthropic_fixtures_through_the_compiled_chain() {
 }
 
 #[test]
+fn gemini_fixtures_through_the_compiled_chain() {
+    let count = run_all(&mut Compiled::new(), &fixtures("adapter-gemini"));
+    assert!(count >= 25, "{count}");
+}
+
+#[test]
+fn cohere_fixtures_through_the_compiled_chain() {
+    let count = run_all(&mut Compiled::new(), &fixtures("adapter-cohere"));
+    assert!(count >= 40, "{count}");
+}
+
+#[test]
+fn ollama_fixtures_through_the_compiled_chain() {
+    let count = run_all(&mut Compiled::new(), &fixtures("adapter-ollama"));
+    assert!(count >= 30, "{count}");
+}
+
+#[test]
 fn the_chain_reports_its_kinds_and_refuses_unknown_ones() {
     let mut compiled = Compiled::new();
     let adapter = compiled.chain.apex_gateway_adapter();
@@ -184,7 +202,18 @@ fn the_chain_reports_its_kinds_and_refuses_unknown_ones() {
         .runtime
         .block_on(adapter.call_kinds(&mut compiled.store))
         .unwrap();
-    assert_eq!(kinds, vec!["openai", "azure", "anthropic"]);
+    assert_eq!(
+        kinds,
+        vec![
+            "openai",
+            "azure",
+            "anthropic",
+            "vertex-anthropic",
+            "gemini",
+            "cohere",
+            "ollama"
+        ]
+    );
     let target = neutral::Target {
         kind: "nonesuch".into(),
         profile: String::new(),

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use apex_host::outbound::Reply;
 use common::{Gateway, Response};
 use serde_json::{Value, json};
@@ -45,6 +47,9 @@ targets = ["ds/deepseek-reasoner"]
 
 [models.sonnet]
 targets = ["claude/claude-sonnet-4-5"]
+
+[models.sturdy]
+targets = ["oa/gpt-4.1", "ds/deepseek-chat"]
 
 [[model_patterns]]
 pattern = "claude-*haiku*"
@@ -597,4 +602,82 @@ async fn echo_answers_on_the_messages_surface_without_providers() {
         .await;
     assert_eq!(r.json()["content"][0]["text"], "hallo");
     assert_eq!(r.json()["stop_reason"], "end_turn");
+}
+
+#[tokio::test]
+async fn pings_keep_a_slow_start_alive_and_failover_still_works() {
+    let config = config().replace("[gateway]\n", "[gateway]\nkeepalive_secs = 1\n");
+    let gw = Gateway::new(&config, VARS);
+    // The first provider thinks for 2.5 s and fails; the second answers.
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(
+            503,
+            r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+        )
+        .delayed(Duration::from_millis(2500)),
+    );
+    gw.upstream.push(DEEPSEEK, Reply::sse(openai_tool_stream()));
+    let r = post(
+        &gw,
+        "/v1/messages",
+        &claude_code_request("sturdy", true),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = events(&r);
+    let pings = seen.iter().take_while(|(name, _)| name == "ping").count();
+    assert!(pings >= 2, "pings while waiting: {}", r.text());
+    let blocks = check_grammar(&seen[pings..]);
+    assert_eq!(blocks[0].1, "Zwei Dateien – ich lese plan.md 📄");
+    assert_eq!(gw.upstream.requests().len(), 2);
+
+    // Everything fails after pings: the stream ends with an error event, not a status.
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(
+            503,
+            r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+        )
+        .delayed(Duration::from_millis(1500)),
+    );
+    gw.upstream.push(
+        DEEPSEEK,
+        Reply::json(500, r#"{"error":{"message":"boom","type":"server_error"}}"#),
+    );
+    let r = post(
+        &gw,
+        "/v1/messages",
+        &claude_code_request("sturdy", true),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let seen = events(&r);
+    assert_eq!(seen[0].0, "ping");
+    let (name, data) = seen.last().unwrap();
+    assert_eq!(name, "error", "{}", r.text());
+    assert_eq!(data["error"]["type"], "api_error");
+}
+
+#[tokio::test]
+async fn a_silent_provider_mid_stream_gets_pings_between_events() {
+    let config = config().replace("[gateway]\n", "[gateway]\nkeepalive_secs = 1\n");
+    let gw = Gateway::new(&config, VARS);
+    let whole = openai_tool_stream();
+    gw.upstream.push(
+        OPENAI,
+        Reply::sse(whole).pause_before(3, Duration::from_millis(2200)),
+    );
+    let r = post(&gw, "/v1/messages", &claude_code_request("gpt", true), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = events(&r);
+    let blocks = check_grammar(&seen);
+    assert!(
+        seen.iter().filter(|(n, _)| n == "ping").count() >= 2,
+        "{}",
+        r.text()
+    );
+    assert_eq!(blocks[1].1, r#"{"command": "cat ~/Zürich/plan.md"}"#);
 }

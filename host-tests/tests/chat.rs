@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use apex_host::outbound::Reply;
 use common::Gateway;
 use serde_json::{Value, json};
@@ -842,4 +844,33 @@ async fn forwarding_keeps_what_the_neutral_form_cannot_hold() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("n: 1"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn slow_streams_get_keepalive_comments_and_forwarded_streams_stay_intact() {
+    let config = format!("[gateway]\nkeepalive_secs = 1\n{}", config());
+    let gw = Gateway::new(&config, VARS);
+    let chunks = vec![
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hal\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    ];
+    gw.upstream.push(
+        OPENAI,
+        Reply::sse(chunks.clone())
+            .delayed(Duration::from_millis(1500))
+            .pause_before(1, Duration::from_millis(1500)),
+    );
+    let r = gw
+        .post("/v1/chat/completions", &tool_request("gpt", true))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.starts_with(": keepalive\n\n"), "{text}");
+    assert_eq!(
+        text.replace(": keepalive\n\n", ""),
+        chunks.concat(),
+        "the provider's bytes, with keepalives only between events"
+    );
+    assert!(text.matches(": keepalive").count() >= 2, "{text}");
 }

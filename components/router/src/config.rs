@@ -30,6 +30,7 @@ pub const CONFIG_VARIABLE: &str = "apex_config";
 /// A single gateway key, named `default`, for setups that need just one.
 pub const SINGLE_KEY_VARIABLE: &str = "apex_api_key";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const DEFAULT_KEEPALIVE_SECS: u64 = 10;
 /// The built-in model that answers without any provider.
 pub const ECHO_MODEL: &str = "echo";
 
@@ -134,6 +135,24 @@ pub const CATALOG: &[CatalogEntry] = &[
         key_variable: "cerebras_api_key",
         models: &[],
     },
+    CatalogEntry {
+        name: "gemini",
+        kind: "gemini",
+        base_url: "https://generativelanguage.googleapis.com/v1beta",
+        key_variable: "gemini_api_key",
+        models: &[
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            "gemini-2.5-flash-lite",
+        ],
+    },
+    CatalogEntry {
+        name: "cohere",
+        kind: "cohere",
+        base_url: "https://api.cohere.com/v2",
+        key_variable: "cohere_api_key",
+        models: &["command-a-03-2025"],
+    },
 ];
 
 #[derive(Deserialize, Default)]
@@ -170,11 +189,13 @@ struct GatewaySection {
     auto_providers: bool,
     #[serde(default = "yes")]
     echo_model: bool,
+    keepalive_secs: Option<u64>,
 }
 
 impl Default for GatewaySection {
     fn default() -> Self {
         Self {
+            keepalive_secs: None,
             max_body_bytes: None,
             cors_origins: Vec::new(),
             api_keys: BTreeMap::new(),
@@ -292,6 +313,8 @@ pub struct Config {
     pub models: BTreeMap<String, Vec<TargetRef>>,
     /// `(pattern, model)`, in order.
     pub model_patterns: Vec<(String, String)>,
+    /// Seconds of upstream silence before a streaming client gets a keepalive (0: never).
+    pub keepalive_secs: u64,
     pub echo_model: bool,
 }
 
@@ -509,6 +532,10 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
 
     Ok(Config {
         model_patterns,
+        keepalive_secs: file
+            .gateway
+            .keepalive_secs
+            .unwrap_or(DEFAULT_KEEPALIVE_SECS),
         max_body_bytes: file
             .gateway
             .max_body_bytes

@@ -10,7 +10,7 @@ use crate::error::{ApiError, scrub};
 use crate::routing::{self, Attempt};
 use crate::server::send_error;
 use crate::surfaces::{Routing, StreamWriter, Surface};
-use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse};
+use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 
 /// Who is asking, and what of their request the router needs besides the body.
 pub struct Client<'a> {
@@ -122,9 +122,24 @@ fn forwarded_headers(
     headers
 }
 
-/// `Ok`: the client has its answer (or its error). `Err`: nothing reached the client; the
-/// outparam comes back with the reason, for the next attempt.
-type Outcome = Result<(), (ApiError, ResponseOutparam)>;
+fn remember_tail(tail: &mut [u8; 2], bytes: &[u8]) {
+    match bytes {
+        [.., a, b] => *tail = [*a, *b],
+        [b] => *tail = [tail[1], *b],
+        [] => {}
+    }
+}
+
+/// Where the answer goes: nothing sent yet (status and headers still free), or an event stream
+/// already committed to status 200 by keepalives while the provider was slow to start.
+enum Sink {
+    Pending(ResponseOutparam),
+    Started(ClientResponse),
+}
+
+/// `Ok`: the client has its answer (or its error). `Err`: no content reached the client; the sink
+/// comes back with the reason, for the next attempt.
+type Outcome = Result<(), (ApiError, Sink)>;
 
 struct Chat<'a, S: Surface> {
     config: &'a Config,
@@ -172,17 +187,17 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         Err(error) => return send_error(out, &error, S::ERRORS, cors),
     };
     let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
-    let mut out = out;
+    let mut sink = Sink::Pending(out);
     for attempt in &attempts {
-        match chat.attempt(attempt, out) {
+        match chat.attempt(attempt, sink) {
             Ok(()) => return,
             Err((error, back)) => {
                 last = error;
-                out = back;
+                sink = back;
             }
         }
     }
-    send_error(out, &last, S::ERRORS, cors);
+    chat.fail(sink, &last);
 }
 
 impl<S: Surface> Chat<'_, S> {
@@ -198,14 +213,61 @@ impl<S: Surface> Chat<'_, S> {
         S::writer(id, self.alias.to_string(), now_secs(), &self.routing)
     }
 
-    fn fail(&self, out: ResponseOutparam, error: &ApiError) {
-        send_error(out, error, S::ERRORS, self.client.cors);
+    /// Report `error`: an error response, or an error event when the stream already started.
+    fn fail(&self, sink: Sink, error: &ApiError) {
+        match sink {
+            Sink::Pending(out) => send_error(out, error, S::ERRORS, self.client.cors),
+            Sink::Started(mut client) => {
+                let mut bytes = Vec::new();
+                self.writer(String::new()).error(error, &mut bytes);
+                client.write(&bytes);
+                client.finish();
+            }
+        }
+    }
+
+    /// A complete response (status and body), unless a stream already started.
+    fn respond(&self, sink: Sink, status: u16, headers: Vec<(String, String)>, body: &[u8]) {
+        match sink {
+            Sink::Pending(out) => transport::respond(out, status, headers, body),
+            Sink::Started(mut client) => {
+                client.write(body);
+                client.finish();
+            }
+        }
+    }
+
+    /// The client's event stream, started now if it was not yet.
+    fn stream_to(&self, sink: Sink, headers: &[(String, String)]) -> ClientResponse {
+        match sink {
+            Sink::Pending(out) => ClientResponse::start(out, 200, headers),
+            Sink::Started(client) => client,
+        }
+    }
+
+    /// Send a keepalive on the event stream, starting it if needed. `None`: the client left.
+    fn keepalive(&self, sink: Sink) -> Option<Sink> {
+        let mut bytes = Vec::new();
+        S::keepalive(&mut bytes);
+        let mut client = self.stream_to(sink, &sse_headers(self.client.cors));
+        if client.write(&bytes) {
+            Some(Sink::Started(client))
+        } else {
+            client.finish();
+            None
+        }
+    }
+
+    /// How long a streaming client may wait in silence before a keepalive (`None`: never).
+    fn keepalive_ns(&self) -> Option<u64> {
+        let secs = self.config.keepalive_secs;
+        (self.routing.stream && S::KEEPALIVE && secs > 0).then(|| secs * 1_000_000_000)
     }
 
     fn echo(&self, out: ResponseOutparam) {
         let neutral = match self.neutral() {
             Ok(neutral) => neutral,
-            Err(error) => return self.fail(out, &error),
+            Err(error) => return self.fail(Sink::Pending(out), &error),
         };
         let id = random_id(S::ID_PREFIX);
         if self.routing.stream {
@@ -228,47 +290,60 @@ impl<S: Surface> Chat<'_, S> {
     }
 
     /// One attempt.
-    fn attempt(&self, attempt: &Attempt, out: ResponseOutparam) -> Outcome {
+    fn attempt(&self, attempt: &Attempt, sink: Sink) -> Outcome {
         let mut target = target(attempt);
         S::forward_target(&mut target, attempt.provider, self.client.headers);
         // A request this target cannot take (unsupported feature, fields the translation cannot
         // carry) may still suit the next target: nothing was sent, so move on.
         let (request, forwarded) = match self.build(&target, attempt.model) {
             Ok(built) => built,
-            Err(error) => return Err((error, out)),
+            Err(error) => return Err((error, sink)),
         };
         if !crate::url::same_origin(&request.url, &target.base_url) {
             let error = ApiError::bad_gateway(format!(
                 "Refused: the `{}` adapter built a request outside provider `{}`'s origin.",
                 target.kind, attempt.provider.name
             ));
-            self.fail(out, &error);
+            self.fail(sink, &error);
             return Ok(());
         }
-        let upstream = match transport::send(&request) {
-            Ok(upstream) => upstream,
-            Err(error) => return Err((transport_error(&error), out)),
+        let pending = match transport::start(&request) {
+            Ok(pending) => pending,
+            Err(error) => return Err((transport_error(&error), sink)),
+        };
+        let mut sink = sink;
+        let upstream = loop {
+            match pending.wait(self.keepalive_ns()) {
+                Waited::Ready(Ok(upstream)) => break upstream,
+                Waited::Ready(Err(error)) => return Err((transport_error(&error), sink)),
+                Waited::TimedOut => match self.keepalive(sink) {
+                    Some(next) => sink = next,
+                    None => return Ok(()),
+                },
+            }
         };
         if !(200..300).contains(&upstream.status) {
-            return self.upstream_failure(&target, upstream, forwarded, out);
+            return self.upstream_failure(&target, upstream, forwarded, sink);
         }
         match (forwarded, self.routing.stream) {
-            (true, true) => self.pipe(upstream, out),
-            (true, false) => self.forward_body(upstream, out),
-            (false, false) => self.translate_body(&target, upstream, out),
-            (false, true) => self.translate_stream(&target, upstream, out),
+            (true, true) => self.pipe(upstream, sink),
+            (true, false) => self.forward_body(upstream, sink),
+            (false, false) => self.translate_body(&target, upstream, sink),
+            (false, true) => self.translate_stream(&target, upstream, sink),
         }
     }
 
     /// The upstream request: forwarded when the provider speaks the client's protocol, translated
     /// otherwise.
     fn build(&self, target: &Target, model: &str) -> Result<(HttpRequest, bool), ApiError> {
-        let body = crate::json::with_model(self.body, model)
-            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-        match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
-            Ok(request) => return Ok((request, true)),
-            Err(error) if error.kind == ErrorKind::Unsupported => {}
-            Err(error) => return Err(ApiError::from_upstream(&error)),
+        if S::FORWARDS {
+            let body = crate::json::with_model(self.body, model)
+                .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+            match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
+                Ok(request) => return Ok((request, true)),
+                Err(error) if error.kind == ErrorKind::Unsupported => {}
+                Err(error) => return Err(ApiError::from_upstream(&error)),
+            }
         }
         let mut neutral = self.neutral()?.clone();
         neutral.model = model.to_string();
@@ -282,7 +357,7 @@ impl<S: Surface> Chat<'_, S> {
         target: &Target,
         mut upstream: UpstreamResponse,
         forwarded: bool,
-        out: ResponseOutparam,
+        sink: Sink,
     ) -> Outcome {
         let body = upstream.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
         let error = match adapter::parse_response(
@@ -302,76 +377,127 @@ impl<S: Surface> Chat<'_, S> {
         let mut api_error = ApiError::from_upstream(&error);
         api_error.message = scrub(&api_error.message, &self.secrets());
         if retryable(error.kind) {
-            return Err((api_error, out));
+            return Err((api_error, sink));
         }
-        if forwarded && error.kind != ErrorKind::Auth {
-            // Same protocol: the client gets the provider's own error body (secrets removed).
-            let text = scrub(&String::from_utf8_lossy(&body), &self.secrets());
-            transport::respond(
-                out,
-                upstream.status,
-                json_headers(self.client.cors),
-                text.as_bytes(),
-            );
-        } else {
-            self.fail(out, &api_error);
+        match sink {
+            Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
+                // Same protocol: the client gets the provider's own error body (secrets removed).
+                let text = scrub(&String::from_utf8_lossy(&body), &self.secrets());
+                transport::respond(
+                    out,
+                    upstream.status,
+                    json_headers(self.client.cors),
+                    text.as_bytes(),
+                );
+            }
+            sink => self.fail(sink, &api_error),
         }
         Ok(())
     }
 
-    fn forward_body(&self, mut upstream: UpstreamResponse, out: ResponseOutparam) -> Outcome {
+    fn forward_body(&self, mut upstream: UpstreamResponse, sink: Sink) -> Outcome {
         match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
-                transport::respond(
-                    out,
-                    upstream.status,
-                    forwarded_headers(&upstream, self.client.cors),
-                    &body,
-                );
+                let headers = forwarded_headers(&upstream, self.client.cors);
+                self.respond(sink, upstream.status, headers, &body);
                 Ok(())
             }
-            Err(error) => Err((transport_error(&error), out)),
+            Err(error) => Err((transport_error(&error), sink)),
         }
     }
 
-    /// Same-protocol stream: bytes go to the client as they arrive, untouched.
-    fn pipe(&self, mut upstream: UpstreamResponse, out: ResponseOutparam) -> Outcome {
+    /// The next bytes of a provider's stream, sending keepalives to the client while it is
+    /// silent. `Err(None)`: the client left.
+    fn next_chunk(
+        &self,
+        upstream: &mut UpstreamResponse,
+        sink: &mut Option<Sink>,
+        may_keepalive: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<u8>>, Option<TransportError>> {
+        let Some(interval) = self.keepalive_ns() else {
+            return upstream.read().map_err(Some);
+        };
+        loop {
+            match upstream.read_within(interval) {
+                Waited::Ready(Ok(Some(chunk))) if chunk.is_empty() => continue,
+                Waited::Ready(result) => return result.map_err(Some),
+                Waited::TimedOut if may_keepalive() => {
+                    let Some(current) = sink.take() else {
+                        return Err(None);
+                    };
+                    match self.keepalive(current) {
+                        Some(next) => *sink = Some(next),
+                        None => return Err(None),
+                    }
+                }
+                Waited::TimedOut => {}
+            }
+        }
+    }
+
+    /// Same-protocol stream: bytes go to the client as they arrive, untouched (keepalives go only
+    /// between complete events).
+    fn pipe(&self, mut upstream: UpstreamResponse, sink: Sink) -> Outcome {
+        let headers = forwarded_headers(&upstream, self.client.cors);
+        let mut sink = Some(sink);
         // Wait for the first bytes before committing, so a connection that dies at once fails over.
-        let first = match upstream.read() {
+        let first = match self.next_chunk(&mut upstream, &mut sink, &|| true) {
             Ok(Some(chunk)) => chunk,
             Ok(None) => {
-                return Err((
-                    ApiError::bad_gateway("The upstream provider sent an empty reply."),
-                    out,
-                ));
+                let error = ApiError::bad_gateway("The upstream provider sent an empty reply.");
+                return match sink {
+                    Some(sink) => Err((error, sink)),
+                    None => Ok(()),
+                };
             }
-            Err(error) => return Err((transport_error(&error), out)),
+            Err(None) => return Ok(()),
+            Err(Some(error)) => {
+                return match sink {
+                    Some(sink) => Err((transport_error(&error), sink)),
+                    None => Ok(()),
+                };
+            }
         };
-        let mut client = ClientResponse::start(
-            out,
-            upstream.status,
-            &forwarded_headers(&upstream, self.client.cors),
-        );
+        let Some(sink) = sink else { return Ok(()) };
+        let mut client = match sink {
+            Sink::Pending(out) => ClientResponse::start(out, upstream.status, &headers),
+            Sink::Started(client) => client,
+        };
+        // The last two bytes sent: `\n\n` means the client is between events.
+        let mut tail = [0u8; 2];
+        remember_tail(&mut tail, &first);
         if client.write(&first) {
+            let mut sink = Some(Sink::Started(client));
             loop {
-                match upstream.read() {
+                let boundary = tail == *b"\n\n";
+                match self.next_chunk(&mut upstream, &mut sink, &|| boundary) {
                     Ok(Some(chunk)) => {
+                        remember_tail(&mut tail, &chunk);
+                        let Some(Sink::Started(client)) = sink.as_mut() else {
+                            break;
+                        };
                         if !client.write(&chunk) {
                             break;
                         }
                     }
-                    Ok(None) => break,
-                    Err(error) => {
+                    Ok(None) | Err(None) => break,
+                    Err(Some(error)) => {
                         let mut bytes = Vec::new();
                         self.writer(String::new())
                             .error(&transport_error(&error), &mut bytes);
-                        client.write(&bytes);
+                        if let Some(Sink::Started(client)) = sink.as_mut() {
+                            client.write(&bytes);
+                        }
                         break;
                     }
                 }
             }
+            if let Some(Sink::Started(client)) = sink {
+                client.finish();
+            }
+        } else {
+            client.finish();
         }
-        client.finish();
         Ok(())
     }
 
@@ -379,74 +505,76 @@ impl<S: Surface> Chat<'_, S> {
         &self,
         target: &Target,
         mut upstream: UpstreamResponse,
-        out: ResponseOutparam,
+        sink: Sink,
     ) -> Outcome {
         let body = match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => body,
-            Err(error) => return Err((transport_error(&error), out)),
+            Err(error) => return Err((transport_error(&error), sink)),
         };
         match adapter::parse_response(&target.kind, upstream.status, &upstream.headers, &body) {
             Ok(response) => {
                 let id = random_id(S::ID_PREFIX);
                 let rendered = S::render(&response, &id, self.alias, now_secs());
-                transport::respond(out, 200, json_headers(self.client.cors), &rendered);
+                self.respond(sink, 200, json_headers(self.client.cors), &rendered);
+                Ok(())
             }
             Err(error) => {
                 // A 2xx reply that does not parse: another target may do better.
                 let mut api_error = ApiError::from_upstream(&error);
                 api_error.message = scrub(&api_error.message, &self.secrets());
-                return Err((api_error, out));
+                Err((api_error, sink))
             }
         }
-        Ok(())
     }
 
-    /// Another protocol's stream, decoded to neutral events and rendered as OpenAI chunks. Nothing
-    /// is sent until the first event decodes, so an early failure can still fail over.
+    /// Another protocol's stream, decoded to neutral events and rendered in the client's protocol.
+    /// Nothing but keepalives is sent until the first content decodes, so an early failure can
+    /// still fail over.
     fn translate_stream(
         &self,
         target: &Target,
         mut upstream: UpstreamResponse,
-        out: ResponseOutparam,
+        sink: Sink,
     ) -> Outcome {
         let decoder = adapter::StreamDecoder::new(&target.kind);
         let mut writer = self.writer(random_id(S::ID_PREFIX));
         let mut pending = Vec::new();
-        let mut client: Option<ClientResponse> = None;
-        let mut out = Some(out);
+        // `Pending` or keepalive-`Started` until content flows; then `content` is set.
+        let mut sink = Some(sink);
+        let mut content = false;
         let mut finished = false;
         loop {
-            let step: Result<(Vec<StreamEvent>, bool), ApiError> = match upstream.read() {
-                Ok(Some(chunk)) => decoder
-                    .feed(&chunk)
-                    .map(|events| (events, false))
-                    .map_err(|e| ApiError::from_upstream(&e)),
-                Ok(None) => decoder
-                    .finish()
-                    .map(|events| (events, true))
-                    .map_err(|e| ApiError::from_upstream(&e)),
-                // The answer is complete; a connection dropped after it changes nothing.
-                Err(_) if finished => Ok((Vec::new(), true)),
-                Err(error) => Err(transport_error(&error)),
-            };
+            let step: Result<(Vec<StreamEvent>, bool), ApiError> =
+                match self.next_chunk(&mut upstream, &mut sink, &|| true) {
+                    Ok(Some(chunk)) => decoder
+                        .feed(&chunk)
+                        .map(|events| (events, false))
+                        .map_err(|e| ApiError::from_upstream(&e)),
+                    Ok(None) => decoder
+                        .finish()
+                        .map(|events| (events, true))
+                        .map_err(|e| ApiError::from_upstream(&e)),
+                    Err(None) => return Ok(()),
+                    // The answer is complete; a connection dropped after it changes nothing.
+                    Err(Some(_)) if finished => Ok((Vec::new(), true)),
+                    Err(Some(error)) => Err(transport_error(&error)),
+                };
             let (events, end) = match step {
                 Ok(step) => step,
                 Err(mut error) => {
                     error.message = scrub(&error.message, &self.secrets());
-                    match client.take() {
-                        None => {
-                            if let Some(out) = out.take() {
-                                return Err((error, out));
-                            }
-                            return Ok(());
-                        }
-                        Some(mut client) => {
-                            writer.error(&error, &mut pending);
-                            client.write(&pending);
-                            client.finish();
-                            return Ok(());
-                        }
+                    let Some(current) = sink.take() else {
+                        return Ok(());
+                    };
+                    if !content {
+                        return Err((error, current));
                     }
+                    if let Sink::Started(mut client) = current {
+                        writer.error(&error, &mut pending);
+                        client.write(&pending);
+                        client.finish();
+                    }
+                    return Ok(());
                 }
             };
             for event in events.iter() {
@@ -459,27 +587,27 @@ impl<S: Surface> Chat<'_, S> {
                 writer.done(&mut pending);
             }
             if !pending.is_empty() || end {
-                if client.is_none()
-                    && let Some(out) = out.take()
-                {
-                    client = Some(ClientResponse::start(
-                        out,
-                        200,
-                        &sse_headers(self.client.cors),
-                    ));
-                }
-                if let Some(client) = client.as_mut()
-                    && !client.write(&pending)
-                {
-                    break;
+                let Some(current) = sink.take() else {
+                    return Ok(());
+                };
+                let mut client = self.stream_to(current, &sse_headers(self.client.cors));
+                content = true;
+                if !client.write(&pending) {
+                    client.finish();
+                    return Ok(());
                 }
                 pending.clear();
+                if end {
+                    client.finish();
+                    return Ok(());
+                }
+                sink = Some(Sink::Started(client));
             }
             if end {
                 break;
             }
         }
-        if let Some(client) = client {
+        if let Some(Sink::Started(client)) = sink {
             client.finish();
         }
         Ok(())

@@ -2,11 +2,14 @@
 //! to the client (streamed as it is written).
 
 use apex_adapter_kit::types::HttpRequest;
+use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingRequest, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingRequest, IncomingResponse,
+    Method, OutgoingBody, OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam,
+    Scheme,
 };
+use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::error::ApiError;
@@ -132,6 +135,24 @@ impl UpstreamResponse {
         }
     }
 
+    /// The next bytes of the body if they come within `timeout_ns`; `None` at its end.
+    pub fn read_within(
+        &mut self,
+        timeout_ns: u64,
+    ) -> Waited<Result<Option<Vec<u8>>, TransportError>> {
+        if !ready_within(&self.stream.subscribe(), timeout_ns) {
+            return Waited::TimedOut;
+        }
+        Waited::Ready(match self.stream.read(READ_SIZE) {
+            Ok(chunk) => Ok(Some(chunk)),
+            Err(StreamError::Closed) => Ok(None),
+            Err(StreamError::LastOperationFailed(e)) => Err(TransportError::new(format!(
+                "upstream body failed: {}",
+                e.to_debug_string()
+            ))),
+        })
+    }
+
     /// The whole body (bounded, so a runaway upstream cannot exhaust memory).
     pub fn read_all(&mut self, limit: usize) -> Result<Vec<u8>, TransportError> {
         let mut bytes = Vec::new();
@@ -145,8 +166,82 @@ impl UpstreamResponse {
     }
 }
 
+/// The result of waiting with a deadline.
+pub enum Waited<T> {
+    Ready(T),
+    TimedOut,
+}
+
+/// Whether `pollable` becomes ready within `timeout_ns`.
+fn ready_within(pollable: &Pollable, timeout_ns: u64) -> bool {
+    if pollable.ready() {
+        return true;
+    }
+    let timer = monotonic_clock::subscribe_duration(timeout_ns);
+    poll(&[pollable, &timer]).contains(&0)
+}
+
+/// A request on its way: the body is sent, the status line not yet received.
+pub struct PendingResponse {
+    future: FutureIncomingResponse,
+}
+
+impl PendingResponse {
+    /// Wait for the status line, at most `timeout_ns` (`None`: as long as the host allows).
+    pub fn wait(
+        &self,
+        timeout_ns: Option<u64>,
+    ) -> Waited<Result<UpstreamResponse, TransportError>> {
+        loop {
+            match self.future.get() {
+                Some(Ok(Ok(response))) => return Waited::Ready(receive(response)),
+                Some(Ok(Err(code))) => return Waited::Ready(Err(describe(&code))),
+                Some(Err(())) => {
+                    return Waited::Ready(Err(TransportError::new(
+                        "upstream response already taken",
+                    )));
+                }
+                None => match timeout_ns {
+                    None => self.future.subscribe().block(),
+                    Some(timeout) => {
+                        if !ready_within(&self.future.subscribe(), timeout) {
+                            return Waited::TimedOut;
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn receive(response: IncomingResponse) -> Result<UpstreamResponse, TransportError> {
+    let status = response.status();
+    let headers = header_list(&response.headers());
+    let body = response
+        .consume()
+        .map_err(|()| TransportError::new("upstream body unavailable"))?;
+    let stream = body
+        .stream()
+        .map_err(|()| TransportError::new("upstream body stream unavailable"))?;
+    Ok(UpstreamResponse {
+        status,
+        headers,
+        stream,
+        _body: body,
+        _response: response,
+    })
+}
+
 /// Send `request` and wait for the status line.
 pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
+    match start(request)?.wait(None) {
+        Waited::Ready(result) => result,
+        Waited::TimedOut => Err(TransportError::new("upstream did not answer")),
+    }
+}
+
+/// Send `request` (its whole body); the status line is awaited with [`PendingResponse::wait`].
+pub fn start(request: &HttpRequest) -> Result<PendingResponse, TransportError> {
     let url = crate::url::parse(&request.url)
         .ok_or_else(|| TransportError::new("invalid upstream URL"))?;
     let entries: Vec<(String, Vec<u8>)> = request
@@ -195,29 +290,7 @@ pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
             .map_err(|_| TransportError::new("failed to send the request body upstream"))?;
     }
     OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
-    let response = loop {
-        match future.get() {
-            Some(Ok(Ok(response))) => break response,
-            Some(Ok(Err(code))) => return Err(describe(&code)),
-            Some(Err(())) => return Err(TransportError::new("upstream response already taken")),
-            None => future.subscribe().block(),
-        }
-    };
-    let status = response.status();
-    let headers = header_list(&response.headers());
-    let body = response
-        .consume()
-        .map_err(|()| TransportError::new("upstream body unavailable"))?;
-    let stream = body
-        .stream()
-        .map_err(|()| TransportError::new("upstream body stream unavailable"))?;
-    Ok(UpstreamResponse {
-        status,
-        headers,
-        stream,
-        _body: body,
-        _response: response,
-    })
+    Ok(PendingResponse { future })
 }
 
 /// The response to the client, body written as it comes.

@@ -1,6 +1,7 @@
 //! Builds the guest components for `wasm32-wasip2` and composes them with wac-graph:
 //!
-//! - `adapters.wasm`: the adapter chain `openai ▶ anthropic ▶ end` (what spin.toml plugs in)
+//! - `adapters.wasm`: the adapter chain `openai ▶ anthropic ▶ gemini ▶ cohere ▶ ollama ▶ end`
+//!   (what spin.toml plugs in); each adapter is also written alone (`adapter-<name>.wasm`)
 //! - `router.wasm`:   the router alone (spin.toml's component source)
 //! - `apex.wasm`:     router + chain, the whole app (the local host)
 //! - `apex-wasmtime-serve.wasm`: the app with a shim for `wasmtime serve`'s key-value/config drafts
@@ -21,10 +22,16 @@ const CRATES: &[&str] = &[
     "apex-router",
     "apex-adapter-openai",
     "apex-adapter-anthropic",
+    "apex-adapter-gemini",
+    "apex-adapter-cohere",
+    "apex-adapter-ollama",
     "apex-adapter-end",
     "apex-test-rogue-adapter",
     "apex-wasmtime-serve-shim",
 ];
+
+/// The adapters of the chain, in order (each serves its kinds and delegates the rest onward).
+pub const CHAIN: &[&str] = &["openai", "anthropic", "gemini", "cohere", "ollama"];
 
 /// The files written, by name.
 pub const OUTPUTS: &[&str] = &[
@@ -33,6 +40,9 @@ pub const OUTPUTS: &[&str] = &[
     "adapters.wasm",
     "adapter-openai.wasm",
     "adapter-anthropic.wasm",
+    "adapter-gemini.wasm",
+    "adapter-cohere.wasm",
+    "adapter-ollama.wasm",
     "adapter-end.wasm",
     "test-rogue-app.wasm",
     "apex-wasmtime-serve.wasm",
@@ -82,12 +92,15 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
     };
     let router = read("apex_router")?;
-    let openai = read("apex_adapter_openai")?;
-    let anthropic = read("apex_adapter_anthropic")?;
     let end = read("apex_adapter_end")?;
-
-    let tail = plug(&anthropic, &end).context("composing anthropic ▶ end")?;
-    let chain = plug(&openai, &tail).context("composing openai ▶ anthropic ▶ end")?;
+    let mut adapters = Vec::with_capacity(CHAIN.len());
+    for name in CHAIN {
+        adapters.push((*name, read(&format!("apex_adapter_{name}"))?));
+    }
+    let mut chain = end.clone();
+    for (name, adapter) in adapters.iter().rev() {
+        chain = plug(adapter, &chain).with_context(|| format!("composing {name} ▶ ..."))?;
+    }
     let app = plug(&router, &chain).context("composing router ▶ chain")?;
 
     let out = root.join("target").join("apex");
@@ -103,12 +116,13 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         ("apex-wasmtime-serve.wasm", &serve_app),
         ("router.wasm", &router),
         ("adapters.wasm", &chain),
-        ("adapter-openai.wasm", &openai),
-        ("adapter-anthropic.wasm", &anthropic),
         ("adapter-end.wasm", &end),
         ("test-rogue-app.wasm", &rogue_app),
     ] {
         write(&out.join(name), bytes)?;
+    }
+    for (name, adapter) in &adapters {
+        write(&out.join(format!("adapter-{name}.wasm")), adapter)?;
     }
     Ok(out)
 }

@@ -49,6 +49,11 @@ impl Surface for AnthropicMessages {
         EventWriter::new(id, model)
     }
 
+    /// Anthropic's own keepalive event.
+    fn keepalive(out: &mut Vec<u8>) {
+        sse(out, "ping", &json!({"type": "ping"}));
+    }
+
     fn forward_target(target: &mut Target, provider: &Provider, client: &[(String, String)]) {
         forward_headers(target, provider, client);
     }

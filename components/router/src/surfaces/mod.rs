@@ -45,6 +45,10 @@ pub trait Surface {
     /// Prefix of the response ids the gateway makes.
     const ID_PREFIX: &'static str;
     const ERRORS: ErrorFormat;
+    /// Whether requests may be forwarded untouched to providers that speak `PROTOCOL`.
+    const FORWARDS: bool = true;
+    /// Whether the stream format has a keepalive that clients ignore (see [`Surface::keepalive`]).
+    const KEEPALIVE: bool = true;
     type Writer: StreamWriter;
 
     fn routing(body: &[u8]) -> Result<Routing, ApiError>;
@@ -52,6 +56,11 @@ pub trait Surface {
     fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError>;
     fn render(response: &ChatResponse, id: &str, model: &str, created: u64) -> Vec<u8>;
     fn writer(id: String, model: String, created: u64, routing: &Routing) -> Self::Writer;
+    /// Bytes that keep a silent stream alive without meaning anything: an SSE comment by default.
+    fn keepalive(out: &mut Vec<u8>) {
+        out.extend_from_slice(b": keepalive\n\n");
+    }
+
     /// Adjust a target for a forwarded request (protocol headers the client sent).
     fn forward_target(
         _target: &mut Target,
