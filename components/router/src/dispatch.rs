@@ -1,27 +1,32 @@
 //! One chat request through its targets: forward when the provider speaks the client's protocol,
 //! translate otherwise; fail over to the next key or target until a byte reaches the client.
 
-use apex_adapter_kit::types::{ChatRequest, ErrorKind, HttpRequest, StreamEvent, Target};
+use apex_adapter_kit::types::{
+    ChatRequest, ChatResponse, ErrorKind, HttpRequest, StreamEvent, Target,
+};
 use wasip2::http::types::ResponseOutparam;
 
+use crate::accumulate::Accumulator;
 use crate::bindings::{adapter, kv};
 use crate::config::{Config, ECHO_MODEL, Provider};
 use crate::error::{ApiError, scrub};
 use crate::routing::{self, Attempt};
 use crate::server::send_error;
-use crate::surfaces::{Routing, StreamWriter, Surface};
+use crate::surfaces::{Completed, Routing, StreamWriter, Surface};
 use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 
 /// Who is asking, and what of their request the router needs besides the body.
 pub struct Client<'a> {
+    /// The gateway key's name (`anonymous` when the gateway is open): scopes stored state.
+    pub caller: &'a str,
     pub headers: &'a [(String, String)],
     /// CORS headers for the response.
     pub cors: &'a [(String, String)],
 }
 
 /// Upstream bodies we buffer (non-streamed replies, error bodies) are bounded by this.
-const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
-const KV_STORE: &str = "default";
+pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+pub const KV_STORE: &str = "default";
 
 fn random_id(prefix: &str) -> String {
     let a = wasip2::random::random::get_random_u64();
@@ -29,13 +34,13 @@ fn random_id(prefix: &str) -> String {
     format!("{prefix}{a:016x}{b:08x}")
 }
 
-fn now_secs() -> u64 {
+pub fn now_secs() -> u64 {
     wasip2::clocks::wall_clock::now().seconds
 }
 
 /// Next start index for a provider's keys: a counter in the key-value store, so rotation holds
 /// across instances. Failures fall back to the first key.
-fn rotation(provider: &Provider) -> usize {
+pub fn rotation(provider: &Provider) -> usize {
     let Ok(bucket) = kv::open(KV_STORE) else {
         return 0;
     };
@@ -51,7 +56,7 @@ fn rotation(provider: &Provider) -> usize {
     current as usize
 }
 
-fn target(attempt: &Attempt) -> Target {
+pub fn target(attempt: &Attempt) -> Target {
     let provider = attempt.provider;
     Target {
         kind: provider.kind.clone(),
@@ -91,16 +96,16 @@ fn transport_error(error: &TransportError) -> ApiError {
     }
 }
 
-fn sse_headers(cors: &[(String, String)]) -> Vec<(String, String)> {
+fn stream_headers(content_type: &str, cors: &[(String, String)]) -> Vec<(String, String)> {
     let mut headers = vec![
-        ("content-type".to_string(), "text/event-stream".to_string()),
+        ("content-type".to_string(), content_type.to_string()),
         ("cache-control".to_string(), "no-cache".to_string()),
     ];
     headers.extend_from_slice(cors);
     headers
 }
 
-fn json_headers(cors: &[(String, String)]) -> Vec<(String, String)> {
+pub fn json_headers(cors: &[(String, String)]) -> Vec<(String, String)> {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     headers.extend_from_slice(cors);
     headers
@@ -179,7 +184,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         Some(targets) => targets,
         None if served_as == ECHO_MODEL && config.echo_model => return chat.echo(out),
         None => {
-            return send_error(out, &ApiError::model_not_found(&alias), S::ERRORS, cors);
+            return send_error(out, &S::model_not_found(&alias), S::ERRORS, cors);
         }
     };
     let attempts = match routing::attempts(config, &targets, rotation) {
@@ -249,7 +254,10 @@ impl<S: Surface> Chat<'_, S> {
     fn keepalive(&self, sink: Sink) -> Option<Sink> {
         let mut bytes = Vec::new();
         S::keepalive(&mut bytes);
-        let mut client = self.stream_to(sink, &sse_headers(self.client.cors));
+        let mut client = self.stream_to(
+            sink,
+            &stream_headers(S::STREAM_CONTENT_TYPE, self.client.cors),
+        );
         if client.write(&bytes) {
             Some(Sink::Started(client))
         } else {
@@ -270,6 +278,8 @@ impl<S: Surface> Chat<'_, S> {
             Err(error) => return self.fail(Sink::Pending(out), &error),
         };
         let id = random_id(S::ID_PREFIX);
+        let created = now_secs();
+        let response = crate::echo::respond(neutral, &id);
         if self.routing.stream {
             let mut writer = self.writer(id.clone());
             let mut bytes = Vec::new();
@@ -277,11 +287,38 @@ impl<S: Surface> Chat<'_, S> {
                 writer.event(&event, &mut bytes);
             }
             writer.done(&mut bytes);
-            transport::respond(out, 200, sse_headers(self.client.cors), &bytes);
+            transport::respond(
+                out,
+                200,
+                stream_headers(S::STREAM_CONTENT_TYPE, self.client.cors),
+                &bytes,
+            );
         } else {
-            let response = crate::echo::respond(neutral, &id);
-            let body = S::render(&response, &id, self.alias, now_secs());
+            let body = S::render(&response, &id, self.alias, created, &self.routing);
             transport::respond(out, 200, json_headers(self.client.cors), &body);
+        }
+        self.record(&id, created, &response);
+    }
+
+    /// Keep what the surface stores of a finished answer (`id` is the one the client saw).
+    fn record(&self, id: &str, created: u64, response: &ChatResponse) {
+        if !S::STORES {
+            return;
+        }
+        let done = Completed {
+            id,
+            created,
+            model: self.alias,
+            caller: self.client.caller,
+            body: self.body,
+            routing: &self.routing,
+            response,
+        };
+        if let Some((key, value)) = S::record(&done)
+            && let Ok(bucket) = kv::open(KV_STORE)
+        {
+            // A store failure must not fail an answer the client already has.
+            let _ = bucket.set(&key, &value);
         }
     }
 
@@ -514,8 +551,10 @@ impl<S: Surface> Chat<'_, S> {
         match adapter::parse_response(&target.kind, upstream.status, &upstream.headers, &body) {
             Ok(response) => {
                 let id = random_id(S::ID_PREFIX);
-                let rendered = S::render(&response, &id, self.alias, now_secs());
+                let created = now_secs();
+                let rendered = S::render(&response, &id, self.alias, created, &self.routing);
                 self.respond(sink, 200, json_headers(self.client.cors), &rendered);
+                self.record(&id, created, &response);
                 Ok(())
             }
             Err(error) => {
@@ -537,7 +576,11 @@ impl<S: Surface> Chat<'_, S> {
         sink: Sink,
     ) -> Outcome {
         let decoder = adapter::StreamDecoder::new(&target.kind);
-        let mut writer = self.writer(random_id(S::ID_PREFIX));
+        let id = random_id(S::ID_PREFIX);
+        let created = now_secs();
+        let mut writer = S::writer(id.clone(), self.alias.to_string(), created, &self.routing);
+        // The whole answer, for surfaces that store it.
+        let mut whole = S::STORES.then(Accumulator::default);
         let mut pending = Vec::new();
         // `Pending` or keepalive-`Started` until content flows; then `content` is set.
         let mut sink = Some(sink);
@@ -582,6 +625,15 @@ impl<S: Surface> Chat<'_, S> {
                     finished = true;
                 }
                 writer.event(event, &mut pending);
+                if let Some(whole) = whole.as_mut() {
+                    whole.push(event);
+                }
+            }
+            if end
+                && finished
+                && let Some(response) = whole.take().and_then(Accumulator::finish)
+            {
+                self.record(&id, created, &response);
             }
             if end && finished {
                 writer.done(&mut pending);
@@ -590,7 +642,10 @@ impl<S: Surface> Chat<'_, S> {
                 let Some(current) = sink.take() else {
                     return Ok(());
                 };
-                let mut client = self.stream_to(current, &sse_headers(self.client.cors));
+                let mut client = self.stream_to(
+                    current,
+                    &stream_headers(S::STREAM_CONTENT_TYPE, self.client.cors),
+                );
                 content = true;
                 if !client.write(&pending) {
                     client.finish();
@@ -612,72 +667,4 @@ impl<S: Surface> Chat<'_, S> {
         }
         Ok(())
     }
-}
-
-/// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
-/// (forwarded like a message), otherwise the documented local estimate. Never a 404 for a model
-/// the gateway serves.
-pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
-    use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
-    let errors = AnthropicMessages::ERRORS;
-    let routing = match AnthropicMessages::routing(&body) {
-        Ok(routing) => routing,
-        Err(error) => return send_error(out, &error, errors, client.cors),
-    };
-    let served_as = config.route_name(&routing.model);
-    let targets = config.targets(served_as).unwrap_or_default();
-    if targets.is_empty() && !(served_as == ECHO_MODEL && config.echo_model) {
-        let error = ApiError::model_not_found(&routing.model);
-        return send_error(out, &error, errors, client.cors);
-    }
-    let attempts = match routing::attempts(config, &targets, rotation) {
-        Ok(attempts) => attempts,
-        Err(error) => return send_error(out, &error, errors, client.cors),
-    };
-    for attempt in &attempts {
-        let mut target = target(attempt);
-        AnthropicMessages::forward_target(&mut target, attempt.provider, client.headers);
-        let body = match crate::json::with_model(&body, attempt.model) {
-            Ok(body) => body,
-            Err(e) => {
-                let error = ApiError::bad_request(format!("Invalid request body: {e}"));
-                return send_error(out, &error, errors, client.cors);
-            }
-        };
-        let request = match adapter::forward_request(
-            &target,
-            AnthropicMessages::PROTOCOL,
-            "messages/count_tokens",
-            &body,
-        ) {
-            Ok(request) if crate::url::same_origin(&request.url, &target.base_url) => request,
-            // This provider has no counting endpoint: estimate.
-            _ => break,
-        };
-        let mut upstream = match transport::send(&request) {
-            Ok(upstream) => upstream,
-            Err(_) => continue,
-        };
-        let status = upstream.status;
-        let Ok(reply) = upstream.read_all(MAX_UPSTREAM_BODY) else {
-            continue;
-        };
-        // Another key or provider may answer; a provider without the endpoint (404) gets the
-        // estimate below.
-        if status == 404 {
-            break;
-        }
-        if status == 429 || status >= 500 || status == 401 || status == 403 {
-            continue;
-        }
-        let text = scrub(&String::from_utf8_lossy(&reply), &config.secrets());
-        return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
-    }
-    let request = match anthropic_messages::count_request(&body) {
-        Ok(request) => request,
-        Err(error) => return send_error(out, &error, errors, client.cors),
-    };
-    let count = anthropic_messages::estimate_tokens(&request);
-    let reply = format!(r#"{{"input_tokens":{count}}}"#);
-    transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
 }

@@ -57,25 +57,50 @@ pub fn send_error(
 }
 
 /// The error format of the protocol a path belongs to (so even a failed auth answers in it).
-fn error_format(path: &str) -> ErrorFormat {
-    if path.starts_with("/v1/messages") {
+fn error_format(route: &str) -> ErrorFormat {
+    if route.starts_with("/v1/messages") {
         ErrorFormat::Anthropic
+    } else if route.starts_with("/api/") {
+        ErrorFormat::Ollama
     } else {
         ErrorFormat::OpenAi
     }
+}
+
+/// `/ollama/{KEY}/rest` (for clients that cannot set headers): the key and `/rest`.
+fn key_in_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/ollama/")?;
+    let (key, route) = rest.split_once('/').unwrap_or((rest, ""));
+    (!key.is_empty()).then_some((key, route))
+}
+
+fn text_headers(cors: &[(String, String)]) -> Vec<(String, String)> {
+    let mut headers = vec![(
+        "content-type".to_string(),
+        "text/plain; charset=utf-8".to_string(),
+    )];
+    headers.extend_from_slice(cors);
+    headers
 }
 
 fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let headers = header_list(&request.headers());
     let method = request.method();
     let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_string());
-    let path = path_and_query.split('?').next().unwrap_or("/").to_string();
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query.as_str(), ""));
+    let (path_key, path) = match key_in_path(path) {
+        Some((key, rest)) => (Some(key.to_string()), format!("/{rest}")),
+        None => (None, path.to_string()),
+    };
+    let errors = error_format(&path);
 
     let config = match config() {
         Ok(config) => config,
         Err(problem) => {
             let error = ApiError::internal(format!("Gateway configuration error: {problem}"));
-            return send_error(out, &error, error_format(&path), &[]);
+            return send_error(out, &error, errors, &[]);
         }
     };
 
@@ -96,7 +121,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         .map(cors::response_headers)
         .unwrap_or_default();
 
-    // Unauthenticated: liveness and the root that clients probe.
+    // Unauthenticated: liveness, and the root that clients probe (Ollama clients expect this text).
     match (&method, path.as_str()) {
         (Method::Get | Method::Head, "/health") => {
             return transport::respond(
@@ -107,59 +132,165 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             );
         }
         (Method::Get | Method::Head, "/") => {
-            let mut headers = cors_headers.clone();
-            headers.push(("content-type".to_string(), "text/plain".to_string()));
-            return transport::respond(out, 200, headers, b"Apex is running");
+            return transport::respond(out, 200, text_headers(&cors_headers), b"Ollama is running");
         }
         _ => {}
     }
 
-    let errors = error_format(&path);
-    if !config.gateway_keys.is_empty()
-        && auth::authenticate(&config.gateway_keys, auth::presented_key(&headers)).is_none()
-    {
-        return send_error(out, &ApiError::unauthorized(), errors, &cors_headers);
-    }
+    let presented = path_key
+        .as_deref()
+        .or_else(|| auth::presented_key(&headers));
+    let caller = if config.gateway_keys.is_empty() {
+        "anonymous"
+    } else {
+        match auth::authenticate(&config.gateway_keys, presented) {
+            Some(name) => name,
+            None => return send_error(out, &ApiError::unauthorized(), errors, &cors_headers),
+        }
+    };
     let client = dispatch::Client {
+        caller,
         headers: &headers,
         cors: &cors_headers,
     };
-    let body = |request: &IncomingRequest| {
-        transport::read_request_body(request, &headers, config.max_body_bytes)
-    };
-
-    let route = path.strip_prefix("/v1").unwrap_or(&path);
-    match (method, route) {
-        (Method::Get, "/models") => transport::respond(
-            out,
-            200,
-            json_headers(&cors_headers),
-            &surfaces::models::render(config),
-        ),
-        (Method::Post, "/chat/completions") => match body(&request) {
-            Ok(body) => {
-                dispatch::chat::<surfaces::openai_chat::OpenAiChat>(config, &client, body, out)
+    let body = match method {
+        Method::Post => {
+            match transport::read_request_body(&request, &headers, config.max_body_bytes) {
+                Ok(body) => body,
+                Err(error) => return send_error(out, &error, errors, &cors_headers),
             }
-            Err(error) => send_error(out, &error, errors, &cors_headers),
-        },
-        (Method::Post, "/messages") => match body(&request) {
-            Ok(body) => dispatch::chat::<surfaces::anthropic_messages::AnthropicMessages>(
-                config, &client, body, out,
-            ),
-            Err(error) => send_error(out, &error, errors, &cors_headers),
-        },
-        (Method::Post, "/messages/count_tokens") => match body(&request) {
-            Ok(body) => dispatch::count_tokens(config, &client, body, out),
-            Err(error) => send_error(out, &error, errors, &cors_headers),
-        },
-        (_, "/models" | "/chat/completions" | "/messages" | "/messages/count_tokens") => {
-            send_error(out, &ApiError::method_not_allowed(), errors, &cors_headers)
         }
+        _ => Vec::new(),
+    };
+    route(config, &client, &method, &path, query, body, errors, out);
+}
+
+/// The route table (auth done, body read).
+#[allow(clippy::too_many_arguments)]
+fn route(
+    config: &Config,
+    client: &dispatch::Client,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: Vec<u8>,
+    errors: ErrorFormat,
+    out: ResponseOutparam,
+) {
+    use surfaces::anthropic_messages::AnthropicMessages;
+    use surfaces::ollama::{self, OllamaChat, OllamaGenerate};
+    use surfaces::openai_chat::OpenAiChat;
+    let cors = client.cors;
+    let json = |out, body: &[u8]| transport::respond(out, 200, json_headers(cors), body);
+    match (method, path) {
+        (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
+        (Method::Post, "/v1/chat/completions" | "/chat/completions") => {
+            dispatch::chat::<OpenAiChat>(config, client, body, out)
+        }
+        (Method::Post, "/v1/messages") => {
+            dispatch::chat::<AnthropicMessages>(config, client, body, out)
+        }
+        (Method::Post, "/v1/messages/count_tokens") => {
+            crate::count_tokens::count_tokens(config, client, body, out)
+        }
+        (Method::Post, "/v1/responses") => crate::responses_api::create(config, client, body, out),
+        (Method::Get | Method::Delete | Method::Post, _) if path.starts_with("/v1/responses/") => {
+            let rest = path.trim_start_matches("/v1/responses/");
+            let verb = match method {
+                Method::Get => "GET",
+                Method::Delete => "DELETE",
+                _ => "POST",
+            };
+            crate::responses_api::resource(verb, rest, query, client, out)
+        }
+        (Method::Post, "/api/chat") => {
+            if OllamaChat::is_load(&body) {
+                return ollama_load(config, client, &body, out, ollama::chat_load_reply);
+            }
+            dispatch::chat::<OllamaChat>(config, client, body, out)
+        }
+        (Method::Post, "/api/generate") => {
+            if OllamaGenerate::is_load(&body) {
+                return ollama_load(config, client, &body, out, ollama::load_reply);
+            }
+            dispatch::chat::<OllamaGenerate>(config, client, body, out)
+        }
+        (Method::Get | Method::Head, "/api/tags") => {
+            json(out, &ollama::tags(config, dispatch::now_secs()))
+        }
+        (Method::Get | Method::Head, "/api/ps") => {
+            json(out, &ollama::ps(config, dispatch::now_secs()))
+        }
+        (Method::Get | Method::Head, "/api/version") => json(out, &ollama::version()),
+        (Method::Post, "/api/show") => match ollama::show(config, &body) {
+            Ok(reply) => json(out, &reply),
+            Err(error) => send_error(out, &error, errors, cors),
+        },
+        (Method::Post, "/api/embed" | "/api/embeddings") => send_error(
+            out,
+            &ApiError::new(
+                501,
+                "api_error",
+                "Embeddings are not served by this gateway yet.",
+            ),
+            errors,
+            cors,
+        ),
+        (
+            _,
+            "/v1/models"
+            | "/models"
+            | "/v1/chat/completions"
+            | "/chat/completions"
+            | "/v1/messages"
+            | "/v1/messages/count_tokens"
+            | "/v1/responses"
+            | "/api/chat"
+            | "/api/generate"
+            | "/api/tags"
+            | "/api/ps"
+            | "/api/version"
+            | "/api/show",
+        ) => send_error(out, &ApiError::method_not_allowed(), errors, cors),
         _ => send_error(
             out,
             &ApiError::not_found(format!("No route for {path}.")),
             errors,
-            &cors_headers,
+            cors,
         ),
     }
+}
+
+/// An Ollama "load the model" call (no prompt, no messages): answered at once for a model the
+/// gateway serves.
+fn ollama_load(
+    config: &Config,
+    client: &dispatch::Client,
+    body: &[u8],
+    out: ResponseOutparam,
+    reply: fn(&str, u64) -> Vec<u8>,
+) {
+    #[derive(serde::Deserialize)]
+    struct Model {
+        model: Option<String>,
+        name: Option<String>,
+    }
+    let requested = serde_json::from_slice::<Model>(body)
+        .ok()
+        .and_then(|m| m.model.or(m.name))
+        .unwrap_or_default();
+    let model = surfaces::ollama::model_name(&requested);
+    let served = config.route_name(model);
+    let known = config.targets(served).is_some()
+        || (served == crate::config::ECHO_MODEL && config.echo_model);
+    if !known {
+        let error = <surfaces::ollama::OllamaChat as surfaces::Surface>::model_not_found(model);
+        return send_error(out, &error, ErrorFormat::Ollama, client.cors);
+    }
+    transport::respond(
+        out,
+        200,
+        json_headers(client.cors),
+        &reply(model, dispatch::now_secs()),
+    );
 }

@@ -78,6 +78,15 @@ impl Gateway {
     }
 
     pub fn with_wasm(wasm: &'static [u8], config: &str, vars: &[(&str, &str)]) -> Self {
+        Self::build(wasm, config, vars, KvStore::in_memory())
+    }
+
+    /// The composed app over a given key-value store (a persisted one survives the gateway).
+    pub fn with_kv(config: &str, vars: &[(&str, &str)], kv: Arc<KvStore>) -> Self {
+        Self::build(apex_host::components::APEX, config, vars, kv)
+    }
+
+    fn build(wasm: &'static [u8], config: &str, vars: &[(&str, &str)], kv: Arc<KvStore>) -> Self {
         let (engine, component) = compiled(wasm);
         let mut variables: Variables = vars
             .iter()
@@ -85,7 +94,6 @@ impl Gateway {
             .collect();
         variables.insert("apex_config".into(), config.to_string());
         let upstream = Scripted::new();
-        let kv = KvStore::in_memory();
         let app = App::from_component(
             &engine,
             &component,

@@ -34,6 +34,7 @@ impl Surface for AnthropicMessages {
             model: fields.model,
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
+            echo: Value::Null,
         })
     }
 
@@ -41,7 +42,13 @@ impl Surface for AnthropicMessages {
         to_neutral(parse_json::<WireRequest>(body)?, true)
     }
 
-    fn render(response: &ChatResponse, id: &str, model: &str, _created: u64) -> Vec<u8> {
+    fn render(
+        response: &ChatResponse,
+        id: &str,
+        model: &str,
+        _created: u64,
+        _routing: &Routing,
+    ) -> Vec<u8> {
         render_response(response, id, model)
     }
 

@@ -3,11 +3,16 @@
 //!
 //! - `openai_chat`: `POST /v1/chat/completions`
 //! - `anthropic_messages`: `POST /v1/messages` (and `count_tokens`)
+//! - `responses`: `POST /v1/responses` (and the stored responses behind it)
 //! - `models`: `GET /v1/models`
+//! - `ollama`: the Ollama API (`POST /api/chat`, `POST /api/generate`, `GET /api/tags`,
+//!   `POST /api/show`, `GET /api/ps`, `GET /api/version`)
 
 pub mod anthropic_messages;
 pub mod models;
+pub mod ollama;
 pub mod openai_chat;
+pub mod responses;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol, StreamEvent, Target};
 
@@ -22,6 +27,32 @@ pub struct Routing {
     pub stream: bool,
     /// Whether an OpenAI client asked for usage in its stream (`stream_options.include_usage`).
     pub include_usage: bool,
+    /// Request settings the surface repeats in its answers (the Responses object echoes them).
+    pub echo: serde_json::Value,
+}
+
+impl Routing {
+    pub fn new(model: String, stream: bool) -> Self {
+        Self {
+            model,
+            stream,
+            include_usage: false,
+            echo: serde_json::Value::Null,
+        }
+    }
+}
+
+/// A finished answer, for surfaces that keep state ([`Surface::record`]).
+pub struct Completed<'a> {
+    pub id: &'a str,
+    pub created: u64,
+    /// The model name the client asked for.
+    pub model: &'a str,
+    /// The gateway key's name.
+    pub caller: &'a str,
+    pub body: &'a [u8],
+    pub routing: &'a Routing,
+    pub response: &'a ChatResponse,
 }
 
 /// Renders neutral stream events in a client protocol.
@@ -49,16 +80,36 @@ pub trait Surface {
     const FORWARDS: bool = true;
     /// Whether the stream format has a keepalive that clients ignore (see [`Surface::keepalive`]).
     const KEEPALIVE: bool = true;
+    /// The content type of a stream.
+    const STREAM_CONTENT_TYPE: &'static str = "text/event-stream";
+    /// Whether finished answers are handed to [`Surface::record`] (streams are accumulated).
+    const STORES: bool = false;
     type Writer: StreamWriter;
 
     fn routing(body: &[u8]) -> Result<Routing, ApiError>;
     /// The whole request in neutral form (validated; errors name the field).
     fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError>;
-    fn render(response: &ChatResponse, id: &str, model: &str, created: u64) -> Vec<u8>;
+    fn render(
+        response: &ChatResponse,
+        id: &str,
+        model: &str,
+        created: u64,
+        routing: &Routing,
+    ) -> Vec<u8>;
     fn writer(id: String, model: String, created: u64, routing: &Routing) -> Self::Writer;
     /// Bytes that keep a silent stream alive without meaning anything: an SSE comment by default.
     fn keepalive(out: &mut Vec<u8>) {
         out.extend_from_slice(b": keepalive\n\n");
+    }
+
+    /// What to keep in the key-value store for a finished answer: `(key, value)`.
+    fn record(_done: &Completed) -> Option<(String, Vec<u8>)> {
+        None
+    }
+
+    /// The error for a model the gateway does not serve.
+    fn model_not_found(model: &str) -> ApiError {
+        ApiError::model_not_found(model)
     }
 
     /// Adjust a target for a forwarded request (protocol headers the client sent).

@@ -28,6 +28,7 @@ impl Surface for OpenAiChat {
             stream: fields.stream(),
             include_usage: fields.include_usage(),
             model: fields.model,
+            echo: serde_json::Value::Null,
         })
     }
 
@@ -35,7 +36,13 @@ impl Surface for OpenAiChat {
         to_neutral(parse_json::<WireRequest>(body)?)
     }
 
-    fn render(response: &ChatResponse, id: &str, model: &str, created: u64) -> Vec<u8> {
+    fn render(
+        response: &ChatResponse,
+        id: &str,
+        model: &str,
+        created: u64,
+        _routing: &Routing,
+    ) -> Vec<u8> {
         render_response(response, id, model, created)
     }
 

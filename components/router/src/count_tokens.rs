@@ -1,0 +1,81 @@
+//! `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages,
+//! otherwise the documented local estimate (`surfaces::anthropic_messages::estimate_tokens`).
+
+use wasip2::http::types::ResponseOutparam;
+
+use crate::bindings::adapter;
+use crate::config::{Config, ECHO_MODEL};
+use crate::dispatch::{Client, MAX_UPSTREAM_BODY, json_headers, rotation, target};
+use crate::error::{ApiError, scrub};
+use crate::routing;
+use crate::server::send_error;
+use crate::surfaces::Surface;
+use crate::transport;
+
+/// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
+/// (forwarded like a message), otherwise the documented local estimate. Never a 404 for a model
+/// the gateway serves.
+pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
+    use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
+    let errors = AnthropicMessages::ERRORS;
+    let routing = match AnthropicMessages::routing(&body) {
+        Ok(routing) => routing,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    let served_as = config.route_name(&routing.model);
+    let targets = config.targets(served_as).unwrap_or_default();
+    if targets.is_empty() && !(served_as == ECHO_MODEL && config.echo_model) {
+        let error = ApiError::model_not_found(&routing.model);
+        return send_error(out, &error, errors, client.cors);
+    }
+    let attempts = match routing::attempts(config, &targets, rotation) {
+        Ok(attempts) => attempts,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    for attempt in &attempts {
+        let mut target = target(attempt);
+        AnthropicMessages::forward_target(&mut target, attempt.provider, client.headers);
+        let body = match crate::json::with_model(&body, attempt.model) {
+            Ok(body) => body,
+            Err(e) => {
+                let error = ApiError::bad_request(format!("Invalid request body: {e}"));
+                return send_error(out, &error, errors, client.cors);
+            }
+        };
+        let request = match adapter::forward_request(
+            &target,
+            AnthropicMessages::PROTOCOL,
+            "messages/count_tokens",
+            &body,
+        ) {
+            Ok(request) if crate::url::same_origin(&request.url, &target.base_url) => request,
+            // This provider has no counting endpoint: estimate.
+            _ => break,
+        };
+        let mut upstream = match transport::send(&request) {
+            Ok(upstream) => upstream,
+            Err(_) => continue,
+        };
+        let status = upstream.status;
+        let Ok(reply) = upstream.read_all(MAX_UPSTREAM_BODY) else {
+            continue;
+        };
+        // Another key or provider may answer; a provider without the endpoint (404) gets the
+        // estimate below.
+        if status == 404 {
+            break;
+        }
+        if status == 429 || status >= 500 || status == 401 || status == 403 {
+            continue;
+        }
+        let text = scrub(&String::from_utf8_lossy(&reply), &config.secrets());
+        return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
+    }
+    let request = match anthropic_messages::count_request(&body) {
+        Ok(request) => request,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    let count = anthropic_messages::estimate_tokens(&request);
+    let reply = format!(r#"{{"input_tokens":{count}}}"#);
+    transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
+}
