@@ -158,13 +158,13 @@ impl OllamaGenerate {
     }
 }
 
-/// The model a client asked for, without Ollama's default tag: `gpt-4o:latest` is `gpt-4o`.
-/// Other tags are part of the name.
 /// Ollama's answer for a model it does not have.
 fn not_found(model: &str) -> ApiError {
     ApiError::not_found(format!("model \"{model}\" not found, try pulling it first"))
 }
 
+/// The model a client asked for, without Ollama's default tag: `gpt-4o:latest` is `gpt-4o`.
+/// Other tags are part of the name.
 pub fn model_name(requested: &str) -> &str {
     requested.strip_suffix(":latest").unwrap_or(requested)
 }
