@@ -606,7 +606,11 @@ async fn echo_answers_on_the_messages_surface_without_providers() {
 
 #[tokio::test]
 async fn pings_keep_a_slow_start_alive_and_failover_still_works() {
-    let config = config().replace("[gateway]\n", "[gateway]\nkeepalive_secs = 1\n");
+    // No cooldowns: the second request must try the slow provider again.
+    let config = config().replace(
+        "[gateway]\n",
+        "[gateway]\nkeepalive_secs = 1\ncooldown_secs = 0\n",
+    );
     let gw = Gateway::new(&config, VARS);
     // The first provider thinks for 2.5 s and fails; the second answers.
     gw.upstream.push(

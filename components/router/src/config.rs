@@ -17,11 +17,28 @@
 //!
 //! [models.fast]
 //! targets = ["groq/llama-3.3-70b-versatile", "openai/gpt-4o-mini"]
+//!
+//! [models.balanced]                            # spread load instead of strict failover
+//! strategy = "weighted"                        # failover | round-robin | weighted | random | least-used
+//! targets = [{ provider = "openai", model = "gpt-4o-mini", weight = 3 }, "groq/llama-3.3-70b-versatile"]
+//! cache = true                                 # response cache, opt-in per alias
+//! cache_ttl_secs = 3600                        # default 86400 (24 h)
+//! ```
+//!
+//! Failover and cooldowns (`[gateway]`):
+//!
+//! ```toml
+//! [gateway]
+//! failover_on = ["rate-limited", "server", "overloaded", "timeout", "connect", "auth", "not-found", "malformed-reply"]
+//! cooldown_secs = 30          # a 429/503/5xx/timeout without Retry-After benches a key or target this long (0: only on Retry-After)
+//! auth_cooldown_secs = 600    # a 401/403 benches the key this long (0: only on Retry-After)
+//! stats = true                # GET /stats and GET /metrics
 //! ```
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use apex_adapter_kit::types::ErrorKind;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::GatewayKey;
 
@@ -31,6 +48,12 @@ pub const CONFIG_VARIABLE: &str = "apex_config";
 pub const SINGLE_KEY_VARIABLE: &str = "apex_api_key";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 10;
+/// How long a cached response stays fresh unless the alias says otherwise (24 h).
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 24 * 60 * 60;
+/// How long a key or target cools down after a 429/503/5xx/timeout that named no Retry-After.
+pub const DEFAULT_COOLDOWN_SECS: u64 = 30;
+/// How long a key the provider refused (401/403) stays out of rotation.
+pub const DEFAULT_AUTH_COOLDOWN_SECS: u64 = 600;
 /// The built-in model that answers without any provider.
 pub const ECHO_MODEL: &str = "echo";
 
@@ -190,12 +213,21 @@ struct GatewaySection {
     #[serde(default = "yes")]
     echo_model: bool,
     keepalive_secs: Option<u64>,
+    failover_on: Option<Vec<FailureClass>>,
+    cooldown_secs: Option<u64>,
+    auth_cooldown_secs: Option<u64>,
+    #[serde(default = "yes")]
+    stats: bool,
 }
 
 impl Default for GatewaySection {
     fn default() -> Self {
         Self {
             keepalive_secs: None,
+            failover_on: None,
+            cooldown_secs: None,
+            auth_cooldown_secs: None,
+            stats: true,
             max_body_bytes: None,
             cors_origins: Vec::new(),
             api_keys: BTreeMap::new(),
@@ -227,13 +259,153 @@ struct ProviderSection {
 #[serde(deny_unknown_fields)]
 struct ModelSection {
     targets: Vec<TargetSpec>,
+    #[serde(default)]
+    strategy: Strategy,
+    #[serde(default)]
+    cache: bool,
+    cache_ttl_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum TargetSpec {
     Short(String),
-    Full { provider: String, model: String },
+    Full(FullTarget),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullTarget {
+    provider: String,
+    model: String,
+    weight: Option<u32>,
+}
+
+/// How an alias orders its targets for each request (`strategy = "..."` in `[models.<alias>]`).
+/// Whatever the order, a failed attempt moves on to the next key, then the next target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The targets as listed: the first one serves while it works (default).
+    #[default]
+    Failover,
+    /// Each request starts one target further down the list (a counter shared by instances).
+    RoundRobin,
+    /// The first target is drawn at random in proportion to `weight`; the rest follow by weight.
+    Weighted,
+    /// A uniform random order for each request.
+    Random,
+    /// The target with the fewest recorded requests first; ties in list order.
+    LeastUsed,
+}
+
+/// Classes of upstream failure, for `failover_on` (which ones move on to the next key or target)
+/// and for cooldowns (why a key or target is benched). Spelled in kebab-case in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// HTTP 429: this key is over its rate limit.
+    RateLimited,
+    /// HTTP 5xx other than overload.
+    Server,
+    /// The provider says it is overloaded (503, Anthropic's 529).
+    Overloaded,
+    /// No reply in time.
+    Timeout,
+    /// The connection could not be made (DNS, refused, TLS).
+    Connect,
+    /// The provider refused the key (401/403).
+    Auth,
+    /// The provider does not know the model (404).
+    NotFound,
+    /// A reply the adapter could not understand.
+    MalformedReply,
+    /// The prompt does not fit this model's context: opt-in, for aliases whose later targets
+    /// have a larger context window. Not in the default list.
+    ContextTooLong,
+}
+
+impl FailureClass {
+    /// The default `failover_on`: every class but `context-too-long`.
+    pub const DEFAULT_FAILOVER: &[FailureClass] = &[
+        FailureClass::RateLimited,
+        FailureClass::Server,
+        FailureClass::Overloaded,
+        FailureClass::Timeout,
+        FailureClass::Connect,
+        FailureClass::Auth,
+        FailureClass::NotFound,
+        FailureClass::MalformedReply,
+    ];
+
+    /// The class of an adapter's error kind; `None` for failures that are the request's own
+    /// (invalid request, unsupported feature): those never fail over.
+    pub fn of(kind: ErrorKind) -> Option<FailureClass> {
+        match kind {
+            ErrorKind::RateLimited => Some(Self::RateLimited),
+            ErrorKind::Server => Some(Self::Server),
+            ErrorKind::Overloaded => Some(Self::Overloaded),
+            ErrorKind::Auth => Some(Self::Auth),
+            ErrorKind::NotFound => Some(Self::NotFound),
+            ErrorKind::MalformedReply => Some(Self::MalformedReply),
+            ErrorKind::ContextTooLong => Some(Self::ContextTooLong),
+            ErrorKind::InvalidRequest | ErrorKind::Unsupported => None,
+        }
+    }
+
+    /// The class of a transport failure (no HTTP reply at all).
+    pub fn transport(timeout: bool) -> FailureClass {
+        if timeout {
+            Self::Timeout
+        } else {
+            Self::Connect
+        }
+    }
+
+    /// The config spelling (`rate-limited`, `not-found`, ...), also used as a stats label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate-limited",
+            Self::Server => "server",
+            Self::Overloaded => "overloaded",
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Auth => "auth",
+            Self::NotFound => "not-found",
+            Self::MalformedReply => "malformed-reply",
+            Self::ContextTooLong => "context-too-long",
+        }
+    }
+}
+
+/// How an alias is served besides its targets (`[models.<alias>]`). Catalog aliases and direct
+/// `provider/model` names get [`AliasPolicy::default`]: failover, no cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasPolicy {
+    pub strategy: Strategy,
+    /// Whether responses are cached (opt-in).
+    pub cache: bool,
+    /// How long a cached response stays fresh.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for AliasPolicy {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Failover,
+            cache: false,
+            cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,
+        }
+    }
+}
+
+/// Everything about one servable name: its targets and its policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub targets: Vec<TargetRef>,
+    pub strategy: Strategy,
+    pub cache: bool,
+    pub cache_ttl_secs: u64,
 }
 
 /// A configured upstream provider, secrets resolved. (`Debug` shows how many keys, not the keys.)
@@ -301,6 +473,25 @@ impl std::fmt::Debug for Provider {
 pub struct TargetRef {
     pub provider: String,
     pub model: String,
+    /// Share of first picks under `strategy = "weighted"` (1 unless the table form says otherwise;
+    /// 0: only after every weighted target). Other strategies ignore it.
+    pub weight: u32,
+}
+
+impl TargetRef {
+    /// A target with weight 1.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            model: model.into(),
+            weight: 1,
+        }
+    }
+
+    /// `provider/model`: how stats, cooldowns and least-used counts name this target.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.provider, self.model)
+    }
 }
 
 /// The resolved configuration.
@@ -311,6 +502,16 @@ pub struct Config {
     pub gateway_keys: Vec<GatewayKey>,
     pub providers: BTreeMap<String, Provider>,
     pub models: BTreeMap<String, Vec<TargetRef>>,
+    /// Strategy and cache settings of the `[models.<alias>]` sections (other names: defaults).
+    pub policies: BTreeMap<String, AliasPolicy>,
+    /// Failure classes that move on to the next key or target (others go back to the client).
+    pub failover_on: Vec<FailureClass>,
+    /// Cooldown after a 429/503/5xx/timeout/connect failure without Retry-After.
+    pub cooldown_secs: u64,
+    /// Cooldown of a key the provider refused (401/403).
+    pub auth_cooldown_secs: u64,
+    /// Whether the gateway records stats and serves `GET /stats` and `GET /metrics`.
+    pub stats: bool,
     /// `(pattern, model)`, in order.
     pub model_patterns: Vec<(String, String)>,
     /// Seconds of upstream silence before a streaming client gets a keepalive (0: never).
@@ -334,10 +535,30 @@ impl Config {
 
     fn direct(&self, model: &str) -> Option<TargetRef> {
         let (provider, upstream) = model.split_once('/')?;
-        (self.providers.contains_key(provider) && !upstream.is_empty()).then(|| TargetRef {
-            provider: provider.to_string(),
-            model: upstream.to_string(),
+        (self.providers.contains_key(provider) && !upstream.is_empty())
+            .then(|| TargetRef::new(provider, upstream))
+    }
+
+    /// The strategy and cache settings of `model` (defaults for anything but a configured alias).
+    pub fn policy(&self, model: &str) -> AliasPolicy {
+        self.policies.get(model).cloned().unwrap_or_default()
+    }
+
+    /// The targets and policy serving `model` (see [`Config::targets`]).
+    pub fn alias(&self, model: &str) -> Option<Alias> {
+        let targets = self.targets(model)?;
+        let policy = self.policy(model);
+        Some(Alias {
+            targets,
+            strategy: policy.strategy,
+            cache: policy.cache,
+            cache_ttl_secs: policy.cache_ttl_secs,
         })
+    }
+
+    /// Whether a failure of this class moves on to the next key or target.
+    pub fn fails_over(&self, class: FailureClass) -> bool {
+        self.failover_on.contains(&class)
     }
 
     /// The targets serving `model`: an alias, or `provider/model` for any configured provider.
@@ -378,12 +599,15 @@ fn catalog(name: &str) -> Option<&'static CatalogEntry> {
 
 fn parse_target(spec: TargetSpec, alias: &str) -> Result<TargetRef, String> {
     match spec {
-        TargetSpec::Full { provider, model } => Ok(TargetRef { provider, model }),
+        TargetSpec::Full(full) => Ok(TargetRef {
+            provider: full.provider,
+            model: full.model,
+            weight: full.weight.unwrap_or(1),
+        }),
         TargetSpec::Short(text) => match text.split_once('/') {
-            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => Ok(TargetRef {
-                provider: provider.to_string(),
-                model: model.to_string(),
-            }),
+            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
+                Ok(TargetRef::new(provider, model))
+            }
             _ => Err(format!(
                 "models.{alias}: target `{text}` must be `provider/model`"
             )),
@@ -459,6 +683,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
     }
 
     let mut models = BTreeMap::new();
+    let mut policies = BTreeMap::new();
     if file.gateway.auto_providers {
         for entry in CATALOG {
             if providers.contains_key(entry.name) {
@@ -487,10 +712,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             for model in entry.models {
                 models.insert(
                     model.to_string(),
-                    vec![TargetRef {
-                        provider: provider.name.clone(),
-                        model: model.to_string(),
-                    }],
+                    vec![TargetRef::new(provider.name.clone(), *model)],
                 );
             }
         }
@@ -510,6 +732,25 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
         if targets.is_empty() {
             return Err(format!("models.{alias}: `targets` is empty"));
         }
+        if section.strategy == Strategy::Weighted && targets.iter().all(|t| t.weight == 0) {
+            return Err(format!(
+                "models.{alias}: strategy `weighted` needs a target with a weight above 0"
+            ));
+        }
+        let cache_ttl_secs = section.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS);
+        if cache_ttl_secs == 0 {
+            return Err(format!(
+                "models.{alias}: `cache_ttl_secs` must be above 0 (use `cache = false` to turn the cache off)"
+            ));
+        }
+        policies.insert(
+            alias.clone(),
+            AliasPolicy {
+                strategy: section.strategy,
+                cache: section.cache,
+                cache_ttl_secs,
+            },
+        );
         models.insert(alias, targets);
     }
 
@@ -530,8 +771,23 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
         model_patterns.push((section.pattern, section.model));
     }
 
+    let mut failover_on = file
+        .gateway
+        .failover_on
+        .unwrap_or_else(|| FailureClass::DEFAULT_FAILOVER.to_vec());
+    failover_on.sort();
+    failover_on.dedup();
+
     Ok(Config {
         model_patterns,
+        policies,
+        failover_on,
+        cooldown_secs: file.gateway.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS),
+        auth_cooldown_secs: file
+            .gateway
+            .auth_cooldown_secs
+            .unwrap_or(DEFAULT_AUTH_COOLDOWN_SECS),
+        stats: file.gateway.stats,
         keepalive_secs: file
             .gateway
             .keepalive_secs
@@ -626,10 +882,7 @@ mod tests {
         assert_eq!(config.providers["deepseek"].keys, vec!["sk-d".to_string()]);
         assert_eq!(
             config.targets("deepseek-chat"),
-            Some(vec![TargetRef {
-                provider: "deepseek".into(),
-                model: "deepseek-chat".into()
-            }])
+            Some(vec![TargetRef::new("deepseek", "deepseek-chat")])
         );
         assert_eq!(
             config
@@ -675,13 +928,7 @@ mod tests {
         );
         let smart = config.targets("smart").unwrap();
         assert_eq!(smart.len(), 2);
-        assert_eq!(
-            smart[1],
-            TargetRef {
-                provider: "local".into(),
-                model: "m".into()
-            }
-        );
+        assert_eq!(smart[1], TargetRef::new("local", "m"));
         assert_eq!(config.secrets().len(), 3);
     }
 
@@ -719,6 +966,143 @@ mod tests {
         assert!(typo.contains("max_body"), "{typo}");
         let no_key = load(Some("[providers.openai]"), &vars(&[])).unwrap_err();
         assert!(no_key.contains("openai_api_key"), "{no_key}");
+    }
+
+    const TWO_PROVIDERS: &str = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n";
+
+    #[test]
+    fn aliases_take_a_strategy_weights_and_a_cache() {
+        let text = format!(
+            "{TWO_PROVIDERS}[models.w]\nstrategy = \"weighted\"\ncache = true\ncache_ttl_secs = 60\n\
+             targets = [{{ provider = \"a\", model = \"x\", weight = 3 }}, \"b/y\", {{ provider = \"b\", model = \"z\" }}]\n\
+             [models.plain]\ntargets = [\"a/x\"]\n"
+        );
+        let config = load(Some(&text), &vars(&[])).unwrap();
+        let w = config.alias("w").unwrap();
+        assert_eq!(w.strategy, Strategy::Weighted);
+        assert!(w.cache);
+        assert_eq!(w.cache_ttl_secs, 60);
+        let weights: Vec<u32> = w.targets.iter().map(|t| t.weight).collect();
+        assert_eq!(
+            weights,
+            vec![3, 1, 1],
+            "the string form and an omitted weight mean 1"
+        );
+        assert_eq!(w.targets[0].id(), "a/x");
+
+        let plain = config.alias("plain").unwrap();
+        assert_eq!(plain.strategy, Strategy::Failover);
+        assert!(!plain.cache);
+        assert_eq!(plain.cache_ttl_secs, DEFAULT_CACHE_TTL_SECS);
+        // Direct `provider/model` names: targets and the default policy.
+        let direct = config.alias("b/anything").unwrap();
+        assert_eq!(direct.targets, vec![TargetRef::new("b", "anything")]);
+        assert_eq!(config.policy("b/anything"), AliasPolicy::default());
+        assert_eq!(config.alias("nowhere"), None);
+    }
+
+    #[test]
+    fn every_strategy_spelling_parses() {
+        for (name, strategy) in [
+            ("failover", Strategy::Failover),
+            ("round-robin", Strategy::RoundRobin),
+            ("weighted", Strategy::Weighted),
+            ("random", Strategy::Random),
+            ("least-used", Strategy::LeastUsed),
+        ] {
+            let text =
+                format!("{TWO_PROVIDERS}[models.m]\nstrategy = \"{name}\"\ntargets = [\"a/x\"]");
+            let config = load(Some(&text), &vars(&[])).unwrap();
+            assert_eq!(config.policy("m").strategy, strategy, "{name}");
+        }
+        let bad = format!("{TWO_PROVIDERS}[models.m]\nstrategy = \"fastest\"\ntargets = [\"a/x\"]");
+        let error = load(Some(&bad), &vars(&[])).unwrap_err();
+        assert!(error.contains("fastest"), "{error}");
+    }
+
+    #[test]
+    fn alias_settings_are_checked() {
+        let zero = format!(
+            "{TWO_PROVIDERS}[models.m]\nstrategy = \"weighted\"\ntargets = [{{ provider = \"a\", model = \"x\", weight = 0 }}]"
+        );
+        let error = load(Some(&zero), &vars(&[])).unwrap_err();
+        assert!(
+            error.contains("models.m") && error.contains("weight"),
+            "{error}"
+        );
+        // A zero weight next to a positive one is a standby target.
+        let standby = format!(
+            "{TWO_PROVIDERS}[models.m]\nstrategy = \"weighted\"\ntargets = [{{ provider = \"a\", model = \"x\", weight = 0 }}, \"b/y\"]"
+        );
+        assert!(load(Some(&standby), &vars(&[])).is_ok());
+        let ttl = format!(
+            "{TWO_PROVIDERS}[models.m]\ncache = true\ncache_ttl_secs = 0\ntargets = [\"a/x\"]"
+        );
+        let error = load(Some(&ttl), &vars(&[])).unwrap_err();
+        assert!(error.contains("cache_ttl_secs"), "{error}");
+        let typo = format!(
+            "{TWO_PROVIDERS}[models.m]\ntargets = [{{ provider = \"a\", model = \"x\", wieght = 2 }}]"
+        );
+        assert!(
+            load(Some(&typo), &vars(&[])).is_err(),
+            "unknown target fields are refused"
+        );
+        let typo = format!("{TWO_PROVIDERS}[models.m]\ncahce = true\ntargets = [\"a/x\"]");
+        let error = load(Some(&typo), &vars(&[])).unwrap_err();
+        assert!(error.contains("cahce"), "{error}");
+    }
+
+    #[test]
+    fn gateway_failover_and_cooldown_settings() {
+        let defaults = load(None, &vars(&[])).unwrap();
+        assert_eq!(defaults.failover_on.len(), 8);
+        for class in FailureClass::DEFAULT_FAILOVER {
+            assert!(defaults.fails_over(*class), "{class:?}");
+        }
+        assert!(!defaults.fails_over(FailureClass::ContextTooLong));
+        assert_eq!(defaults.cooldown_secs, DEFAULT_COOLDOWN_SECS);
+        assert_eq!(defaults.auth_cooldown_secs, DEFAULT_AUTH_COOLDOWN_SECS);
+        assert!(defaults.stats);
+
+        let text = "[gateway]\nfailover_on = [\"rate-limited\", \"timeout\", \"context-too-long\", \"timeout\"]\ncooldown_secs = 5\nauth_cooldown_secs = 3600\nstats = false";
+        let config = load(Some(text), &vars(&[])).unwrap();
+        assert_eq!(
+            config.failover_on,
+            vec![
+                FailureClass::RateLimited,
+                FailureClass::Timeout,
+                FailureClass::ContextTooLong
+            ]
+        );
+        assert!(!config.fails_over(FailureClass::Server));
+        assert_eq!((config.cooldown_secs, config.auth_cooldown_secs), (5, 3600));
+        assert!(!config.stats);
+
+        let none = load(Some("[gateway]\nfailover_on = []"), &vars(&[])).unwrap();
+        assert!(none.failover_on.is_empty());
+        let bad = load(Some("[gateway]\nfailover_on = [\"429\"]"), &vars(&[])).unwrap_err();
+        assert!(bad.contains("429"), "{bad}");
+    }
+
+    #[test]
+    fn failure_classes_map_from_error_kinds() {
+        assert_eq!(
+            FailureClass::of(ErrorKind::RateLimited),
+            Some(FailureClass::RateLimited)
+        );
+        assert_eq!(FailureClass::of(ErrorKind::Auth), Some(FailureClass::Auth));
+        assert_eq!(FailureClass::of(ErrorKind::InvalidRequest), None);
+        assert_eq!(FailureClass::of(ErrorKind::Unsupported), None);
+        assert_eq!(FailureClass::transport(true), FailureClass::Timeout);
+        assert_eq!(FailureClass::transport(false), FailureClass::Connect);
+        // The config spelling and serde agree.
+        for class in FailureClass::DEFAULT_FAILOVER
+            .iter()
+            .chain([&FailureClass::ContextTooLong])
+        {
+            let json = serde_json::to_string(class).unwrap();
+            assert_eq!(json, format!("\"{}\"", class.as_str()));
+        }
     }
 }
 

@@ -2,16 +2,21 @@
 //! translate otherwise; fail over to the next key or target until a byte reaches the client.
 
 use apex_adapter_kit::types::{
-    ChatRequest, ChatResponse, ErrorKind, HttpRequest, StreamEvent, Target,
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, StreamEvent, Target,
 };
 use wasip2::http::types::ResponseOutparam;
 
 use crate::accumulate::Accumulator;
 use crate::bindings::{adapter, kv};
-use crate::config::{Config, ECHO_MODEL, Provider};
+use crate::cache_key::{self, CachedResponse};
+use crate::config::{Config, ECHO_MODEL, FailureClass, Provider, Strategy};
 use crate::error::{ApiError, scrub};
+use crate::health::{self, Cooldown, Subject};
 use crate::routing::{self, Attempt};
 use crate::server::send_error;
+use crate::shared_state;
+use crate::stats::{self, CacheOutcome, Event};
+use crate::strategy::{self, RoutingState};
 use crate::surfaces::{Completed, Routing, StreamWriter, Surface};
 use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 
@@ -32,6 +37,11 @@ fn random_id(prefix: &str) -> String {
     let a = wasip2::random::random::get_random_u64();
     let b = wasip2::random::random::get_random_u64();
     format!("{prefix}{a:016x}{b:08x}")
+}
+
+/// Milliseconds on the monotonic clock (latencies).
+fn monotonic_ms() -> u64 {
+    wasip2::clocks::monotonic_clock::now() / 1_000_000
 }
 
 pub fn now_secs() -> u64 {
@@ -70,19 +80,6 @@ pub fn target(attempt: &Attempt) -> Target {
         api_version: provider.api_version.clone(),
         headers: provider.headers.clone(),
     }
-}
-
-/// Whether another key or target may succeed where this one failed.
-fn retryable(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::RateLimited
-            | ErrorKind::Overloaded
-            | ErrorKind::Server
-            | ErrorKind::Auth
-            | ErrorKind::NotFound
-            | ErrorKind::MalformedReply
-    )
 }
 
 fn transport_error(error: &TransportError) -> ApiError {
@@ -157,52 +154,190 @@ struct Chat<'a, S: Surface> {
     neutral: std::cell::OnceCell<Result<ChatRequest, ApiError>>,
     routing: Routing,
     client: &'a Client<'a>,
+    /// Headers every answer carries (CORS, `x-apex-cache`).
+    headers: Vec<(String, String)>,
+    /// Where a finished answer is cached, when the alias caches.
+    cache: Option<CachePlan>,
+    /// The failure of the latest attempt, for cooldowns and stats.
+    observed: std::cell::Cell<Option<Observed>>,
+    /// The kind of the error the client got, if it got one.
+    client_error: std::cell::Cell<Option<&'static str>>,
     surface: std::marker::PhantomData<S>,
 }
 
-/// A chat request on surface `S` (`POST /v1/chat/completions`, `POST /v1/messages`).
+/// A cache entry to write when the answer completes.
+struct CachePlan {
+    key: String,
+    ttl_secs: u64,
+}
+
+/// What went wrong in one attempt.
+#[derive(Clone, Copy)]
+struct Observed {
+    class: Option<FailureClass>,
+    retry_after_ms: Option<u64>,
+    label: &'static str,
+}
+
+/// A stats label for an error the client receives.
+fn error_label(error: &ApiError) -> &'static str {
+    match error.status {
+        429 => "rate-limited",
+        401 | 403 => "auth",
+        404 => "not-found",
+        400..=499 => "invalid-request",
+        504 => "timeout",
+        _ => "server",
+    }
+}
+
+/// A chat request on surface `S` (`POST /v1/chat/completions`, `/v1/messages`, ...): cache,
+/// strategy, cooldowns, then the attempts in order until one answers.
 pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
+    let started = monotonic_ms();
     // Only what routing needs; the full request is validated when a target translates it.
     let routing = match S::routing(&body) {
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, S::ERRORS, client.cors),
     };
     let alias = routing.model.clone();
-    let chat = Chat::<S> {
+    let mut chat = Chat::<S> {
         config,
         alias: &alias,
         body: &body,
         neutral: std::cell::OnceCell::new(),
         routing,
         client,
+        headers: client.cors.to_vec(),
+        cache: None,
+        observed: std::cell::Cell::new(None),
+        client_error: std::cell::Cell::new(None),
         surface: std::marker::PhantomData,
     };
-    let cors = client.cors;
 
     let served_as = config.route_name(&alias);
-    let targets = match config.targets(served_as) {
-        Some(targets) => targets,
-        None if served_as == ECHO_MODEL && config.echo_model => return chat.echo(out),
-        None => {
-            return send_error(out, &S::model_not_found(&alias), S::ERRORS, cors);
+    let Some(spec) = config.alias(served_as) else {
+        if served_as == ECHO_MODEL && config.echo_model {
+            return chat.echo(out);
         }
+        return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
     };
-    let attempts = match routing::attempts(config, &targets, rotation) {
-        Ok(attempts) => attempts,
-        Err(error) => return send_error(out, &error, S::ERRORS, cors),
-    };
-    let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
-    let mut sink = Sink::Pending(out);
-    for attempt in &attempts {
-        match chat.attempt(attempt, sink) {
-            Ok(()) => return,
-            Err((error, back)) => {
-                last = error;
-                sink = back;
+    let name = shared_state::stats_name(config, served_as);
+    let mut events: Vec<(String, String, usize, Option<&'static str>, u64)> = Vec::new();
+    let mut cooldowns: Vec<(Subject, Cooldown)> = Vec::new();
+    let mut cache_outcome = None;
+
+    let answered = 'answer: {
+        if spec.cache {
+            match chat.plan_cache(served_as, spec.cache_ttl_secs) {
+                Ok(Some(hit)) => {
+                    chat.replay(&hit, out);
+                    cache_outcome = Some(CacheOutcome::Hit);
+                    break 'answer true;
+                }
+                Ok(None) => cache_outcome = Some(CacheOutcome::Miss),
+                Err(error) => {
+                    chat.fail(Sink::Pending(out), &error);
+                    break 'answer false;
+                }
             }
         }
+        let state = RoutingState {
+            counter: match spec.strategy {
+                Strategy::RoundRobin => shared_state::next_counter(&name),
+                _ => 0,
+            },
+            usage: match spec.strategy {
+                Strategy::LeastUsed => shared_state::usage(&name),
+                _ => Default::default(),
+            },
+        };
+        let seed = wasip2::random::random::get_random_u64();
+        let order = strategy::order(spec.strategy, &spec.targets, &state, seed);
+        let attempts = match routing::ordered_attempts(config, &spec.targets, &order, rotation) {
+            Ok(attempts) => attempts,
+            Err(error) => {
+                chat.fail(Sink::Pending(out), &error);
+                break 'answer false;
+            }
+        };
+        let now = shared_state::now_ms();
+        let attempts = match shared_state::health(&attempts).plan(attempts, now) {
+            Ok(attempts) => attempts,
+            Err(all) => {
+                chat.fail(Sink::Pending(out), &all.error());
+                chat.client_error.set(Some(stats::ALL_COOLING));
+                break 'answer false;
+            }
+        };
+        let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
+        let mut sink = Sink::Pending(out);
+        for attempt in &attempts {
+            chat.observed.set(None);
+            let began = monotonic_ms();
+            let outcome = chat.attempt(attempt, sink);
+            let observed = chat.observed.take();
+            events.push((
+                attempt.provider.name.clone(),
+                attempt.model.to_string(),
+                attempt.key_index,
+                observed.map(|o| o.label),
+                monotonic_ms().saturating_sub(began),
+            ));
+            if let Some(Observed {
+                class: Some(class),
+                retry_after_ms,
+                ..
+            }) = observed
+                && let Some(cooldown) =
+                    health::cooldown(class, retry_after_ms, config, shared_state::now_ms())
+            {
+                let subject = health::subject_for(class, attempt);
+                shared_state::bench(&subject, cooldown);
+                cooldowns.push((subject, cooldown));
+            }
+            match outcome {
+                Ok(()) => break 'answer chat.client_error.get().is_none(),
+                Err((error, back)) => {
+                    last = error;
+                    sink = back;
+                }
+            }
+        }
+        chat.fail(sink, &last);
+        false
+    };
+
+    if config.stats {
+        let mut batch: Vec<Event> = events
+            .iter()
+            .map(
+                |(provider, model, key_index, error, latency_ms)| Event::Attempt {
+                    alias: &name,
+                    provider,
+                    model,
+                    key_index: *key_index,
+                    error: *error,
+                    latency_ms: *latency_ms,
+                },
+            )
+            .collect();
+        batch.extend(cooldowns.iter().map(|(subject, cooldown)| Event::Cooldown {
+            subject,
+            cooldown: *cooldown,
+        }));
+        batch.push(Event::Request {
+            alias: &name,
+            error: if answered {
+                None
+            } else {
+                Some(chat.client_error.get().unwrap_or("server"))
+            },
+            latency_ms: monotonic_ms().saturating_sub(started),
+            cache: cache_outcome,
+        });
+        shared_state::record(&name, &batch);
     }
-    chat.fail(sink, &last);
 }
 
 impl<S: Surface> Chat<'_, S> {
@@ -220,8 +355,11 @@ impl<S: Surface> Chat<'_, S> {
 
     /// Report `error`: an error response, or an error event when the stream already started.
     fn fail(&self, sink: Sink, error: &ApiError) {
+        if self.client_error.get().is_none() {
+            self.client_error.set(Some(error_label(error)));
+        }
         match sink {
-            Sink::Pending(out) => send_error(out, error, S::ERRORS, self.client.cors),
+            Sink::Pending(out) => send_error(out, error, S::ERRORS, &self.headers),
             Sink::Started(mut client) => {
                 let mut bytes = Vec::new();
                 self.writer(String::new()).error(error, &mut bytes);
@@ -254,10 +392,8 @@ impl<S: Surface> Chat<'_, S> {
     fn keepalive(&self, sink: Sink) -> Option<Sink> {
         let mut bytes = Vec::new();
         S::keepalive(&mut bytes);
-        let mut client = self.stream_to(
-            sink,
-            &stream_headers(S::STREAM_CONTENT_TYPE, self.client.cors),
-        );
+        let mut client =
+            self.stream_to(sink, &stream_headers(S::STREAM_CONTENT_TYPE, &self.headers));
         if client.write(&bytes) {
             Some(Sink::Started(client))
         } else {
@@ -290,18 +426,77 @@ impl<S: Surface> Chat<'_, S> {
             transport::respond(
                 out,
                 200,
-                stream_headers(S::STREAM_CONTENT_TYPE, self.client.cors),
+                stream_headers(S::STREAM_CONTENT_TYPE, &self.headers),
                 &bytes,
             );
         } else {
             let body = S::render(&response, &id, self.alias, created, &self.routing);
-            transport::respond(out, 200, json_headers(self.client.cors), &body);
+            transport::respond(out, 200, json_headers(&self.headers), &body);
         }
-        self.record(&id, created, &response);
+        self.finished(&id, created, &response);
     }
 
-    /// Keep what the surface stores of a finished answer (`id` is the one the client saw).
-    fn record(&self, id: &str, created: u64, response: &ChatResponse) {
+    /// Note a provider failure; `Err` to try the next attempt when the gateway fails over on
+    /// this class, else the client gets `error` now.
+    fn failed(
+        &self,
+        error: ApiError,
+        class: FailureClass,
+        retry_after_ms: Option<u64>,
+        label: &'static str,
+        sink: Sink,
+    ) -> Outcome {
+        self.observed.set(Some(Observed {
+            class: Some(class),
+            retry_after_ms,
+            label,
+        }));
+        if self.config.fails_over(class) {
+            return Err((error, sink));
+        }
+        self.fail(sink, &error);
+        Ok(())
+    }
+
+    /// A connection failure or timeout.
+    fn transport_failed(&self, error: &TransportError, sink: Sink) -> Outcome {
+        let class = FailureClass::transport(error.timeout);
+        self.failed(transport_error(error), class, None, class.as_str(), sink)
+    }
+
+    /// A failure the adapter classified.
+    fn adapter_failed(&self, error: &AdapterError, sink: Sink) -> Outcome {
+        let mut api_error = ApiError::from_upstream(error);
+        api_error.message = scrub(&api_error.message, &self.secrets());
+        match FailureClass::of(error.kind) {
+            Some(class) => self.failed(
+                api_error,
+                class,
+                error.retry_after_ms,
+                stats::error_label(error.kind),
+                sink,
+            ),
+            None => {
+                self.fail(sink, &api_error);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether finished answers must be collected (to store or to cache them).
+    fn keeps_answers(&self) -> bool {
+        S::STORES || self.cache.is_some()
+    }
+
+    /// A finished answer (`id` is the one the client saw): stored by the surface, cached.
+    fn finished(&self, id: &str, created: u64, response: &ChatResponse) {
+        if let Some(plan) = &self.cache
+            && cache_key::storable(response)
+        {
+            let entry =
+                CachedResponse::new(response.clone(), shared_state::now_ms(), plan.ttl_secs);
+            shared_state::cache(&plan.key, &entry);
+        }
         if !S::STORES {
             return;
         }
@@ -346,13 +541,13 @@ impl<S: Surface> Chat<'_, S> {
         }
         let pending = match transport::start(&request) {
             Ok(pending) => pending,
-            Err(error) => return Err((transport_error(&error), sink)),
+            Err(error) => return self.transport_failed(&error, sink),
         };
         let mut sink = sink;
         let upstream = loop {
             match pending.wait(self.keepalive_ns()) {
                 Waited::Ready(Ok(upstream)) => break upstream,
-                Waited::Ready(Err(error)) => return Err((transport_error(&error), sink)),
+                Waited::Ready(Err(error)) => return self.transport_failed(&error, sink),
                 Waited::TimedOut => match self.keepalive(sink) {
                     Some(next) => sink = next,
                     None => return Ok(()),
@@ -363,8 +558,8 @@ impl<S: Surface> Chat<'_, S> {
             return self.upstream_failure(&target, upstream, forwarded, sink);
         }
         match (forwarded, self.routing.stream) {
-            (true, true) => self.pipe(upstream, sink),
-            (true, false) => self.forward_body(upstream, sink),
+            (true, true) => self.pipe(&target, upstream, sink),
+            (true, false) => self.forward_body(&target, upstream, sink),
             (false, false) => self.translate_body(&target, upstream, sink),
             (false, true) => self.translate_stream(&target, upstream, sink),
         }
@@ -413,9 +608,17 @@ impl<S: Surface> Chat<'_, S> {
         };
         let mut api_error = ApiError::from_upstream(&error);
         api_error.message = scrub(&api_error.message, &self.secrets());
-        if retryable(error.kind) {
-            return Err((api_error, sink));
+        if let Some(class) = FailureClass::of(error.kind) {
+            self.observed.set(Some(Observed {
+                class: Some(class),
+                retry_after_ms: error.retry_after_ms,
+                label: stats::error_label(error.kind),
+            }));
+            if self.config.fails_over(class) {
+                return Err((api_error, sink));
+            }
         }
+        self.client_error.set(Some(stats::error_label(error.kind)));
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
                 // Same protocol: the client gets the provider's own error body (secrets removed).
@@ -423,7 +626,7 @@ impl<S: Surface> Chat<'_, S> {
                 transport::respond(
                     out,
                     upstream.status,
-                    json_headers(self.client.cors),
+                    json_headers(&self.headers),
                     text.as_bytes(),
                 );
             }
@@ -432,14 +635,24 @@ impl<S: Surface> Chat<'_, S> {
         Ok(())
     }
 
-    fn forward_body(&self, mut upstream: UpstreamResponse, sink: Sink) -> Outcome {
+    fn forward_body(&self, target: &Target, mut upstream: UpstreamResponse, sink: Sink) -> Outcome {
         match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
-                let headers = forwarded_headers(&upstream, self.client.cors);
+                let headers = forwarded_headers(&upstream, &self.headers);
                 self.respond(sink, upstream.status, headers, &body);
+                if self.keeps_answers()
+                    && let Ok(response) = adapter::parse_response(
+                        &target.kind,
+                        upstream.status,
+                        &upstream.headers,
+                        &body,
+                    )
+                {
+                    self.finished(&response.id.clone(), now_secs(), &response);
+                }
                 Ok(())
             }
-            Err(error) => Err((transport_error(&error), sink)),
+            Err(error) => self.transport_failed(&error, sink),
         }
     }
 
@@ -473,24 +686,50 @@ impl<S: Surface> Chat<'_, S> {
     }
 
     /// Same-protocol stream: bytes go to the client as they arrive, untouched (keepalives go only
-    /// between complete events).
-    fn pipe(&self, mut upstream: UpstreamResponse, sink: Sink) -> Outcome {
-        let headers = forwarded_headers(&upstream, self.client.cors);
+    /// between complete events). When answers are kept, a decoder reads along.
+    fn pipe(&self, target: &Target, mut upstream: UpstreamResponse, sink: Sink) -> Outcome {
+        let headers = forwarded_headers(&upstream, &self.headers);
+        let mut reader = self.keeps_answers().then(|| {
+            (
+                adapter::StreamDecoder::new(&target.kind),
+                Accumulator::default(),
+            )
+        });
+        let mut read_along = |chunk: &[u8], end: bool| {
+            if let Some((decoder, whole)) = reader.as_mut() {
+                let events = if end {
+                    decoder.finish()
+                } else {
+                    decoder.feed(chunk)
+                };
+                match events {
+                    Ok(events) => events.iter().for_each(|e| whole.push(e)),
+                    Err(_) => reader = None,
+                }
+            }
+        };
         let mut sink = Some(sink);
         // Wait for the first bytes before committing, so a connection that dies at once fails over.
         let first = match self.next_chunk(&mut upstream, &mut sink, &|| true) {
             Ok(Some(chunk)) => chunk,
             Ok(None) => {
-                let error = ApiError::bad_gateway("The upstream provider sent an empty reply.");
+                let error = ApiError::bad_gateway("The upstream provider sent an empty reply.")
+                    .code("upstream_malformed_reply");
                 return match sink {
-                    Some(sink) => Err((error, sink)),
+                    Some(sink) => self.failed(
+                        error,
+                        FailureClass::MalformedReply,
+                        None,
+                        "malformed-reply",
+                        sink,
+                    ),
                     None => Ok(()),
                 };
             }
             Err(None) => return Ok(()),
             Err(Some(error)) => {
                 return match sink {
-                    Some(sink) => Err((transport_error(&error), sink)),
+                    Some(sink) => self.transport_failed(&error, sink),
                     None => Ok(()),
                 };
             }
@@ -503,6 +742,8 @@ impl<S: Surface> Chat<'_, S> {
         // The last two bytes sent: `\n\n` means the client is between events.
         let mut tail = [0u8; 2];
         remember_tail(&mut tail, &first);
+        read_along(&first, false);
+        let mut complete = false;
         if client.write(&first) {
             let mut sink = Some(Sink::Started(client));
             loop {
@@ -510,6 +751,7 @@ impl<S: Surface> Chat<'_, S> {
                 match self.next_chunk(&mut upstream, &mut sink, &|| boundary) {
                     Ok(Some(chunk)) => {
                         remember_tail(&mut tail, &chunk);
+                        read_along(&chunk, false);
                         let Some(Sink::Started(client)) = sink.as_mut() else {
                             break;
                         };
@@ -517,7 +759,11 @@ impl<S: Surface> Chat<'_, S> {
                             break;
                         }
                     }
-                    Ok(None) | Err(None) => break,
+                    Ok(None) => {
+                        complete = true;
+                        break;
+                    }
+                    Err(None) => break,
                     Err(Some(error)) => {
                         let mut bytes = Vec::new();
                         self.writer(String::new())
@@ -535,6 +781,12 @@ impl<S: Surface> Chat<'_, S> {
         } else {
             client.finish();
         }
+        if complete {
+            read_along(&[], true);
+            if let Some(response) = reader.and_then(|(_, whole)| whole.finish()) {
+                self.finished(&response.id.clone(), now_secs(), &response);
+            }
+        }
         Ok(())
     }
 
@@ -546,23 +798,20 @@ impl<S: Surface> Chat<'_, S> {
     ) -> Outcome {
         let body = match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => body,
-            Err(error) => return Err((transport_error(&error), sink)),
+            Err(error) => return self.transport_failed(&error, sink),
         };
         match adapter::parse_response(&target.kind, upstream.status, &upstream.headers, &body) {
             Ok(response) => {
                 let id = random_id(S::ID_PREFIX);
                 let created = now_secs();
                 let rendered = S::render(&response, &id, self.alias, created, &self.routing);
-                self.respond(sink, 200, json_headers(self.client.cors), &rendered);
-                self.record(&id, created, &response);
+                self.respond(sink, 200, json_headers(&self.headers), &rendered);
+                self.finished(&id, created, &response);
                 Ok(())
             }
-            Err(error) => {
-                // A 2xx reply that does not parse: another target may do better.
-                let mut api_error = ApiError::from_upstream(&error);
-                api_error.message = scrub(&api_error.message, &self.secrets());
-                Err((api_error, sink))
-            }
+            // A 2xx reply that does not parse (or an error inside one): another target may do
+            // better.
+            Err(error) => self.adapter_failed(&error, sink),
         }
     }
 
@@ -579,39 +828,47 @@ impl<S: Surface> Chat<'_, S> {
         let id = random_id(S::ID_PREFIX);
         let created = now_secs();
         let mut writer = S::writer(id.clone(), self.alias.to_string(), created, &self.routing);
-        // The whole answer, for surfaces that store it.
-        let mut whole = S::STORES.then(Accumulator::default);
+        // The whole answer, for surfaces that store it and aliases that cache.
+        let mut whole = self.keeps_answers().then(Accumulator::default);
         let mut pending = Vec::new();
         // `Pending` or keepalive-`Started` until content flows; then `content` is set.
         let mut sink = Some(sink);
         let mut content = false;
         let mut finished = false;
         loop {
-            let step: Result<(Vec<StreamEvent>, bool), ApiError> =
+            let step: Result<(Vec<StreamEvent>, bool), Failure> =
                 match self.next_chunk(&mut upstream, &mut sink, &|| true) {
                     Ok(Some(chunk)) => decoder
                         .feed(&chunk)
                         .map(|events| (events, false))
-                        .map_err(|e| ApiError::from_upstream(&e)),
+                        .map_err(Failure::Adapter),
                     Ok(None) => decoder
                         .finish()
                         .map(|events| (events, true))
-                        .map_err(|e| ApiError::from_upstream(&e)),
+                        .map_err(Failure::Adapter),
                     Err(None) => return Ok(()),
                     // The answer is complete; a connection dropped after it changes nothing.
                     Err(Some(_)) if finished => Ok((Vec::new(), true)),
-                    Err(Some(error)) => Err(transport_error(&error)),
+                    Err(Some(error)) => Err(Failure::Transport(error)),
                 };
             let (events, end) = match step {
                 Ok(step) => step,
-                Err(mut error) => {
-                    error.message = scrub(&error.message, &self.secrets());
+                Err(failure) => {
                     let Some(current) = sink.take() else {
                         return Ok(());
                     };
                     if !content {
-                        return Err((error, current));
+                        return match &failure {
+                            Failure::Adapter(error) => self.adapter_failed(error, current),
+                            Failure::Transport(error) => self.transport_failed(error, current),
+                        };
                     }
+                    let mut error = match &failure {
+                        Failure::Adapter(error) => ApiError::from_upstream(error),
+                        Failure::Transport(error) => transport_error(error),
+                    };
+                    error.message = scrub(&error.message, &self.secrets());
+                    self.client_error.set(Some(error_label(&error)));
                     if let Sink::Started(mut client) = current {
                         writer.error(&error, &mut pending);
                         client.write(&pending);
@@ -633,7 +890,7 @@ impl<S: Surface> Chat<'_, S> {
                 && finished
                 && let Some(response) = whole.take().and_then(Accumulator::finish)
             {
-                self.record(&id, created, &response);
+                self.finished(&id, created, &response);
             }
             if end && finished {
                 writer.done(&mut pending);
@@ -644,7 +901,7 @@ impl<S: Surface> Chat<'_, S> {
                 };
                 let mut client = self.stream_to(
                     current,
-                    &stream_headers(S::STREAM_CONTENT_TYPE, self.client.cors),
+                    &stream_headers(S::STREAM_CONTENT_TYPE, &self.headers),
                 );
                 content = true;
                 if !client.write(&pending) {
@@ -667,4 +924,61 @@ impl<S: Surface> Chat<'_, S> {
         }
         Ok(())
     }
+
+    /// Look the request up in the cache (unless the client said `no-cache`); plan to cache the
+    /// answer (unless it said `no-store`). `Ok(Some)`: a fresh answer to replay.
+    fn plan_cache(
+        &mut self,
+        served_as: &str,
+        ttl_secs: u64,
+    ) -> Result<Option<ChatResponse>, ApiError> {
+        let control = cache_key::cache_control(self.client.headers);
+        let mut request = self.neutral()?.clone();
+        request.model = served_as.to_string();
+        let key = cache_key::cache_key(self.client.caller, &request, "neutral");
+        if control.read
+            && let Some(hit) = shared_state::cached(&key, shared_state::now_ms())
+        {
+            self.headers
+                .push((cache_key::CACHE_HEADER.to_string(), "hit".to_string()));
+            return Ok(Some(hit.response));
+        }
+        self.headers
+            .push((cache_key::CACHE_HEADER.to_string(), "miss".to_string()));
+        if control.write {
+            self.cache = Some(CachePlan { key, ttl_secs });
+        }
+        Ok(None)
+    }
+
+    /// Answer from the cache: the stored answer rendered (or replayed as a stream) in the
+    /// client's protocol.
+    fn replay(&self, hit: &ChatResponse, out: ResponseOutparam) {
+        let id = random_id(S::ID_PREFIX);
+        let created = now_secs();
+        if self.routing.stream {
+            let mut writer = S::writer(id.clone(), self.alias.to_string(), created, &self.routing);
+            let mut bytes = Vec::new();
+            for event in cache_key::replay_events(hit) {
+                writer.event(&event, &mut bytes);
+            }
+            writer.done(&mut bytes);
+            transport::respond(
+                out,
+                200,
+                stream_headers(S::STREAM_CONTENT_TYPE, &self.headers),
+                &bytes,
+            );
+        } else {
+            let body = S::render(hit, &id, self.alias, created, &self.routing);
+            transport::respond(out, 200, json_headers(&self.headers), &body);
+        }
+        self.finished(&id, created, hit);
+    }
+}
+
+/// Why a translated stream broke.
+enum Failure {
+    Adapter(AdapterError),
+    Transport(TransportError),
 }

@@ -7,7 +7,10 @@
 //!   DELETE, input items)
 //! - `accumulate`: a stream folded back into the whole answer
 //! - `config`: the TOML config, variables, provider defaults
-//! - `routing`: alias → targets → keys
+//! - `routing`: alias → targets → keys; `strategy`: the order of targets (failover, round-robin,
+//!   weighted, random, least-used); `health`: cooldowns; `cache_key`: the response cache's keys and
+//!   entries; `stats`: counters, latency histograms, `/stats` and `/metrics`
+//! - `shared_state`: those kept in the key-value store (cooldowns, counters, stats, cache)
 //! - `dispatch`: one chat request through the targets: forward or translate, failover
 //! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
 //! - `transport`: outbound calls and the client response over `wasi:http`
@@ -19,12 +22,16 @@
 
 pub mod accumulate;
 pub mod auth;
+pub mod cache_key;
 pub mod config;
 pub mod cors;
 pub mod echo;
 pub mod error;
+pub mod health;
 pub mod json;
 pub mod routing;
+pub mod stats;
+pub mod strategy;
 pub mod surfaces;
 pub mod url;
 
@@ -38,5 +45,7 @@ mod dispatch;
 mod responses_api;
 #[cfg(target_arch = "wasm32")]
 mod server;
+#[cfg(target_arch = "wasm32")]
+mod shared_state;
 #[cfg(target_arch = "wasm32")]
 mod transport;

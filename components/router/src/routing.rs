@@ -9,17 +9,32 @@ pub struct Attempt<'a> {
     pub provider: &'a Provider,
     pub model: &'a str,
     pub key_index: usize,
+    /// The target this attempt belongs to (its `id()` names it in stats and cooldowns).
+    pub target: &'a TargetRef,
 }
 
-/// Every attempt for `targets`, in order: each target's keys starting at `start(provider)`
+/// Every attempt for `targets`, in list order: each target's keys starting at `start(provider)`
 /// (rotation), then the next target.
 pub fn attempts<'a>(
     config: &'a Config,
     targets: &'a [TargetRef],
+    start: impl FnMut(&Provider) -> usize,
+) -> Result<Vec<Attempt<'a>>, ApiError> {
+    let order: Vec<usize> = (0..targets.len()).collect();
+    ordered_attempts(config, targets, &order, start)
+}
+
+/// Every attempt for `targets` taken in `order` (target indices, as `strategy::order` returns
+/// them; an index out of range is skipped): each target's keys starting at `start(provider)`
+/// (rotation), then the next target.
+pub fn ordered_attempts<'a>(
+    config: &'a Config,
+    targets: &'a [TargetRef],
+    order: &[usize],
     mut start: impl FnMut(&Provider) -> usize,
 ) -> Result<Vec<Attempt<'a>>, ApiError> {
     let mut out = Vec::new();
-    for target in targets {
+    for target in order.iter().filter_map(|&i| targets.get(i)) {
         let provider = config.providers.get(&target.provider).ok_or_else(|| {
             ApiError::internal(format!("provider `{}` is not configured", target.provider))
         })?;
@@ -34,6 +49,7 @@ pub fn attempts<'a>(
                 provider,
                 model: &target.model,
                 key_index: (first + i) % count,
+                target,
             });
         }
     }
@@ -63,6 +79,23 @@ mod tests {
                 ("a".into(), 0),
                 ("b".into(), 0)
             ]
+        );
+    }
+
+    #[test]
+    fn targets_follow_the_given_order() {
+        let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = [\"k1\", \"k2\"]\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n[models.m]\ntargets = [\"a/x\", \"b/y\"]";
+        let vars = |name: &str| Some(format!("v-{name}"));
+        let config = crate::config::load(Some(text), &vars).unwrap();
+        let targets = config.targets("m").unwrap();
+        let order: Vec<(String, usize)> = ordered_attempts(&config, &targets, &[1, 7, 0], |_| 1)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.target.id(), a.key_index))
+            .collect();
+        assert_eq!(
+            order,
+            vec![("b/y".into(), 0), ("a/x".into(), 1), ("a/x".into(), 0)]
         );
     }
 }

@@ -184,6 +184,20 @@ fn route(
     let json = |out, body: &[u8]| transport::respond(out, 200, json_headers(cors), body);
     match (method, path) {
         (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
+        (Method::Get, "/stats") => json(
+            out,
+            &crate::shared_state::snapshot(config).render_json(crate::shared_state::now_ms()),
+        ),
+        (Method::Get, "/metrics") => {
+            let text = crate::shared_state::snapshot(config)
+                .render_prometheus(crate::shared_state::now_ms());
+            let mut headers = vec![(
+                "content-type".to_string(),
+                "text/plain; version=0.0.4; charset=utf-8".to_string(),
+            )];
+            headers.extend_from_slice(cors);
+            transport::respond(out, 200, headers, text.as_bytes());
+        }
         (Method::Post, "/v1/chat/completions" | "/chat/completions") => {
             dispatch::chat::<OpenAiChat>(config, client, body, out)
         }

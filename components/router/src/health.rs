@@ -1,0 +1,529 @@
+//! Cooldowns: keys and targets benched after failures, as pure data. The router does the I/O.
+//!
+//! Storage: one key-value entry per benched subject, its value the JSON of a [`Cooldown`]:
+//!
+//! - `apex:cool:key:<provider>#<key index>`: a key (429, 401/403);
+//! - `apex:cool:target:<provider>/<model>`: a target (5xx, overload, timeout, connect, 404).
+//!
+//! Instances run concurrently and the store has no transactions, so a single document of every
+//! cooldown would lose updates (two instances benching two different keys at once: one write
+//! wins). With one entry per subject, writers only race on the same subject, where either value
+//! is right (keep the later expiry with [`Cooldown::later`] when the old value was read). Entries
+//! outlive their expiry harmlessly (the store has no TTL): an expired entry reads as "usable" and
+//! may be deleted.
+//!
+//! Per request the router reads the entries of [`subjects`] into a [`Health`], calls
+//! [`Health::plan`] to drop attempts whose key or target is cooling, and answers 429/503 with
+//! Retry-After when none is left. After a failed attempt it writes [`cooldown`] for
+//! [`subject_for`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, FailureClass, TargetRef};
+use crate::error::ApiError;
+use crate::routing::Attempt;
+
+/// Prefix of a key's cooldown entry.
+pub const KEY_PREFIX: &str = "apex:cool:key:";
+/// Prefix of a target's cooldown entry.
+pub const TARGET_PREFIX: &str = "apex:cool:target:";
+/// The longest cooldown a Retry-After can ask for (a day): a wild value cannot bench a key for
+/// good.
+pub const MAX_COOLDOWN_SECS: u64 = 24 * 60 * 60;
+
+/// Something that can cool down.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// Key `index` of `provider` (index 0 for a provider without keys).
+    Key { provider: String, index: usize },
+    /// An upstream model at a provider.
+    Target { provider: String, model: String },
+}
+
+impl Subject {
+    pub fn key(provider: impl Into<String>, index: usize) -> Self {
+        Self::Key {
+            provider: provider.into(),
+            index,
+        }
+    }
+
+    pub fn target(target: &TargetRef) -> Self {
+        Self::Target {
+            provider: target.provider.clone(),
+            model: target.model.clone(),
+        }
+    }
+
+    /// How stats show it: `provider#index` for a key (never its value), `provider/model` for a
+    /// target.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Key { provider, index } => format!("{provider}#{index}"),
+            Self::Target { provider, model } => format!("{provider}/{model}"),
+        }
+    }
+
+    /// Its key-value entry name.
+    pub fn kv_key(&self) -> String {
+        match self {
+            Self::Key { .. } => format!("{KEY_PREFIX}{}", self.label()),
+            Self::Target { .. } => format!("{TARGET_PREFIX}{}", self.label()),
+        }
+    }
+
+    /// The subject of an entry name (`None`: not a cooldown entry).
+    pub fn from_kv_key(name: &str) -> Option<Self> {
+        if let Some(rest) = name.strip_prefix(KEY_PREFIX) {
+            // Provider names may hold `#`; the index is after the last one.
+            let (provider, index) = rest.rsplit_once('#')?;
+            let index = index.parse().ok()?;
+            return (!provider.is_empty()).then(|| Self::key(provider, index));
+        }
+        let rest = name.strip_prefix(TARGET_PREFIX)?;
+        // Provider names never hold `/` (`provider/model` names split at the first one).
+        let (provider, model) = rest.split_once('/')?;
+        (!provider.is_empty() && !model.is_empty()).then(|| Self::Target {
+            provider: provider.to_string(),
+            model: model.to_string(),
+        })
+    }
+}
+
+/// A bench: until when, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cooldown {
+    /// Wall-clock milliseconds since the Unix epoch.
+    pub until_ms: u64,
+    pub reason: FailureClass,
+}
+
+impl Cooldown {
+    /// Whether it still holds at `now_ms`.
+    pub fn is_active(&self, now_ms: u64) -> bool {
+        is_cooling(now_ms, self.until_ms)
+    }
+
+    /// The entry value.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// An entry value (`None`: unreadable, treat as no cooldown).
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    /// Of an existing cooldown and a new one, the one that ends later (a 429's short bench must
+    /// not cut short an auth bench).
+    pub fn later(existing: Option<Cooldown>, new: Cooldown) -> Cooldown {
+        match existing {
+            Some(old) if old.until_ms > new.until_ms => old,
+            _ => new,
+        }
+    }
+}
+
+/// What a failure of `class` benches: the key for rate limits and refused credentials (they are
+/// per key), the target for everything else (the provider or model is at fault).
+pub fn subject_for(class: FailureClass, attempt: &Attempt) -> Subject {
+    match class {
+        FailureClass::RateLimited | FailureClass::Auth => {
+            Subject::key(&attempt.provider.name, attempt.key_index)
+        }
+        _ => Subject::target(attempt.target),
+    }
+}
+
+/// How long a failure of `class` benches its subject, in milliseconds (`None`: not at all).
+///
+/// - `rate-limited`, `overloaded`, `server`, `timeout`, `connect`: the provider's Retry-After
+///   when it sent one, else `cooldown_secs`;
+/// - `auth`: `auth_cooldown_secs`, or a longer Retry-After;
+/// - `not-found`: `cooldown_secs` (a missing model is not retried on every request);
+/// - `malformed-reply`, `context-too-long`: no bench (they depend on the request).
+///
+/// Never longer than [`MAX_COOLDOWN_SECS`].
+pub fn cooldown_ms(
+    class: FailureClass,
+    retry_after_ms: Option<u64>,
+    config: &Config,
+) -> Option<u64> {
+    let base = config.cooldown_secs.saturating_mul(1000);
+    let ms = match class {
+        FailureClass::RateLimited
+        | FailureClass::Overloaded
+        | FailureClass::Server
+        | FailureClass::Timeout
+        | FailureClass::Connect => retry_after_ms.unwrap_or(base),
+        FailureClass::Auth => config
+            .auth_cooldown_secs
+            .saturating_mul(1000)
+            .max(retry_after_ms.unwrap_or(0)),
+        FailureClass::NotFound => base,
+        FailureClass::MalformedReply | FailureClass::ContextTooLong => return None,
+    };
+    Some(ms.min(MAX_COOLDOWN_SECS * 1000)).filter(|ms| *ms > 0)
+}
+
+/// The cooldown to record for a failure at `now_ms` (see [`cooldown_ms`]).
+pub fn cooldown(
+    class: FailureClass,
+    retry_after_ms: Option<u64>,
+    config: &Config,
+    now_ms: u64,
+) -> Option<Cooldown> {
+    cooldown_ms(class, retry_after_ms, config).map(|ms| Cooldown {
+        until_ms: now_ms.saturating_add(ms),
+        reason: class,
+    })
+}
+
+/// Whether a bench until `until_ms` still holds at `now_ms`.
+pub fn is_cooling(now_ms: u64, until_ms: u64) -> bool {
+    now_ms < until_ms
+}
+
+/// Retry-After seconds for the soonest of `untils` (rounded up, at least 1); `None` when none is
+/// in the future.
+pub fn earliest_retry(now_ms: u64, untils: impl IntoIterator<Item = u64>) -> Option<u64> {
+    untils
+        .into_iter()
+        .filter(|until| is_cooling(now_ms, *until))
+        .min()
+        .map(|until| (until - now_ms).div_ceil(1000).max(1))
+}
+
+/// The entries to read for `attempts`: each distinct key and target, in first-use order.
+pub fn subjects(attempts: &[Attempt]) -> Vec<Subject> {
+    let mut out: Vec<Subject> = Vec::new();
+    for attempt in attempts {
+        for subject in [
+            Subject::key(&attempt.provider.name, attempt.key_index),
+            Subject::target(attempt.target),
+        ] {
+            if !out.contains(&subject) {
+                out.push(subject);
+            }
+        }
+    }
+    out
+}
+
+/// Every attempt is benched: the answer to give the client instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllCooling {
+    /// 429 when every bench is a rate limit, else 503.
+    pub status: u16,
+    /// When the first attempt becomes usable again.
+    pub retry_after_secs: u64,
+    /// The reasons of the benches, for the message.
+    pub reasons: Vec<FailureClass>,
+}
+
+impl AllCooling {
+    /// The client error (429 or 503 with Retry-After).
+    pub fn error(&self) -> ApiError {
+        let reasons: Vec<&str> = self.reasons.iter().map(|r| r.as_str()).collect();
+        let message = format!(
+            "Every upstream for this model is cooling down after failures ({}). Retry in {} s.",
+            reasons.join(", "),
+            self.retry_after_secs
+        );
+        let mut error = if self.status == 429 {
+            ApiError::new(429, "rate_limit_error", message).code("rate_limit_exceeded")
+        } else {
+            ApiError::new(503, "api_error", message).code("upstream_unavailable")
+        };
+        error.retry_after_secs = Some(self.retry_after_secs);
+        error
+    }
+}
+
+/// The cooldowns read for one request, by entry name. Serializable, for a stats snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub entries: BTreeMap<String, Cooldown>,
+}
+
+impl Health {
+    /// Record a cooldown (keeping the later one if there is one already).
+    pub fn insert(&mut self, subject: &Subject, cooldown: Cooldown) {
+        let name = subject.kv_key();
+        let existing = self.entries.get(&name).copied();
+        self.entries
+            .insert(name, Cooldown::later(existing, cooldown));
+    }
+
+    /// The cooldown of `subject` if it still holds at `now_ms`.
+    pub fn active(&self, subject: &Subject, now_ms: u64) -> Option<Cooldown> {
+        self.entries
+            .get(&subject.kv_key())
+            .copied()
+            .filter(|c| c.is_active(now_ms))
+    }
+
+    /// Every cooldown still holding at `now_ms`, with its subject.
+    pub fn active_all(&self, now_ms: u64) -> Vec<(Subject, Cooldown)> {
+        self.entries
+            .iter()
+            .filter(|(_, c)| c.is_active(now_ms))
+            .filter_map(|(name, c)| Subject::from_kv_key(name).map(|s| (s, *c)))
+            .collect()
+    }
+
+    /// The benches blocking `attempt` at `now_ms` (its key's and its target's).
+    fn blocking(&self, attempt: &Attempt, now_ms: u64) -> Vec<Cooldown> {
+        [
+            Subject::key(&attempt.provider.name, attempt.key_index),
+            Subject::target(attempt.target),
+        ]
+        .iter()
+        .filter_map(|s| self.active(s, now_ms))
+        .collect()
+    }
+
+    /// `attempts` without those whose key or target is cooling, in the same order. When that
+    /// leaves none (and there were some), the 429/503 to answer instead: Retry-After is when the
+    /// first attempt is free of all its benches.
+    pub fn plan<'a>(
+        &self,
+        attempts: Vec<Attempt<'a>>,
+        now_ms: u64,
+    ) -> Result<Vec<Attempt<'a>>, AllCooling> {
+        if attempts.is_empty() {
+            return Ok(attempts);
+        }
+        let mut free_at = Vec::new();
+        let mut reasons = Vec::new();
+        let mut usable = Vec::new();
+        for attempt in attempts {
+            let blocking = self.blocking(&attempt, now_ms);
+            match blocking.iter().map(|c| c.until_ms).max() {
+                None => usable.push(attempt),
+                Some(until) => {
+                    free_at.push(until);
+                    reasons.extend(blocking.iter().map(|c| c.reason));
+                }
+            }
+        }
+        if !usable.is_empty() {
+            return Ok(usable);
+        }
+        reasons.sort();
+        reasons.dedup();
+        let status = if reasons.iter().all(|r| *r == FailureClass::RateLimited) {
+            429
+        } else {
+            503
+        };
+        Err(AllCooling {
+            status,
+            retry_after_secs: earliest_retry(now_ms, free_at).unwrap_or(1),
+            reasons,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::attempts;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn config() -> Config {
+        let text = "[gateway]\ncooldown_secs = 30\nauth_cooldown_secs = 600\n\
+                    [providers.a]\nbase_url = \"http://a\"\nkeys = [\"k1\", \"k2\"]\n\
+                    [providers.b]\nbase_url = \"http://b\"\nkeys = []\n\
+                    [models.m]\ntargets = [\"a/x\", \"b/y\"]";
+        crate::config::load(Some(text), &|name| Some(format!("v-{name}"))).unwrap()
+    }
+
+    fn labels(attempts: &[Attempt]) -> Vec<String> {
+        attempts
+            .iter()
+            .map(|a| format!("{}#{}", a.target.id(), a.key_index))
+            .collect()
+    }
+
+    fn bench(until_ms: u64, reason: FailureClass) -> Cooldown {
+        Cooldown { until_ms, reason }
+    }
+
+    #[test]
+    fn cooldowns_honour_retry_after_and_bench_auth_longer() {
+        let config = config();
+        use FailureClass::*;
+        assert_eq!(cooldown_ms(RateLimited, Some(2_500), &config), Some(2_500));
+        assert_eq!(cooldown_ms(RateLimited, None, &config), Some(30_000));
+        assert_eq!(cooldown_ms(Overloaded, None, &config), Some(30_000));
+        assert_eq!(cooldown_ms(Server, Some(1_000), &config), Some(1_000));
+        assert_eq!(cooldown_ms(Timeout, None, &config), Some(30_000));
+        assert_eq!(cooldown_ms(Connect, None, &config), Some(30_000));
+        assert_eq!(cooldown_ms(Auth, Some(5_000), &config), Some(600_000));
+        assert_eq!(cooldown_ms(Auth, None, &config), Some(600_000));
+        assert_eq!(cooldown_ms(NotFound, None, &config), Some(30_000));
+        assert_eq!(cooldown_ms(MalformedReply, None, &config), None);
+        assert_eq!(cooldown_ms(ContextTooLong, None, &config), None);
+        assert_eq!(
+            cooldown_ms(RateLimited, Some(u64::MAX), &config),
+            Some(MAX_COOLDOWN_SECS * 1000)
+        );
+        assert_eq!(cooldown_ms(RateLimited, Some(0), &config), None);
+        let c = cooldown(RateLimited, Some(2_000), &config, NOW).unwrap();
+        assert_eq!(c, bench(NOW + 2_000, RateLimited));
+    }
+
+    #[test]
+    fn rate_limits_and_auth_bench_the_key_the_rest_the_target() {
+        let config = config();
+        let targets = config.targets("m").unwrap();
+        let all = attempts(&config, &targets, |_| 1).unwrap();
+        let first = &all[0];
+        assert_eq!(
+            subject_for(FailureClass::RateLimited, first),
+            Subject::key("a", 1)
+        );
+        assert_eq!(subject_for(FailureClass::Auth, first), Subject::key("a", 1));
+        assert_eq!(
+            subject_for(FailureClass::Server, first),
+            Subject::target(&TargetRef::new("a", "x"))
+        );
+        assert_eq!(
+            subjects(&all),
+            vec![
+                Subject::key("a", 1),
+                Subject::target(&TargetRef::new("a", "x")),
+                Subject::key("a", 0),
+                Subject::key("b", 0),
+                Subject::target(&TargetRef::new("b", "y")),
+            ]
+        );
+    }
+
+    #[test]
+    fn entry_names_round_trip_and_never_hold_key_values() {
+        let key = Subject::key("open#ai", 3);
+        assert_eq!(key.kv_key(), "apex:cool:key:open#ai#3");
+        assert_eq!(key.label(), "open#ai#3");
+        assert_eq!(Subject::from_kv_key(&key.kv_key()), Some(key));
+        let target = Subject::target(&TargetRef::new("a", "org/model:free"));
+        assert_eq!(target.kv_key(), "apex:cool:target:a/org/model:free");
+        assert_eq!(Subject::from_kv_key(&target.kv_key()), Some(target));
+        assert_eq!(Subject::from_kv_key("apex:cool:key:a#x"), None);
+        assert_eq!(Subject::from_kv_key("apex:rotation:a"), None);
+    }
+
+    #[test]
+    fn entries_encode_and_keep_the_later_expiry() {
+        let auth = bench(NOW + 600_000, FailureClass::Auth);
+        let bytes = auth.encode();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"until_ms":1700000600000,"reason":"auth"}"#
+        );
+        assert_eq!(Cooldown::decode(&bytes), Some(auth));
+        assert_eq!(Cooldown::decode(b"garbage"), None);
+        let short = bench(NOW + 1_000, FailureClass::RateLimited);
+        assert_eq!(Cooldown::later(Some(auth), short), auth);
+        assert_eq!(Cooldown::later(Some(short), auth), auth);
+        assert_eq!(Cooldown::later(None, short), short);
+        let mut health = Health::default();
+        health.insert(&Subject::key("a", 0), auth);
+        health.insert(&Subject::key("a", 0), short);
+        assert_eq!(health.active(&Subject::key("a", 0), NOW), Some(auth));
+        assert_eq!(health.active(&Subject::key("a", 0), NOW + 600_000), None);
+        let json = serde_json::to_string(&health).unwrap();
+        assert_eq!(serde_json::from_str::<Health>(&json).unwrap(), health);
+    }
+
+    #[test]
+    fn earliest_retry_rounds_up_and_ignores_the_past() {
+        assert!(is_cooling(NOW, NOW + 1) && !is_cooling(NOW, NOW));
+        assert_eq!(earliest_retry(NOW, [NOW + 4_001, NOW + 9_000]), Some(5));
+        assert_eq!(earliest_retry(NOW, [NOW + 10, NOW - 5]), Some(1));
+        assert_eq!(earliest_retry(NOW, [NOW - 5]), None);
+        assert_eq!(earliest_retry(NOW, []), None);
+    }
+
+    #[test]
+    fn plan_skips_cooling_keys_and_targets() {
+        let config = config();
+        let targets = config.targets("m").unwrap();
+        let all = attempts(&config, &targets, |_| 0).unwrap();
+        assert_eq!(labels(&all), vec!["a/x#0", "a/x#1", "b/y#0"]);
+
+        let mut health = Health::default();
+        health.insert(
+            &Subject::key("a", 0),
+            bench(NOW + 5_000, FailureClass::Auth),
+        );
+        // Expired: ignored.
+        health.insert(
+            &Subject::target(&targets[1]),
+            bench(NOW - 1, FailureClass::Server),
+        );
+        let planned = health.plan(all.clone(), NOW).unwrap();
+        assert_eq!(labels(&planned), vec!["a/x#1", "b/y#0"]);
+
+        health.insert(
+            &Subject::target(&targets[0]),
+            bench(NOW + 2_000, FailureClass::Server),
+        );
+        let planned = health.plan(all.clone(), NOW).unwrap();
+        assert_eq!(labels(&planned), vec!["b/y#0"]);
+        assert_eq!(
+            health.active_all(NOW),
+            vec![
+                (Subject::key("a", 0), bench(NOW + 5_000, FailureClass::Auth)),
+                (
+                    Subject::target(&targets[0]),
+                    bench(NOW + 2_000, FailureClass::Server)
+                ),
+            ]
+        );
+        assert!(Health::default().plan(Vec::new(), NOW).unwrap().is_empty());
+    }
+
+    #[test]
+    fn all_cooling_answers_with_the_soonest_retry() {
+        let config = config();
+        let targets = config.targets("m").unwrap();
+        let all = attempts(&config, &targets, |_| 0).unwrap();
+        let mut health = Health::default();
+        for i in 0..2 {
+            health.insert(
+                &Subject::key("a", i),
+                bench(NOW + 20_000, FailureClass::RateLimited),
+            );
+        }
+        health.insert(
+            &Subject::key("b", 0),
+            bench(NOW + 7_200, FailureClass::RateLimited),
+        );
+        let limited = health.plan(all.clone(), NOW).unwrap_err();
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.retry_after_secs, 8);
+        let error = limited.error();
+        assert_eq!((error.status, error.retry_after_secs), (429, Some(8)));
+        assert!(error.message.contains("rate-limited"), "{}", error.message);
+
+        // An attempt is free only when both its key and its target are: b/y#0 waits for its
+        // target (30 s), so a/x's keys (20 s) come first.
+        health.insert(
+            &Subject::target(&targets[1]),
+            bench(NOW + 30_000, FailureClass::Overloaded),
+        );
+        let unavailable = health.plan(all, NOW).unwrap_err();
+        assert_eq!(unavailable.status, 503);
+        assert_eq!(unavailable.retry_after_secs, 20);
+        assert_eq!(
+            unavailable.reasons,
+            vec![FailureClass::RateLimited, FailureClass::Overloaded]
+        );
+        assert_eq!(unavailable.error().status, 503);
+    }
+}

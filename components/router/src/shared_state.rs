@@ -1,0 +1,165 @@
+//! Cross-request state in the host's key-value store: cooldowns, round-robin counters, stats
+//! shards and cached responses. Instances come and go (a host may make one per request), so
+//! nothing here lives in instance memory. Writes are read-modify-write; under concurrent requests
+//! a counter may lose an increment, which routing and stats tolerate (documented in the README).
+
+use crate::bindings::kv;
+use crate::cache_key::{self, CachedResponse};
+use crate::config::Config;
+use crate::dispatch::KV_STORE;
+use crate::health::{Cooldown, Health, Subject};
+use crate::routing::Attempt;
+use crate::stats::{self, Event, Stats};
+
+fn bucket() -> Option<kv::Bucket> {
+    kv::open(KV_STORE).ok()
+}
+
+fn get(bucket: &kv::Bucket, key: &str) -> Option<Vec<u8>> {
+    bucket.get(key).ok().flatten()
+}
+
+/// Milliseconds since the Unix epoch (cooldowns and cache entries are shared across instances,
+/// so they use wall-clock time).
+pub fn now_ms() -> u64 {
+    let now = wasip2::clocks::wall_clock::now();
+    now.seconds
+        .saturating_mul(1000)
+        .saturating_add(u64::from(now.nanoseconds / 1_000_000))
+}
+
+/// The cooldowns that concern `attempts` (their keys and targets).
+pub fn health(attempts: &[Attempt]) -> Health {
+    let mut health = Health::default();
+    let Some(bucket) = bucket() else {
+        return health;
+    };
+    for subject in crate::health::subjects(attempts) {
+        if let Some(cooldown) = get(&bucket, &subject.kv_key()).and_then(|b| Cooldown::decode(&b)) {
+            health.insert(&subject, cooldown);
+        }
+    }
+    health
+}
+
+/// Bench `subject` until `cooldown.until_ms` (keeping a later bench already there).
+pub fn bench(subject: &Subject, cooldown: Cooldown) {
+    let Some(bucket) = bucket() else {
+        return;
+    };
+    let key = subject.kv_key();
+    let existing = get(&bucket, &key).and_then(|b| Cooldown::decode(&b));
+    let _ = bucket.set(&key, &Cooldown::later(existing, cooldown).encode());
+}
+
+/// The next value of a named counter (round-robin position), shared across instances.
+pub fn next_counter(name: &str) -> u64 {
+    let Some(bucket) = bucket() else {
+        return 0;
+    };
+    let key = format!("apex:rr:{name}");
+    let current = get(&bucket, &key)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(0);
+    let _ = bucket.set(&key, current.wrapping_add(1).to_string().as_bytes());
+    current
+}
+
+/// The name stats are kept under: a configured alias, or `<provider>/*` for direct
+/// `provider/model` requests (so clients cannot create unbounded documents).
+pub fn stats_name(config: &Config, served_as: &str) -> String {
+    if config.models.contains_key(served_as) {
+        return served_as.to_string();
+    }
+    match served_as.split_once('/') {
+        Some((provider, _)) if config.providers.contains_key(provider) => format!("{provider}/*"),
+        _ => served_as.to_string(),
+    }
+}
+
+/// Add `events` to one of `name`'s stats shards.
+pub fn record(name: &str, events: &[Event]) {
+    let Some(bucket) = bucket() else {
+        return;
+    };
+    let shard = (wasip2::random::random::get_random_u64() % u64::from(stats::SHARDS)) as u32;
+    let key = stats::kv_key(name, shard);
+    let mut doc: Stats = get(&bucket, &key)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    for event in events {
+        doc.record(event);
+    }
+    if let Ok(bytes) = serde_json::to_vec(&doc) {
+        let _ = bucket.set(&key, &bytes);
+    }
+}
+
+/// Every alias's stats merged, with the live cooldowns of every configured key and target.
+pub fn snapshot(config: &Config) -> Stats {
+    let mut all = Stats::default();
+    let Some(bucket) = bucket() else {
+        return all;
+    };
+    let mut names: Vec<String> = config.models.keys().cloned().collect();
+    names.extend(config.providers.keys().map(|p| format!("{p}/*")));
+    names.push(crate::config::ECHO_MODEL.to_string());
+    for name in &names {
+        for shard in 0..stats::SHARDS {
+            if let Some(doc) = get(&bucket, &stats::kv_key(name, shard))
+                .and_then(|b| serde_json::from_slice::<Stats>(&b).ok())
+            {
+                all.merge(&doc);
+            }
+        }
+    }
+    let mut health = Health::default();
+    let mut subjects: Vec<Subject> = Vec::new();
+    for provider in config.providers.values() {
+        for index in 0..provider.keys.len().max(1) {
+            subjects.push(Subject::key(&provider.name, index));
+        }
+    }
+    for targets in config.models.values() {
+        subjects.extend(targets.iter().map(Subject::target));
+    }
+    for subject in subjects {
+        if let Some(cooldown) = get(&bucket, &subject.kv_key()).and_then(|b| Cooldown::decode(&b)) {
+            health.insert(&subject, cooldown);
+        }
+    }
+    all.apply_health(&health);
+    all
+}
+
+/// A fresh cached answer for `key`.
+pub fn cached(key: &str, now_ms: u64) -> Option<CachedResponse> {
+    let bucket = bucket()?;
+    get(&bucket, &cache_key::kv_key(key))
+        .and_then(|b| CachedResponse::decode(&b))
+        .filter(|entry| entry.is_fresh(now_ms))
+}
+
+/// Keep an answer for `key`.
+pub fn cache(key: &str, entry: &CachedResponse) {
+    if let Some(bucket) = bucket() {
+        let _ = bucket.set(&cache_key::kv_key(key), &entry.encode());
+    }
+}
+
+/// Usage counts per target (`provider/model`) for least-used routing.
+pub fn usage(name: &str) -> std::collections::BTreeMap<String, u64> {
+    let Some(bucket) = bucket() else {
+        return Default::default();
+    };
+    let mut doc = Stats::default();
+    for shard in 0..stats::SHARDS {
+        if let Some(part) = get(&bucket, &stats::kv_key(name, shard))
+            .and_then(|b| serde_json::from_slice::<Stats>(&b).ok())
+        {
+            doc.merge(&part);
+        }
+    }
+    doc.usage()
+}
