@@ -646,7 +646,10 @@ async fn get_delete_input_items_and_cancel() {
 
 #[tokio::test]
 async fn expired_responses_are_gone() {
-    let gw = gateway();
+    let gw = Gateway::new(
+        &config().replace("[gateway]\n", "[gateway]\nresponses_ttl_secs = 120\n"),
+        VARS,
+    );
     gw.upstream
         .push(OPENAI, Reply::json(200, openai_text("short-lived")));
     let r = create(&gw, &json!({"model": "gpt", "input": "hi"})).await;
@@ -654,7 +657,11 @@ async fn expired_responses_are_gone() {
     let key = format!("apex:response:{id}");
     let mut record: Value = serde_json::from_slice(&gw.kv.get("default", &key).unwrap()).unwrap();
     let created = r.json()["created_at"].as_u64().unwrap();
-    assert!(record["expires_at"].as_u64().unwrap() > created, "{record}");
+    assert_eq!(
+        record["expires_at"].as_u64().unwrap(),
+        created + 120,
+        "{record}"
+    );
     record["expires_at"] = json!(created);
     gw.kv.set("default", &key, record.to_string().into_bytes());
     let got = call(

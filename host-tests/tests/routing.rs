@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use apex_host::outbound::Reply;
 use common::{Gateway, Response};
 use serde_json::{Value, json};
@@ -487,4 +489,55 @@ async fn stats_and_metrics_show_requests_errors_and_cooldowns() {
     assert!(text.contains("apex_key_cooldown_seconds"), "{text}");
     let unauthenticated = gw.call("GET", "/metrics", &[], b"").await;
     assert_eq!(unauthenticated.status, 401);
+}
+
+#[tokio::test]
+async fn a_provider_slower_than_first_token_timeout_is_left_for_the_next() {
+    let gw = Gateway::new(
+        &config("").replace("[gateway]\n", "[gateway]\nfirst_token_timeout_secs = 1\n"),
+        VARS,
+    );
+    gw.upstream
+        .push(A, ok("too late").delayed(Duration::from_millis(2500)));
+    gw.upstream
+        .push(A, ok("too late").delayed(Duration::from_millis(2500)));
+    gw.upstream.push(B, ok("in time"));
+    let started = std::time::Instant::now();
+    let r = ask(&gw, "chain", "key-alice").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "in time");
+    assert!(
+        started.elapsed() < Duration::from_millis(4000),
+        "{:?}",
+        started.elapsed()
+    );
+    // A timeout benches the target, so the next request goes straight to b.
+    gw.upstream.push(B, ok("straight to b"));
+    let r = ask(&gw, "chain", "key-alice").await;
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "straight to b"
+    );
+    assert_eq!(hosts(&gw).last().map(String::as_str), Some("b.test"));
+    assert_eq!(
+        hosts(&gw),
+        ["a.test", "a.test", "b.test", "b.test"],
+        "both keys of a timed out once; then a was benched"
+    );
+}
+
+#[tokio::test]
+async fn the_total_timeout_ends_a_stalled_request_with_504() {
+    let gw = Gateway::new(
+        &config("").replace(
+            "[gateway]\n",
+            "[gateway]\ntotal_timeout_secs = 1\nfailover_on = [\"rate-limited\"]\n",
+        ),
+        VARS,
+    );
+    gw.upstream
+        .push(A, ok("never").delayed(Duration::from_millis(3000)));
+    let r = ask(&gw, "solo", "key-alice").await;
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "upstream_timeout");
 }

@@ -33,6 +33,10 @@
 //! cooldown_secs = 30          # a 429/503/5xx/timeout without Retry-After benches a key or target this long (0: only on Retry-After)
 //! auth_cooldown_secs = 600    # a 401/403 benches the key this long (0: only on Retry-After)
 //! stats = true                # GET /stats and GET /metrics
+//! connect_timeout_secs = 10       # connecting to a provider
+//! first_token_timeout_secs = 120  # from sending a request to the provider's first bytes
+//! total_timeout_secs = 900        # a whole request, failover and streaming included
+//! responses_ttl_secs = 2592000    # how long stored /v1/responses live (30 days)
 //! ```
 
 use std::collections::BTreeMap;
@@ -218,11 +222,19 @@ struct GatewaySection {
     auth_cooldown_secs: Option<u64>,
     #[serde(default = "yes")]
     stats: bool,
+    connect_timeout_secs: Option<u64>,
+    first_token_timeout_secs: Option<u64>,
+    total_timeout_secs: Option<u64>,
+    responses_ttl_secs: Option<u64>,
 }
 
 impl Default for GatewaySection {
     fn default() -> Self {
         Self {
+            connect_timeout_secs: None,
+            first_token_timeout_secs: None,
+            total_timeout_secs: None,
+            responses_ttl_secs: None,
             keepalive_secs: None,
             failover_on: None,
             cooldown_secs: None,
@@ -516,8 +528,29 @@ pub struct Config {
     pub model_patterns: Vec<(String, String)>,
     /// Seconds of upstream silence before a streaming client gets a keepalive (0: never).
     pub keepalive_secs: u64,
+    pub timeouts: Timeouts,
+    /// How long stored `/v1/responses` live.
+    pub responses_ttl_secs: u64,
     pub echo_model: bool,
 }
+
+/// How long the gateway waits for providers, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: u64,
+    /// From sending a request to the provider's first bytes (its status line, then for streams
+    /// the first chunk).
+    pub first_token: u64,
+    /// A whole client request: every attempt, and the stream to its end.
+    pub total: u64,
+}
+
+pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    connect: 10,
+    first_token: 120,
+    total: 900,
+};
+pub const DEFAULT_RESPONSES_TTL_SECS: u64 = 30 * 24 * 3600;
 
 impl Config {
     /// The model a requested name is served as: itself when it is an alias, `provider/model` or
@@ -612,6 +645,14 @@ fn parse_target(spec: TargetSpec, alias: &str) -> Result<TargetRef, String> {
                 "models.{alias}: target `{text}` must be `provider/model`"
             )),
         },
+    }
+}
+
+/// A duration setting that must not be zero.
+fn positive(value: Option<u64>, name: &str) -> Result<Option<u64>, String> {
+    match value {
+        Some(0) => Err(format!("gateway.{name} must be at least 1")),
+        value => Ok(value),
     }
 }
 
@@ -792,6 +833,19 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             .gateway
             .keepalive_secs
             .unwrap_or(DEFAULT_KEEPALIVE_SECS),
+        timeouts: Timeouts {
+            connect: positive(file.gateway.connect_timeout_secs, "connect_timeout_secs")?
+                .unwrap_or(DEFAULT_TIMEOUTS.connect),
+            first_token: positive(
+                file.gateway.first_token_timeout_secs,
+                "first_token_timeout_secs",
+            )?
+            .unwrap_or(DEFAULT_TIMEOUTS.first_token),
+            total: positive(file.gateway.total_timeout_secs, "total_timeout_secs")?
+                .unwrap_or(DEFAULT_TIMEOUTS.total),
+        },
+        responses_ttl_secs: positive(file.gateway.responses_ttl_secs, "responses_ttl_secs")?
+            .unwrap_or(DEFAULT_RESPONSES_TTL_SECS),
         max_body_bytes: file
             .gateway
             .max_body_bytes

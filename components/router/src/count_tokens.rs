@@ -52,7 +52,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
             // This provider has no counting endpoint: estimate.
             _ => break,
         };
-        let mut upstream = match transport::send(&request) {
+        let mut upstream = match transport::send(&request, &config.timeouts) {
             Ok(upstream) => upstream,
             Err(_) => continue,
         };

@@ -162,6 +162,12 @@ struct Chat<'a, S: Surface> {
     observed: std::cell::Cell<Option<Observed>>,
     /// The kind of the error the client got, if it got one.
     client_error: std::cell::Cell<Option<&'static str>>,
+    /// Monotonic milliseconds by which the whole request must be done.
+    total_deadline: u64,
+    /// ... and by which the current attempt's provider must have sent its first bytes (until it
+    /// has: `first_bytes`).
+    first_deadline: std::cell::Cell<u64>,
+    first_bytes: std::cell::Cell<bool>,
     surface: std::marker::PhantomData<S>,
 }
 
@@ -212,6 +218,9 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         cache: None,
         observed: std::cell::Cell::new(None),
         client_error: std::cell::Cell::new(None),
+        total_deadline: started.saturating_add(config.timeouts.total.saturating_mul(1000)),
+        first_deadline: std::cell::Cell::new(u64::MAX),
+        first_bytes: std::cell::Cell::new(false),
         surface: std::marker::PhantomData,
     };
 
@@ -408,6 +417,36 @@ impl<S: Surface> Chat<'_, S> {
         (self.routing.stream && S::KEEPALIVE && secs > 0).then(|| secs * 1_000_000_000)
     }
 
+    /// The deadline that applies now (first bytes, else the whole request), in monotonic ms.
+    fn deadline(&self) -> u64 {
+        if self.first_bytes.get() {
+            self.total_deadline
+        } else {
+            self.first_deadline.get().min(self.total_deadline)
+        }
+    }
+
+    /// How long to wait before doing something (a keepalive, or giving up at the deadline):
+    /// `(nanoseconds, whether it is the deadline)`.
+    fn next_wake(&self) -> (u64, bool) {
+        let left_ns = self
+            .deadline()
+            .saturating_sub(monotonic_ms())
+            .saturating_mul(1_000_000);
+        match self.keepalive_ns() {
+            Some(keepalive) if keepalive < left_ns => (keepalive, false),
+            _ => (left_ns, true),
+        }
+    }
+
+    fn deadline_error(&self) -> TransportError {
+        if self.first_bytes.get() {
+            TransportError::deadline("the request took longer than total_timeout_secs")
+        } else {
+            TransportError::deadline("no answer within first_token_timeout_secs")
+        }
+    }
+
     fn echo(&self, out: ResponseOutparam) {
         let neutral = match self.neutral() {
             Ok(neutral) => neutral,
@@ -508,6 +547,7 @@ impl<S: Surface> Chat<'_, S> {
             body: self.body,
             routing: &self.routing,
             response,
+            ttl_secs: self.config.responses_ttl_secs,
         };
         if let Some((key, value)) = S::record(&done)
             && let Ok(bucket) = kv::open(KV_STORE)
@@ -539,21 +579,33 @@ impl<S: Surface> Chat<'_, S> {
             self.fail(sink, &error);
             return Ok(());
         }
-        let pending = match transport::start(&request) {
+        self.first_bytes.set(false);
+        self.first_deadline.set(
+            monotonic_ms().saturating_add(self.config.timeouts.first_token.saturating_mul(1000)),
+        );
+        let pending = match transport::start(&request, &self.config.timeouts) {
             Ok(pending) => pending,
             Err(error) => return self.transport_failed(&error, sink),
         };
         let mut sink = sink;
         let upstream = loop {
-            match pending.wait(self.keepalive_ns()) {
+            let (wake, is_deadline) = self.next_wake();
+            match pending.wait(Some(wake)) {
                 Waited::Ready(Ok(upstream)) => break upstream,
                 Waited::Ready(Err(error)) => return self.transport_failed(&error, sink),
+                Waited::TimedOut if is_deadline => {
+                    return self.transport_failed(&self.deadline_error(), sink);
+                }
                 Waited::TimedOut => match self.keepalive(sink) {
                     Some(next) => sink = next,
                     None => return Ok(()),
                 },
             }
         };
+        // A non-streamed answer's status line is its first sign of life.
+        if !self.routing.stream {
+            self.first_bytes.set(true);
+        }
         if !(200..300).contains(&upstream.status) {
             return self.upstream_failure(&target, upstream, forwarded, sink);
         }
@@ -664,13 +716,15 @@ impl<S: Surface> Chat<'_, S> {
         sink: &mut Option<Sink>,
         may_keepalive: &dyn Fn() -> bool,
     ) -> Result<Option<Vec<u8>>, Option<TransportError>> {
-        let Some(interval) = self.keepalive_ns() else {
-            return upstream.read().map_err(Some);
-        };
         loop {
-            match upstream.read_within(interval) {
+            let (wake, is_deadline) = self.next_wake();
+            match upstream.read_within(wake) {
                 Waited::Ready(Ok(Some(chunk))) if chunk.is_empty() => continue,
-                Waited::Ready(result) => return result.map_err(Some),
+                Waited::Ready(result) => {
+                    self.first_bytes.set(true);
+                    return result.map_err(Some);
+                }
+                Waited::TimedOut if is_deadline => return Err(Some(self.deadline_error())),
                 Waited::TimedOut if may_keepalive() => {
                     let Some(current) = sink.take() else {
                         return Err(None);

@@ -12,12 +12,11 @@ use wasip2::http::types::{
 use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
+use crate::config::Timeouts;
 use crate::error::ApiError;
 
 const READ_SIZE: u64 = 64 * 1024;
-const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
-const FIRST_BYTE_TIMEOUT_NS: u64 = 600_000_000_000;
-const BETWEEN_BYTES_TIMEOUT_NS: u64 = 600_000_000_000;
+const NS_PER_SEC: u64 = 1_000_000_000;
 
 /// Write all of `bytes` in as few calls as the host permits (`check-write` says how much it takes
 /// at once; usually far more than the 4096 bytes of `blocking-write-and-flush`), then flush.
@@ -91,6 +90,14 @@ pub struct TransportError {
 }
 
 impl TransportError {
+    /// The router's own deadline passed.
+    pub fn deadline(what: &str) -> Self {
+        Self {
+            timeout: true,
+            message: format!("upstream timed out: {what}"),
+        }
+    }
+
     fn new(message: impl Into<String>) -> Self {
         Self {
             timeout: false,
@@ -233,15 +240,21 @@ fn receive(response: IncomingResponse) -> Result<UpstreamResponse, TransportErro
 }
 
 /// Send `request` and wait for the status line.
-pub fn send(request: &HttpRequest) -> Result<UpstreamResponse, TransportError> {
-    match start(request)?.wait(None) {
+pub fn send(
+    request: &HttpRequest,
+    timeouts: &Timeouts,
+) -> Result<UpstreamResponse, TransportError> {
+    match start(request, timeouts)?.wait(None) {
         Waited::Ready(result) => result,
         Waited::TimedOut => Err(TransportError::new("upstream did not answer")),
     }
 }
 
 /// Send `request` (its whole body); the status line is awaited with [`PendingResponse::wait`].
-pub fn start(request: &HttpRequest) -> Result<PendingResponse, TransportError> {
+pub fn start(
+    request: &HttpRequest,
+    timeouts: &Timeouts,
+) -> Result<PendingResponse, TransportError> {
     let url = crate::url::parse(&request.url)
         .ok_or_else(|| TransportError::new("invalid upstream URL"))?;
     let entries: Vec<(String, Vec<u8>)> = request
@@ -278,9 +291,10 @@ pub fn start(request: &HttpRequest) -> Result<PendingResponse, TransportError> {
         .map_err(|()| TransportError::new("upstream request body unavailable"))?;
     let options = RequestOptions::new();
     // Hosts that do not support a timeout refuse to set it; the defaults then apply.
-    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
-    let _ = options.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT_NS));
-    let _ = options.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT_NS));
+    // (The router also keeps its own deadlines, for hosts that do not.)
+    let _ = options.set_connect_timeout(Some(timeouts.connect.saturating_mul(NS_PER_SEC)));
+    let _ = options.set_first_byte_timeout(Some(timeouts.first_token.saturating_mul(NS_PER_SEC)));
+    let _ = options.set_between_bytes_timeout(Some(timeouts.total.saturating_mul(NS_PER_SEC)));
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| describe(&e))?;
     {
         let stream = body

@@ -53,6 +53,8 @@ pub struct Completed<'a> {
     pub body: &'a [u8],
     pub routing: &'a Routing,
     pub response: &'a ChatResponse,
+    /// How long stored state lives (`responses_ttl_secs`).
+    pub ttl_secs: u64,
 }
 
 /// Renders neutral stream events in a client protocol.

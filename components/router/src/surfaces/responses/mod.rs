@@ -21,9 +21,6 @@ use crate::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
 use crate::surfaces::{Completed, Routing, Surface};
 
-/// How long a stored response lives when the config does not say.
-pub const DEFAULT_TTL_SECS: u64 = 30 * 24 * 3600;
-
 /// `POST /v1/responses`.
 pub struct Responses;
 
@@ -67,7 +64,7 @@ impl Surface for Responses {
     }
 
     fn record(done: &Completed) -> Option<(String, Vec<u8>)> {
-        record(done, DEFAULT_TTL_SECS)
+        record(done, done.ttl_secs)
     }
 }
 
