@@ -4,13 +4,24 @@
 //! - `request.rs`: neutral request → `POST {base_url}/messages`
 //! - `response.rs`: message body or error body → neutral response or classified error
 //! - `stream.rs`: Messages SSE events → neutral stream events
+//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth, body edit)
 //!
-//! Kind: `anthropic`. `base_url` includes the version prefix (`https://api.anthropic.com/v1`);
-//! auth is `x-api-key`, the API version goes in `anthropic-version`.
+//! Kinds:
+//! - `anthropic`: `base_url` includes the version prefix (`https://api.anthropic.com/v1`); auth is
+//!   `x-api-key`, the API version goes in `anthropic-version`.
+//! - `vertex-anthropic`: Claude on Google Cloud Vertex AI. `base_url` names the project and the
+//!   region: `https://{REGION}-aiplatform.googleapis.com/v1/projects/{PROJECT}/locations/{REGION}`
+//!   (for the `global` region: `https://aiplatform.googleapis.com/v1/projects/{PROJECT}/locations/global`);
+//!   the adapter appends `/publishers/anthropic/models/{model}:rawPredict` (`:streamRawPredict`
+//!   for streams). `api_key` is an OAuth access token, sent as `Authorization: Bearer`. The body
+//!   has no `model` and carries `"anthropic_version": "vertex-2023-10-16"` (or `api_version` when
+//!   it starts with `vertex-`). Replies and streams are Anthropic's; errors may also come in
+//!   Google's `{"error": {"code", "message", "status"}}` shape.
 
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod vertex;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
@@ -42,11 +53,15 @@ pub const CAPABILITIES: &[&str] = &[
 pub struct Anthropic;
 
 impl Adapter for Anthropic {
-    const KINDS: &'static [&'static str] = &["anthropic"];
+    const KINDS: &'static [&'static str] = &["anthropic", vertex::KIND];
     type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
-        request::build(target, request)
+        if target.kind == vertex::KIND {
+            vertex::build(target, request)
+        } else {
+            request::build(target, request)
+        }
     }
 
     fn forward_request(
@@ -56,6 +71,9 @@ impl Adapter for Anthropic {
         body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
         match protocol {
+            Protocol::AnthropicMessages if target.kind == vertex::KIND => {
+                vertex::forward(target, path, &body)
+            }
             Protocol::AnthropicMessages => {
                 let path = if path.trim_matches('/').is_empty() {
                     "messages"

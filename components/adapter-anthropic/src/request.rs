@@ -18,9 +18,12 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 /// Build the upstream HTTP request for `request`.
 pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
-    let body = body(request)?;
-    let bytes = serde_json::to_vec(&body).map_err(invalid)?;
-    Ok(http_request(target, "messages", bytes))
+    Ok(http_request(target, "messages", body_json(request)?))
+}
+
+/// The Messages body for `request`, serialized.
+pub(crate) fn body_json(request: &ChatRequest) -> Result<Vec<u8>, AdapterError> {
+    serde_json::to_vec(&body(request)?).map_err(invalid)
 }
 
 /// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.

@@ -148,12 +148,52 @@ struct ErrorBody {
     error: Option<ErrorDetail>,
 }
 
-/// `error` of an error body or of a stream `error` event.
+/// `error` of an error body or of a stream `error` event: Anthropic's (`type`, `message`) or
+/// Google's (`code`, `message`, `status`, `details`).
 #[derive(Deserialize)]
 pub(crate) struct ErrorDetail {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub message: Option<String>,
+    /// Google's canonical status name (`RESOURCE_EXHAUSTED`, ...).
+    pub status: Option<String>,
+    /// Google's error details; only `RetryInfo` is read.
+    #[serde(default)]
+    pub details: Vec<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct RetryInfo {
+    #[serde(rename = "@type")]
+    kind: Option<String>,
+    #[serde(rename = "retryDelay")]
+    retry_delay: Option<String>,
+}
+
+/// The neutral kind for a Google canonical error status, when it says more than the HTTP status.
+pub(crate) fn kind_for_google_status(status: &str, message: &str) -> Option<ErrorKind> {
+    Some(match status {
+        "UNAUTHENTICATED" | "PERMISSION_DENIED" => ErrorKind::Auth,
+        "RESOURCE_EXHAUSTED" => ErrorKind::RateLimited,
+        "NOT_FOUND" => ErrorKind::NotFound,
+        // The same wording checks as Anthropic's invalid_request_error (prompt too long).
+        "INVALID_ARGUMENT" => kind_for_error("invalid_request_error", message)?,
+        "UNAVAILABLE" => ErrorKind::Overloaded,
+        "INTERNAL" | "DEADLINE_EXCEEDED" => ErrorKind::Server,
+        _ => return None,
+    })
+}
+
+/// Milliseconds from a Google `RetryInfo` detail (`"retryDelay": "30s"`).
+fn google_retry_ms(details: &[Box<RawValue>]) -> Option<u64> {
+    details.iter().find_map(|raw| {
+        let info: RetryInfo = serde_json::from_str(raw.get()).ok()?;
+        if !info.kind?.ends_with("google.rpc.RetryInfo") {
+            return None;
+        }
+        let secs: f64 = info.retry_delay?.trim().strip_suffix('s')?.parse().ok()?;
+        (secs.is_finite() && secs >= 0.0).then_some((secs * 1000.0) as u64)
+    })
 }
 
 /// The neutral kind for an Anthropic error `type`, when it says more than the status.
@@ -177,14 +217,23 @@ pub(crate) fn kind_for_error(error_type: &str, message: &str) -> Option<ErrorKin
     })
 }
 
-/// Classify an error reply by Anthropic's error `type`, falling back to the status.
+/// Classify an error reply by Anthropic's error `type` or Google's error `status`, falling back to
+/// the HTTP status.
 pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterError {
-    let detail = serde_json::from_slice::<ErrorBody>(body)
-        .ok()
-        .and_then(|b| b.error);
-    let (error_type, message) = match detail {
-        Some(detail) => (detail.kind, detail.message),
-        None => (None, None),
+    // Google's front end (Vertex AI) may send a list of error bodies. (Not an untagged enum:
+    // buffered content cannot hold the raw `details`.)
+    let detail = if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        serde_json::from_slice::<Vec<ErrorBody>>(body)
+            .ok()
+            .and_then(|bodies| bodies.into_iter().find_map(|b| b.error))
+    } else {
+        serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error)
+    };
+    let (error_type, message, google_status, details) = match detail {
+        Some(detail) => (detail.kind, detail.message, detail.status, detail.details),
+        None => (None, None, None, Vec::new()),
     };
     let message = message.filter(|m| !m.is_empty()).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
@@ -198,6 +247,72 @@ pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterE
     let kind = error_type
         .as_deref()
         .and_then(|t| kind_for_error(t, &message))
+        .or_else(|| {
+            google_status
+                .as_deref()
+                .and_then(|s| kind_for_google_status(s, &message))
+        })
         .unwrap_or_else(|| kind_for_status(status));
-    upstream_error(kind, status, headers, message)
+    let mut error = upstream_error(kind, status, headers, message);
+    if error.retry_after_ms.is_none() {
+        error.retry_after_ms = google_retry_ms(&details);
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn google_shaped_errors_are_classified() {
+        let cases = [
+            (401, "UNAUTHENTICATED", ErrorKind::Auth),
+            (403, "PERMISSION_DENIED", ErrorKind::Auth),
+            (429, "RESOURCE_EXHAUSTED", ErrorKind::RateLimited),
+            (404, "NOT_FOUND", ErrorKind::NotFound),
+            (400, "INVALID_ARGUMENT", ErrorKind::InvalidRequest),
+            (503, "UNAVAILABLE", ErrorKind::Overloaded),
+            (500, "INTERNAL", ErrorKind::Server),
+            // A status the body names otherwise wins over the HTTP status.
+            (400, "RESOURCE_EXHAUSTED", ErrorKind::RateLimited),
+            // Unknown statuses fall back to the HTTP status.
+            (400, "FAILED_PRECONDITION", ErrorKind::InvalidRequest),
+        ];
+        for (code, status, kind) in cases {
+            let body =
+                format!(r#"{{"error":{{"code":{code},"message":"m","status":"{status}"}}}}"#);
+            let error = error(code, &[], body.as_bytes());
+            assert_eq!(
+                (error.kind, error.message.as_str()),
+                (kind, "m"),
+                "{status}"
+            );
+            // The list form says the same.
+            let list = format!("[{body}]");
+            assert_eq!(
+                super::error(code, &[], list.as_bytes()).kind,
+                kind,
+                "{status}"
+            );
+        }
+        let body = br#"{"error":{"code":400,"message":"prompt is too long: 210000 tokens > 200000 maximum","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(error(400, &[], body).kind, ErrorKind::ContextTooLong);
+    }
+
+    #[test]
+    fn google_retry_info_gives_the_delay_unless_a_header_does() {
+        let body = br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[
+            {"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED"},
+            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.5s"}]}}"#;
+        assert_eq!(error(429, &[], body).retry_after_ms, Some(1500));
+        let headers = [("retry-after".to_string(), "7".to_string())];
+        assert_eq!(error(429, &headers, body).retry_after_ms, Some(7000));
+        let odd = br#"{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"soon"}, 3]}}"#;
+        let error = error(429, &[], odd);
+        assert_eq!(
+            (error.kind, error.retry_after_ms),
+            (ErrorKind::RateLimited, None)
+        );
+    }
 }

@@ -10,7 +10,9 @@ use apex_adapter_kit::types::{
 };
 use serde::Deserialize;
 
-use crate::response::{ErrorDetail, WireUsage, finish_reason, kind_for_error};
+use crate::response::{
+    ErrorDetail, WireUsage, finish_reason, kind_for_error, kind_for_google_status,
+};
 
 #[derive(Deserialize)]
 struct EventType {
@@ -202,6 +204,13 @@ impl Decoder {
                     .kind
                     .as_deref()
                     .and_then(|t| kind_for_error(t, &message))
+                    .or_else(|| {
+                        event
+                            .error
+                            .status
+                            .as_deref()
+                            .and_then(|s| kind_for_google_status(s, &message))
+                    })
                     .unwrap_or(ErrorKind::Server);
                 return Err(apex_adapter_kit::error(kind, message));
             }
