@@ -265,6 +265,22 @@ struct ProviderSection {
     headers: BTreeMap<String, String>,
     /// `anthropic-beta` flags clients may pass through (`*` suffix allowed); unset: all of them.
     anthropic_betas: Option<Vec<String>>,
+    /// Vertex AI: the Google Cloud project (default: the service account's) and region.
+    project: Option<String>,
+    region: Option<String>,
+}
+
+/// The kind whose keys are Google service-account key files (exchanged for access tokens).
+pub const VERTEX_KIND: &str = "vertex-anthropic";
+
+/// Vertex AI's API root for a project and region (`global` has no regional host).
+pub fn vertex_base_url(project: &str, region: &str) -> String {
+    let host = if region == "global" {
+        "aiplatform.googleapis.com".to_string()
+    } else {
+        format!("{region}-aiplatform.googleapis.com")
+    };
+    format!("https://{host}/v1/projects/{project}/locations/{region}")
 }
 
 #[derive(Deserialize)]
@@ -687,15 +703,6 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             .kind
             .or_else(|| entry.map(|e| e.kind.to_string()))
             .unwrap_or_else(|| "openai".to_string());
-        let base_url = section
-            .base_url
-            .or_else(|| entry.map(|e| e.base_url.to_string()))
-            .ok_or_else(|| format!("providers.{name}: `base_url` is required"))?;
-        if crate::url::parse(&base_url).is_none() {
-            return Err(format!(
-                "providers.{name}: base_url `{base_url}` is not an http(s) URL"
-            ));
-        }
         let variables = section.keys.unwrap_or_else(|| {
             entry
                 .map(|e| vec![e.key_variable.to_string()])
@@ -706,6 +713,44 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             return Err(format!(
                 "providers.{name}: none of its key variables ({}) is set",
                 variables.join(", ")
+            ));
+        }
+        let mut project = section.project;
+        if kind == VERTEX_KIND {
+            if keys.is_empty() {
+                return Err(format!(
+                    "providers.{name}: `keys` must name variables holding service-account key files"
+                ));
+            }
+            for (key, variable) in keys.iter().zip(&variables) {
+                let account = crate::google_auth::ServiceAccount::parse(key).map_err(|e| {
+                    format!("providers.{name}: variable `{variable}` is not a usable service-account key: {e}")
+                })?;
+                if project.is_none() {
+                    project = account.project_id;
+                }
+            }
+        }
+        let base_url = match (section.base_url, kind.as_str()) {
+            (Some(url), _) => url,
+            (None, VERTEX_KIND) => {
+                let region = section.region.ok_or_else(|| {
+                    format!(
+                        "providers.{name}: `region` is required (e.g. \"us-east5\" or \"global\")"
+                    )
+                })?;
+                let project = project.ok_or_else(|| {
+                    format!("providers.{name}: `project` is required (the key file names none)")
+                })?;
+                vertex_base_url(&project, &region)
+            }
+            (None, _) => entry
+                .map(|e| e.base_url.to_string())
+                .ok_or_else(|| format!("providers.{name}: `base_url` is required"))?,
+        };
+        if crate::url::parse(&base_url).is_none() {
+            return Err(format!(
+                "providers.{name}: base_url `{base_url}` is not an http(s) URL"
             ));
         }
         providers.insert(
@@ -868,6 +913,21 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn vertex_providers_need_service_account_keys_and_build_their_url() {
+        let text = "[providers.vx]\nkind = \"vertex-anthropic\"\nregion = \"us-east5\"\nkeys = [\"sa\"]";
+        let error = load(Some(text), &vars(&[("sa", "{\"not\": \"a key\"}")])).unwrap_err();
+        assert!(error.contains("providers.vx") && error.contains("`sa`"), "{error}");
+        assert_eq!(
+            vertex_base_url("p1", "us-east5"),
+            "https://us-east5-aiplatform.googleapis.com/v1/projects/p1/locations/us-east5"
+        );
+        assert_eq!(
+            vertex_base_url("p1", "global"),
+            "https://aiplatform.googleapis.com/v1/projects/p1/locations/global"
+        );
     }
 
     #[test]

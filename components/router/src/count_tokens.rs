@@ -33,7 +33,9 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
     for attempt in &attempts {
-        let mut target = target(attempt);
+        let Ok(mut target) = target(attempt, &config.timeouts) else {
+            continue;
+        };
         AnthropicMessages::forward_target(&mut target, attempt.provider, client.headers);
         let body = match crate::json::with_model(&body, attempt.model) {
             Ok(body) => body,

@@ -9,7 +9,7 @@ use wasip2::http::types::ResponseOutparam;
 use crate::accumulate::Accumulator;
 use crate::bindings::{adapter, kv};
 use crate::cache_key::{self, CachedResponse};
-use crate::config::{Config, ECHO_MODEL, FailureClass, Provider, Strategy};
+use crate::config::{Config, ECHO_MODEL, FailureClass, Provider, Strategy, Timeouts};
 use crate::error::{ApiError, scrub};
 use crate::health::{self, Cooldown, Subject};
 use crate::routing::{self, Attempt};
@@ -66,20 +66,16 @@ pub fn rotation(provider: &Provider) -> usize {
     current as usize
 }
 
-pub fn target(attempt: &Attempt) -> Target {
+pub fn target(attempt: &Attempt, timeouts: &Timeouts) -> Result<Target, AdapterError> {
     let provider = attempt.provider;
-    Target {
+    Ok(Target {
         kind: provider.kind.clone(),
         profile: provider.profile.clone(),
         base_url: provider.base_url.clone(),
-        api_key: provider
-            .keys
-            .get(attempt.key_index)
-            .cloned()
-            .unwrap_or_default(),
+        api_key: crate::credentials::for_key(provider, attempt.key_index, timeouts)?,
         api_version: provider.api_version.clone(),
         headers: provider.headers.clone(),
-    }
+    })
 }
 
 fn transport_error(error: &TransportError) -> ApiError {
@@ -563,7 +559,10 @@ impl<S: Surface> Chat<'_, S> {
 
     /// One attempt.
     fn attempt(&self, attempt: &Attempt, sink: Sink) -> Outcome {
-        let mut target = target(attempt);
+        let mut target = match target(attempt, &self.config.timeouts) {
+            Ok(target) => target,
+            Err(error) => return self.adapter_failed(&error, sink),
+        };
         S::forward_target(&mut target, attempt.provider, self.client.headers);
         // A request this target cannot take (unsupported feature, fields the translation cannot
         // carry) may still suit the next target: nothing was sent, so move on.

@@ -15,6 +15,8 @@
 //! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
 //! - `transport`: outbound calls and the client response over `wasi:http`
 //! - `echo`: the built-in `echo` model (works with no provider configured)
+//! - `google_auth` (service-account JWTs) and `credentials` (access tokens cached in the
+//!   key-value store): Vertex AI's OAuth
 //! - `auth`, `cors`, `error`, `json`, `url`: one job each
 //!
 //! Pure logic (config, surfaces, auth, url, json) is plain Rust and tested natively; everything
@@ -27,6 +29,7 @@ pub mod config;
 pub mod cors;
 pub mod echo;
 pub mod error;
+pub mod google_auth;
 pub mod health;
 pub mod json;
 pub mod routing;
@@ -39,6 +42,8 @@ pub mod url;
 mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod count_tokens;
+#[cfg(target_arch = "wasm32")]
+mod credentials;
 #[cfg(target_arch = "wasm32")]
 mod dispatch;
 #[cfg(target_arch = "wasm32")]

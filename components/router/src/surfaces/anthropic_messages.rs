@@ -69,6 +69,13 @@ impl Surface for AnthropicMessages {
 /// The client's `anthropic-version` (when the provider does not pin one) and the `anthropic-beta`
 /// flags the provider's allow-list lets through (all of them when it has none).
 fn forward_headers(target: &mut Target, provider: &Provider, client: &[(String, String)]) {
+    // Only Anthropic's own protocol has these headers; other kinds use api_version otherwise.
+    if !matches!(
+        target.kind.as_str(),
+        "anthropic" | crate::config::VERTEX_KIND
+    ) {
+        return;
+    }
     if target.api_version.is_none() {
         target.api_version =
             apex_adapter_kit::http::header(client, "anthropic-version").map(str::to_string);

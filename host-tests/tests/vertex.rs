@@ -1,0 +1,223 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+//! Anthropic on Vertex AI through the composed app: the service-account key is exchanged for an
+//! access token (RS256 JWT assertion), the token is cached in the key-value store, and requests go
+//! to rawPredict / streamRawPredict with the Vertex body. The key file is a test-only key made for
+//! these tests (`fixtures/vertex-test-service-account.json`); its token URI is a scripted upstream.
+
+mod common;
+
+use apex_host::outbound::Reply;
+use common::Gateway;
+use serde_json::{Value, json};
+
+const TOKEN_URI: &str = "http://localhost:9/token";
+const VERTEX: &str = "http://vertex.test/v1/projects/apex-test-project/locations/us-east5";
+
+fn service_account() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/vertex-test-service-account.json"),
+    )
+    .unwrap()
+}
+
+fn gateway() -> Gateway {
+    let config = format!(
+        r#"
+[providers.vx]
+kind = "vertex-anthropic"
+base_url = "{VERTEX}"
+keys = ["vertex_sa"]
+
+[models.vclaude]
+targets = ["vx/claude-sonnet-4-5@20250929"]
+"#
+    );
+    Gateway::new(&config, &[("vertex_sa", &service_account())])
+}
+
+fn token_reply() -> Reply {
+    Reply::json(
+        200,
+        r#"{"access_token":"ya29.c.test-access-token","expires_in":3599,"token_type":"Bearer"}"#,
+    )
+}
+
+fn message() -> Reply {
+    Reply::json(
+        200,
+        json!({"id": "msg_vrtx_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "text", "text": "Grüße von Vertex"}], "stop_reason": "end_turn",
+            "stop_sequence": null, "usage": {"input_tokens": 9, "output_tokens": 4}})
+        .to_string(),
+    )
+}
+
+fn decode_segment(segment: &str) -> Value {
+    // base64url without padding.
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    for c in segment.bytes() {
+        let value = alphabet.iter().position(|a| *a == c).unwrap() as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn openai_clients_reach_claude_on_vertex_with_a_cached_token() {
+    let gw = gateway();
+    gw.upstream.push(TOKEN_URI, token_reply());
+    gw.upstream.push(VERTEX, message());
+    gw.upstream.push(VERTEX, message());
+    let request = json!({"model": "vclaude", "messages": [{"role": "user", "content": "Hallo"}], "max_tokens": 64});
+    let r = gw.post("/v1/chat/completions", &request).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Grüße von Vertex"
+    );
+
+    let requests = gw.upstream.requests();
+    let exchange = &requests[0];
+    assert_eq!(exchange.url, TOKEN_URI);
+    assert_eq!(
+        exchange.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let form = String::from_utf8(exchange.body.clone()).unwrap();
+    assert!(form.starts_with(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
+    ));
+    let jwt = form.split("assertion=").nth(1).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(decode_segment(parts[0])["alg"], "RS256");
+    let claims = decode_segment(parts[1]);
+    assert_eq!(
+        claims["iss"],
+        "apex-test@apex-test-project.iam.gserviceaccount.com"
+    );
+    assert_eq!(claims["aud"], TOKEN_URI);
+    assert_eq!(
+        claims["scope"],
+        "https://www.googleapis.com/auth/cloud-platform"
+    );
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        3600
+    );
+
+    let call = &requests[1];
+    assert_eq!(
+        call.url,
+        format!("{VERTEX}/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict")
+    );
+    assert_eq!(
+        call.header("authorization"),
+        Some("Bearer ya29.c.test-access-token")
+    );
+    assert_eq!(call.header("x-api-key"), None);
+    let body = call.json();
+    assert_eq!(body["anthropic_version"], "vertex-2023-10-16");
+    assert!(body.get("model").is_none(), "{body}");
+    assert_eq!(body["messages"][0]["content"][0]["text"], "Hallo");
+
+    // The token is reused from the key-value store: no second exchange.
+    let r = gw.post("/v1/chat/completions", &request).await;
+    assert_eq!(r.status, 200);
+    let requests = gw.upstream.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(requests[2].url.starts_with(VERTEX));
+    // The private key is never stored; the token is, with its expiry.
+    let stored: Vec<String> = gw
+        .kv
+        .keys("default")
+        .into_iter()
+        .filter_map(|k| {
+            gw.kv
+                .get("default", &k)
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        })
+        .collect();
+    assert!(stored.iter().all(|v| !v.contains("PRIVATE KEY")));
+    assert!(
+        stored
+            .iter()
+            .any(|v| v.contains("ya29.c.test-access-token"))
+    );
+}
+
+#[tokio::test]
+async fn claude_code_streams_pass_through_to_stream_raw_predict() {
+    let gw = gateway();
+    gw.upstream.push(TOKEN_URI, token_reply());
+    let recorded = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_vrtx_02\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":2}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    gw.upstream.push(VERTEX, Reply::sse([recorded]));
+    let body = r#"{"model":"vclaude","max_tokens":100,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]}"#;
+    let r = gw
+        .call(
+            "POST",
+            "/v1/messages",
+            &[
+                ("anthropic-version", "2023-06-01"),
+                ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+            ],
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), recorded);
+    let call = &gw.upstream.requests()[1];
+    assert!(call.url.ends_with(":streamRawPredict"), "{}", call.url);
+    assert_eq!(
+        call.header("anthropic-beta"),
+        Some("interleaved-thinking-2025-05-14")
+    );
+    assert_eq!(call.header("anthropic-version"), None);
+    let sent = String::from_utf8(call.body.clone()).unwrap();
+    assert!(
+        sent.contains(r#""cache_control":{"type":"ephemeral"}"#),
+        "{sent}"
+    );
+    assert!(!sent.contains("vclaude"), "{sent}");
+    assert!(
+        sent.contains(r#""anthropic_version":"vertex-2023-10-16""#),
+        "{sent}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_exchange_is_the_gateways_problem_and_leaks_nothing() {
+    let gw = gateway();
+    gw.upstream.push(
+        TOKEN_URI,
+        Reply::json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#,
+        ),
+    );
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "vclaude", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "upstream_auth_failed");
+    assert!(!r.text().contains("PRIVATE KEY"));
+    assert!(r.text().contains("invalid_grant"), "{}", r.text());
+    assert_eq!(
+        gw.upstream.requests().len(),
+        1,
+        "no Vertex call without a token"
+    );
+}
