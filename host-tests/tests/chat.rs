@@ -608,7 +608,18 @@ async fn upstream_errors_keep_their_class_and_never_leak_keys() {
     assert!(!r.text().contains("sk-ant-secret"), "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "upstream_auth_failed");
 
+    // The refused key is now benched (auth cooldown): nothing left to try, 503 with Retry-After.
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "sonnet", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+
     // Rate limited with nothing else to try: 429 with Retry-After.
+    let gw = gateway();
     gw.upstream.push(ANTHROPIC, Reply::json(429, r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#).with_header("retry-after", "7"));
     let r = gw
         .post(
@@ -622,8 +633,12 @@ async fn upstream_errors_keep_their_class_and_never_leak_keys() {
 
 #[tokio::test]
 async fn failover_to_the_next_key_and_target_before_any_byte() {
+    // No cooldowns here: every request tries every key and target again.
     let config = format!(
         r#"
+[gateway]
+cooldown_secs = 0
+allowed_fails = 100
 [providers.multi]
 kind = "openai"
 base_url = "{OPENAI}"
@@ -732,12 +747,17 @@ async fn keys_rotate_across_requests_through_the_key_value_store() {
         ]
     );
     let stored: Vec<String> = gw.kv.keys("default");
-    assert_eq!(stored, vec!["apex:rotation:multi".to_string()]);
-    let dump = format!("{:?}", gw.kv.get("default", "apex:rotation:multi"));
     assert!(
-        !dump.contains("key-one"),
-        "no secret in the key-value store"
+        stored.contains(&"apex:rotation:multi".to_string()),
+        "{stored:?}"
     );
+    for key in stored {
+        let value = String::from_utf8_lossy(&gw.kv.get("default", &key).unwrap()).into_owned();
+        assert!(
+            !value.contains("key-one") && !value.contains("key-two"),
+            "no secret in the key-value store: {key} = {value}"
+        );
+    }
 }
 
 #[tokio::test]

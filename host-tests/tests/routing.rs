@@ -494,7 +494,10 @@ async fn stats_and_metrics_show_requests_errors_and_cooldowns() {
 #[tokio::test]
 async fn a_provider_slower_than_first_token_timeout_is_left_for_the_next() {
     let gw = Gateway::new(
-        &config("").replace("[gateway]\n", "[gateway]\nfirst_token_timeout_secs = 1\n"),
+        &config("").replace(
+            "[gateway]\n",
+            "[gateway]\nfirst_token_timeout_secs = 1\nallowed_fails = 1\n",
+        ),
         VARS,
     );
     gw.upstream
@@ -522,7 +525,7 @@ async fn a_provider_slower_than_first_token_timeout_is_left_for_the_next() {
     assert_eq!(
         hosts(&gw),
         ["a.test", "a.test", "b.test", "b.test"],
-        "both keys of a timed out once; then a was benched"
+        "both keys of a timed out once; then a was benched (allowed_fails = 1)"
     );
 }
 
@@ -540,4 +543,38 @@ async fn the_total_timeout_ends_a_stalled_request_with_504() {
     let r = ask(&gw, "solo", "key-alice").await;
     assert_eq!(r.status, 504, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "upstream_timeout");
+}
+
+#[tokio::test]
+async fn flaky_targets_are_benched_after_allowed_fails_in_a_row() {
+    let gw = gateway("");
+    // Three requests, each failing once on `a` (both keys) before b answers: the third run of
+    // failures reaches allowed_fails (3) in a row and benches `a`.
+    for _ in 0..2 {
+        gw.upstream.push(A, error(500));
+        gw.upstream.push(A, error(500));
+        gw.upstream.push(B, ok("b"));
+        assert_eq!(ask(&gw, "chain", "key-alice").await.status, 200);
+    }
+    assert_eq!(hosts(&gw).iter().filter(|h| *h == "a.test").count(), 4);
+    gw.upstream.push(B, ok("b again"));
+    assert_eq!(ask(&gw, "chain", "key-alice").await.status, 200);
+    assert_eq!(
+        hosts(&gw).iter().filter(|h| *h == "a.test").count(),
+        4,
+        "a benched after 4 failures in a row: {:?}",
+        hosts(&gw)
+    );
+    // A success clears the strikes: one failure then a success, and `a` stays in rotation.
+    let gw = gateway("");
+    gw.upstream.push(A, error(500));
+    gw.upstream.push(A, ok("a recovers"));
+    assert_eq!(ask(&gw, "chain", "key-alice").await.status, 200);
+    for _ in 0..3 {
+        gw.upstream.push(A, error(500));
+        gw.upstream.push(A, ok("a again"));
+        let r = ask(&gw, "chain", "key-alice").await;
+        assert_eq!(r.json()["choices"][0]["message"]["content"], "a again");
+    }
+    assert!(!hosts(&gw).contains(&"b.test".to_string()));
 }

@@ -32,6 +32,7 @@
 //! failover_on = ["rate-limited", "server", "overloaded", "timeout", "connect", "auth", "not-found", "malformed-reply"]
 //! cooldown_secs = 30          # a 429/503/5xx/timeout without Retry-After benches a key or target this long (0: only on Retry-After)
 //! auth_cooldown_secs = 600    # a 401/403 benches the key this long (0: only on Retry-After)
+//! allowed_fails = 3           # 5xx/timeouts/connection errors in a row (no Retry-After) before a bench
 //! stats = true                # GET /stats and GET /metrics
 //! connect_timeout_secs = 10       # connecting to a provider
 //! first_token_timeout_secs = 120  # from sending a request to the provider's first bytes
@@ -56,6 +57,8 @@ pub const DEFAULT_KEEPALIVE_SECS: u64 = 10;
 pub const DEFAULT_CACHE_TTL_SECS: u64 = 24 * 60 * 60;
 /// How long a key or target cools down after a 429/503/5xx/timeout that named no Retry-After.
 pub const DEFAULT_COOLDOWN_SECS: u64 = 30;
+/// 5xx, timeouts and connection errors in a row before a target is benched.
+pub const DEFAULT_ALLOWED_FAILS: u32 = 3;
 /// How long a key the provider refused (401/403) stays out of rotation.
 pub const DEFAULT_AUTH_COOLDOWN_SECS: u64 = 600;
 /// The built-in model that answers without any provider.
@@ -220,6 +223,7 @@ struct GatewaySection {
     failover_on: Option<Vec<FailureClass>>,
     cooldown_secs: Option<u64>,
     auth_cooldown_secs: Option<u64>,
+    allowed_fails: Option<u32>,
     #[serde(default = "yes")]
     stats: bool,
     connect_timeout_secs: Option<u64>,
@@ -239,6 +243,7 @@ impl Default for GatewaySection {
             failover_on: None,
             cooldown_secs: None,
             auth_cooldown_secs: None,
+            allowed_fails: None,
             stats: true,
             max_body_bytes: None,
             cors_origins: Vec::new(),
@@ -538,6 +543,8 @@ pub struct Config {
     pub cooldown_secs: u64,
     /// Cooldown of a key the provider refused (401/403).
     pub auth_cooldown_secs: u64,
+    /// Failures in a row (without Retry-After) before a target is benched.
+    pub allowed_fails: u32,
     /// Whether the gateway records stats and serves `GET /stats` and `GET /metrics`.
     pub stats: bool,
     /// `(pattern, model)`, in order.
@@ -869,6 +876,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
         policies,
         failover_on,
         cooldown_secs: file.gateway.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS),
+        allowed_fails: file.gateway.allowed_fails.unwrap_or(DEFAULT_ALLOWED_FAILS),
         auth_cooldown_secs: file
             .gateway
             .auth_cooldown_secs
@@ -917,9 +925,13 @@ mod tests {
 
     #[test]
     fn vertex_providers_need_service_account_keys_and_build_their_url() {
-        let text = "[providers.vx]\nkind = \"vertex-anthropic\"\nregion = \"us-east5\"\nkeys = [\"sa\"]";
+        let text =
+            "[providers.vx]\nkind = \"vertex-anthropic\"\nregion = \"us-east5\"\nkeys = [\"sa\"]";
         let error = load(Some(text), &vars(&[("sa", "{\"not\": \"a key\"}")])).unwrap_err();
-        assert!(error.contains("providers.vx") && error.contains("`sa`"), "{error}");
+        assert!(
+            error.contains("providers.vx") && error.contains("`sa`"),
+            "{error}"
+        );
         assert_eq!(
             vertex_base_url("p1", "us-east5"),
             "https://us-east5-aiplatform.googleapis.com/v1/projects/p1/locations/us-east5"

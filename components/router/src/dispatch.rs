@@ -267,7 +267,8 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
             }
         };
         let now = shared_state::now_ms();
-        let attempts = match shared_state::health(&attempts).plan(attempts, now) {
+        let mut health = shared_state::health(&attempts);
+        let attempts = match health.plan(attempts, now) {
             Ok(attempts) => attempts,
             Err(all) => {
                 chat.fail(Sink::Pending(out), &all.error());
@@ -289,17 +290,42 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                 observed.map(|o| o.label),
                 monotonic_ms().saturating_sub(began),
             ));
-            if let Some(Observed {
-                class: Some(class),
-                retry_after_ms,
-                ..
-            }) = observed
-                && let Some(cooldown) =
-                    health::cooldown(class, retry_after_ms, config, shared_state::now_ms())
-            {
-                let subject = health::subject_for(class, attempt);
-                shared_state::bench(&subject, cooldown);
-                cooldowns.push((subject, cooldown));
+            match observed {
+                Some(Observed {
+                    class: Some(class),
+                    retry_after_ms,
+                    ..
+                }) => {
+                    let subject = health::subject_for(class, attempt);
+                    let existing = health.entries.get(&subject.kv_key()).copied();
+                    let now = shared_state::now_ms();
+                    if let Some(entry) =
+                        health::after_failure(existing, class, retry_after_ms, config, now)
+                    {
+                        shared_state::bench(&subject, entry);
+                        health.insert(&subject, entry);
+                        if entry.is_active(now) {
+                            cooldowns.push((subject, entry));
+                        }
+                    }
+                }
+                // A success ends the runs of failures of its key and target.
+                Some(_) => {}
+                None if outcome.is_ok() => {
+                    for subject in [
+                        Subject::key(&attempt.provider.name, attempt.key_index),
+                        Subject::target(attempt.target),
+                    ] {
+                        if health
+                            .entries
+                            .get(&subject.kv_key())
+                            .is_some_and(|e| e.strikes > 0 && e.until_ms == 0)
+                        {
+                            shared_state::clear(&subject);
+                        }
+                    }
+                }
+                None => {}
             }
             match outcome {
                 Ok(()) => break 'answer chat.client_error.get().is_none(),

@@ -95,9 +95,12 @@ impl Subject {
 /// A bench: until when, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cooldown {
-    /// Wall-clock milliseconds since the Unix epoch.
+    /// Wall-clock milliseconds since the Unix epoch (0: not benched, only strikes counted).
     pub until_ms: u64,
     pub reason: FailureClass,
+    /// Consecutive failures without a provider's instruction (see [`after_failure`]).
+    #[serde(default)]
+    pub strikes: u32,
 }
 
 impl Cooldown {
@@ -168,6 +171,39 @@ pub fn cooldown_ms(
     Some(ms.min(MAX_COOLDOWN_SECS * 1000)).filter(|ms| *ms > 0)
 }
 
+/// The entry to keep after a failure of `class` at `now_ms`, given the entry there was.
+///
+/// A provider's own instruction benches at once: a rate limit, a refused key, any Retry-After.
+/// Other failures (5xx, overload, timeouts, connection errors, a missing model) count as strikes,
+/// and the subject is benched when they reach `allowed_fails` in a row — one flaky answer does
+/// not take a provider out; a success clears the strikes ([`Cooldown::strikes`]).
+pub fn after_failure(
+    existing: Option<Cooldown>,
+    class: FailureClass,
+    retry_after_ms: Option<u64>,
+    config: &Config,
+    now_ms: u64,
+) -> Option<Cooldown> {
+    let immediate =
+        retry_after_ms.is_some() || matches!(class, FailureClass::RateLimited | FailureClass::Auth);
+    if immediate || config.allowed_fails <= 1 {
+        return cooldown(class, retry_after_ms, config, now_ms);
+    }
+    cooldown_ms(class, None, config)?;
+    let strikes = existing
+        .filter(|e| !e.is_active(now_ms))
+        .map_or(0, |e| e.strikes)
+        .saturating_add(1);
+    if strikes >= config.allowed_fails {
+        return cooldown(class, None, config, now_ms);
+    }
+    Some(Cooldown {
+        until_ms: 0,
+        reason: class,
+        strikes,
+    })
+}
+
 /// The cooldown to record for a failure at `now_ms` (see [`cooldown_ms`]).
 pub fn cooldown(
     class: FailureClass,
@@ -178,6 +214,7 @@ pub fn cooldown(
     cooldown_ms(class, retry_after_ms, config).map(|ms| Cooldown {
         until_ms: now_ms.saturating_add(ms),
         reason: class,
+        strikes: 0,
     })
 }
 
@@ -350,7 +387,11 @@ mod tests {
     }
 
     fn bench(until_ms: u64, reason: FailureClass) -> Cooldown {
-        Cooldown { until_ms, reason }
+        Cooldown {
+            until_ms,
+            reason,
+            strikes: 0,
+        }
     }
 
     #[test]
@@ -418,12 +459,37 @@ mod tests {
     }
 
     #[test]
+    fn flaky_failures_count_strikes_and_instructions_bench_at_once() {
+        let config = crate::config::load(None, &|_| None).unwrap();
+        assert_eq!(config.allowed_fails, 3);
+        let first = after_failure(None, FailureClass::Server, None, &config, NOW).unwrap();
+        assert_eq!((first.until_ms, first.strikes), (0, 1));
+        assert!(!first.is_active(NOW));
+        let second = after_failure(Some(first), FailureClass::Timeout, None, &config, NOW).unwrap();
+        assert_eq!(second.strikes, 2);
+        let third = after_failure(Some(second), FailureClass::Server, None, &config, NOW).unwrap();
+        assert!(third.is_active(NOW + 29_000) && !third.is_active(NOW + 30_000));
+        assert_eq!(third.strikes, 0);
+        // Retry-After, a rate limit or a refused key bench at once.
+        let told =
+            after_failure(None, FailureClass::Overloaded, Some(5_000), &config, NOW).unwrap();
+        assert_eq!(told.until_ms, NOW + 5_000);
+        let limited = after_failure(None, FailureClass::RateLimited, None, &config, NOW).unwrap();
+        assert!(limited.is_active(NOW));
+        // A malformed reply depends on the request: nothing is counted.
+        assert_eq!(
+            after_failure(None, FailureClass::MalformedReply, None, &config, NOW),
+            None
+        );
+    }
+
+    #[test]
     fn entries_encode_and_keep_the_later_expiry() {
         let auth = bench(NOW + 600_000, FailureClass::Auth);
         let bytes = auth.encode();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            r#"{"until_ms":1700000600000,"reason":"auth"}"#
+            r#"{"until_ms":1700000600000,"reason":"auth","strikes":0}"#
         );
         assert_eq!(Cooldown::decode(&bytes), Some(auth));
         assert_eq!(Cooldown::decode(b"garbage"), None);

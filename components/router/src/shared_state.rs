@@ -52,6 +52,13 @@ pub fn bench(subject: &Subject, cooldown: Cooldown) {
     let _ = bucket.set(&key, &Cooldown::later(existing, cooldown).encode());
 }
 
+/// Forget `subject`'s strikes (a success ended its run of failures).
+pub fn clear(subject: &Subject) {
+    if let Some(bucket) = bucket() {
+        let _ = bucket.delete(&subject.kv_key());
+    }
+}
+
 /// The next value of a named counter (round-robin position), shared across instances.
 pub fn next_counter(name: &str) -> u64 {
     let Some(bucket) = bucket() else {

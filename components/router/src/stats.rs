@@ -747,6 +747,7 @@ mod tests {
             cooldown: Cooldown {
                 until_ms: NOW + 1_500,
                 reason: FailureClass::RateLimited,
+                strikes: 0,
             },
         });
         stats
@@ -788,6 +789,7 @@ mod tests {
             cooldown: Cooldown {
                 until_ms: NOW + 600_000,
                 reason: FailureClass::Auth,
+                strikes: 0,
             },
         });
         merged.merge(&other);
@@ -822,6 +824,7 @@ mod tests {
             Cooldown {
                 until_ms: NOW + 30_000,
                 reason: FailureClass::Server,
+                strikes: 0,
             },
         );
         health.insert(
@@ -829,6 +832,7 @@ mod tests {
             Cooldown {
                 until_ms: NOW + 600_000,
                 reason: FailureClass::Auth,
+                strikes: 0,
             },
         );
         stats.apply_health(&health);
@@ -882,6 +886,7 @@ mod tests {
             cooldown: Cooldown {
                 until_ms: NOW + 4_200,
                 reason: FailureClass::Server,
+                strikes: 0,
             },
         });
         stats.record(&Event::Cooldown {
@@ -889,6 +894,7 @@ mod tests {
             cooldown: Cooldown {
                 until_ms: NOW - 1,
                 reason: FailureClass::Server,
+                strikes: 0,
             },
         });
         let text = stats.render_prometheus(NOW);
