@@ -101,6 +101,10 @@ pub struct Cooldown {
     /// Consecutive failures without a provider's instruction (see [`after_failure`]).
     #[serde(default)]
     pub strikes: u32,
+    /// Whether the provider asked for it (a rate limit, a refused key, Retry-After) rather than
+    /// the gateway inferring it from failures in a row.
+    #[serde(default)]
+    pub told: bool,
 }
 
 impl Cooldown {
@@ -201,6 +205,7 @@ pub fn after_failure(
         until_ms: 0,
         reason: class,
         strikes,
+        told: false,
     })
 }
 
@@ -215,6 +220,8 @@ pub fn cooldown(
         until_ms: now_ms.saturating_add(ms),
         reason: class,
         strikes: 0,
+        told: retry_after_ms.is_some()
+            || matches!(class, FailureClass::RateLimited | FailureClass::Auth),
     })
 }
 
@@ -311,6 +318,15 @@ impl Health {
             .collect()
     }
 
+    /// When `attempt` is free of its benches.
+    fn free_at(&self, attempt: &Attempt, now_ms: u64) -> u64 {
+        self.blocking(attempt, now_ms)
+            .iter()
+            .map(|c| c.until_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The benches blocking `attempt` at `now_ms` (its key's and its target's).
     fn blocking(&self, attempt: &Attempt, now_ms: u64) -> Vec<Cooldown> {
         [
@@ -322,9 +338,10 @@ impl Health {
         .collect()
     }
 
-    /// `attempts` without those whose key or target is cooling, in the same order. When that
-    /// leaves none (and there were some), the 429/503 to answer instead: Retry-After is when the
-    /// first attempt is free of all its benches.
+    /// `attempts` in the order to try them: those free of benches first (in the given order),
+    /// then those benched only by the gateway's inference (soonest free first); those the
+    /// provider benched (rate limit, refused key, Retry-After) are left out. When that leaves
+    /// none, the 429/503 to answer instead: Retry-After is when the first attempt is free.
     pub fn plan<'a>(
         &self,
         attempts: Vec<Attempt<'a>>,
@@ -336,6 +353,7 @@ impl Health {
         let mut free_at = Vec::new();
         let mut reasons = Vec::new();
         let mut usable = Vec::new();
+        let mut benched = Vec::new();
         for attempt in attempts {
             let blocking = self.blocking(&attempt, now_ms);
             match blocking.iter().map(|c| c.until_ms).max() {
@@ -343,10 +361,22 @@ impl Health {
                 Some(until) => {
                     free_at.push(until);
                     reasons.extend(blocking.iter().map(|c| c.reason));
+                    let told = blocking.iter().any(|c| c.told);
+                    benched.push((attempt, told));
                 }
             }
         }
-        if !usable.is_empty() {
+        // Benched only on the gateway's own inference (failures in a row): still tried, after
+        // the others and soonest free first — a provider that asked for a pause is respected, a
+        // flaky one is demoted, not taken out (it may be all that is left).
+        let mut probes: Vec<Attempt<'a>> = benched
+            .into_iter()
+            .filter(|(_, told)| !told)
+            .map(|(attempt, _)| attempt)
+            .collect();
+        probes.sort_by_key(|attempt| self.free_at(attempt, now_ms));
+        if !usable.is_empty() || !probes.is_empty() {
+            usable.extend(probes);
             return Ok(usable);
         }
         reasons.sort();
@@ -391,6 +421,7 @@ mod tests {
             until_ms,
             reason,
             strikes: 0,
+            told: matches!(reason, FailureClass::RateLimited | FailureClass::Auth),
         }
     }
 
@@ -484,12 +515,46 @@ mod tests {
     }
 
     #[test]
+    fn inferred_benches_are_probed_when_nothing_else_is_left() {
+        let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n[models.m]\ntargets = [\"a/x\", \"b/y\"]";
+        let config = crate::config::load(Some(text), &|_| None).unwrap();
+        let targets = config.targets("m").unwrap();
+        let attempts = crate::routing::attempts(&config, &targets, |_| 0).unwrap();
+        let mut health = Health::default();
+        let inferred = |until_ms| Cooldown {
+            until_ms,
+            reason: FailureClass::Server,
+            strikes: 0,
+            told: false,
+        };
+        health.insert(&Subject::target(&targets[0]), inferred(NOW + 9_000));
+        health.insert(&Subject::target(&targets[1]), inferred(NOW + 3_000));
+        let probes = health.plan(attempts.clone(), NOW).unwrap();
+        let order: Vec<String> = probes.iter().map(|a| a.target.id()).collect();
+        assert_eq!(order, ["b/y", "a/x"], "soonest free first");
+        // A bench the provider asked for is respected; the inferred one is still probed.
+        health.insert(
+            &Subject::key("b", 0),
+            bench(NOW + 5_000, FailureClass::RateLimited),
+        );
+        let probes = health.plan(attempts.clone(), NOW).unwrap();
+        assert_eq!(probes.len(), 1);
+        assert_eq!(probes[0].target.id(), "a/x");
+        health.insert(
+            &Subject::key("a", 0),
+            bench(NOW + 5_000, FailureClass::Auth),
+        );
+        let refused = health.plan(attempts, NOW).unwrap_err();
+        assert_eq!(refused.status, 503);
+    }
+
+    #[test]
     fn entries_encode_and_keep_the_later_expiry() {
         let auth = bench(NOW + 600_000, FailureClass::Auth);
         let bytes = auth.encode();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            r#"{"until_ms":1700000600000,"reason":"auth","strikes":0}"#
+            r#"{"until_ms":1700000600000,"reason":"auth","strikes":0,"told":true}"#
         );
         assert_eq!(Cooldown::decode(&bytes), Some(auth));
         assert_eq!(Cooldown::decode(b"garbage"), None);
@@ -539,8 +604,9 @@ mod tests {
             &Subject::target(&targets[0]),
             bench(NOW + 2_000, FailureClass::Server),
         );
+        // An inferred bench demotes: a/x#1 goes after b/y#0.
         let planned = health.plan(all.clone(), NOW).unwrap();
-        assert_eq!(labels(&planned), vec!["b/y#0"]);
+        assert_eq!(labels(&planned), vec!["b/y#0", "a/x#1"]);
         assert_eq!(
             health.active_all(NOW),
             vec![

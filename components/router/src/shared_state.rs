@@ -85,26 +85,81 @@ pub fn stats_name(config: &Config, served_as: &str) -> String {
     }
 }
 
-/// Add `events` to one of `name`'s stats shards.
+/// How often an instance that serves many requests writes its stats (a fresh instance per
+/// request — Spin's model — writes on its only request).
+const STATS_FLUSH_MS: u64 = 1000;
+
+/// Stats not yet written, by name, and when this instance last wrote them.
+struct Pending {
+    by_name: std::collections::BTreeMap<String, Stats>,
+    flushed_at: Option<u64>,
+}
+
+static PENDING: std::sync::Mutex<Pending> = std::sync::Mutex::new(Pending {
+    by_name: std::collections::BTreeMap::new(),
+    flushed_at: None,
+});
+
+fn monotonic_ms() -> u64 {
+    wasip2::clocks::monotonic_clock::now() / 1_000_000
+}
+
+/// Count `events` for `name`. They reach the key-value store at once on an instance's first
+/// request and then at most every [`STATS_FLUSH_MS`] (so a reused instance does not rewrite a
+/// stats document on every request); an instance discarded in between loses at most that much.
 pub fn record(name: &str, events: &[Event]) {
-    let Some(bucket) = bucket() else {
+    let Ok(mut pending) = PENDING.lock() else {
         return;
     };
-    let shard = (wasip2::random::random::get_random_u64() % u64::from(stats::SHARDS)) as u32;
-    let key = stats::kv_key(name, shard);
-    let mut doc: Stats = get(&bucket, &key)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let doc = pending.by_name.entry(name.to_string()).or_default();
     for event in events {
         doc.record(event);
     }
-    if let Ok(bytes) = serde_json::to_vec(&doc) {
-        let _ = bucket.set(&key, &bytes);
+    let now = monotonic_ms();
+    let due = pending
+        .flushed_at
+        .is_none_or(|at| now.saturating_sub(at) >= STATS_FLUSH_MS);
+    if due {
+        pending.flushed_at = Some(now);
+        let docs = std::mem::take(&mut pending.by_name);
+        drop(pending);
+        write_stats(docs);
+    }
+}
+
+/// Write what this instance has not written yet (before answering `/stats`).
+pub fn flush_stats() {
+    let docs = match PENDING.lock() {
+        Ok(mut pending) => {
+            pending.flushed_at = Some(monotonic_ms());
+            std::mem::take(&mut pending.by_name)
+        }
+        Err(_) => return,
+    };
+    write_stats(docs);
+}
+
+/// Merge `docs` into one shard each (read-modify-write).
+fn write_stats(docs: std::collections::BTreeMap<String, Stats>) {
+    let Some(bucket) = bucket() else {
+        return;
+    };
+    for (name, doc) in docs {
+        let shard = (wasip2::random::random::get_random_u64() % u64::from(stats::SHARDS)) as u32;
+        let key = stats::kv_key(&name, shard);
+        let mut stored: Stats = get(&bucket, &key)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        stored.merge(&doc);
+        if let Ok(bytes) = serde_json::to_vec(&stored) {
+            let _ = bucket.set(&key, &bytes);
+        }
     }
 }
 
 /// Every alias's stats merged, with the live cooldowns of every configured key and target.
 pub fn snapshot(config: &Config) -> Stats {
+    flush_stats();
     let mut all = Stats::default();
     let Some(bucket) = bucket() else {
         return all;
@@ -167,6 +222,12 @@ pub fn usage(name: &str) -> std::collections::BTreeMap<String, u64> {
         {
             doc.merge(&part);
         }
+    }
+    // Plus what this instance has counted but not written yet.
+    if let Ok(pending) = PENDING.lock()
+        && let Some(mine) = pending.by_name.get(name)
+    {
+        doc.merge(mine);
     }
     doc.usage()
 }

@@ -748,6 +748,7 @@ mod tests {
                 until_ms: NOW + 1_500,
                 reason: FailureClass::RateLimited,
                 strikes: 0,
+                told: true,
             },
         });
         stats
@@ -790,6 +791,7 @@ mod tests {
                 until_ms: NOW + 600_000,
                 reason: FailureClass::Auth,
                 strikes: 0,
+                told: true,
             },
         });
         merged.merge(&other);
@@ -825,6 +827,7 @@ mod tests {
                 until_ms: NOW + 30_000,
                 reason: FailureClass::Server,
                 strikes: 0,
+                told: true,
             },
         );
         health.insert(
@@ -833,6 +836,7 @@ mod tests {
                 until_ms: NOW + 600_000,
                 reason: FailureClass::Auth,
                 strikes: 0,
+                told: true,
             },
         );
         stats.apply_health(&health);
@@ -887,6 +891,7 @@ mod tests {
                 until_ms: NOW + 4_200,
                 reason: FailureClass::Server,
                 strikes: 0,
+                told: true,
             },
         });
         stats.record(&Event::Cooldown {
@@ -895,6 +900,7 @@ mod tests {
                 until_ms: NOW - 1,
                 reason: FailureClass::Server,
                 strikes: 0,
+                told: true,
             },
         });
         let text = stats.render_prometheus(NOW);

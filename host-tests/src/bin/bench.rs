@@ -8,7 +8,14 @@
 //!
 //! ```text
 //! cargo build --release -p apex-host --bins && target/release/apex-bench [--requests 2000] [--seconds 3]
+//! target/release/apex-bench --chaos [--requests 3000]
+//! target/release/apex-bench --gateway 'stats = false'     # extra [gateway] settings
 //! ```
+//!
+//! `--chaos` runs the failover benchmark instead: three fake providers that each fail 30 % of
+//! calls at random (503 or 500), behind one round-robin alias with three keys per provider; it
+//! reports the share of requests the client saw succeed and the latency Apex added compared with
+//! a healthy provider.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -286,17 +293,235 @@ fn cpus() -> (Option<&'static str>, Option<&'static str>) {
     }
 }
 
+/// One request: its status and how long it took (errors count as failures, not aborts).
+async fn status_of(client: &HttpClient, base: &str, body: &[u8]) -> (u16, Duration) {
+    let start = Instant::now();
+    let request = match hyper::Request::post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer bench-key")
+        .body(Full::new(Bytes::copy_from_slice(body)))
+    {
+        Ok(request) => request,
+        Err(_) => return (0, start.elapsed()),
+    };
+    match client.request(request).await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let _ = response.into_body().collect().await;
+            (status, start.elapsed())
+        }
+        Err(_) => (0, start.elapsed()),
+    }
+}
+
+/// `requests` requests at `concurrency`: statuses and latencies (ms, sorted).
+async fn batch(
+    client: &HttpClient,
+    base: &str,
+    body: &[u8],
+    requests: usize,
+    concurrency: usize,
+) -> (Vec<u16>, Vec<f64>) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, base, body, next) = (
+            client.clone(),
+            base.to_string(),
+            body.to_vec(),
+            Arc::clone(&next),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
+                seen.push(status_of(&client, &base, &body).await);
+            }
+            seen
+        }));
+    }
+    let mut statuses = Vec::new();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        for (status, took) in task.await.unwrap_or_default() {
+            statuses.push(status);
+            latencies.push(took.as_secs_f64() * 1000.0);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    (statuses, latencies)
+}
+
+/// The failover benchmark (`--chaos`).
+async fn chaos(requests: usize) -> Result<()> {
+    let (gateway_cpu, other_cpus) = cpus();
+    let other_cpus = other_cpus.map(|c| if c == "1-" { "1" } else { c });
+    let fake = sibling("apex-fake-upstream")?;
+    let mut children = Vec::new();
+    let mut flaky = Vec::new();
+    for _ in 0..3 {
+        let (child, addr) = spawn(
+            &fake,
+            &["--listen", "127.0.0.1:0", "--fail-rate", "0.3"],
+            other_cpus,
+            &[],
+        )?;
+        children.push(child);
+        flaky.push(addr);
+    }
+    let (child, healthy) = spawn(&fake, &["--listen", "127.0.0.1:0"], other_cpus, &[])?;
+    children.push(child);
+    let data = std::env::temp_dir().join(format!("apex-chaos-{}", std::process::id()));
+    std::fs::create_dir_all(&data)?;
+    let config = data.join("apex.toml");
+    let mut text = String::from("[gateway]\napi_keys = { bench = \"bench_gateway_key\" }\n");
+    for (i, addr) in flaky.iter().enumerate() {
+        text.push_str(&format!(
+            "[providers.flaky{i}]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nkeys = [\"bench_upstream_key\", \"bench_upstream_key_2\", \"bench_upstream_key_3\"]\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[providers.healthy]\nkind = \"openai\"\nbase_url = \"http://{healthy}/v1\"\nkeys = [\"bench_upstream_key\"]\n\
+         [models.chaos]\nstrategy = \"round-robin\"\ntargets = [\"flaky0/gpt-4o-mini\", \"flaky1/gpt-4o-mini\", \"flaky2/gpt-4o-mini\"]\n\
+         [models.steady]\ntargets = [\"healthy/gpt-4o-mini\"]\n"
+    ));
+    std::fs::write(&config, text)?;
+    let env = [
+        ("BENCH_GATEWAY_KEY", "bench-key".to_string()),
+        ("BENCH_UPSTREAM_KEY", "sk-bench".to_string()),
+        ("BENCH_UPSTREAM_KEY_2", "sk-bench-2".to_string()),
+        ("BENCH_UPSTREAM_KEY_3", "sk-bench-3".to_string()),
+    ];
+    let (mut apex, addr) = spawn(
+        &sibling("apex")?,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().context("path")?,
+            "--data-dir",
+            data.to_str().context("path")?,
+        ],
+        gateway_cpu,
+        &env,
+    )?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build(connector);
+    let apex_base = format!("http://{addr}");
+    let healthy_base = format!("http://{healthy}");
+    let concurrency = 16;
+    // Warm up (compiled components, connections).
+    let _ = batch(
+        &client,
+        &apex_base,
+        &chat_body("steady", false, "hi"),
+        200,
+        concurrency,
+    )
+    .await;
+    let (_, direct) = batch(
+        &client,
+        &healthy_base,
+        &chat_body("gpt-4o-mini", false, "hi"),
+        requests,
+        concurrency,
+    )
+    .await;
+    let (_, steady) = batch(
+        &client,
+        &apex_base,
+        &chat_body("steady", false, "hi"),
+        requests,
+        concurrency,
+    )
+    .await;
+    let started = Instant::now();
+    let (statuses, chaotic) = batch(
+        &client,
+        &apex_base,
+        &chat_body("chaos", false, "hi"),
+        requests,
+        concurrency,
+    )
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let mut failures: std::collections::BTreeMap<u16, usize> = Default::default();
+    for status in statuses.iter().filter(|s| **s != 200) {
+        *failures.entry(*status).or_default() += 1;
+    }
+    println!(
+        "Apex chaos benchmark — 3 providers failing 30 % of calls at random (503/500), round-robin, 3 keys each; {requests} requests at concurrency {concurrency}"
+    );
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| client-visible success | {ok}/{} = {:.3} % |",
+        statuses.len(),
+        ok as f64 * 100.0 / statuses.len().max(1) as f64
+    );
+    println!("| failures by status | {failures:?} |");
+    println!(
+        "| p50 / p99 ms: healthy provider direct | {:.3} / {:.3} |",
+        percentile(&direct, 0.5),
+        percentile(&direct, 0.99)
+    );
+    println!(
+        "| p50 / p99 ms: healthy provider via Apex | {:.3} / {:.3} |",
+        percentile(&steady, 0.5),
+        percentile(&steady, 0.99)
+    );
+    println!(
+        "| p50 / p99 ms: flaky providers via Apex | {:.3} / {:.3} |",
+        percentile(&chaotic, 0.5),
+        percentile(&chaotic, 0.99)
+    );
+    println!(
+        "| added p50 ms (chaos vs direct) | {:.3} |",
+        percentile(&chaotic, 0.5) - percentile(&direct, 0.5)
+    );
+    println!(
+        "| requests/s under chaos | {:.0} |",
+        statuses.len() as f64 / elapsed
+    );
+    apex.kill()?;
+    for mut child in children {
+        let _ = child.kill();
+    }
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut seconds = 3.0;
     let mut max_requests = 20_000;
+    let mut chaos_mode = false;
+    // Extra `[gateway]` settings for the gateway under test (e.g. `stats = false`).
+    let mut gateway_extra = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seconds" => seconds = args.next().context("--seconds N")?.parse()?,
             "--requests" => max_requests = args.next().context("--requests N")?.parse()?,
+            "--chaos" => chaos_mode = true,
+            "--gateway" => {
+                gateway_extra.push_str(&args.next().context("--gateway 'key = value'")?);
+                gateway_extra.push('\n');
+            }
             other => bail!("unknown argument {other}"),
         }
+    }
+    if chaos_mode {
+        let requests = if max_requests == 20_000 {
+            3000
+        } else {
+            max_requests
+        };
+        return chaos(requests).await;
     }
     let cpu_count = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -322,7 +547,7 @@ async fn main() -> Result<()> {
     std::fs::write(
         &config,
         format!(
-            "[gateway]\napi_keys = {{ bench = \"bench_gateway_key\" }}\n\
+            "[gateway]\napi_keys = {{ bench = \"bench_gateway_key\" }}\n{gateway_extra}\n\
              [providers.fake]\nkind = \"openai\"\nbase_url = \"http://{fake_addr}/v1\"\nkeys = [\"bench_upstream_key\"]\n\
              [providers.fakeclaude]\nkind = \"anthropic\"\nbase_url = \"http://{fake_addr}/v1\"\nkeys = [\"bench_upstream_key\"]\n\
              [models.bench-openai]\ntargets = [\"fake/gpt-4o-mini\"]\n\

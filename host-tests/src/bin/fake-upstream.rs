@@ -6,7 +6,9 @@
 //! - `POST …/messages` (Anthropic): JSON, or the Messages event stream; `…/messages/count_tokens`
 //!   counts 12.
 //!
-//! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20]` prints `listening on ADDR`.
+//! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20] [--fail-rate 0.3]` prints
+//! `listening on ADDR`. With `--fail-rate R`, each request fails with probability R: a 503
+//! (`overloaded`) or a 500 (`server_error`) in the provider's error format, half and half.
 
 use std::sync::Arc;
 
@@ -21,6 +23,40 @@ const TOOL_ARGS: &str = r#"{"city": "Zürich", "unit": "celsius"}"#;
 
 struct Options {
     chunks: usize,
+    /// Probability of answering with an error instead.
+    fail_rate: f64,
+    /// xorshift state for the failures.
+    rng: std::sync::atomic::AtomicU64,
+}
+
+impl Options {
+    /// A uniform draw in [0, 1).
+    fn draw(&self) -> f64 {
+        use std::sync::atomic::Ordering;
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.store(x, Ordering::Relaxed);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A scripted failure, or `None` to answer normally.
+fn chaos(options: &Options) -> Option<hyper::Response<Full<Bytes>>> {
+    if options.fail_rate <= 0.0 || options.draw() >= options.fail_rate {
+        return None;
+    }
+    let (status, kind) = if options.draw() < 0.5 {
+        (503, "overloaded")
+    } else {
+        (500, "server_error")
+    };
+    let mut response = json_response(
+        json!({"error": {"message": "chaos: scripted failure", "type": kind, "param": null, "code": null}}),
+    );
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    Some(response)
 }
 
 fn sse(events: Vec<String>) -> hyper::Response<Full<Bytes>> {
@@ -146,6 +182,9 @@ async fn handle(
     let path = request.uri().path().to_string();
     let body = request.into_body().collect().await?.to_bytes();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(failure) = chaos(&options) {
+        return Ok(failure);
+    }
     Ok(if path.ends_with("/chat/completions") {
         openai(&parsed, &options)
     } else if path.ends_with("/messages") {
@@ -165,17 +204,30 @@ async fn handle(
 async fn main() -> Result<()> {
     let mut listen = "127.0.0.1:0".to_string();
     let mut chunks = 20;
+    let mut fail_rate = 0.0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().context("--listen needs a value")?,
             "--chunks" => chunks = args.next().context("--chunks needs a value")?.parse()?,
+            "--fail-rate" => {
+                fail_rate = args.next().context("--fail-rate needs a value")?.parse()?
+            }
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("listening on {}", listener.local_addr()?);
-    let options = Arc::new(Options { chunks });
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
+    let options = Arc::new(Options {
+        chunks,
+        fail_rate,
+        rng: std::sync::atomic::AtomicU64::new(seed),
+    });
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
