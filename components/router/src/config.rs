@@ -1249,6 +1249,11 @@ mod example_tests {
         assert_eq!(config.providers["azure"].kind, "azure");
         assert_eq!(config.targets("smart").unwrap().len(), 2);
         assert_eq!(config.targets("fast").unwrap()[1].provider, "local");
+        assert_eq!(config.alias("fast").unwrap().strategy, super::Strategy::Weighted);
+        assert!(config.alias("faq").unwrap().cache);
+        assert_eq!(config.route_name("claude-3-5-haiku-latest"), "fast");
+        assert_eq!(config.providers["ollama"].kind, "ollama");
+        assert_eq!(config.timeouts.first_token, 120);
         assert_eq!(
             config.cors_origins,
             vec!["http://localhost:3000".to_string()]
