@@ -1249,7 +1249,10 @@ mod example_tests {
         assert_eq!(config.providers["azure"].kind, "azure");
         assert_eq!(config.targets("smart").unwrap().len(), 2);
         assert_eq!(config.targets("fast").unwrap()[1].provider, "local");
-        assert_eq!(config.alias("fast").unwrap().strategy, super::Strategy::Weighted);
+        assert_eq!(
+            config.alias("fast").unwrap().strategy,
+            super::Strategy::Weighted
+        );
         assert!(config.alias("faq").unwrap().cache);
         assert_eq!(config.route_name("claude-3-5-haiku-latest"), "fast");
         assert_eq!(config.providers["ollama"].kind, "ollama");
