@@ -87,6 +87,24 @@ const PROFILES: &[Profile] = &[
         name: "ollama",
         ..GENERIC
     },
+    // 01.AI (Yi): OpenAI-compatible chat; `stream_options` is not in its documented parameters.
+    Profile {
+        name: "yi",
+        stream_usage: false,
+        ..GENERIC
+    },
+    // Aliyun DashScope compatible mode / Bailian: documents `stream_options.include_usage`; Qwen's
+    // reasoning models stream `reasoning_content` like DeepSeek.
+    Profile {
+        name: "aliyun",
+        reasoning_content: true,
+        ..GENERIC
+    },
+    Profile {
+        name: "bailian",
+        reasoning_content: true,
+        ..GENERIC
+    },
 ];
 
 /// The profile called `name`; unknown names get the generic OpenAI-compatible behaviour.

@@ -166,6 +166,20 @@ pub const CATALOG: &[CatalogEntry] = &[
         models: &[],
     },
     CatalogEntry {
+        name: "yi",
+        kind: "openai",
+        base_url: "https://api.lingyiwanwu.com/v1",
+        key_variable: "yi_api_key",
+        models: &[],
+    },
+    CatalogEntry {
+        name: "aliyun",
+        kind: "openai",
+        base_url: "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        key_variable: "dashscope_api_key",
+        models: &[],
+    },
+    CatalogEntry {
         name: "gemini",
         kind: "gemini",
         base_url: "https://generativelanguage.googleapis.com/v1beta",
