@@ -782,3 +782,139 @@ async fn namespaced_tools_are_flattened_and_split_back() {
         "agents__spawn"
     );
 }
+
+fn native_config() -> String {
+    format!(
+        r#"
+[gateway]
+api_keys = {{ alice = "alice_key", bob = "bob_key" }}
+
+[providers.oa]
+kind = "openai"
+profile = "openai"
+base_url = "{OPENAI}"
+keys = ["oa_key", "oa_key_2"]
+responses = "native"
+
+[models.gpt]
+targets = ["oa/gpt-4.1"]
+"#
+    )
+}
+
+fn native_reply(id: &str, text: &str) -> String {
+    json!({"id": id, "object": "response", "created_at": 1_741_476_542, "status": "completed",
+        "model": "gpt-4.1-2025-04-14", "output": [{"type": "message", "id": "msg_up", "status": "completed",
+            "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+        "usage": {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn native_providers_get_responses_forwarded_and_follow_ups_pinned() {
+    let vars: Vec<(&str, &str)> = VARS
+        .iter()
+        .copied()
+        .chain([("oa_key_2", "sk-oa-second")])
+        .collect();
+    let gw = Gateway::new(&native_config(), &vars);
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(200, native_reply("resp_up_1", "native hello")),
+    );
+    let body = json!({"model": "gpt", "input": "hi", "store": true, "reasoning": {"effort": "low"}, "new_field": [1, 2]});
+    let r = create(&gw, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["id"],
+        "resp_up_1",
+        "the provider's own object, forwarded"
+    );
+    let first = &gw.upstream.requests()[0];
+    assert_eq!(first.url, "http://openai.test/v1/responses");
+    assert_eq!(first.json()["model"], "gpt-4.1");
+    assert_eq!(first.json()["new_field"], json!([1, 2]));
+    let key = first.header("authorization").unwrap().to_string();
+    // The route is kept (provider and key index, never the key).
+    let route = String::from_utf8(
+        gw.kv
+            .get("default", "apex:response-route:resp_up_1")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(route.contains("\"provider\":\"oa\""), "{route}");
+    assert!(!route.contains("sk-oa"), "{route}");
+
+    // A follow-up goes to the same provider and key, previous_response_id untouched.
+    for _ in 0..2 {
+        gw.upstream
+            .push(OPENAI, Reply::json(200, native_reply("resp_up_2", "again")));
+        let r = create(
+            &gw,
+            &json!({"model": "gpt", "input": "more", "previous_response_id": "resp_up_1"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let sent = gw.upstream.requests().last().unwrap().clone();
+        assert_eq!(
+            sent.header("authorization").unwrap(),
+            key,
+            "pinned to the same key"
+        );
+        assert_eq!(sent.json()["previous_response_id"], "resp_up_1");
+    }
+
+    // GET and DELETE go to the provider with that key; another gateway key sees nothing.
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(200, native_reply("resp_up_1", "native hello")),
+    );
+    let got = call(&gw, "GET", "/v1/responses/resp_up_1", "key-of-alice", None).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["id"], "resp_up_1");
+    let sent = gw.upstream.requests().last().unwrap().clone();
+    assert_eq!(sent.method, "GET");
+    assert_eq!(sent.url, "http://openai.test/v1/responses/resp_up_1");
+    assert_eq!(sent.header("authorization").unwrap(), key);
+    let before = gw.upstream.requests().len();
+    let bob = call(&gw, "GET", "/v1/responses/resp_up_1", "key-of-bob", None).await;
+    assert_eq!(bob.status, 404);
+    assert_eq!(gw.upstream.requests().len(), before);
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(
+            200,
+            r#"{"id":"resp_up_1","object":"response","deleted":true}"#,
+        ),
+    );
+    let deleted = call(
+        &gw,
+        "DELETE",
+        "/v1/responses/resp_up_1",
+        "key-of-alice",
+        None,
+    )
+    .await;
+    assert_eq!(deleted.json()["deleted"], true);
+    assert_eq!(gw.upstream.requests().last().unwrap().method, "DELETE");
+
+    // Streams are piped; the id comes from the first event.
+    let created = json!({"type": "response.created", "sequence_number": 0,
+        "response": {"id": "resp_up_3", "object": "response", "status": "in_progress", "output": []}});
+    let stream = format!(
+        "event: response.created\ndata: {created}\n\nevent: response.completed\ndata: {}\n\n",
+        json!({"type": "response.completed", "sequence_number": 1, "response": {"id": "resp_up_3", "status": "completed", "output": []}})
+    );
+    gw.upstream.push(OPENAI, Reply::sse([stream.clone()]));
+    let r = create(
+        &gw,
+        &json!({"model": "gpt", "input": "stream", "stream": true}),
+    )
+    .await;
+    assert_eq!(r.text(), stream);
+    assert!(
+        gw.kv
+            .get("default", "apex:response-route:resp_up_3")
+            .is_some()
+    );
+}

@@ -86,3 +86,51 @@ impl Adapter for OpenAi {
 
 #[cfg(target_arch = "wasm32")]
 apex_adapter_kit::export_adapter_link!(crate::OpenAi);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn azure() -> Target {
+        Target {
+            kind: "azure".to_string(),
+            profile: "azure".to_string(),
+            base_url: "https://res.openai.azure.com".to_string(),
+            api_key: "az".to_string(),
+            api_version: Some("2025-04-01-preview".to_string()),
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn azure_serves_the_responses_api_per_resource() -> Result<(), AdapterError> {
+        let body = br#"{"model":"gpt-4.1-dev","input":"hi"}"#.to_vec();
+        let create =
+            OpenAi::forward_request(&azure(), Protocol::OpenaiResponses, "responses", body)?;
+        assert_eq!(
+            create.url,
+            "https://res.openai.azure.com/openai/responses?api-version=2025-04-01-preview"
+        );
+        let page = OpenAi::forward_request(
+            &azure(),
+            Protocol::OpenaiResponses,
+            "responses/resp_1/input_items?limit=5",
+            Vec::new(),
+        )?;
+        assert_eq!(
+            page.url,
+            "https://res.openai.azure.com/openai/responses/resp_1/input_items?limit=5&api-version=2025-04-01-preview"
+        );
+        let chat = OpenAi::forward_request(
+            &azure(),
+            Protocol::OpenaiChat,
+            "chat/completions",
+            br#"{"model":"gpt-4o-mini-dev"}"#.to_vec(),
+        )?;
+        assert_eq!(
+            chat.url,
+            "https://res.openai.azure.com/openai/deployments/gpt-4o-mini-dev/chat/completions?api-version=2025-04-01-preview"
+        );
+        Ok(())
+    }
+}

@@ -38,12 +38,16 @@ pub fn http_request(target: &Target, path: &str, model: &str, body: Vec<u8>) -> 
     let url = if target.kind == "azure" {
         headers.push(("api-key".to_string(), target.api_key.clone()));
         let version = target.api_version.as_deref().unwrap_or(AZURE_API_VERSION);
+        // The Responses API is per resource (the model is in the body), chat per deployment.
+        let path = if path.starts_with("responses") {
+            format!("openai/{path}")
+        } else {
+            format!("openai/deployments/{}/{path}", path_segment(model))
+        };
+        let separator = if path.contains('?') { '&' } else { '?' };
         format!(
-            "{}?api-version={version}",
-            join_url(
-                &target.base_url,
-                &format!("openai/deployments/{}/{path}", path_segment(model))
-            )
+            "{}{separator}api-version={version}",
+            join_url(&target.base_url, &path)
         )
     } else {
         headers.push((

@@ -287,6 +287,9 @@ struct ProviderSection {
     /// Vertex AI: the Google Cloud project (default: the service account's) and region.
     project: Option<String>,
     region: Option<String>,
+    /// `/v1/responses` on this provider: `"gateway"` (translated, state kept by Apex; default)
+    /// or `"native"` (forwarded to the provider's own Responses API; OpenAI and Azure).
+    responses: Option<String>,
 }
 
 /// The kind whose keys are Google service-account key files (exchanged for access tokens).
@@ -468,6 +471,8 @@ pub struct Provider {
     pub headers: Vec<(String, String)>,
     /// Allow-list of client `anthropic-beta` flags; `None` lets every flag through.
     pub anthropic_betas: Option<Vec<String>>,
+    /// `/v1/responses` is forwarded to the provider's own Responses API.
+    pub native_responses: bool,
 }
 
 impl Provider {
@@ -774,9 +779,24 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
                 "providers.{name}: base_url `{base_url}` is not an http(s) URL"
             ));
         }
+        let native_responses = match section.responses.as_deref() {
+            None | Some("gateway") => false,
+            Some("native") if matches!(kind.as_str(), "openai" | "azure") => true,
+            Some("native") => {
+                return Err(format!(
+                    "providers.{name}: `responses = \"native\"` needs an OpenAI or Azure provider"
+                ));
+            }
+            Some(other) => {
+                return Err(format!(
+                    "providers.{name}: `responses` must be \"gateway\" or \"native\", not `{other}`"
+                ));
+            }
+        };
         providers.insert(
             name.clone(),
             Provider {
+                native_responses,
                 profile: section.profile.unwrap_or_else(|| name.clone()),
                 name,
                 kind,
@@ -810,6 +830,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
                     api_version: None,
                     headers: Vec::new(),
                     anthropic_betas: None,
+                    native_responses: false,
                 },
             );
         }

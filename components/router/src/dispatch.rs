@@ -21,12 +21,15 @@ use crate::surfaces::{Completed, Routing, StreamWriter, Surface};
 use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 
 /// Who is asking, and what of their request the router needs besides the body.
+#[derive(Clone, Copy)]
 pub struct Client<'a> {
     /// The gateway key's name (`anonymous` when the gateway is open): scopes stored state.
     pub caller: &'a str,
     pub headers: &'a [(String, String)],
     /// CORS headers for the response.
     pub cors: &'a [(String, String)],
+    /// Only this provider and key may serve the request (a follow-up to a response it made).
+    pub pin: Option<(&'a str, usize)>,
 }
 
 /// Upstream bodies we buffer (non-streamed replies, error bodies) are bounded by this.
@@ -67,12 +70,20 @@ pub fn rotation(provider: &Provider) -> usize {
 }
 
 pub fn target(attempt: &Attempt, timeouts: &Timeouts) -> Result<Target, AdapterError> {
-    let provider = attempt.provider;
+    target_for(attempt.provider, attempt.key_index, timeouts)
+}
+
+/// The target for `provider`'s key `key_index` (its credential resolved).
+pub fn target_for(
+    provider: &Provider,
+    key_index: usize,
+    timeouts: &Timeouts,
+) -> Result<Target, AdapterError> {
     Ok(Target {
         kind: provider.kind.clone(),
         profile: provider.profile.clone(),
         base_url: provider.base_url.clone(),
-        api_key: crate::credentials::for_key(provider, attempt.key_index, timeouts)?,
+        api_key: crate::credentials::for_key(provider, key_index, timeouts)?,
         api_version: provider.api_version.clone(),
         headers: provider.headers.clone(),
     })
@@ -158,6 +169,8 @@ struct Chat<'a, S: Surface> {
     observed: std::cell::Cell<Option<Observed>>,
     /// The kind of the error the client got, if it got one.
     client_error: std::cell::Cell<Option<&'static str>>,
+    /// The provider and key of the attempt under way.
+    current: std::cell::RefCell<Option<(String, usize)>>,
     /// Monotonic milliseconds by which the whole request must be done.
     total_deadline: u64,
     /// ... and by which the current attempt's provider must have sent its first bytes (until it
@@ -214,6 +227,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         cache: None,
         observed: std::cell::Cell::new(None),
         client_error: std::cell::Cell::new(None),
+        current: std::cell::RefCell::new(None),
         total_deadline: started.saturating_add(config.timeouts.total.saturating_mul(1000)),
         first_deadline: std::cell::Cell::new(u64::MAX),
         first_bytes: std::cell::Cell::new(false),
@@ -259,13 +273,25 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         };
         let seed = wasip2::random::random::get_random_u64();
         let order = strategy::order(spec.strategy, &spec.targets, &state, seed);
-        let attempts = match routing::ordered_attempts(config, &spec.targets, &order, rotation) {
+        let mut attempts = match routing::ordered_attempts(config, &spec.targets, &order, rotation)
+        {
             Ok(attempts) => attempts,
             Err(error) => {
                 chat.fail(Sink::Pending(out), &error);
                 break 'answer false;
             }
         };
+        if let Some((provider, key_index)) = client.pin {
+            attempts.retain(|a| a.provider.name == provider && a.key_index == key_index);
+            if attempts.is_empty() {
+                let error = ApiError::bad_request(format!(
+                    "The previous response was made by provider `{provider}`, which does not serve model `{alias}`."
+                ))
+                .param("previous_response_id");
+                chat.fail(Sink::Pending(out), &error);
+                break 'answer false;
+            }
+        }
         let now = shared_state::now_ms();
         let mut health = shared_state::health(&attempts);
         let attempts = match health.plan(attempts, now) {
@@ -544,6 +570,30 @@ impl<S: Surface> Chat<'_, S> {
         }
     }
 
+    /// Keep the provider and key that made a forwarded answer's id, so follow-ups (GET, chains)
+    /// go there. `true` once the id was found in `bytes`.
+    fn pin_id(&self, bytes: &[u8]) -> bool {
+        if !S::PINS_IDS {
+            return true;
+        }
+        let Some(id) = crate::surfaces::responses::provider_response_id(bytes) else {
+            return false;
+        };
+        let Some((provider, key_index)) = self.current.borrow().clone() else {
+            return true;
+        };
+        let route = crate::surfaces::responses::Route {
+            provider,
+            key_index,
+            owner: self.client.caller.to_string(),
+            expires_at: now_secs().saturating_add(self.config.responses_ttl_secs),
+        };
+        if let (Ok(bucket), Ok(value)) = (kv::open(KV_STORE), serde_json::to_vec(&route)) {
+            let _ = bucket.set(&crate::surfaces::responses::route_key(&id), &value);
+        }
+        true
+    }
+
     /// Whether finished answers must be collected (to store or to cache them).
     fn keeps_answers(&self) -> bool {
         S::STORES || self.cache.is_some()
@@ -590,9 +640,10 @@ impl<S: Surface> Chat<'_, S> {
             Err(error) => return self.adapter_failed(&error, sink),
         };
         S::forward_target(&mut target, attempt.provider, self.client.headers);
+        *self.current.borrow_mut() = Some((attempt.provider.name.clone(), attempt.key_index));
         // A request this target cannot take (unsupported feature, fields the translation cannot
         // carry) may still suit the next target: nothing was sent, so move on.
-        let (request, forwarded) = match self.build(&target, attempt.model) {
+        let (request, forwarded) = match self.build(&target, attempt.provider, attempt.model) {
             Ok(built) => built,
             Err(error) => return Err((error, sink)),
         };
@@ -644,8 +695,13 @@ impl<S: Surface> Chat<'_, S> {
 
     /// The upstream request: forwarded when the provider speaks the client's protocol, translated
     /// otherwise.
-    fn build(&self, target: &Target, model: &str) -> Result<(HttpRequest, bool), ApiError> {
-        if S::FORWARDS {
+    fn build(
+        &self,
+        target: &Target,
+        provider: &Provider,
+        model: &str,
+    ) -> Result<(HttpRequest, bool), ApiError> {
+        if S::forwards_to(provider, self.body) {
             let body = crate::json::with_model(self.body, model)
                 .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
             match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
@@ -717,6 +773,7 @@ impl<S: Surface> Chat<'_, S> {
             Ok(body) => {
                 let headers = forwarded_headers(&upstream, &self.headers);
                 self.respond(sink, upstream.status, headers, &body);
+                self.pin_id(&body);
                 if self.keeps_answers()
                     && let Ok(response) = adapter::parse_response(
                         &target.kind,
@@ -822,6 +879,11 @@ impl<S: Surface> Chat<'_, S> {
         let mut tail = [0u8; 2];
         remember_tail(&mut tail, &first);
         read_along(&first, false);
+        // The provider's response id is in its first event (kept for follow-ups).
+        let mut head = S::PINS_IDS.then(|| first.clone());
+        if head.as_deref().is_some_and(|h| self.pin_id(h)) {
+            head = None;
+        }
         let mut complete = false;
         if client.write(&first) {
             let mut sink = Some(Sink::Started(client));
@@ -831,6 +893,12 @@ impl<S: Surface> Chat<'_, S> {
                     Ok(Some(chunk)) => {
                         remember_tail(&mut tail, &chunk);
                         read_along(&chunk, false);
+                        if let Some(buffer) = head.as_mut() {
+                            buffer.extend_from_slice(&chunk);
+                            if self.pin_id(buffer) || buffer.len() > 64 * 1024 {
+                                head = None;
+                            }
+                        }
                         let Some(Sink::Started(client)) = sink.as_mut() else {
                             break;
                         };

@@ -3,12 +3,14 @@
 
 use wasip2::http::types::ResponseOutparam;
 
-use crate::bindings::kv;
+use apex_adapter_kit::types::Protocol;
+
+use crate::bindings::{adapter, kv};
 use crate::config::Config;
 use crate::dispatch::{self, Client, KV_STORE, now_secs};
-use crate::error::{ApiError, ErrorFormat};
+use crate::error::{ApiError, ErrorFormat, scrub};
 use crate::server::send_error;
-use crate::surfaces::responses::{self, Record, Responses};
+use crate::surfaces::responses::{self, Record, Responses, Route};
 use crate::transport;
 
 fn fail(out: ResponseOutparam, client: &Client, error: &ApiError) {
@@ -32,31 +34,120 @@ fn load(id: &str, client: &Client) -> Result<Record, ApiError> {
     responses::visible(bytes.as_deref(), id, client.caller, now_secs())
 }
 
-/// `POST /v1/responses`: a `previous_response_id` brings its conversation along, then the request
-/// runs like any chat request (and is stored when it completes, unless `store: false`).
+/// Where a response a provider made natively lives, if `client` may use it.
+fn route(id: &str, client: &Client) -> Option<Route> {
+    let bucket = kv::open(KV_STORE).ok()?;
+    let bytes = bucket.get(&responses::route_key(id)).ok().flatten()?;
+    let route: Route = serde_json::from_slice(&bytes).ok()?;
+    (route.owner == client.caller && route.expires_at > now_secs()).then_some(route)
+}
+
+/// `POST /v1/responses`: a `previous_response_id` the gateway keeps brings its conversation
+/// along; one a provider made natively pins the request to that provider and key. Then the
+/// request runs like any chat request (stored when it completes, unless `store: false`).
 pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
-    let body = match responses::previous_id(&body) {
-        None => body,
-        Some(previous) => match load(&previous, client)
-            .map_err(|mut error| {
-                error.param = Some("previous_response_id");
-                error
-            })
-            .and_then(|record| responses::continue_from(&body, &record))
-        {
-            Ok(body) => body,
-            Err(error) => return fail(out, client, &error),
-        },
+    let Some(previous) = responses::previous_id(&body) else {
+        return dispatch::chat::<Responses>(config, client, body, out);
     };
-    dispatch::chat::<Responses>(config, client, body, out);
+    let record = match load(&previous, client) {
+        Ok(record) => record,
+        Err(mut error) => {
+            if let Some(route) = route(&previous, client) {
+                let pinned = Client {
+                    pin: Some((route.provider.as_str(), route.key_index)),
+                    ..*client
+                };
+                return dispatch::chat::<Responses>(config, &pinned, body, out);
+            }
+            error.param = Some("previous_response_id");
+            return fail(out, client, &error);
+        }
+    };
+    match responses::continue_from(&body, &record) {
+        Ok(body) => dispatch::chat::<Responses>(config, client, body, out),
+        Err(error) => fail(out, client, &error),
+    }
+}
+
+/// A request about a natively made response, sent to the provider and key that made it.
+fn forward(
+    config: &Config,
+    route: &Route,
+    method: &str,
+    path: String,
+    client: &Client,
+    out: ResponseOutparam,
+) {
+    let Some(provider) = config.providers.get(&route.provider) else {
+        return fail(
+            out,
+            client,
+            &ApiError::not_found("This response's provider is no longer configured."),
+        );
+    };
+    let request =
+        dispatch::target_for(provider, route.key_index, &config.timeouts).and_then(|target| {
+            adapter::forward_request(&target, Protocol::OpenaiResponses, &path, &[])
+                .map(|request| (request, target))
+        });
+    let (mut request, target) = match request {
+        Ok(built) => built,
+        Err(error) => return fail(out, client, &ApiError::from_upstream(&error)),
+    };
+    if !crate::url::same_origin(&request.url, &target.base_url) {
+        return fail(
+            out,
+            client,
+            &ApiError::bad_gateway("Refused: a request outside the provider's origin."),
+        );
+    }
+    request.method = method.to_string();
+    if method != "POST" {
+        request.body.clear();
+    }
+    let reply = transport::send(&request, &config.timeouts).and_then(|mut upstream| {
+        upstream
+            .read_all(dispatch::MAX_UPSTREAM_BODY)
+            .map(|body| (upstream.status, body))
+    });
+    match reply {
+        Ok((status, body)) => {
+            let text = scrub(&String::from_utf8_lossy(&body), &config.secrets());
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            headers.extend_from_slice(client.cors);
+            transport::respond(out, status, headers, text.as_bytes());
+        }
+        Err(error) => fail(
+            out,
+            client,
+            &ApiError::bad_gateway(format!("Could not reach the provider ({}).", error.message)),
+        ),
+    }
 }
 
 /// `GET|DELETE /v1/responses/{id}[/input_items|/cancel]`.
-pub fn resource(method: &str, rest: &str, query: &str, client: &Client, out: ResponseOutparam) {
+pub fn resource(
+    config: &Config,
+    method: &str,
+    rest: &str,
+    query: &str,
+    client: &Client,
+    out: ResponseOutparam,
+) {
     let (id, sub) = rest.split_once('/').unwrap_or((rest, ""));
     let record = match load(id, client) {
         Ok(record) => record,
-        Err(error) => return fail(out, client, &error),
+        Err(error) => {
+            if let Some(route) = route(id, client) {
+                let path = if query.is_empty() {
+                    format!("responses/{rest}")
+                } else {
+                    format!("responses/{rest}?{query}")
+                };
+                return forward(config, &route, method, path, client, out);
+            }
+            return fail(out, client, &error);
+        }
     };
     let json = |out, body: Vec<u8>| {
         let mut headers = vec![("content-type".to_string(), "application/json".to_string())];

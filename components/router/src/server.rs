@@ -152,6 +152,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         caller,
         headers: &headers,
         cors: &cors_headers,
+        pin: None,
     };
     let body = match method {
         Method::Post => {
@@ -215,7 +216,7 @@ fn route(
                 Method::Delete => "DELETE",
                 _ => "POST",
             };
-            crate::responses_api::resource(verb, rest, query, client, out)
+            crate::responses_api::resource(config, verb, rest, query, client, out)
         }
         (Method::Post, "/api/chat") => {
             if OllamaChat::is_load(&body) {

@@ -86,6 +86,9 @@ pub trait Surface {
     const STREAM_CONTENT_TYPE: &'static str = "text/event-stream";
     /// Whether finished answers are handed to [`Surface::record`] (streams are accumulated).
     const STORES: bool = false;
+    /// Whether the ids of answers a provider made (forwarded requests) are kept with the
+    /// provider and key that made them, so follow-ups can be sent to the same place.
+    const PINS_IDS: bool = false;
     type Writer: StreamWriter;
 
     fn routing(body: &[u8]) -> Result<Routing, ApiError>;
@@ -102,6 +105,11 @@ pub trait Surface {
     /// Bytes that keep a silent stream alive without meaning anything: an SSE comment by default.
     fn keepalive(out: &mut Vec<u8>) {
         out.extend_from_slice(b": keepalive\n\n");
+    }
+
+    /// Whether this request may be forwarded untouched to `provider` (when it speaks `PROTOCOL`).
+    fn forwards_to(_provider: &Provider, _body: &[u8]) -> bool {
+        Self::FORWARDS
     }
 
     /// What to keep in the key-value store for a finished answer: `(key, value)`.

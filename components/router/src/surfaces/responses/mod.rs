@@ -32,7 +32,18 @@ impl Surface for Responses {
     const ID_PREFIX: &'static str = "resp_";
     const ERRORS: ErrorFormat = ErrorFormat::OpenAi;
     const STORES: bool = true;
+    const PINS_IDS: bool = true;
     type Writer = render::EventWriter;
+
+    /// Natively only to providers configured so, and never for a conversation the gateway keeps.
+    fn forwards_to(provider: &crate::config::Provider, body: &[u8]) -> bool {
+        #[derive(Deserialize)]
+        struct History {
+            apex_history: Option<serde::de::IgnoredAny>,
+        }
+        provider.native_responses
+            && serde_json::from_slice::<History>(body).is_ok_and(|h| h.apex_history.is_none())
+    }
 
     fn routing(body: &[u8]) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;
@@ -337,6 +348,42 @@ pub fn input_items_page(record: &Record, query: &str) -> Result<Value, ApiError>
         "has_more": has_more,
         "data": window,
     }))
+}
+
+/// The key-value key of a natively made response's route.
+pub fn route_key(id: &str) -> String {
+    format!("apex:response-route:{id}")
+}
+
+/// Where a natively made response lives: its provider and key index (never the key), and the
+/// gateway key that may use it.
+#[derive(Serialize, Deserialize)]
+pub struct Route {
+    pub provider: String,
+    pub key_index: usize,
+    pub owner: String,
+    pub expires_at: u64,
+}
+
+/// The id of a provider's response: a JSON body's `id`, or for a stream the `response.id` of
+/// its first event (`response.created`), read from the first bytes.
+pub fn provider_response_id(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Body {
+        id: Option<String>,
+        response: Option<Box<Body>>,
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let json = match text.trim_start().strip_prefix('{') {
+        Some(_) => text.trim(),
+        None => text
+            .split("\n\n")
+            .flat_map(str::lines)
+            .find_map(|line| line.strip_prefix("data:"))?
+            .trim(),
+    };
+    let body: Body = serde_json::from_str(json).ok()?;
+    body.response.and_then(|r| r.id).or(body.id)
 }
 
 /// `DELETE /v1/responses/{id}`'s answer.
