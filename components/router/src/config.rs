@@ -72,6 +72,9 @@ pub struct CatalogEntry {
     pub key_variable: &'static str,
     /// Aliases served by default when the provider is enabled.
     pub models: &'static [&'static str],
+    /// Model-name prefixes this provider owns: a name that is no alias but starts with one is
+    /// sent to it as `provider/name` (so `claude-sonnet-4-5-20250929` reaches Anthropic).
+    pub prefixes: &'static [&'static str],
 }
 
 pub const CATALOG: &[CatalogEntry] = &[
@@ -87,6 +90,7 @@ pub const CATALOG: &[CatalogEntry] = &[
             "gpt-4o-mini",
             "o4-mini",
         ],
+        prefixes: &["gpt-", "o1", "o3", "o4", "chatgpt-"],
     },
     CatalogEntry {
         name: "anthropic",
@@ -94,6 +98,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.anthropic.com/v1",
         key_variable: "anthropic_api_key",
         models: &["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"],
+        prefixes: &["claude-"],
     },
     CatalogEntry {
         name: "deepseek",
@@ -101,6 +106,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.deepseek.com/v1",
         key_variable: "deepseek_api_key",
         models: &["deepseek-chat", "deepseek-reasoner"],
+        prefixes: &["deepseek-"],
     },
     CatalogEntry {
         name: "groq",
@@ -108,6 +114,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.groq.com/openai/v1",
         key_variable: "groq_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "openrouter",
@@ -115,6 +122,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://openrouter.ai/api/v1",
         key_variable: "openrouter_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "mistral",
@@ -122,6 +130,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.mistral.ai/v1",
         key_variable: "mistral_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "xai",
@@ -129,6 +138,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.x.ai/v1",
         key_variable: "xai_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "moonshot",
@@ -136,6 +146,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.moonshot.ai/v1",
         key_variable: "moonshot_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "together",
@@ -143,6 +154,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.together.xyz/v1",
         key_variable: "together_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "fireworks",
@@ -150,6 +162,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.fireworks.ai/inference/v1",
         key_variable: "fireworks_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "deepinfra",
@@ -157,6 +170,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.deepinfra.com/v1/openai",
         key_variable: "deepinfra_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "cerebras",
@@ -164,6 +178,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.cerebras.ai/v1",
         key_variable: "cerebras_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "yi",
@@ -171,6 +186,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.lingyiwanwu.com/v1",
         key_variable: "yi_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "aliyun",
@@ -178,6 +194,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://dashscope.aliyuncs.com/compatible-mode/v1",
         key_variable: "dashscope_api_key",
         models: &[],
+        prefixes: &[],
     },
     CatalogEntry {
         name: "gemini",
@@ -189,6 +206,7 @@ pub const CATALOG: &[CatalogEntry] = &[
             "gemini-2.5-flash",
             "gemini-2.5-flash-lite",
         ],
+        prefixes: &["gemini-"],
     },
     CatalogEntry {
         name: "cohere",
@@ -196,6 +214,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         base_url: "https://api.cohere.com/v2",
         key_variable: "cohere_api_key",
         models: &["command-a-03-2025"],
+        prefixes: &["command-"],
     },
 ];
 
@@ -597,15 +616,30 @@ pub const DEFAULT_RESPONSES_TTL_SECS: u64 = 30 * 24 * 3600;
 impl Config {
     /// The model a requested name is served as: itself when it is an alias, `provider/model` or
     /// `echo`; else the first `[[model_patterns]]` entry it matches (Claude Code's model names,
-    /// say); else itself (and `targets` will not find it).
-    pub fn route_name<'a>(&'a self, model: &'a str) -> &'a str {
+    /// say); else `provider/name` for an enabled catalog provider owning its prefix (`claude-`,
+    /// `gpt-`, `gemini-`, ...); else itself (and `targets` will not find it).
+    pub fn route_name<'a>(&'a self, model: &'a str) -> std::borrow::Cow<'a, str> {
         if self.models.contains_key(model) || model == ECHO_MODEL || self.direct(model).is_some() {
-            return model;
+            return model.into();
         }
-        self.model_patterns
+        if let Some((_, target)) = self
+            .model_patterns
             .iter()
             .find(|(pattern, _)| glob(pattern, model))
-            .map_or(model, |(_, target)| target.as_str())
+        {
+            return target.as_str().into();
+        }
+        self.by_prefix(model).map_or(model.into(), Into::into)
+    }
+
+    /// For a name that is no alias: the enabled catalog provider whose model-name prefix it
+    /// starts with, as `provider/name` (e.g. Claude Code's dated Claude names).
+    pub fn by_prefix(&self, model: &str) -> Option<String> {
+        CATALOG
+            .iter()
+            .filter(|entry| self.providers.contains_key(entry.name))
+            .find(|entry| entry.prefixes.iter().any(|p| model.starts_with(p)))
+            .map(|entry| format!("{}/{model}", entry.name))
     }
 
     fn direct(&self, model: &str) -> Option<TargetRef> {
@@ -978,6 +1012,30 @@ mod tests {
     }
 
     #[test]
+    fn catalog_providers_own_their_model_name_prefixes() {
+        let config = load(None, &vars(&[("anthropic_api_key", "sk-ant")])).unwrap();
+        assert_eq!(
+            config.route_name("claude-sonnet-4-5-20250929"),
+            "anthropic/claude-sonnet-4-5-20250929"
+        );
+        assert_eq!(
+            config.route_name("claude-sonnet-4-5"),
+            "claude-sonnet-4-5",
+            "an alias"
+        );
+        assert_eq!(
+            config.route_name("gpt-4.1"),
+            "gpt-4.1",
+            "openai is not enabled"
+        );
+        assert!(
+            config
+                .targets(&config.route_name("claude-3-5-haiku-20241022"))
+                .is_some()
+        );
+    }
+
+    #[test]
     fn globs_match_runs_of_characters() {
         assert!(glob("claude-*haiku*", "claude-3-5-haiku-20241022"));
         assert!(glob("claude-*haiku*", "claude-haiku-4-5"));
@@ -1010,7 +1068,7 @@ mod tests {
         assert_eq!(config.route_name("claude-opus-4-1"), "local/big");
         assert_eq!(config.route_name("fast"), "fast");
         assert_eq!(config.route_name("echo"), "echo");
-        assert_eq!(config.route_name("gpt-4o"), "gpt-4o");
+        assert_eq!(config.route_name("gpt-4o"), "gpt-4o", "no openai provider");
         let local = &config.providers["local"];
         assert!(local.allows_beta("fine-grained-tool-streaming-2025-05-14"));
         assert!(!local.allows_beta("context-1m-2025-08-07"));

@@ -23,6 +23,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
     let served_as = config.route_name(&routing.model);
+    let served_as: &str = &served_as;
     let targets = config.targets(served_as).unwrap_or_default();
     if targets.is_empty() && !(served_as == ECHO_MODEL && config.echo_model) {
         let error = ApiError::model_not_found(&routing.model);

@@ -235,6 +235,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
     };
 
     let served_as = config.route_name(&alias);
+    let served_as: &str = &served_as;
     let Some(spec) = config.alias(served_as) else {
         if served_as == ECHO_MODEL && config.echo_model {
             return chat.echo(out);

@@ -296,6 +296,7 @@ fn ollama_load(
         .unwrap_or_default();
     let model = surfaces::ollama::model_name(&requested);
     let served = config.route_name(model);
+    let served: &str = &served;
     let known = config.targets(served).is_some()
         || (served == crate::config::ECHO_MODEL && config.echo_model);
     if !known {

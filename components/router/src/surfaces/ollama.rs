@@ -1351,6 +1351,7 @@ pub fn show(config: &Config, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         .ok_or_else(|| ApiError::bad_request("model is required").param("model"))?;
     let name = model_name(&requested);
     let served_as = config.route_name(name);
+    let served_as: &str = &served_as;
     let entry = match config.targets(served_as) {
         Some(targets) => Entry::new(config, name, &targets),
         None if served_as == ECHO_MODEL && config.echo_model => Entry::echo(config),
