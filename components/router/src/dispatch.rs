@@ -504,6 +504,8 @@ impl<S: Surface> Chat<'_, S> {
         let id = random_id(S::ID_PREFIX);
         let created = now_secs();
         let response = crate::echo::respond(neutral, &id);
+        // Stored before the client has it, so its next request can already use it.
+        self.finished(&id, created, &response);
         if self.routing.stream {
             let mut writer = self.writer(id.clone());
             let mut bytes = Vec::new();
@@ -521,7 +523,6 @@ impl<S: Surface> Chat<'_, S> {
             let body = S::render(&response, &id, self.alias, created, &self.routing);
             transport::respond(out, 200, json_headers(&self.headers), &body);
         }
-        self.finished(&id, created, &response);
     }
 
     /// Note a provider failure; `Err` to try the next attempt when the gateway fails over on
@@ -773,7 +774,6 @@ impl<S: Surface> Chat<'_, S> {
         match upstream.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
                 let headers = forwarded_headers(&upstream, &self.headers);
-                self.respond(sink, upstream.status, headers, &body);
                 self.pin_id(&body);
                 if self.keeps_answers()
                     && let Ok(response) = adapter::parse_response(
@@ -785,6 +785,7 @@ impl<S: Surface> Chat<'_, S> {
                 {
                     self.finished(&response.id.clone(), now_secs(), &response);
                 }
+                self.respond(sink, upstream.status, headers, &body);
                 Ok(())
             }
             Err(error) => self.transport_failed(&error, sink),
@@ -953,8 +954,9 @@ impl<S: Surface> Chat<'_, S> {
                 let id = random_id(S::ID_PREFIX);
                 let created = now_secs();
                 let rendered = S::render(&response, &id, self.alias, created, &self.routing);
-                self.respond(sink, 200, json_headers(&self.headers), &rendered);
+                // Stored before the client has it, so its next request can already use it.
                 self.finished(&id, created, &response);
+                self.respond(sink, 200, json_headers(&self.headers), &rendered);
                 Ok(())
             }
             // A 2xx reply that does not parse (or an error inside one): another target may do
@@ -1104,6 +1106,7 @@ impl<S: Surface> Chat<'_, S> {
     fn replay(&self, hit: &ChatResponse, out: ResponseOutparam) {
         let id = random_id(S::ID_PREFIX);
         let created = now_secs();
+        self.finished(&id, created, hit);
         if self.routing.stream {
             let mut writer = S::writer(id.clone(), self.alias.to_string(), created, &self.routing);
             let mut bytes = Vec::new();
@@ -1121,7 +1124,6 @@ impl<S: Surface> Chat<'_, S> {
             let body = S::render(hit, &id, self.alias, created, &self.routing);
             transport::respond(out, 200, json_headers(&self.headers), &body);
         }
-        self.finished(&id, created, hit);
     }
 }
 
