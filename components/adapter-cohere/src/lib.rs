@@ -17,7 +17,7 @@ pub mod wire;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, Target,
 };
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
@@ -59,15 +59,7 @@ impl Adapter for Cohere {
         _path: &str,
         _body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
-        let name = match protocol {
-            Protocol::OpenaiChat => "OpenAI Chat Completions",
-            Protocol::AnthropicMessages => "Anthropic Messages",
-            Protocol::OpenaiResponses => "OpenAI Responses",
-        };
-        Err(apex_adapter_kit::error(
-            ErrorKind::Unsupported,
-            format!("Cohere does not speak the {name} protocol: requests are translated instead"),
-        ))
+        Err(apex_adapter_kit::not_forwarded("Cohere", protocol, ""))
     }
 
     fn parse_response(
@@ -110,7 +102,7 @@ mod tests {
             let Err(error) = result else {
                 panic!("forwarding {protocol:?} must fail");
             };
-            assert_eq!(error.kind, ErrorKind::Unsupported);
+            assert_eq!(error.kind, apex_adapter_kit::types::ErrorKind::Unsupported);
             assert!(!error.message.contains("secret-key"));
         }
     }

@@ -61,7 +61,7 @@ pub mod wire;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, Target,
 };
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
@@ -105,18 +105,7 @@ impl Adapter for Gemini {
         _path: &str,
         _body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
-        let name = match protocol {
-            Protocol::OpenaiChat => "OpenAI chat",
-            Protocol::AnthropicMessages => "Anthropic messages",
-            Protocol::OpenaiResponses => "OpenAI responses",
-        };
-        Err(apex_adapter_kit::error(
-            ErrorKind::Unsupported,
-            format!(
-                "Gemini speaks only its own generateContent protocol: a {name} body cannot be \
-                 forwarded to it unchanged"
-            ),
-        ))
+        Err(apex_adapter_kit::not_forwarded("Gemini", protocol, ""))
     }
 
     fn parse_response(
@@ -163,7 +152,7 @@ mod tests {
             assert!(matches!(
                 result,
                 Err(AdapterError {
-                    kind: ErrorKind::Unsupported,
+                    kind: apex_adapter_kit::types::ErrorKind::Unsupported,
                     ..
                 })
             ));

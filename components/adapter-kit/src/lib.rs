@@ -100,6 +100,27 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> AdapterError {
     }
 }
 
+/// A client protocol's name, for messages.
+pub fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::OpenaiChat => "OpenAI Chat Completions",
+        Protocol::AnthropicMessages => "Anthropic Messages",
+        Protocol::OpenaiResponses => "OpenAI Responses",
+    }
+}
+
+/// `forward_request`'s answer from an adapter whose provider speaks none of the client protocols:
+/// `unsupported`, so the router translates instead. `hint` ends the message (may be empty).
+pub fn not_forwarded(provider: &str, protocol: Protocol, hint: &str) -> AdapterError {
+    error(
+        ErrorKind::Unsupported,
+        format!(
+            "{provider} does not speak the {} protocol: requests are translated instead{hint}",
+            protocol_name(protocol)
+        ),
+    )
+}
+
 /// The error the end of the chain gives for a kind nobody serves.
 pub fn unknown_kind(kind: &str) -> AdapterError {
     error(

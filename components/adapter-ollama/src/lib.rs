@@ -21,7 +21,7 @@ pub mod wire;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, Target,
 };
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
@@ -63,17 +63,10 @@ impl Adapter for Ollama {
         _path: &str,
         _body: Vec<u8>,
     ) -> Result<HttpRequest, AdapterError> {
-        let name = match protocol {
-            Protocol::OpenaiChat => "OpenAI Chat",
-            Protocol::AnthropicMessages => "Anthropic Messages",
-            Protocol::OpenaiResponses => "OpenAI Responses",
-        };
-        Err(apex_adapter_kit::error(
-            ErrorKind::Unsupported,
-            format!(
-                "the native Ollama adapter does not forward {name} requests (for Ollama's \
-                 OpenAI-compatible API, use an `openai` target with the `ollama` profile)"
-            ),
+        Err(apex_adapter_kit::not_forwarded(
+            "The native Ollama adapter",
+            protocol,
+            " (for Ollama's OpenAI-compatible API, use an `openai` target with the `ollama` profile)",
         ))
     }
 
@@ -121,7 +114,7 @@ mod tests {
             assert!(matches!(
                 result,
                 Err(AdapterError {
-                    kind: ErrorKind::Unsupported,
+                    kind: apex_adapter_kit::types::ErrorKind::Unsupported,
                     ..
                 })
             ));
