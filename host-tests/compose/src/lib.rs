@@ -48,8 +48,12 @@ pub const OUTPUTS: &[&str] = &[
     "apex-wasmtime-serve.wasm",
 ];
 
+/// The target the guest components are built for.
+pub const WASM_TARGET: &str = "wasm32-wasip2";
+
 /// Build and compose everything under the workspace at `root`; returns the output directory.
 pub fn build(root: &Path) -> Result<PathBuf> {
+    ensure_wasm_target()?;
     let target_dir = root.join("target").join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
@@ -58,7 +62,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .args([
             "build",
             "--target",
-            "wasm32-wasip2",
+            WASM_TARGET,
             "--profile",
             "component",
             "--target-dir",
@@ -83,7 +87,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .context("running cargo for the wasm components")?;
     if !status.success() {
         bail!(
-            "building the wasm components failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+            "building the wasm components failed (see the compiler's messages above)"
         );
     }
     let built = target_dir.join("wasm32-wasip2").join("component");
@@ -125,6 +129,52 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         write(&out.join(format!("adapter-{name}.wasm")), adapter)?;
     }
     Ok(out)
+}
+
+/// Make sure the compiler running this build has the `wasm32-wasip2` standard library.
+///
+/// `rust-toolchain.toml` lists the target, but rustup applies `targets` only when it installs a
+/// toolchain: a stable toolchain that was already there before the clone stays without it, and the
+/// component build would fail with "can't find crate for `std`". So the build adds it itself, with
+/// `rustup target add` for the toolchain in use (`RUSTUP_TOOLCHAIN`, which rustup sets for cargo and
+/// its build scripts).
+pub fn ensure_wasm_target() -> Result<()> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .with_context(|| format!("running `{rustc} --print sysroot`"))?;
+    if !sysroot.status.success() {
+        bail!("`{rustc} --print sysroot` failed");
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let target_lib = sysroot.join("lib").join("rustlib").join(WASM_TARGET);
+    if target_lib.is_dir() {
+        return Ok(());
+    }
+    eprintln!(
+        "apex-compose: the {WASM_TARGET} target is not installed for {}; running `rustup target add {WASM_TARGET}`",
+        sysroot.display()
+    );
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]);
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    let status = rustup.status().map_err(|error| {
+        anyhow::anyhow!(
+            "the {WASM_TARGET} target is missing from {} and rustup could not be run ({error}): \
+             install the target for this compiler and build again",
+            sysroot.display()
+        )
+    })?;
+    if !status.success() || !target_lib.is_dir() {
+        bail!(
+            "`rustup target add {WASM_TARGET}` did not install the target into {}: install it and build again",
+            sysroot.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
