@@ -918,3 +918,86 @@ async fn native_providers_get_responses_forwarded_and_follow_ups_pinned() {
             .is_some()
     );
 }
+
+/// A natively made response is reached with the gateway's upstream key: a client must not steer
+/// that key at any other path of the provider (dot segments, encoded or not, extra segments) or
+/// add undocumented query parameters.
+#[tokio::test]
+async fn native_response_paths_cannot_leave_the_response() {
+    let gw = Gateway::new(&native_config(), VARS);
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(200, native_reply("resp_up_1", "native hello")),
+    );
+    let r = create(&gw, &json!({"model": "gpt", "input": "hi"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent_before = gw.upstream.requests().len();
+    for (method, path) in [
+        ("GET", "/v1/responses/resp_up_1/../../files?x=1"),
+        ("GET", "/v1/responses/resp_up_1/%2e%2e/%2e%2e/files"),
+        ("DELETE", "/v1/responses/resp_up_1/..%2F..%2Fbatches"),
+        ("GET", "/v1/responses/resp_up_1/input_items/../../../usage"),
+        ("GET", "/v1/responses/resp_up_1/cancel/x"),
+        ("GET", "/v1/responses/resp_up_1/../resp_of_bob"),
+        ("GET", "/v1/responses/%2e%2e/files"),
+    ] {
+        let r = call(&gw, method, path, "key-of-alice", None).await;
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.text());
+        assert_eq!(r.json()["error"]["type"], "not_found_error", "{path}");
+    }
+    // Known sub-resources with the wrong method are refused here too.
+    for (method, path) in [
+        ("POST", "/v1/responses/resp_up_1"),
+        ("DELETE", "/v1/responses/resp_up_1/input_items"),
+        ("GET", "/v1/responses/resp_up_1/cancel"),
+    ] {
+        let r = call(&gw, method, path, "key-of-alice", None).await;
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.text());
+    }
+    assert_eq!(
+        gw.upstream.requests().len(),
+        sent_before,
+        "nothing was sent to the provider"
+    );
+
+    // The documented forms still reach the provider, rebuilt from their parts.
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(200, r#"{"object":"list","data":[],"has_more":false}"#),
+    );
+    let r = call(
+        &gw,
+        "GET",
+        "/v1/responses/resp_up_1/input_items?limit=2&purpose=batch&order=asc&after=a%26b",
+        "key-of-alice",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = gw.upstream.requests().last().unwrap().clone();
+    assert_eq!(sent.method, "GET");
+    assert_eq!(
+        sent.url,
+        "http://openai.test/v1/responses/resp_up_1/input_items?limit=2&order=asc&after=a%26b"
+    );
+    gw.upstream.push(
+        OPENAI,
+        Reply::json(
+            400,
+            r#"{"error":{"message":"Only background responses can be cancelled.","type":"invalid_request_error","param":null,"code":null}}"#,
+        ),
+    );
+    let r = call(
+        &gw,
+        "POST",
+        "/v1/responses/resp_up_1/cancel?x=1",
+        "key-of-alice",
+        Some(&json!({"purpose": "ignored"})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let sent = gw.upstream.requests().last().unwrap().clone();
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.url, "http://openai.test/v1/responses/resp_up_1/cancel");
+    assert!(sent.body.is_empty(), "no client body is forwarded");
+}

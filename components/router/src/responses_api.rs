@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::dispatch::{self, Client, KV_STORE, now_secs};
 use crate::error::{ApiError, ErrorFormat, scrub};
 use crate::server::send_error;
+use crate::surfaces::responses::resource::{Action, Resource};
 use crate::surfaces::responses::{self, Record, Responses, Route};
 use crate::transport;
 
@@ -69,12 +70,13 @@ pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutp
     }
 }
 
-/// A request about a natively made response, sent to the provider and key that made it.
+/// A request about a natively made response, sent to the provider and key that made it: only
+/// the parsed id, action and documented query keys go there (see `resource`).
 fn forward(
     config: &Config,
     route: &Route,
-    method: &str,
-    path: String,
+    resource: &Resource,
+    query: &str,
     client: &Client,
     out: ResponseOutparam,
 ) {
@@ -85,6 +87,7 @@ fn forward(
             &ApiError::not_found("This response's provider is no longer configured."),
         );
     };
+    let path = resource.provider_path(query);
     let request =
         dispatch::target_for(provider, route.key_index, &config.timeouts).and_then(|target| {
             adapter::forward_request(&target, Protocol::OpenaiResponses, &path, &[])
@@ -101,10 +104,8 @@ fn forward(
             &ApiError::bad_gateway("Refused: a request outside the provider's origin."),
         );
     }
-    request.method = method.to_string();
-    if method != "POST" {
-        request.body.clear();
-    }
+    request.method = resource.action.method().to_string();
+    request.body.clear();
     let reply = transport::send(&request, &config.timeouts).and_then(|mut upstream| {
         upstream
             .read_all(dispatch::MAX_UPSTREAM_BODY)
@@ -125,7 +126,7 @@ fn forward(
     }
 }
 
-/// `GET|DELETE /v1/responses/{id}[/input_items|/cancel]`.
+/// `GET|DELETE /v1/responses/{id}`, `GET .../input_items`, `POST .../cancel`.
 pub fn resource(
     config: &Config,
     method: &str,
@@ -134,17 +135,16 @@ pub fn resource(
     client: &Client,
     out: ResponseOutparam,
 ) {
-    let (id, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    let resource = match responses::resource::parse(method, rest) {
+        Ok(resource) => resource,
+        Err(error) => return fail(out, client, &error),
+    };
+    let id = resource.id;
     let record = match load(id, client) {
         Ok(record) => record,
         Err(error) => {
             if let Some(route) = route(id, client) {
-                let path = if query.is_empty() {
-                    format!("responses/{rest}")
-                } else {
-                    format!("responses/{rest}?{query}")
-                };
-                return forward(config, &route, method, path, client, out);
+                return forward(config, &route, &resource, query, client, out);
             }
             return fail(out, client, &error);
         }
@@ -154,12 +154,12 @@ pub fn resource(
         headers.extend_from_slice(client.cors);
         transport::respond(out, 200, headers, &body);
     };
-    match (method, sub) {
-        ("GET", "") => json(
+    match resource.action {
+        Action::Retrieve => json(
             out,
             serde_json::to_vec(&record.response).unwrap_or_default(),
         ),
-        ("DELETE", "") => {
+        Action::Delete => {
             let removed = kv::open(KV_STORE).map_err(unavailable).and_then(|bucket| {
                 bucket
                     .delete(&responses::record_key(id))
@@ -170,22 +170,16 @@ pub fn resource(
                 Err(error) => fail(out, client, &error),
             }
         }
-        ("GET", "input_items") => match responses::input_items_page(&record, query) {
+        Action::InputItems => match responses::input_items_page(&record, query) {
             Ok(page) => json(out, serde_json::to_vec(&page).unwrap_or_default()),
             Err(error) => fail(out, client, &error),
         },
-        ("POST", "cancel") => fail(
+        Action::Cancel => fail(
             out,
             client,
             &ApiError::bad_request(
                 "Only background responses can be cancelled, and this gateway does not offer background mode.",
             ),
-        ),
-        (_, "" | "input_items" | "cancel") => fail(out, client, &ApiError::method_not_allowed()),
-        _ => fail(
-            out,
-            client,
-            &ApiError::not_found(format!("No route for /v1/responses/{rest}.")),
         ),
     }
 }

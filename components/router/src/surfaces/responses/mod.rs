@@ -3,6 +3,7 @@
 //!
 //! - `wire.rs`: the request and its conversion to the neutral form
 //! - `render.rs`: response objects, output items and the event stream
+//! - `resource.rs`: `/v1/responses/{id}[/input_items|/cancel]` read strictly (what may be forwarded)
 //! - here: the surface, and the stored record (pure: `responses_api` does the key-value I/O)
 //!
 //! Every provider is reached by translation, so a conversation continues on any provider kind: the
@@ -10,6 +11,7 @@
 //! output — in the key-value store under its id, scoped to the gateway key that created it.
 
 pub mod render;
+pub mod resource;
 pub mod wire;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
