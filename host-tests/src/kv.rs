@@ -1,13 +1,25 @@
 //! The key-value store behind `wasi:keyvalue/store`: in memory, persisted to a JSON file by a
 //! background flusher (and on [`KvStore::flush`]), so state survives restarts of the local host.
+//!
+//! Durability of the file:
+//! - each flush snapshots the data under the lock, then encodes and writes it outside the lock to a
+//!   temporary file with a unique name, fsyncs it, renames it over `kv.json` and fsyncs the folder;
+//! - values are kept as JSON strings when they are UTF-8 (what the router stores), as
+//!   `{"hex": "..."}` otherwise; files written by older versions (values as byte arrays) still load;
+//! - a `kv.json` that cannot be read is moved aside (`kv.json.corrupt-<unix time>`) with a log
+//!   line, and the last good copy (`kv.json.bak`, written after each successful start) is loaded;
+//! - files are created `0600`; the caller holds the data folder's lock ([`DataDirLock`]).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
 
 /// Buckets by name, each a map of key → value.
 type Data = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
@@ -16,6 +28,8 @@ pub struct KvStore {
     path: Option<PathBuf>,
     data: Mutex<Data>,
     dirty: AtomicBool,
+    /// Serialises writers of the file (the flusher thread and explicit flushes).
+    writing: Mutex<()>,
 }
 
 impl KvStore {
@@ -25,21 +39,18 @@ impl KvStore {
             path: None,
             data: Mutex::new(Data::new()),
             dirty: AtomicBool::new(false),
+            writing: Mutex::new(()),
         })
     }
 
     /// A store persisted at `path` (loaded if it exists), flushed every 200 ms when changed.
     pub fn open(path: PathBuf) -> Result<Arc<Self>> {
-        let data: Data = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Data::new(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let data = load(&path)?;
         let store = Arc::new(Self {
             path: Some(path),
             data: Mutex::new(data),
             dirty: AtomicBool::new(false),
+            writing: Mutex::new(()),
         });
         let weak: Weak<Self> = Arc::downgrade(&store);
         std::thread::Builder::new()
@@ -92,41 +103,257 @@ impl KvStore {
             .unwrap_or_default()
     }
 
-    /// Write the data to disk if it changed.
+    /// Write the data to disk if it changed (returns once it is on disk).
     pub fn flush(&self) -> Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
+        let _writer = self
+            .writing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(&*self.lock())?;
-        let tmp = path.with_extension("tmp");
-        let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+        // Copy under the lock; encode and write outside it, so requests never wait on the disk.
+        let snapshot = self.lock().clone();
+        let written = encode(&snapshot).and_then(|bytes| write_atomically(path, &bytes));
         if written.is_err() {
             // Try again on the next flush.
             self.dirty.store(true, Ordering::Release);
         }
-        Ok(written?)
+        written
     }
 }
 
 impl Drop for KvStore {
     fn drop(&mut self) {
-        let _ = self.flush();
+        if let Err(e) = self.flush() {
+            eprintln!("apex: key-value flush failed: {e:#}");
+        }
+    }
+}
+
+/// A value on disk: text when it is UTF-8, hex otherwise; byte arrays from older files.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredValue {
+    Text(String),
+    Binary { hex: String },
+    Legacy(Vec<u8>),
+}
+
+impl StoredValue {
+    fn of(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => StoredValue::Text(text.to_string()),
+            Err(_) => StoredValue::Binary {
+                hex: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            },
+        }
+    }
+
+    fn into_bytes(self) -> Result<Vec<u8>> {
+        match self {
+            StoredValue::Text(text) => Ok(text.into_bytes()),
+            StoredValue::Legacy(bytes) => Ok(bytes),
+            StoredValue::Binary { hex } => {
+                if hex.len() % 2 != 0 {
+                    bail!("odd-length hex value");
+                }
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| {
+                        hex.get(i..i + 2)
+                            .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                            .context("invalid hex value")
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+type StoredData = BTreeMap<String, BTreeMap<String, StoredValue>>;
+
+fn encode(data: &Data) -> Result<Vec<u8>> {
+    let stored: BTreeMap<&str, BTreeMap<&str, StoredValue>> = data
+        .iter()
+        .map(|(bucket, entries)| {
+            let entries = entries
+                .iter()
+                .map(|(key, value)| (key.as_str(), StoredValue::of(value)))
+                .collect();
+            (bucket.as_str(), entries)
+        })
+        .collect();
+    Ok(serde_json::to_vec(&stored)?)
+}
+
+fn decode(bytes: &[u8]) -> Result<Data> {
+    let stored: StoredData = serde_json::from_slice(bytes)?;
+    stored
+        .into_iter()
+        .map(|(bucket, entries)| {
+            let entries = entries
+                .into_iter()
+                .map(|(key, value)| Ok((key, value.into_bytes()?)))
+                .collect::<Result<_>>()?;
+            Ok((bucket, entries))
+        })
+        .collect()
+}
+
+/// `<path><suffix>` (`kv.json` → `kv.json.bak`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The data at `path`: empty if there is none; if the file is damaged, it is moved aside and the
+/// last good copy is used instead.
+fn load(path: &Path) -> Result<Data> {
+    let backup = with_suffix(path, ".bak");
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A crash can only lose the main file between runs of other tools; use the backup.
+            return match std::fs::read(&backup) {
+                Ok(bytes) => decode(&bytes).with_context(|| format!("reading {}", backup.display())),
+                Err(_) => Ok(Data::new()),
+            };
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    match decode(&bytes) {
+        Ok(data) => {
+            // The last good copy, for the day the main file is damaged.
+            if let Err(e) = write_atomically(&backup, &bytes) {
+                eprintln!("apex: could not write {}: {e:#}", backup.display());
+            }
+            Ok(data)
+        }
+        Err(problem) => {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            let quarantine = with_suffix(path, &format!(".corrupt-{stamp}"));
+            std::fs::rename(path, &quarantine).with_context(|| {
+                format!("moving the damaged {} aside", path.display())
+            })?;
+            let recovered = std::fs::read(&backup)
+                .ok()
+                .and_then(|bytes| decode(&bytes).ok());
+            let outcome = match &recovered {
+                Some(_) => format!("loaded the last good copy {}", backup.display()),
+                None => "no good copy exists: starting with an empty store".to_string(),
+            };
+            eprintln!(
+                "apex: the key-value file {} is damaged ({problem:#}); moved it to {}; {outcome}",
+                path.display(),
+                quarantine.display()
+            );
+            Ok(recovered.unwrap_or_default())
+        }
+    }
+}
+
+/// Unique temporary names, so two writers never share one.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Write `bytes` to `path` so that a crash leaves the old or the new file, never a torn one: a
+/// unique temporary file (mode 0600), fsync, rename, fsync of the folder.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = with_suffix(
+        path,
+        &format!(
+            ".{}-{}.tmp",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ),
+    );
+    let result = (|| -> Result<()> {
+        let mut file = private_file(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// A new file readable and writable by its owner only.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// The data folder, created (mode 0700) and locked for this process: a second `apex` on the same
+/// folder refuses to start instead of overwriting the first one's state. The lock lasts as long
+/// as this value.
+pub struct DataDirLock {
+    _file: File,
+}
+
+impl DataDirLock {
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("setting the mode of {}", dir.display()))?;
+        }
+        let path = dir.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "the data folder {} is in use by another apex process; stop it, or give this one \
+                 its own folder with --data-dir (or share state through Redis)",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("apex-kv-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 
     #[test]
     fn data_survives_a_restart() {
-        let dir = std::env::temp_dir().join(format!("apex-kv-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir("restart");
         let path = dir.join("kv.json");
-        let _ = std::fs::remove_file(&path);
         {
             let store = KvStore::open(path.clone()).unwrap();
             store.set("default", "a", b"1".to_vec());
@@ -139,6 +366,122 @@ mod tests {
         assert_eq!(store.get("other", "b"), Some(vec![0, 255]));
         assert!(!store.exists("default", "b"), "buckets are separate");
         assert_eq!(store.keys("default"), vec!["a".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn values_are_stored_compactly_and_old_files_still_load() {
+        let dir = temp_dir("encoding");
+        let path = dir.join("kv.json");
+        let text = "hello ".repeat(500);
+        let value = format!(r#"{{"id":"resp_1","output":[{{"text":"{text}"}}]}}"#).into_bytes();
+        {
+            let store = KvStore::open(path.clone()).unwrap();
+            store.set("default", "apex:response:resp_1", value.clone());
+            store.set("default", "bin", vec![0xff, 0x00, 0x10]);
+            store.flush().unwrap();
+        }
+        let on_disk = std::fs::read(&path).unwrap();
+        // The JSON text once, escaped: not a number per byte.
+        assert!(
+            on_disk.len() < value.len() + 200,
+            "{} bytes on disk for {}",
+            on_disk.len(),
+            value.len()
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&on_disk).unwrap();
+        assert_eq!(parsed["default"]["bin"], serde_json::json!({"hex": "ff0010"}));
+        assert_eq!(
+            KvStore::open(path.clone()).unwrap().get("default", "bin"),
+            Some(vec![0xff, 0x00, 0x10])
+        );
+        // A file from before: values as arrays of bytes.
+        std::fs::write(&path, br#"{"default":{"k":[104,105]}}"#).unwrap();
+        let store = KvStore::open(path.clone()).unwrap();
+        assert_eq!(store.get("default", "k"), Some(b"hi".to_vec()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_and_the_last_good_copy_loaded() {
+        let dir = temp_dir("damaged");
+        let path = dir.join("kv.json");
+        {
+            let store = KvStore::open(path.clone()).unwrap();
+            store.set("default", "kept", b"yes".to_vec());
+            store.flush().unwrap();
+        }
+        // A start that reads it keeps the good copy.
+        drop(KvStore::open(path.clone()).unwrap());
+        for damage in [&b""[..], &b"{\"default\":{\"kept\":\"ye"[..]] {
+            std::fs::write(&path, damage).unwrap();
+            let store = KvStore::open(path.clone()).unwrap();
+            assert_eq!(store.get("default", "kept"), Some(b"yes".to_vec()));
+            let quarantined = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+                .count();
+            assert!(quarantined >= 1, "the damaged file is kept for inspection");
+            drop(store);
+        }
+        // Damaged with no good copy: an empty store, not a failed start.
+        std::fs::remove_file(with_suffix(&path, ".bak")).unwrap();
+        std::fs::write(&path, b"[1,2").unwrap();
+        let store = KvStore::open(path.clone()).unwrap();
+        assert_eq!(store.get("default", "kept"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_private_and_temporary_names_unique() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("private").join("data");
+        let _lock = DataDirLock::acquire(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let path = dir.join("kv.json");
+        // Two stores writing one file (what two processes did) never share a temporary file.
+        let a = KvStore::open(path.clone()).unwrap();
+        let b = KvStore::open(path.clone()).unwrap();
+        let writers: Vec<_> = [a, b]
+            .into_iter()
+            .enumerate()
+            .map(|(n, store)| {
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        store.set("default", &format!("{n}-{i}"), vec![b'x'; 2000]);
+                        store.flush().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        assert_eq!(mode(&path), 0o600);
+        let stray = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(stray, 0, "no temporary file is left behind");
+        assert!(decode(&std::fs::read(&path).unwrap()).is_ok(), "never torn");
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    #[test]
+    fn a_second_process_cannot_take_the_data_folder() {
+        let dir = temp_dir("lock");
+        let first = DataDirLock::acquire(&dir).unwrap();
+        let second = DataDirLock::acquire(&dir).err().map(|e| format!("{e:#}"));
+        assert!(
+            second.as_deref().is_some_and(|m| m.contains("in use by another apex")),
+            "{second:?}"
+        );
+        drop(first);
+        assert!(DataDirLock::acquire(&dir).is_ok(), "free again once released");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

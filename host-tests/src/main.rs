@@ -2,27 +2,33 @@
 //!
 //! ```text
 //! apex [--listen 127.0.0.1:8787] [--config apex.toml] [--data-dir .apex]
+//!      [--header-timeout 10] [--body-timeout 30] [--write-timeout 30] [--max-connections 1024]
 //! ```
 //! Provider keys and other variables come from the environment (`OPENAI_API_KEY` is the variable
-//! `openai_api_key`). The key-value store is kept in `<data-dir>/kv.json`; compiled components are
+//! `openai_api_key`). The key-value store is kept in `<data-dir>/kv.json` (flushed on SIGTERM and
+//! Ctrl-C; one process per data folder, held by `<data-dir>/lock`); compiled components are
 //! cached in `<data-dir>/cache/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use apex_host::app::{AppConfig, variables_from_env};
-use apex_host::kv::KvStore;
+use apex_host::kv::{DataDirLock, KvStore};
 use apex_host::outbound::PooledClient;
+use apex_host::server::Limits;
 use apex_host::{App, server};
 
 struct Args {
     listen: String,
     config: Option<PathBuf>,
     data_dir: PathBuf,
+    limits: Limits,
 }
 
-const USAGE: &str = "usage: apex [--listen ADDR] [--config FILE] [--data-dir DIR]";
+const USAGE: &str = "usage: apex [--listen ADDR] [--config FILE] [--data-dir DIR] \
+[--header-timeout SECS] [--body-timeout SECS] [--write-timeout SECS] [--max-connections N]";
 
 fn args() -> Result<Args> {
     let mut args = Args {
@@ -31,6 +37,7 @@ fn args() -> Result<Args> {
         data_dir: std::env::var_os("APEX_DATA_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(".apex")),
+        limits: Limits::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -42,6 +49,16 @@ fn args() -> Result<Args> {
             "--listen" => args.listen = value("--listen")?,
             "--config" => args.config = Some(PathBuf::from(value("--config")?)),
             "--data-dir" => args.data_dir = PathBuf::from(value("--data-dir")?),
+            "--header-timeout" => args.limits.header_timeout = seconds(&value(&arg)?, &arg)?,
+            "--body-timeout" => args.limits.body_idle_timeout = seconds(&value(&arg)?, &arg)?,
+            "--write-timeout" => args.limits.write_timeout = seconds(&value(&arg)?, &arg)?,
+            "--max-connections" => {
+                args.limits.max_connections = value(&arg)?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("--max-connections needs a positive number\n{USAGE}"))?
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -50,6 +67,15 @@ fn args() -> Result<Args> {
         }
     }
     Ok(args)
+}
+
+/// A positive number of seconds (fractions allowed).
+fn seconds(text: &str, flag: &str) -> Result<Duration> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .with_context(|| format!("{flag} needs a positive number of seconds\n{USAGE}"))
 }
 
 fn main() -> Result<()> {
@@ -73,8 +99,7 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let _data_dir = DataDirLock::acquire(&args.data_dir)?;
     let kv = KvStore::open(args.data_dir.join("kv.json"))?;
     let app = App::new(AppConfig {
         kv: Arc::clone(&kv),
@@ -95,9 +120,34 @@ async fn run(args: Args) -> Result<()> {
     );
     let app = Arc::new(app);
     tokio::select! {
-        result = server::serve(app, listener) => result?,
-        _ = tokio::signal::ctrl_c() => println!("Apex: shutting down"),
+        result = server::serve_with(app, listener, args.limits) => result?,
+        signal = shutdown_signal() => println!("Apex: {signal}, shutting down"),
     }
+    // Everything a client was answered from is on disk before the process ends.
     kv.flush()?;
     Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `kill`, systemd and container runtimes send).
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "interrupted",
+                _ = terminate.recv() => "terminated",
+            },
+            Err(e) => {
+                eprintln!("apex: cannot watch for SIGTERM ({e}); only Ctrl-C stops it cleanly");
+                let _ = tokio::signal::ctrl_c().await;
+                "interrupted"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
 }
