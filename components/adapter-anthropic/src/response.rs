@@ -9,13 +9,16 @@ use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 struct Message {
+    /// `message` for a reply; anything else (or nothing) is not one.
+    #[serde(rename = "type")]
+    kind: Option<String>,
     #[serde(default)]
     id: String,
     #[serde(default)]
     model: String,
     /// Each block is decoded by its `type` (see [`content_part`]); unknown types are skipped.
-    #[serde(default)]
-    content: Vec<Box<RawValue>>,
+    /// Always there in a message, possibly empty; `None` when absent or `null`.
+    content: Option<Vec<Box<RawValue>>>,
     stop_reason: Option<String>,
     usage: Option<WireUsage>,
 }
@@ -128,8 +131,22 @@ pub fn parse(
         return Err(error(status, headers, body));
     }
     let message: Message = serde_json::from_slice(body).map_err(malformed)?;
-    let mut content = Vec::with_capacity(message.content.len());
-    for block in &message.content {
+    // Anything else would pass for an empty answer: served, and maybe cached, as a success.
+    match message.kind.as_deref() {
+        Some("message") => {}
+        Some(kind) if kind.len() <= 40 && kind.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(malformed(format!(
+                "a reply of type `{kind}`, not `message`"
+            )));
+        }
+        Some(_) => return Err(malformed("a reply whose `type` is not `message`")),
+        None => return Err(malformed("the reply has no `type`: not a message")),
+    }
+    let blocks = message
+        .content
+        .ok_or_else(|| malformed("the message has no `content`"))?;
+    let mut content = Vec::with_capacity(blocks.len());
+    for block in &blocks {
         if let Some(part) = content_part(block)? {
             content.push(part);
         }
@@ -263,6 +280,31 @@ pub fn error(status: u16, headers: &[(String, String)], body: &[u8]) -> AdapterE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_message_with_content_is_an_answer() {
+        let kind = |body: &str| parse(200, &[], body.as_bytes()).map_err(|e| e.kind);
+        for body in [
+            "{}",
+            r#"{"type":"message","role":"assistant","stop_reason":"end_turn"}"#,
+            r#"{"type":"message","content":null}"#,
+            r#"{"content":[{"type":"text","text":"hi"}]}"#,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            r#"{"type":"completion","content":[]}"#,
+            r#"{"type":null,"content":[]}"#,
+        ] {
+            assert_eq!(kind(body), Err(ErrorKind::MalformedReply), "{body}");
+        }
+        // An empty `content` is a message that says nothing, which Claude may do.
+        let empty = parse(200, &[], br#"{"type":"message","content":[]}"#);
+        assert!(empty.is_ok_and(|r| r.content.is_empty()));
+        // Upstream text in the message is short and printable.
+        let long = format!(r#"{{"type":"{}","content":[]}}"#, "x".repeat(41));
+        assert_eq!(
+            parse(200, &[], long.as_bytes()).map_err(|e| e.message),
+            Err("malformed upstream reply: a reply whose `type` is not `message`".to_string())
+        );
+    }
 
     #[test]
     fn google_shaped_errors_are_classified() {

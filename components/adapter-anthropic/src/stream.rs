@@ -324,6 +324,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_without_message_start_or_message_stop_is_malformed() {
+        for body in [
+            "",
+            "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+            "data: {\"type\":\"message_stop\"}\n\n",
+            "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\"}}\n\n",
+        ] {
+            assert_eq!(
+                decode(body).map_err(|e| e.kind).err(),
+                Some(ErrorKind::MalformedReply),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
     fn server_tool_blocks_and_unknown_events_are_ignored() -> Result<(), AdapterError> {
         let events = decode(concat!(
             "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{}}}\n\n",

@@ -13,6 +13,11 @@
 //! Token counting is `POST {base_url}/publishers/anthropic/models/count-tokens:rawPredict`, whose
 //! body keeps its `model`. Replies, streams and errors are Anthropic's, except that errors raised
 //! by Google's front end come in Google's shape (see [`crate::response::error`]).
+//!
+//! The base URL is built from configured values (`{REGION}-aiplatform.googleapis.com/v1/projects/
+//! {PROJECT}/locations/{REGION}`), so before any request it is checked to have exactly that shape
+//! (see [`check_base_url`]): a region or project that is no location name or project id, and could
+//! so move the host or the path, fails the request instead of reaching a URL.
 
 use apex_adapter_kit::http::{join_url, path_segment};
 use apex_adapter_kit::types::{AdapterError, ChatRequest, ErrorKind, HttpRequest, Target};
@@ -28,6 +33,7 @@ pub const VERTEX_VERSION: &str = "vertex-2023-10-16";
 
 /// Build the upstream request for a neutral request: the Messages body, edited for Vertex.
 pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+    check_base_url(&target.base_url)?;
     let body = crate::request::body_json(request)?;
     let edited = edit_body(&body, true, version(target)).map_err(invalid)?;
     let url = model_url(target, &request.model, request.stream)?;
@@ -37,6 +43,7 @@ pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, Adap
 /// Forward a client's Anthropic Messages body: `messages` (or an empty path) goes to
 /// `rawPredict` / `streamRawPredict`, `messages/count_tokens` to the `count-tokens` endpoint.
 pub fn forward(target: &Target, path: &str, body: &[u8]) -> Result<HttpRequest, AdapterError> {
+    check_base_url(&target.base_url)?;
     match path.trim_matches('/') {
         "" | "messages" => {
             let edited = edit_body(body, true, version(target)).map_err(invalid)?;
@@ -60,6 +67,123 @@ pub fn forward(target: &Target, path: &str, body: &[u8]) -> Result<HttpRequest, 
             format!("Claude on Vertex AI has no endpoint for Anthropic path `{other}`"),
         )),
     }
+}
+
+/// Check that `base_url` is `{scheme}://{host}/{version}/projects/{PROJECT}/locations/{REGION}`
+/// (one trailing `/` allowed): `http` or `https`, a host (and port) with no user info, a version
+/// segment such as `v1` or `v1beta1`, a Google Cloud project id and a location name, and no
+/// query, fragment or other segment. The router builds the host from the region as well
+/// (`{REGION}-aiplatform.googleapis.com`): a region that passes here cannot have moved it, since
+/// each character that could (`/`, `?`, `#`, `@`, `:`, `\`, `.`) is refused in the location.
+pub fn check_base_url(base_url: &str) -> Result<(), AdapterError> {
+    let config = |what: &str| {
+        invalid(format!(
+            "the Vertex AI target's base URL {what}; check the provider's `region` and \
+             `project` (expected \
+             `https://{{REGION}}-aiplatform.googleapis.com/v1/projects/{{PROJECT}}/locations/{{REGION}}`)"
+        ))
+    };
+    let rest = ["https://", "http://"]
+        .iter()
+        .find_map(|scheme| {
+            base_url
+                .get(..scheme.len())
+                .filter(|s| s.eq_ignore_ascii_case(scheme))
+                .map(|_| &base_url[scheme.len()..])
+        })
+        .ok_or_else(|| config("is not an http(s) URL"))?;
+    let (authority, path) = rest
+        .find('/')
+        .map(|at| rest.split_at(at))
+        .ok_or_else(|| config("has no path"))?;
+    if !is_authority(authority) {
+        return Err(config("has an unusable host"));
+    }
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let ["", version, "projects", project, "locations", region] = segments[..] else {
+        return Err(config(
+            "has a path other than `/v1/projects/{PROJECT}/locations/{REGION}`",
+        ));
+    };
+    if !is_api_version(version) {
+        return Err(config("has no API version such as `v1` before `/projects`"));
+    }
+    if !is_project(project) {
+        return Err(config(
+            "names no Google Cloud project id (lowercase letters, digits and `-`)",
+        ));
+    }
+    if !is_label(region) {
+        return Err(config(
+            "names no location such as `us-east5` or `global` (lowercase letters, digits and `-`)",
+        ));
+    }
+    Ok(())
+}
+
+/// `host` or `host:port`: letters, digits, `-` and `.` (or an IPv6 literal in brackets), no user
+/// info.
+fn is_authority(authority: &str) -> bool {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !port.ends_with(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ip) => {
+            !ip.is_empty()
+                && ip
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+        }
+        None => {
+            !host.is_empty()
+                && host
+                    .split('.')
+                    .all(|label| is_label(&label.to_ascii_lowercase()))
+        }
+    };
+    port_ok && host_ok
+}
+
+/// `v1`, `v1beta1`, `v2alpha`, ...
+fn is_api_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0
+        && rest[digits..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// A DNS label: 1 to 63 lowercase letters, digits and `-`, no `-` first or last.
+fn is_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+/// A Google Cloud project id (6 to 30 lowercase letters, digits and `-`, a letter first, no `-`
+/// last), optionally scoped by a domain (`example.com:my-project`), or a project number.
+fn is_project(project: &str) -> bool {
+    let (domain, id) = match project.split_once(':') {
+        Some((domain, id)) => (Some(domain), id),
+        None => (None, project),
+    };
+    let domain_ok = domain.is_none_or(|d| d.split('.').all(is_label));
+    let number =
+        domain.is_none() && (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit());
+    let id_ok = (6..=30).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && is_label(id);
+    domain_ok && (number || id_ok)
 }
 
 /// The body's `anthropic_version` when it has none: the target's when it is a Vertex version
@@ -399,6 +523,149 @@ mod tests {
                 Some(ErrorKind::Unsupported)
             );
         }
+    }
+
+    /// The base URL the router builds for a project and a region (its `vertex_base_url`).
+    fn configured(project: &str, region: &str) -> Target {
+        let host = if region == "global" {
+            "aiplatform.googleapis.com".to_string()
+        } else {
+            format!("{region}-aiplatform.googleapis.com")
+        };
+        Target {
+            base_url: format!("https://{host}/v1/projects/{project}/locations/{region}"),
+            ..target()
+        }
+    }
+
+    #[test]
+    fn regions_and_projects_that_could_move_the_url_are_refused() {
+        let bad_regions = [
+            "evil.example#",
+            "evil.example/",
+            "evil.example?",
+            "x@evil.example",
+            "evil.example:443",
+            "evil.example\\",
+            "evil.example/v1/projects/my-proj/locations/us-east5",
+            "us-east5/../..",
+            "us-east5%2F..",
+            "us east5",
+            "US-EAST5",
+            "-us",
+            "",
+        ];
+        let bad_projects = [
+            "p/../../x",
+            "my-proj/locations/us-east5/x",
+            "my-proj?alt=media",
+            "my-proj#",
+            "..",
+            "my-proj%2F..",
+            "My-Proj",
+            "1-proj-starting-with-a-digit",
+            "proj-",
+            "short",
+            "",
+        ];
+        let targets = bad_regions
+            .iter()
+            .map(|region| configured("my-proj", region))
+            .chain(
+                bad_projects
+                    .iter()
+                    .map(|project| configured(project, "us-east5")),
+            );
+        for target in targets {
+            let request = ChatRequest::new("m", Vec::<Message>::new());
+            let built = Anthropic::build_request(&target, &request);
+            assert_eq!(
+                built.map(|h| h.url).map_err(|e| e.kind),
+                Err(ErrorKind::InvalidRequest),
+                "{}",
+                target.base_url
+            );
+            for path in ["messages", "messages/count_tokens"] {
+                let forwarded = Anthropic::forward_request(
+                    &target,
+                    Protocol::AnthropicMessages,
+                    path,
+                    br#"{"model":"m","messages":[]}"#.to_vec(),
+                );
+                assert_eq!(
+                    forwarded.map(|h| h.url).map_err(|e| e.kind),
+                    Err(ErrorKind::InvalidRequest),
+                    "{} {path}",
+                    target.base_url
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_settings_not_their_values() {
+        let request = ChatRequest::new("m", Vec::<Message>::new());
+        let error = Anthropic::build_request(&configured("my-proj", "US-EAST5"), &request)
+            .map(|h| h.url)
+            .unwrap_err();
+        assert_eq!(
+            error.message,
+            "the Vertex AI target's base URL names no location such as `us-east5` or `global` \
+             (lowercase letters, digits and `-`); check the provider's `region` and `project` \
+             (expected \
+             `https://{REGION}-aiplatform.googleapis.com/v1/projects/{PROJECT}/locations/{REGION}`)"
+        );
+    }
+
+    #[test]
+    fn usual_regions_and_projects_are_accepted() -> Result<(), AdapterError> {
+        let request = ChatRequest::new("m", Vec::<Message>::new());
+        for (project, region) in [
+            ("my-proj", "us-east5"),
+            ("apex-test-project", "global"),
+            ("my-project-123456", "europe-west1"),
+            ("example.com:my-project", "us"),
+            ("123456789012", "asia-southeast1"),
+        ] {
+            let target = configured(project, region);
+            let http = Anthropic::build_request(&target, &request)?;
+            assert_eq!(
+                http.url,
+                format!(
+                    "{}/publishers/anthropic/models/m:rawPredict",
+                    target.base_url
+                )
+            );
+        }
+        for base_url in [
+            format!("{BASE}/"),
+            "http://vertex.test/v1/projects/apex-test-project/locations/us-east5".to_string(),
+            "http://127.0.0.1:8080/v1beta1/projects/my-proj/locations/global".to_string(),
+            "HTTPS://US-EAST5-aiplatform.googleapis.com/v1/projects/my-proj/locations/us-east5"
+                .to_string(),
+            "http://[::1]:8080/v1/projects/my-proj/locations/us-east5".to_string(),
+        ] {
+            assert_eq!(check_base_url(&base_url), Ok(()), "{base_url}");
+        }
+        for base_url in [
+            "ftp://h/v1/projects/my-proj/locations/us-east5",
+            "https://h",
+            "https://user@h/v1/projects/my-proj/locations/us-east5",
+            "https://h:/v1/projects/my-proj/locations/us-east5",
+            "https://h/v1/projects/my-proj/locations/us-east5?x=1",
+            "https://h/v1/projects/my-proj/locations/us-east5#x",
+            "https://h/v1/projects/my-proj/locations/us-east5//",
+            "https://h/proxy/v1/projects/my-proj/locations/us-east5",
+            "https://h/x/projects/my-proj/locations/us-east5",
+            "https://h/v1/projects/my-proj/regions/us-east5",
+        ] {
+            assert_eq!(
+                check_base_url(base_url).map_err(|e| e.kind),
+                Err(ErrorKind::InvalidRequest),
+                "{base_url}"
+            );
+        }
+        Ok(())
     }
 
     #[test]

@@ -83,6 +83,14 @@ pub fn malformed(what: impl std::fmt::Display) -> AdapterError {
     )
 }
 
+/// The malformed-reply error for a streamed event longer than [`crate::MAX_STREAM_EVENT_BYTES`].
+pub fn event_too_long() -> AdapterError {
+    malformed(format!(
+        "a streamed event is longer than {} MiB",
+        crate::MAX_STREAM_EVENT_BYTES >> 20
+    ))
+}
+
 /// Split a `data:` URL into (media type, base64 payload).
 pub fn parse_data_url(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("data:")?;

@@ -31,6 +31,11 @@ use types::{
     AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
 };
 
+/// The most one streamed event (a server-sent event, an NDJSON line) may hold: 8 MiB. A longer one
+/// is a malformed reply, so an upstream that never ends its event cannot make a decoder buffer
+/// without bound.
+pub const MAX_STREAM_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
 /// Decodes one streamed reply into neutral events.
 pub trait StreamDecode {
     /// Feed the next bytes of the body; returns the events they complete.

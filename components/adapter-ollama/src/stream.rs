@@ -109,15 +109,18 @@ impl StreamDecode for Decoder {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
+        let mut lines = Vec::new();
+        let framed = self.lines.feed(chunk, &mut lines);
         let mut out = Vec::new();
         let mut result = Ok(());
-        for line in self.lines.feed(chunk) {
+        for line in lines {
             result = self.state.line(&line, &mut out);
             if result.is_err() {
                 break;
             }
         }
-        match result {
+        // A framing failure comes after the lines completed before it.
+        match result.and(framed) {
             Ok(()) => Ok(out),
             Err(error) if out.is_empty() => Err(error),
             Err(error) => {
@@ -132,7 +135,7 @@ impl StreamDecode for Decoder {
             return Err(error);
         }
         let mut out = Vec::new();
-        if let Some(line) = self.lines.finish() {
+        if let Some(line) = self.lines.finish()? {
             self.state.line(&line, &mut out)?;
         }
         // The last call: a failure here wins over the events before it.
@@ -177,6 +180,31 @@ mod tests {
                 }),
                 StreamEvent::Finish(FinishReason::Length),
             ]
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_cap_is_malformed() {
+        let mut body = b"{\"model\":\"m\",\"message\":{\"content\":\"".to_vec();
+        body.resize(apex_adapter_kit::MAX_STREAM_EVENT_BYTES + 64 * 1024, b'a');
+        let mut decoder = Decoder::default();
+        let error = body
+            .chunks(64 * 1024)
+            .try_for_each(|chunk| decoder.feed(chunk).map(drop))
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::MalformedReply);
+        assert_eq!(
+            error.message,
+            "malformed upstream reply: a streamed event is longer than 8 MiB"
+        );
+        // It stops there: nothing more is taken.
+        assert_eq!(
+            decoder.feed(b"\"}}\n").unwrap_err().kind,
+            ErrorKind::MalformedReply
+        );
+        assert_eq!(
+            decoder.finish().unwrap_err().kind,
+            ErrorKind::MalformedReply
         );
     }
 
