@@ -61,6 +61,8 @@ pub const DEFAULT_COOLDOWN_SECS: u64 = 30;
 pub const DEFAULT_ALLOWED_FAILS: u32 = 3;
 /// How long a key the provider refused (401/403) stays out of rotation.
 pub const DEFAULT_AUTH_COOLDOWN_SECS: u64 = 600;
+/// Custom header values shorter than this are not treated as secrets (see [`Config::secrets`]).
+pub const MIN_HEADER_SECRET_BYTES: usize = 8;
 /// The built-in model that answers without any provider.
 pub const ECHO_MODEL: &str = "echo";
 
@@ -693,12 +695,33 @@ impl Config {
         Ok(())
     }
 
-    /// Every secret in the config, for scrubbing.
+    /// Every secret in the config, for scrubbing: provider keys, and the values of providers'
+    /// custom `headers` (a gateway's own authorization header, say) of at least
+    /// [`MIN_HEADER_SECRET_BYTES`] — shorter ones are flags and versions (`true`, `v1`), and
+    /// redacting those would mangle the bodies they appear in. A value `<scheme> <credential>`
+    /// (`Bearer ...`) adds its credential alone too.
+    ///
+    /// Vertex AI's access tokens are not here: they are obtained at run time
+    /// (`credentials::for_key`), so `dispatch` adds the credential of the attempt under way.
     pub fn secrets(&self) -> Vec<&str> {
-        self.providers
-            .values()
-            .flat_map(|p| p.keys.iter().map(String::as_str))
-            .collect()
+        let mut out = Vec::new();
+        for provider in self.providers.values() {
+            out.extend(provider.keys.iter().map(String::as_str));
+            for (_, value) in &provider.headers {
+                let value = value.trim();
+                if value.len() < MIN_HEADER_SECRET_BYTES {
+                    continue;
+                }
+                out.push(value);
+                if let Some((_, credential)) = value.split_once(char::is_whitespace) {
+                    let credential = credential.trim();
+                    if credential.len() >= MIN_HEADER_SECRET_BYTES {
+                        out.push(credential);
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -1149,6 +1172,31 @@ mod tests {
         assert_eq!(smart.len(), 2);
         assert_eq!(smart[1], TargetRef::new("local", "m"));
         assert_eq!(config.secrets().len(), 3);
+    }
+
+    #[test]
+    fn secrets_include_custom_header_values() {
+        let text = r#"
+            [providers.gw]
+            base_url = "http://gw.example/v1"
+            keys = ["gw_key"]
+            headers = { "cf-aig-authorization" = "Bearer cf-secret-token", "x-flag" = "true" }
+        "#;
+        let config = load(Some(text), &vars(&[("gw_key", "sk-gw-key")])).unwrap();
+        let secrets = config.secrets();
+        assert!(secrets.contains(&"sk-gw-key"), "{secrets:?}");
+        assert!(secrets.contains(&"Bearer cf-secret-token"), "{secrets:?}");
+        // Short values are flags and versions, not credentials: scrubbing them would mangle bodies.
+        assert!(!secrets.contains(&"true"), "{secrets:?}");
+        assert!(secrets.contains(&"cf-secret-token"), "{secrets:?}");
+        let echoed = crate::error::scrub(
+            r#"{"error":"bad header: Bearer cf-secret-token (cf-secret-token)","retry":true}"#,
+            &secrets,
+        );
+        assert_eq!(
+            echoed,
+            r#"{"error":"bad header: [redacted] ([redacted])","retry":true}"#
+        );
     }
 
     #[test]
