@@ -71,7 +71,9 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         if status == 429 || status >= 500 || status == 401 || status == 403 {
             continue;
         }
-        let text = scrub(&String::from_utf8_lossy(&reply), &config.secrets());
+        let mut secrets = config.secrets();
+        secrets.push(&target.api_key);
+        let text = scrub(&String::from_utf8_lossy(&reply), &secrets);
         return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
     }
     let request = match anthropic_messages::count_request(&body) {

@@ -171,6 +171,9 @@ struct Chat<'a, S: Surface> {
     client_error: std::cell::Cell<Option<&'static str>>,
     /// The provider and key of the attempt under way.
     current: std::cell::RefCell<Option<(String, usize)>>,
+    /// The credential that attempt sends: scrubbed like the config's secrets (a Vertex AI access
+    /// token exists only at run time).
+    credential: std::cell::RefCell<Option<String>>,
     /// Monotonic milliseconds by which the whole request must be done.
     total_deadline: u64,
     /// ... and by which the current attempt's provider must have sent its first bytes (until it
@@ -228,6 +231,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         observed: std::cell::Cell::new(None),
         client_error: std::cell::Cell::new(None),
         current: std::cell::RefCell::new(None),
+        credential: std::cell::RefCell::new(None),
         total_deadline: started.saturating_add(config.timeouts.total.saturating_mul(1000)),
         first_deadline: std::cell::Cell::new(u64::MAX),
         first_bytes: std::cell::Cell::new(false),
@@ -556,7 +560,7 @@ impl<S: Surface> Chat<'_, S> {
     /// A failure the adapter classified.
     fn adapter_failed(&self, error: &AdapterError, sink: Sink) -> Outcome {
         let mut api_error = ApiError::from_upstream(error);
-        api_error.message = scrub(&api_error.message, &self.secrets());
+        api_error.message = self.scrubbed(&api_error.message);
         match FailureClass::of(error.kind) {
             Some(class) => self.failed(
                 api_error,
@@ -631,8 +635,12 @@ impl<S: Surface> Chat<'_, S> {
         }
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        self.config.secrets()
+    /// `text` without the config's secrets and the credential of the attempt under way.
+    fn scrubbed(&self, text: &str) -> String {
+        let credential = self.credential.borrow();
+        let mut secrets = self.config.secrets();
+        secrets.extend(credential.as_deref());
+        scrub(text, &secrets)
     }
 
     /// One attempt.
@@ -643,6 +651,7 @@ impl<S: Surface> Chat<'_, S> {
         };
         S::forward_target(&mut target, attempt.provider, self.client.headers);
         *self.current.borrow_mut() = Some((attempt.provider.name.clone(), attempt.key_index));
+        *self.credential.borrow_mut() = Some(target.api_key.clone());
         // A request this target cannot take (unsupported feature, fields the translation cannot
         // carry) may still suit the next target: nothing was sent, so move on.
         let (request, forwarded) = match self.build(&target, attempt.provider, attempt.model) {
@@ -742,7 +751,7 @@ impl<S: Surface> Chat<'_, S> {
             ),
         };
         let mut api_error = ApiError::from_upstream(&error);
-        api_error.message = scrub(&api_error.message, &self.secrets());
+        api_error.message = self.scrubbed(&api_error.message);
         if let Some(class) = FailureClass::of(error.kind) {
             self.observed.set(Some(Observed {
                 class: Some(class),
@@ -757,7 +766,7 @@ impl<S: Surface> Chat<'_, S> {
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
                 // Same protocol: the client gets the provider's own error body (secrets removed).
-                let text = scrub(&String::from_utf8_lossy(&body), &self.secrets());
+                let text = self.scrubbed(&String::from_utf8_lossy(&body));
                 transport::respond(
                     out,
                     upstream.status,
@@ -1017,7 +1026,7 @@ impl<S: Surface> Chat<'_, S> {
                         Failure::Adapter(error) => ApiError::from_upstream(error),
                         Failure::Transport(error) => transport_error(error),
                     };
-                    error.message = scrub(&error.message, &self.secrets());
+                    error.message = self.scrubbed(&error.message);
                     self.client_error.set(Some(error_label(&error)));
                     if let Sink::Started(mut client) = current {
                         writer.error(&error, &mut pending);
