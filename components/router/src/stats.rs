@@ -650,7 +650,11 @@ fn seconds(ms: u64) -> String {
     }
 }
 
-/// A label value escaped for the exposition format: `\` `"` and newlines.
+/// A label value escaped for the exposition format: `\` `"` and newlines as the format says
+/// (`\\`, `\"`, `\n`). The format has no other escapes, yet a raw `\r`, NEL or line separator
+/// ends the line for some readers: `\r` and `\t` become the visible text `\r` and `\t`, every
+/// other control character (and U+2028, U+2029) the visible text `\uXXXX` (their backslash
+/// escaped, so parsers read them as those characters).
 fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -658,6 +662,11 @@ fn escape_label(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\\\r"),
+            '\t' => out.push_str("\\\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -866,6 +875,36 @@ mod tests {
         let later: Value = serde_json::from_slice(&stats.render_json(NOW + 3_600_000)).unwrap();
         assert_eq!(later["keys"]["anthropic#2"]["cooldown"], Value::Null);
         assert_eq!(later["cooldowns"], json!([]));
+    }
+
+    #[test]
+    fn label_values_never_break_the_line_format() {
+        assert_eq!(escape_label("a\\b\"c\nd"), r#"a\\b\"c\nd"#);
+        assert_eq!(escape_label("a\rb\tc"), r"a\\rb\\tc");
+        assert_eq!(
+            escape_label("x\u{0}\u{1b}\u{7f}\u{85}\u{2028}\u{2029}y"),
+            r"x\\u0000\\u001b\\u007f\\u0085\\u2028\\u2029y"
+        );
+        assert_eq!(escape_label("caf\u{e9}/m\u{f6}del"), "caf\u{e9}/m\u{f6}del");
+        let mut stats = Stats::default();
+        stats.record(&Event::Request {
+            alias: "a\rb\u{85}c\u{2028}d\u{b}e\u{c}f\u{1c}g",
+            error: Some("server"),
+            latency_ms: 1,
+            cache: None,
+        });
+        let text = stats.render_prometheus(NOW);
+        // Whatever a reader takes for a line break (`str::lines` splits on `\n` only; others
+        // split on `\r`, NEL, U+2028...), every sample line is whole.
+        for line in text
+            .split(|c: char| c == '\n' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        {
+            assert!(
+                line.is_empty() || line.starts_with("# ") || line.starts_with("apex_"),
+                "broken line: {line:?}"
+            );
+            assert_eq!(line.matches('"').count() % 2, 0, "{line:?}");
+        }
     }
 
     #[test]
