@@ -49,8 +49,11 @@ use crate::auth::GatewayKey;
 
 /// The variable that holds the TOML config.
 pub const CONFIG_VARIABLE: &str = "apex_config";
-/// A single gateway key, named `default`, for setups that need just one.
+/// A single gateway key, named [`SINGLE_KEY_NAME`], for setups that need just one.
 pub const SINGLE_KEY_VARIABLE: &str = "apex_api_key";
+/// The name of the key in [`SINGLE_KEY_VARIABLE`] (a caller's name scopes its stored state, so
+/// `gateway.api_keys` may not use it).
+pub const SINGLE_KEY_NAME: &str = "default";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 10;
 /// How long a cached response stays fresh unless the alias says otherwise (24 h).
@@ -771,12 +774,17 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
 
     let mut gateway_keys = Vec::new();
     for (name, variable) in &file.gateway.api_keys {
+        if name == SINGLE_KEY_NAME {
+            return Err(format!(
+                "gateway.api_keys.{SINGLE_KEY_NAME}: the name `{SINGLE_KEY_NAME}` is reserved for the key in the `{SINGLE_KEY_VARIABLE}` variable; a configured key by that name would share its stored responses; choose another name"
+            ));
+        }
         let key = secret(variable)
             .ok_or_else(|| format!("gateway.api_keys.{name}: variable `{variable}` is not set"))?;
         gateway_keys.push(GatewayKey::new(name.clone(), &key));
     }
     if let Some(key) = secret(SINGLE_KEY_VARIABLE) {
-        gateway_keys.push(GatewayKey::new("default", &key));
+        gateway_keys.push(GatewayKey::new(SINGLE_KEY_NAME, &key));
     }
 
     let mut providers = BTreeMap::new();
@@ -1233,6 +1241,35 @@ mod tests {
         assert!(typo.contains("max_body"), "{typo}");
         let no_key = load(Some("[providers.openai]"), &vars(&[])).unwrap_err();
         assert!(no_key.contains("openai_api_key"), "{no_key}");
+    }
+
+    #[test]
+    fn a_configured_key_may_not_take_the_single_keys_name() {
+        let text = "[gateway]\napi_keys = { default = \"team_key\", alice = \"alice_key\" }";
+        for single in [None, Some("the-single-key")] {
+            let mut pairs = vec![("team_key", "k-team"), ("alice_key", "k-alice")];
+            pairs.extend(single.map(|key| ("apex_api_key", key)));
+            let error = load(Some(text), &vars(&pairs)).unwrap_err();
+            assert!(
+                error.contains("gateway.api_keys.default")
+                    && error.contains("reserved")
+                    && error.contains("apex_api_key"),
+                "{error}"
+            );
+        }
+        // Another name is fine, and the single key is still called `default`.
+        let text = "[gateway]\napi_keys = { team = \"team_key\" }";
+        let config = load(
+            Some(text),
+            &vars(&[("team_key", "k-team"), ("apex_api_key", "k-single")]),
+        )
+        .unwrap();
+        let names: Vec<&str> = config
+            .gateway_keys
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect();
+        assert_eq!(names, ["team", "default"]);
     }
 
     const TWO_PROVIDERS: &str = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n";
