@@ -18,7 +18,10 @@ use crate::transport;
 pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
-    let routing = match AnthropicMessages::routing(&body) {
+    let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
+        routing::check_model_name(&routing.model)?;
+        Ok(routing)
+    }) {
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };

@@ -214,7 +214,10 @@ fn error_label(error: &ApiError) -> &'static str {
 pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     let started = monotonic_ms();
     // Only what routing needs; the full request is validated when a target translates it.
-    let routing = match S::routing(&body) {
+    let routing = match S::routing(&body).and_then(|routing| {
+        routing::check_model_name(&routing.model)?;
+        Ok(routing)
+    }) {
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, S::ERRORS, client.cors),
     };
