@@ -249,7 +249,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         }
         return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
     };
-    let name = shared_state::stats_name(config, served_as);
+    let name = stats::stats_name(config, served_as);
     let mut events: Vec<(String, String, usize, Option<&'static str>, u64)> = Vec::new();
     let mut cooldowns: Vec<(Subject, Cooldown)> = Vec::new();
     let mut cache_outcome = None;
