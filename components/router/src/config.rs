@@ -653,6 +653,20 @@ impl Config {
             .then(|| TargetRef::new(provider, upstream))
     }
 
+    /// Whether the config itself names the upstream `provider`/`model`: a target of an alias
+    /// (catalog defaults included) or the `provider/model` of a `[[model_patterns]]` entry — as
+    /// opposed to a model a client typed in a direct `provider/model` name.
+    pub fn names_target(&self, provider: &str, model: &str) -> bool {
+        self.models
+            .values()
+            .flatten()
+            .any(|t| t.provider == provider && t.model == model)
+            || self
+                .model_patterns
+                .iter()
+                .any(|(_, to)| to.split_once('/') == Some((provider, model)))
+    }
+
     /// The strategy and cache settings of `model` (defaults for anything but a configured alias).
     pub fn policy(&self, model: &str) -> AliasPolicy {
         self.policies.get(model).cloned().unwrap_or_default()

@@ -330,16 +330,17 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                     retry_after_ms,
                     ..
                 }) => {
-                    let subject = health::subject_for(class, attempt);
-                    let existing = health.entries.get(&subject.kv_key()).copied();
-                    let now = shared_state::now_ms();
-                    if let Some(entry) =
-                        health::after_failure(existing, class, retry_after_ms, config, now)
-                    {
-                        shared_state::bench(&subject, entry);
-                        health.insert(&subject, entry);
-                        if entry.is_active(now) {
-                            cooldowns.push((subject, entry));
+                    if let Some(subject) = health::subject_for(class, attempt, config) {
+                        let existing = health.entries.get(&subject.kv_key()).copied();
+                        let now = shared_state::now_ms();
+                        if let Some(entry) =
+                            health::after_failure(existing, class, retry_after_ms, config, now)
+                        {
+                            shared_state::bench(&subject, entry);
+                            health.insert(&subject, entry);
+                            if entry.is_active(now) {
+                                cooldowns.push((subject, entry));
+                            }
                         }
                     }
                 }
