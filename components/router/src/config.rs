@@ -49,8 +49,11 @@ use crate::auth::GatewayKey;
 
 /// The variable that holds the TOML config.
 pub const CONFIG_VARIABLE: &str = "apex_config";
-/// A single gateway key, named `default`, for setups that need just one.
+/// A single gateway key, named [`SINGLE_KEY_NAME`], for setups that need just one.
 pub const SINGLE_KEY_VARIABLE: &str = "apex_api_key";
+/// The name of the key in [`SINGLE_KEY_VARIABLE`] (a caller's name scopes its stored state, so
+/// `gateway.api_keys` may not use it).
+pub const SINGLE_KEY_NAME: &str = "default";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 10;
 /// How long a cached response stays fresh unless the alias says otherwise (24 h).
@@ -61,6 +64,8 @@ pub const DEFAULT_COOLDOWN_SECS: u64 = 30;
 pub const DEFAULT_ALLOWED_FAILS: u32 = 3;
 /// How long a key the provider refused (401/403) stays out of rotation.
 pub const DEFAULT_AUTH_COOLDOWN_SECS: u64 = 600;
+/// Custom header values shorter than this are not treated as secrets (see [`Config::secrets`]).
+pub const MIN_HEADER_SECRET_BYTES: usize = 8;
 /// The built-in model that answers without any provider.
 pub const ECHO_MODEL: &str = "echo";
 
@@ -648,6 +653,20 @@ impl Config {
             .then(|| TargetRef::new(provider, upstream))
     }
 
+    /// Whether the config itself names the upstream `provider`/`model`: a target of an alias
+    /// (catalog defaults included) or the `provider/model` of a `[[model_patterns]]` entry — as
+    /// opposed to a model a client typed in a direct `provider/model` name.
+    pub fn names_target(&self, provider: &str, model: &str) -> bool {
+        self.models
+            .values()
+            .flatten()
+            .any(|t| t.provider == provider && t.model == model)
+            || self
+                .model_patterns
+                .iter()
+                .any(|(_, to)| to.split_once('/') == Some((provider, model)))
+    }
+
     /// The strategy and cache settings of `model` (defaults for anything but a configured alias).
     pub fn policy(&self, model: &str) -> AliasPolicy {
         self.policies.get(model).cloned().unwrap_or_default()
@@ -693,12 +712,33 @@ impl Config {
         Ok(())
     }
 
-    /// Every secret in the config, for scrubbing.
+    /// Every secret in the config, for scrubbing: provider keys, and the values of providers'
+    /// custom `headers` (a gateway's own authorization header, say) of at least
+    /// [`MIN_HEADER_SECRET_BYTES`] — shorter ones are flags and versions (`true`, `v1`), and
+    /// redacting those would mangle the bodies they appear in. A value `<scheme> <credential>`
+    /// (`Bearer ...`) adds its credential alone too.
+    ///
+    /// Vertex AI's access tokens are not here: they are obtained at run time
+    /// (`credentials::for_key`), so `dispatch` adds the credential of the attempt under way.
     pub fn secrets(&self) -> Vec<&str> {
-        self.providers
-            .values()
-            .flat_map(|p| p.keys.iter().map(String::as_str))
-            .collect()
+        let mut out = Vec::new();
+        for provider in self.providers.values() {
+            out.extend(provider.keys.iter().map(String::as_str));
+            for (_, value) in &provider.headers {
+                let value = value.trim();
+                if value.len() < MIN_HEADER_SECRET_BYTES {
+                    continue;
+                }
+                out.push(value);
+                if let Some((_, credential)) = value.split_once(char::is_whitespace) {
+                    let credential = credential.trim();
+                    if credential.len() >= MIN_HEADER_SECRET_BYTES {
+                        out.push(credential);
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -748,12 +788,17 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
 
     let mut gateway_keys = Vec::new();
     for (name, variable) in &file.gateway.api_keys {
+        if name == SINGLE_KEY_NAME {
+            return Err(format!(
+                "gateway.api_keys.{SINGLE_KEY_NAME}: the name `{SINGLE_KEY_NAME}` is reserved for the key in the `{SINGLE_KEY_VARIABLE}` variable; a configured key by that name would share its stored responses; choose another name"
+            ));
+        }
         let key = secret(variable)
             .ok_or_else(|| format!("gateway.api_keys.{name}: variable `{variable}` is not set"))?;
         gateway_keys.push(GatewayKey::new(name.clone(), &key));
     }
     if let Some(key) = secret(SINGLE_KEY_VARIABLE) {
-        gateway_keys.push(GatewayKey::new("default", &key));
+        gateway_keys.push(GatewayKey::new(SINGLE_KEY_NAME, &key));
     }
 
     let mut providers = BTreeMap::new();
@@ -1152,6 +1197,31 @@ mod tests {
     }
 
     #[test]
+    fn secrets_include_custom_header_values() {
+        let text = r#"
+            [providers.gw]
+            base_url = "http://gw.example/v1"
+            keys = ["gw_key"]
+            headers = { "cf-aig-authorization" = "Bearer cf-secret-token", "x-flag" = "true" }
+        "#;
+        let config = load(Some(text), &vars(&[("gw_key", "sk-gw-key")])).unwrap();
+        let secrets = config.secrets();
+        assert!(secrets.contains(&"sk-gw-key"), "{secrets:?}");
+        assert!(secrets.contains(&"Bearer cf-secret-token"), "{secrets:?}");
+        // Short values are flags and versions, not credentials: scrubbing them would mangle bodies.
+        assert!(!secrets.contains(&"true"), "{secrets:?}");
+        assert!(secrets.contains(&"cf-secret-token"), "{secrets:?}");
+        let echoed = crate::error::scrub(
+            r#"{"error":"bad header: Bearer cf-secret-token (cf-secret-token)","retry":true}"#,
+            &secrets,
+        );
+        assert_eq!(
+            echoed,
+            r#"{"error":"bad header: [redacted] ([redacted])","retry":true}"#
+        );
+    }
+
+    #[test]
     fn unknown_adapter_kinds_are_a_config_error() {
         let config = load(
             Some("[providers.x]\nkind = \"opneai\"\nbase_url = \"http://x\"\nkeys = []"),
@@ -1185,6 +1255,35 @@ mod tests {
         assert!(typo.contains("max_body"), "{typo}");
         let no_key = load(Some("[providers.openai]"), &vars(&[])).unwrap_err();
         assert!(no_key.contains("openai_api_key"), "{no_key}");
+    }
+
+    #[test]
+    fn a_configured_key_may_not_take_the_single_keys_name() {
+        let text = "[gateway]\napi_keys = { default = \"team_key\", alice = \"alice_key\" }";
+        for single in [None, Some("the-single-key")] {
+            let mut pairs = vec![("team_key", "k-team"), ("alice_key", "k-alice")];
+            pairs.extend(single.map(|key| ("apex_api_key", key)));
+            let error = load(Some(text), &vars(&pairs)).unwrap_err();
+            assert!(
+                error.contains("gateway.api_keys.default")
+                    && error.contains("reserved")
+                    && error.contains("apex_api_key"),
+                "{error}"
+            );
+        }
+        // Another name is fine, and the single key is still called `default`.
+        let text = "[gateway]\napi_keys = { team = \"team_key\" }";
+        let config = load(
+            Some(text),
+            &vars(&[("team_key", "k-team"), ("apex_api_key", "k-single")]),
+        )
+        .unwrap();
+        let names: Vec<&str> = config
+            .gateway_keys
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect();
+        assert_eq!(names, ["team", "default"]);
     }
 
     const TWO_PROVIDERS: &str = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n";

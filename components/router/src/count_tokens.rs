@@ -18,7 +18,10 @@ use crate::transport;
 pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
-    let routing = match AnthropicMessages::routing(&body) {
+    let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
+        routing::check_model_name(&routing.model)?;
+        Ok(routing)
+    }) {
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
@@ -71,7 +74,9 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         if status == 429 || status >= 500 || status == 401 || status == 403 {
             continue;
         }
-        let text = scrub(&String::from_utf8_lossy(&reply), &config.secrets());
+        let mut secrets = config.secrets();
+        secrets.push(&target.api_key);
+        let text = scrub(&String::from_utf8_lossy(&reply), &secrets);
         return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
     }
     let request = match anthropic_messages::count_request(&body) {

@@ -171,6 +171,9 @@ struct Chat<'a, S: Surface> {
     client_error: std::cell::Cell<Option<&'static str>>,
     /// The provider and key of the attempt under way.
     current: std::cell::RefCell<Option<(String, usize)>>,
+    /// The credential that attempt sends: scrubbed like the config's secrets (a Vertex AI access
+    /// token exists only at run time).
+    credential: std::cell::RefCell<Option<String>>,
     /// Monotonic milliseconds by which the whole request must be done.
     total_deadline: u64,
     /// ... and by which the current attempt's provider must have sent its first bytes (until it
@@ -211,7 +214,10 @@ fn error_label(error: &ApiError) -> &'static str {
 pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     let started = monotonic_ms();
     // Only what routing needs; the full request is validated when a target translates it.
-    let routing = match S::routing(&body) {
+    let routing = match S::routing(&body).and_then(|routing| {
+        routing::check_model_name(&routing.model)?;
+        Ok(routing)
+    }) {
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, S::ERRORS, client.cors),
     };
@@ -228,6 +234,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         observed: std::cell::Cell::new(None),
         client_error: std::cell::Cell::new(None),
         current: std::cell::RefCell::new(None),
+        credential: std::cell::RefCell::new(None),
         total_deadline: started.saturating_add(config.timeouts.total.saturating_mul(1000)),
         first_deadline: std::cell::Cell::new(u64::MAX),
         first_bytes: std::cell::Cell::new(false),
@@ -242,7 +249,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         }
         return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
     };
-    let name = shared_state::stats_name(config, served_as);
+    let name = stats::stats_name(config, served_as);
     let mut events: Vec<(String, String, usize, Option<&'static str>, u64)> = Vec::new();
     let mut cooldowns: Vec<(Subject, Cooldown)> = Vec::new();
     let mut cache_outcome = None;
@@ -323,16 +330,17 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                     retry_after_ms,
                     ..
                 }) => {
-                    let subject = health::subject_for(class, attempt);
-                    let existing = health.entries.get(&subject.kv_key()).copied();
-                    let now = shared_state::now_ms();
-                    if let Some(entry) =
-                        health::after_failure(existing, class, retry_after_ms, config, now)
-                    {
-                        shared_state::bench(&subject, entry);
-                        health.insert(&subject, entry);
-                        if entry.is_active(now) {
-                            cooldowns.push((subject, entry));
+                    if let Some(subject) = health::subject_for(class, attempt, config) {
+                        let existing = health.entries.get(&subject.kv_key()).copied();
+                        let now = shared_state::now_ms();
+                        if let Some(entry) =
+                            health::after_failure(existing, class, retry_after_ms, config, now)
+                        {
+                            shared_state::bench(&subject, entry);
+                            health.insert(&subject, entry);
+                            if entry.is_active(now) {
+                                cooldowns.push((subject, entry));
+                            }
                         }
                     }
                 }
@@ -556,7 +564,7 @@ impl<S: Surface> Chat<'_, S> {
     /// A failure the adapter classified.
     fn adapter_failed(&self, error: &AdapterError, sink: Sink) -> Outcome {
         let mut api_error = ApiError::from_upstream(error);
-        api_error.message = scrub(&api_error.message, &self.secrets());
+        api_error.message = self.scrubbed(&api_error.message);
         match FailureClass::of(error.kind) {
             Some(class) => self.failed(
                 api_error,
@@ -631,8 +639,12 @@ impl<S: Surface> Chat<'_, S> {
         }
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        self.config.secrets()
+    /// `text` without the config's secrets and the credential of the attempt under way.
+    fn scrubbed(&self, text: &str) -> String {
+        let credential = self.credential.borrow();
+        let mut secrets = self.config.secrets();
+        secrets.extend(credential.as_deref());
+        scrub(text, &secrets)
     }
 
     /// One attempt.
@@ -643,6 +655,7 @@ impl<S: Surface> Chat<'_, S> {
         };
         S::forward_target(&mut target, attempt.provider, self.client.headers);
         *self.current.borrow_mut() = Some((attempt.provider.name.clone(), attempt.key_index));
+        *self.credential.borrow_mut() = Some(target.api_key.clone());
         // A request this target cannot take (unsupported feature, fields the translation cannot
         // carry) may still suit the next target: nothing was sent, so move on.
         let (request, forwarded) = match self.build(&target, attempt.provider, attempt.model) {
@@ -742,7 +755,7 @@ impl<S: Surface> Chat<'_, S> {
             ),
         };
         let mut api_error = ApiError::from_upstream(&error);
-        api_error.message = scrub(&api_error.message, &self.secrets());
+        api_error.message = self.scrubbed(&api_error.message);
         if let Some(class) = FailureClass::of(error.kind) {
             self.observed.set(Some(Observed {
                 class: Some(class),
@@ -757,7 +770,7 @@ impl<S: Surface> Chat<'_, S> {
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
                 // Same protocol: the client gets the provider's own error body (secrets removed).
-                let text = scrub(&String::from_utf8_lossy(&body), &self.secrets());
+                let text = self.scrubbed(&String::from_utf8_lossy(&body));
                 transport::respond(
                     out,
                     upstream.status,
@@ -1017,7 +1030,7 @@ impl<S: Surface> Chat<'_, S> {
                         Failure::Adapter(error) => ApiError::from_upstream(error),
                         Failure::Transport(error) => transport_error(error),
                     };
-                    error.message = scrub(&error.message, &self.secrets());
+                    error.message = self.scrubbed(&error.message);
                     self.client_error.set(Some(error_label(&error)));
                     if let Sink::Started(mut client) = current {
                         writer.error(&error, &mut pending);

@@ -202,15 +202,162 @@ fn pick(status: u16, default: u16, range: std::ops::Range<u16>) -> u16 {
     }
 }
 
-/// Remove every occurrence of `secrets` from `text` (upstreams sometimes echo keys back).
+/// What replaces a secret.
+const REDACTED: &str = "[redacted]";
+/// Secrets shorter than this are not scrubbed (they would match ordinary text).
+const MIN_SECRET_BYTES: usize = 4;
+/// How many layers of JSON string escaping `scrub` sees through: one for a JSON body, two for a
+/// JSON document relayed inside another's string (an aggregator passing on a provider's error).
+const ESCAPE_DEPTH: u8 = 2;
+
+/// Remove every occurrence of `secrets` from `text` (upstreams sometimes echo keys back): written
+/// literally or with JSON string escapes of any of its characters (`\u0061`, `\/`, surrogate
+/// pairs), up to [`ESCAPE_DEPTH`] layers deep. The whole encoded span becomes `[redacted]`
+/// (where the longest secret matches, when several do). The span widens over a backslash that
+/// would otherwise be left escaping `[`, so a JSON body stays JSON.
+///
+/// One pass over `text`; only positions holding a secret's first character or a backslash are
+/// looked at further. A secret without backslashes that matches at some layer matches at the
+/// deepest one too (decoding only changes what follows a backslash), so only that layer is
+/// followed; text without backslashes is matched literally.
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for secret in secrets {
-        if secret.len() >= 4 && out.contains(secret) {
-            out = out.replace(secret, "[redacted]");
+    let secrets: Vec<&str> = secrets
+        .iter()
+        .copied()
+        .filter(|s| s.len() >= MIN_SECRET_BYTES)
+        .collect();
+    if secrets.is_empty() {
+        return text.to_string();
+    }
+    let deepest = if text.contains('\\') { ESCAPE_DEPTH } else { 0 };
+    let firsts: Vec<char> = secrets.iter().filter_map(|s| s.chars().next()).collect();
+    let shallow = secrets.iter().any(|s| s.contains('\\'));
+    // The end of the longest secret starting at `at` once decoded `depth` times.
+    let longest_at = |at: usize, depth: u8| -> Option<usize> {
+        if depth < deepest && !shallow {
+            return None;
+        }
+        if depth == 0 {
+            let rest = &text[at..];
+            return secrets
+                .iter()
+                .filter(|s| rest.starts_with(**s))
+                .map(|s| at + s.len())
+                .max();
+        }
+        let (first, _) = decode(text, at, depth)?;
+        secrets
+            .iter()
+            .filter(|s| s.starts_with(first) && (depth == deepest || s.contains('\\')))
+            .filter_map(|s| match_at(text, at, depth, s))
+            .max()
+    };
+    let mut out = String::with_capacity(text.len());
+    // Where the text after the last redaction starts (it is copied to `out` as it is).
+    let mut copied_from = 0;
+    let mut at = 0;
+    while let Some(c) = text[at..].chars().next() {
+        let found = if c == '\\' || firsts.contains(&c) {
+            (0..=deepest)
+                .filter_map(|depth| longest_at(at, depth))
+                .max()
+        } else {
+            None
+        };
+        match found {
+            Some(end) => {
+                out.push_str(&text[copied_from..at]);
+                // A match starting right after an odd run of backslashes starts inside an escape
+                // (`\\` + `\u0073...`): take that backslash too.
+                let run = text[copied_from..at]
+                    .bytes()
+                    .rev()
+                    .take_while(|b| *b == b'\\')
+                    .count();
+                if run % 2 == 1 {
+                    out.pop();
+                }
+                out.push_str(REDACTED);
+                copied_from = end;
+                at = end;
+            }
+            None => at += c.len_utf8(),
         }
     }
+    out.push_str(&text[copied_from..]);
     out
+}
+
+/// Where `secret` ends when `text` from byte `at`, decoded `depth` times as a JSON string,
+/// starts with it.
+fn match_at(text: &str, mut at: usize, depth: u8, secret: &str) -> Option<usize> {
+    for expected in secret.chars() {
+        let (c, next) = decode(text, at, depth)?;
+        if c != expected {
+            return None;
+        }
+        at = next;
+    }
+    Some(at)
+}
+
+/// The character at byte `at` of `text` decoded `depth` times as the contents of a JSON string,
+/// and the byte after it. A backslash that starts no valid escape stands for itself.
+fn decode(text: &str, at: usize, depth: u8) -> Option<(char, usize)> {
+    let Some(inner) = depth.checked_sub(1) else {
+        let c = text.get(at..)?.chars().next()?;
+        return Some((c, at + c.len_utf8()));
+    };
+    let (c, after) = decode(text, at, inner)?;
+    if c != '\\' {
+        return Some((c, after));
+    }
+    Some(escape(text, after, inner).unwrap_or((c, after)))
+}
+
+/// The escape after a backslash (`at` is just past it), `depth` the layer its characters are
+/// read at.
+fn escape(text: &str, at: usize, depth: u8) -> Option<(char, usize)> {
+    let (c, after) = decode(text, at, depth)?;
+    let simple = match c {
+        '"' | '\\' | '/' => c,
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'u' => {
+            let (unit, after) = hex4(text, after, depth)?;
+            if !(0xD800..0xDC00).contains(&unit) {
+                return char::from_u32(unit).map(|c| (c, after));
+            }
+            // A high surrogate: its low half must follow as `\uXXXX`.
+            let (backslash, next) = decode(text, after, depth)?;
+            let (u, next) = decode(text, next, depth)?;
+            if backslash != '\\' || u != 'u' {
+                return None;
+            }
+            let (low, end) = hex4(text, next, depth)?;
+            if !(0xDC00..0xE000).contains(&low) {
+                return None;
+            }
+            let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+            return char::from_u32(code).map(|c| (c, end));
+        }
+        _ => return None,
+    };
+    Some((simple, after))
+}
+
+/// Four hex digits read at `depth`: their value and the byte after them.
+fn hex4(text: &str, mut at: usize, depth: u8) -> Option<(u32, usize)> {
+    let mut value = 0;
+    for _ in 0..4 {
+        let (c, next) = decode(text, at, depth)?;
+        value = value * 16 + c.to_digit(16)?;
+        at = next;
+    }
+    Some((value, at))
 }
 
 #[cfg(test)]
@@ -269,5 +416,90 @@ mod tests {
             scrub("bad key sk-abcdef given", &["sk-abcdef"]),
             "bad key [redacted] given"
         );
+    }
+
+    /// `text` decoded as the contents of a JSON string up to `levels` times (fewer when it stops
+    /// being one).
+    fn decoded(text: &str, levels: usize) -> String {
+        let mut out = text.to_string();
+        for _ in 0..levels {
+            match serde_json::from_str::<String>(&format!("\"{out}\"")) {
+                Ok(next) => out = next,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn scrub_sees_through_json_escapes() {
+        let secret = "sk-abc/def+ghi";
+        let cases = [
+            // One character \u-escaped, in lower and upper case hex.
+            r"key sk-\u0061bc/def+ghi given",
+            r"key sk-abc/d\u0065f+ghi given",
+            r"key \u0073k-abc/def+ghi given",
+            r"key sk-abc/def+gh\u0069 given",
+            r"key sk-abc/def\u002Bghi given",
+            // Every character escaped.
+            r"key \u0073\u006b\u002d\u0061\u0062\u0063\u002f\u0064\u0065\u0066\u002b\u0067\u0068\u0069 given",
+            // The `\/` escape.
+            r"key sk-abc\/def+ghi given",
+            // A JSON string inside a JSON string (an upstream relaying another's error).
+            r"key sk-\\u0061bc\\\/def+ghi given",
+        ];
+        for text in cases {
+            let scrubbed = scrub(text, &[secret]);
+            assert_eq!(scrubbed, "key [redacted] given", "{text}");
+        }
+        // Non-ASCII secrets: a \u escape, and a surrogate pair.
+        assert_eq!(scrub(r"x cl\u00e9-1234 y", &["clé-1234"]), "x [redacted] y");
+        assert_eq!(
+            scrub(r"x k-\ud83d\ude00-1234 y", &["k-😀-1234"]),
+            "x [redacted] y"
+        );
+        // Escapes that decode to something else, and near misses, stay as they are.
+        for text in [
+            r"key sk-\u0062bc/def+ghi given",
+            r"key sk-abc/def+gh given",
+            r"key sk-\u00zzbc/def+ghi given",
+            r"key sk-\qabc/def+ghi given",
+            "key sk-abc/def+gh\u{e9} given",
+        ] {
+            assert_eq!(scrub(text, &[secret]), text);
+        }
+    }
+
+    #[test]
+    fn scrubbed_json_stays_json_and_holds_no_secret() {
+        let secret = "sk-abcdefgh";
+        let bodies = [
+            r#"{"error":{"message":"Incorrect API key provided: sk-\u0061bcdefgh."}}"#,
+            r#"{"error":{"message":"raw: {\"key\": \"sk-\\u0061bcdefgh\"}"}}"#,
+            r#"{"error":{"message":"odd \\\u0073k-abcdefgh and \\sk-abcdefgh"}}"#,
+            r#"{"error":{"message":"three deep \\\\\\u0073k-abcdefgh"}}"#,
+        ];
+        for body in bodies {
+            let scrubbed = scrub(body, &[secret]);
+            let value: serde_json::Value =
+                serde_json::from_str(&scrubbed).unwrap_or_else(|e| panic!("{scrubbed}: {e}"));
+            let message = value["error"]["message"].as_str().unwrap();
+            for levels in 0..3 {
+                let text = decoded(&message.replace('"', ""), levels);
+                assert!(!text.contains(secret), "{body} -> {scrubbed}");
+            }
+            assert!(scrubbed.contains("[redacted]"), "{body} -> {scrubbed}");
+        }
+    }
+
+    #[test]
+    fn scrub_takes_the_longest_secret_and_ignores_short_ones() {
+        assert_eq!(
+            scrub("a sk-abcd-long b", &["sk-abcd", "sk-abcd-long", "ab"]),
+            "a [redacted] b"
+        );
+        assert_eq!(scrub("ab abc", &["ab", "abc"]), "ab abc");
+        assert_eq!(scrub("", &["sk-abcdef"]), "");
+        assert_eq!(scrub("trailing \\", &["sk-abcdef"]), "trailing \\");
     }
 }

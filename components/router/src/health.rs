@@ -3,7 +3,8 @@
 //! Storage: one key-value entry per benched subject, its value the JSON of a [`Cooldown`]:
 //!
 //! - `apex:cool:key:<provider>#<key index>`: a key (429, 401/403);
-//! - `apex:cool:target:<provider>/<model>`: a target (5xx, overload, timeout, connect, 404).
+//! - `apex:cool:target:<provider>/<model>`: a target (5xx, overload, timeout, connect, 404 of a
+//!   model the config names — never of one a client made up, see [`subject_for`]).
 //!
 //! Instances run concurrently and the store has no transactions, so a single document of every
 //! cooldown would lose updates (two instances benching two different keys at once: one write
@@ -134,13 +135,20 @@ impl Cooldown {
 }
 
 /// What a failure of `class` benches: the key for rate limits and refused credentials (they are
-/// per key), the target for everything else (the provider or model is at fault).
-pub fn subject_for(class: FailureClass, attempt: &Attempt) -> Subject {
+/// per key), the target for everything else (the provider or model is at fault) — except a 404
+/// for a model the config does not name: a direct `provider/<model>` the client made up is the
+/// client's mistake, and benching it would store an entry per invented name (`None`).
+pub fn subject_for(class: FailureClass, attempt: &Attempt, config: &Config) -> Option<Subject> {
     match class {
         FailureClass::RateLimited | FailureClass::Auth => {
-            Subject::key(&attempt.provider.name, attempt.key_index)
+            Some(Subject::key(&attempt.provider.name, attempt.key_index))
         }
-        _ => Subject::target(attempt.target),
+        FailureClass::NotFound
+            if !config.names_target(&attempt.target.provider, &attempt.target.model) =>
+        {
+            None
+        }
+        _ => Some(Subject::target(attempt.target)),
     }
 }
 
@@ -149,7 +157,8 @@ pub fn subject_for(class: FailureClass, attempt: &Attempt) -> Subject {
 /// - `rate-limited`, `overloaded`, `server`, `timeout`, `connect`: the provider's Retry-After
 ///   when it sent one, else `cooldown_secs`;
 /// - `auth`: `auth_cooldown_secs`, or a longer Retry-After;
-/// - `not-found`: `cooldown_secs` (a missing model is not retried on every request);
+/// - `not-found`: `cooldown_secs` (a missing model is not retried on every request; only models
+///   the config names get here, see [`subject_for`]);
 /// - `malformed-reply`, `context-too-long`: no bench (they depend on the request).
 ///
 /// Never longer than [`MAX_COOLDOWN_SECS`].
@@ -456,13 +465,16 @@ mod tests {
         let all = attempts(&config, &targets, |_| 1).unwrap();
         let first = &all[0];
         assert_eq!(
-            subject_for(FailureClass::RateLimited, first),
-            Subject::key("a", 1)
+            subject_for(FailureClass::RateLimited, first, &config),
+            Some(Subject::key("a", 1))
         );
-        assert_eq!(subject_for(FailureClass::Auth, first), Subject::key("a", 1));
         assert_eq!(
-            subject_for(FailureClass::Server, first),
-            Subject::target(&TargetRef::new("a", "x"))
+            subject_for(FailureClass::Auth, first, &config),
+            Some(Subject::key("a", 1))
+        );
+        assert_eq!(
+            subject_for(FailureClass::Server, first, &config),
+            Some(Subject::target(&TargetRef::new("a", "x")))
         );
         assert_eq!(
             subjects(&all),
@@ -473,6 +485,42 @@ mod tests {
                 Subject::key("b", 0),
                 Subject::target(&TargetRef::new("b", "y")),
             ]
+        );
+    }
+
+    #[test]
+    fn a_missing_model_the_client_made_up_benches_nothing() {
+        let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = [\"k1\"]\n\
+                    [providers.b]\nbase_url = \"http://b\"\nkeys = []\n\
+                    [models.m]\ntargets = [\"a/x\"]\n\
+                    [[model_patterns]]\npattern = \"claude-*\"\nmodel = \"b/pinned\"";
+        let config = crate::config::load(Some(text), &|name| Some(format!("v-{name}"))).unwrap();
+        let subject = |class, name: &str| {
+            let targets = config.targets(name).unwrap();
+            let all = attempts(&config, &targets, |_| 0).unwrap();
+            subject_for(class, &all[0], &config)
+        };
+        let target =
+            |provider: &str, model: &str| Some(Subject::target(&TargetRef::new(provider, model)));
+        assert_eq!(config.targets("a/made-up").unwrap()[0].id(), "a/made-up");
+        // A 404 for a name the client typed: the client's mistake, nothing to bench or store.
+        assert_eq!(subject(FailureClass::NotFound, "a/made-up"), None);
+        assert_eq!(subject(FailureClass::NotFound, "b/made-up"), None);
+        // A model the config names is missing: benched, whichever way it was asked for.
+        assert_eq!(subject(FailureClass::NotFound, "m"), target("a", "x"));
+        assert_eq!(subject(FailureClass::NotFound, "a/x"), target("a", "x"));
+        assert_eq!(
+            subject(FailureClass::NotFound, "b/pinned"),
+            target("b", "pinned")
+        );
+        // Other failures of a direct name still count against its target; keys as ever.
+        assert_eq!(
+            subject(FailureClass::Server, "a/made-up"),
+            target("a", "made-up")
+        );
+        assert_eq!(
+            subject(FailureClass::RateLimited, "a/made-up"),
+            Some(Subject::key("a", 0))
         );
     }
 

@@ -113,7 +113,9 @@ fn forward(
     });
     match reply {
         Ok((status, body)) => {
-            let text = scrub(&String::from_utf8_lossy(&body), &config.secrets());
+            let mut secrets = config.secrets();
+            secrets.push(&target.api_key);
+            let text = scrub(&String::from_utf8_lossy(&body), &secrets);
             let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
             headers.extend_from_slice(client.cors);
             transport::respond(out, status, headers, text.as_bytes());

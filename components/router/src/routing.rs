@@ -3,6 +3,25 @@
 use crate::config::{Config, Provider, TargetRef};
 use crate::error::ApiError;
 
+/// The longest model name a request may ask for. Direct `provider/<model>` names reach the
+/// upstream as the client wrote them; a bound keeps them (and the error messages that quote
+/// them) small.
+pub const MAX_MODEL_NAME_BYTES: usize = 256;
+
+/// Refuses a requested model name longer than [`MAX_MODEL_NAME_BYTES`]: a 400
+/// `invalid_request_error` on `model` (the name itself is not quoted back).
+pub fn check_model_name(model: &str) -> Result<(), ApiError> {
+    if model.len() <= MAX_MODEL_NAME_BYTES {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "The model name is {} bytes long; the limit is {MAX_MODEL_NAME_BYTES}.",
+        model.len()
+    ))
+    .code("model_name_too_long")
+    .param("model"))
+}
+
 /// One try: a provider, the upstream model and the index of the key to use.
 #[derive(Debug, Clone)]
 pub struct Attempt<'a> {
@@ -79,6 +98,28 @@ mod tests {
                 ("a".into(), 0),
                 ("b".into(), 0)
             ]
+        );
+    }
+
+    #[test]
+    fn model_names_are_bounded() {
+        assert_eq!(check_model_name(&"m".repeat(MAX_MODEL_NAME_BYTES)), Ok(()));
+        assert_eq!(check_model_name(""), Ok(()));
+        // Bytes, not characters: 128 two-byte characters fit, one more does not.
+        assert_eq!(check_model_name(&"\u{e9}".repeat(128)), Ok(()));
+        let error = check_model_name(&format!("openai/{}", "\u{e9}".repeat(126))).unwrap_err();
+        assert_eq!(
+            (error.status, error.kind, error.param, error.code),
+            (
+                400,
+                "invalid_request_error",
+                Some("model"),
+                Some("model_name_too_long")
+            )
+        );
+        assert_eq!(
+            error.message,
+            "The model name is 259 bytes long; the limit is 256."
         );
     }
 

@@ -294,6 +294,9 @@ fn ollama_load(
         .ok()
         .and_then(|m| m.model.or(m.name))
         .unwrap_or_default();
+    if let Err(error) = crate::routing::check_model_name(&requested) {
+        return send_error(out, &error, ErrorFormat::Ollama, client.cors);
+    }
     let model = surfaces::ollama::model_name(&requested);
     let served = config.route_name(model);
     let served: &str = &served;

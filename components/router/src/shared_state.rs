@@ -73,18 +73,6 @@ pub fn next_counter(name: &str) -> u64 {
     current
 }
 
-/// The name stats are kept under: a configured alias, or `<provider>/*` for direct
-/// `provider/model` requests (so clients cannot create unbounded documents).
-pub fn stats_name(config: &Config, served_as: &str) -> String {
-    if config.models.contains_key(served_as) {
-        return served_as.to_string();
-    }
-    match served_as.split_once('/') {
-        Some((provider, _)) if config.providers.contains_key(provider) => format!("{provider}/*"),
-        _ => served_as.to_string(),
-    }
-}
-
 /// How often an instance that serves many requests writes its stats (a fresh instance per
 /// request — Spin's model — writes on its only request).
 const STATS_FLUSH_MS: u64 = 1000;
@@ -165,7 +153,7 @@ pub fn snapshot(config: &Config) -> Stats {
         return all;
     };
     let mut names: Vec<String> = config.models.keys().cloned().collect();
-    names.extend(config.providers.keys().map(|p| format!("{p}/*")));
+    names.extend(config.providers.keys().map(|p| stats::direct_group(p)));
     names.push(crate::config::ECHO_MODEL.to_string());
     for name in &names {
         for shard in 0..stats::SHARDS {

@@ -3,7 +3,9 @@
 //!
 //! Three levels: per alias (client requests, cache hits and misses), per alias and target
 //! (`provider/model`: upstream attempts), per key (`provider#index`: attempts with that key, and
-//! its cooldown). Keys only ever appear by provider and index, never by value.
+//! its cooldown). Keys only ever appear by provider and index, never by value. Direct
+//! `provider/model` requests count under `provider/*`, as alias and as target ([`stats_name`]):
+//! every name is one the config bounds, whatever models clients ask for.
 //!
 //! Storage (the router's side): a [`Stats`] document per alias and shard under
 //! [`kv_key`]`(alias, shard)` = `apex:stats:<alias>:<shard>`, the shard drawn at random in
@@ -20,6 +22,7 @@ use apex_adapter_kit::types::ErrorKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::config::Config;
 use crate::health::{Cooldown, Health, Subject};
 
 /// Upper bounds of the latency buckets, in milliseconds; a last bucket holds everything slower.
@@ -34,6 +37,35 @@ pub const KV_PREFIX: &str = "apex:stats:";
 /// The key-value entry of one stats shard of `alias`.
 pub fn kv_key(alias: &str, shard: u32) -> String {
     format!("{KV_PREFIX}{alias}:{}", shard % SHARDS)
+}
+
+/// The name a request's stats are kept under: a configured alias as itself; a direct
+/// `provider/model` name (the client's own, or one a model-name prefix or a `[[model_patterns]]`
+/// entry led to) as its provider's [`direct_group`], so clients cannot create documents, entries
+/// or labels without bound; anything else (`echo`) as itself.
+pub fn stats_name(config: &Config, served_as: &str) -> String {
+    if config.models.contains_key(served_as) {
+        return served_as.to_string();
+    }
+    match served_as.split_once('/') {
+        Some((provider, _)) if config.providers.contains_key(provider) => direct_group(provider),
+        _ => served_as.to_string(),
+    }
+}
+
+/// The stats name of direct requests to `provider`: `provider/*`.
+pub fn direct_group(provider: &str) -> String {
+    format!("{provider}/*")
+}
+
+/// How an attempt's target is counted: `provider/model`, but `provider/*` under its provider's
+/// [`direct_group`] (there the model is whatever the client asked for).
+fn target_label(alias: &str, provider: &str, model: &str) -> String {
+    if alias.strip_suffix("/*") == Some(provider) {
+        alias.to_string()
+    } else {
+        format!("{provider}/{model}")
+    }
 }
 
 /// The error label of a client request refused because every key and target was cooling down.
@@ -273,7 +305,7 @@ impl Stats {
                     .entry(alias.to_string())
                     .or_default()
                     .targets
-                    .entry(format!("{provider}/{model}"))
+                    .entry(target_label(alias, provider, model))
                     .or_default()
                     .record(error, latency_ms);
                 self.keys
@@ -650,7 +682,11 @@ fn seconds(ms: u64) -> String {
     }
 }
 
-/// A label value escaped for the exposition format: `\` `"` and newlines.
+/// A label value escaped for the exposition format: `\` `"` and newlines as the format says
+/// (`\\`, `\"`, `\n`). The format has no other escapes, yet a raw `\r`, NEL or line separator
+/// ends the line for some readers: `\r` and `\t` become the visible text `\r` and `\t`, every
+/// other control character (and U+2028, U+2029) the visible text `\uXXXX` (their backslash
+/// escaped, so parsers read them as those characters).
 fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -658,6 +694,11 @@ fn escape_label(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\\\r"),
+            '\t' => out.push_str("\\\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -781,6 +822,51 @@ mod tests {
     }
 
     #[test]
+    fn direct_requests_count_under_their_provider_not_the_clients_model() {
+        let mut stats = Stats::default();
+        let models: Vec<String> = (0..100).map(|i| format!("made-up-{i}")).collect();
+        for model in &models {
+            stats.record(&Event::Attempt {
+                alias: "openai/*",
+                provider: "openai",
+                model,
+                key_index: 0,
+                error: Some("not-found"),
+                latency_ms: 5,
+            });
+        }
+        let direct = &stats.aliases["openai/*"];
+        assert_eq!(direct.targets.keys().collect::<Vec<_>>(), ["openai/*"]);
+        assert_eq!(direct.targets["openai/*"].errors["not-found"], 100);
+        // A configured alias keeps its targets by model (the config chose them).
+        stats.record(&Event::Attempt {
+            alias: "fast",
+            provider: "openai",
+            model: "gpt-4o-mini",
+            key_index: 0,
+            error: None,
+            latency_ms: 5,
+        });
+        assert!(
+            stats.aliases["fast"]
+                .targets
+                .contains_key("openai/gpt-4o-mini")
+        );
+    }
+
+    #[test]
+    fn stats_names_are_configured_aliases_or_a_providers_direct_group() {
+        let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n\
+                    [models.m]\ntargets = [\"a/x\"]";
+        let config = crate::config::load(Some(text), &|_| None).unwrap();
+        assert_eq!(stats_name(&config, "m"), "m");
+        assert_eq!(stats_name(&config, "a/x"), "a/*");
+        assert_eq!(stats_name(&config, "a/anything/at:all"), "a/*");
+        assert_eq!(stats_name(&config, "echo"), "echo");
+        assert_eq!(direct_group("a"), "a/*");
+    }
+
+    #[test]
     fn merge_adds_counters_and_keeps_the_later_cooldown() {
         let mut merged = sample();
         let mut other = sample();
@@ -866,6 +952,36 @@ mod tests {
         let later: Value = serde_json::from_slice(&stats.render_json(NOW + 3_600_000)).unwrap();
         assert_eq!(later["keys"]["anthropic#2"]["cooldown"], Value::Null);
         assert_eq!(later["cooldowns"], json!([]));
+    }
+
+    #[test]
+    fn label_values_never_break_the_line_format() {
+        assert_eq!(escape_label("a\\b\"c\nd"), r#"a\\b\"c\nd"#);
+        assert_eq!(escape_label("a\rb\tc"), r"a\\rb\\tc");
+        assert_eq!(
+            escape_label("x\u{0}\u{1b}\u{7f}\u{85}\u{2028}\u{2029}y"),
+            r"x\\u0000\\u001b\\u007f\\u0085\\u2028\\u2029y"
+        );
+        assert_eq!(escape_label("caf\u{e9}/m\u{f6}del"), "caf\u{e9}/m\u{f6}del");
+        let mut stats = Stats::default();
+        stats.record(&Event::Request {
+            alias: "a\rb\u{85}c\u{2028}d\u{b}e\u{c}f\u{1c}g",
+            error: Some("server"),
+            latency_ms: 1,
+            cache: None,
+        });
+        let text = stats.render_prometheus(NOW);
+        // Whatever a reader takes for a line break (`str::lines` splits on `\n` only; others
+        // split on `\r`, NEL, U+2028...), every sample line is whole.
+        for line in text
+            .split(|c: char| c == '\n' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        {
+            assert!(
+                line.is_empty() || line.starts_with("# ") || line.starts_with("apex_"),
+                "broken line: {line:?}"
+            );
+            assert_eq!(line.matches('"').count() % 2, 0, "{line:?}");
+        }
     }
 
     #[test]

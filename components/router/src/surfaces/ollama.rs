@@ -1349,6 +1349,7 @@ pub fn show(config: &Config, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         .filter(|m| !m.is_empty())
         .or(request.name.filter(|m| !m.is_empty()))
         .ok_or_else(|| ApiError::bad_request("model is required").param("model"))?;
+    crate::routing::check_model_name(&requested)?;
     let name = model_name(&requested);
     let served_as = config.route_name(name);
     let served_as: &str = &served_as;
@@ -2179,5 +2180,19 @@ mod tests {
             (empty.status, empty.message.as_str()),
             (400, "model is required")
         );
+    }
+
+    #[test]
+    fn show_refuses_overlong_model_names() {
+        let config = load_config(CONFIG);
+        let name = format!("local/{}", "m".repeat(251));
+        assert_eq!(name.len(), 257);
+        let body = serde_json::json!({ "model": name }).to_string();
+        let error = show(&config, body.as_bytes()).unwrap_err();
+        assert_eq!((error.status, error.kind), (400, "invalid_request_error"));
+        assert_eq!(error.param, Some("model"));
+        assert!(error.message.len() < 200, "{}", error.message);
+        let fits = serde_json::json!({ "model": &name[..256] }).to_string();
+        assert!(show(&config, fits.as_bytes()).is_ok());
     }
 }
