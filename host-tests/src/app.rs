@@ -1,10 +1,12 @@
 //! The composed app: pre-instantiated once; instances are reused for many requests, one request
 //! at a time each (as `wasmtime serve` does), and discarded after a trap, after
 //! [`MAX_REQUESTS_PER_INSTANCE`] requests, or once its memory grew past [`MAX_REUSED_MEMORY`]. The router keeps nothing per request in globals (only its
-//! parsed configuration), so reuse is safe and saves instantiation and config parsing.
+//! parsed configuration), so reuse is safe and saves instantiation and config parsing. Each request
+//! has a guest CPU budget ([`App::set_cpu_budget`]).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use wasmtime::Store;
@@ -14,6 +16,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::engine::{CpuBudgetExceeded, CpuMeter, meter_cpu};
 use crate::kv::KvStore;
 use crate::outbound::{Hooks, Outbound};
 use crate::state::{HostState, Variables, linker};
@@ -51,6 +54,7 @@ struct Worker {
     store: Store<HostState>,
     proxy: Proxy,
     served: u32,
+    cpu: Arc<CpuMeter>,
 }
 
 pub struct App {
@@ -59,7 +63,11 @@ pub struct App {
     vars: Arc<Variables>,
     outbound: Arc<dyn Outbound>,
     idle: Arc<std::sync::Mutex<Vec<Worker>>>,
+    cpu_budget: Duration,
 }
+
+/// Guest CPU time one request may use (see [`App::set_cpu_budget`]).
+pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(10);
 
 impl App {
     /// The composed app embedded in this binary.
@@ -86,7 +94,14 @@ impl App {
             vars: Arc::new(config.variables),
             outbound: config.outbound,
             idle: Arc::default(),
+            cpu_budget: DEFAULT_CPU_BUDGET,
         })
+    }
+
+    /// The guest CPU time one request may use (time waiting for the network or the client does
+    /// not count); past it the request is stopped and its instance discarded.
+    pub fn set_cpu_budget(&mut self, budget: Duration) {
+        self.cpu_budget = budget;
     }
 
     pub fn kv(&self) -> &Arc<KvStore> {
@@ -96,6 +111,7 @@ impl App {
     async fn worker(&self) -> Result<Worker> {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         if let Some(worker) = reused {
+            worker.cpu.reset();
             return Ok(worker);
         }
         let state = HostState::new(
@@ -107,6 +123,7 @@ impl App {
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| state);
+        let cpu = meter_cpu(&mut store, self.cpu_budget);
         let proxy = self
             .pre
             .instantiate_async(&mut store)
@@ -116,6 +133,7 @@ impl App {
             store,
             proxy,
             served: 0,
+            cpu,
         })
     }
 
@@ -149,6 +167,11 @@ impl App {
                 .call_handle(&mut worker.store, req, out)
                 .await;
             worker.served += 1;
+            if let Err(e) = &result
+                && let Some(exceeded) = e.downcast_ref::<CpuBudgetExceeded>()
+            {
+                eprintln!("apex: a request was stopped: {exceeded}");
+            }
             if result.is_ok()
                 && worker.served < MAX_REQUESTS_PER_INSTANCE
                 && worker.store.data().peak_memory <= MAX_REUSED_MEMORY

@@ -1,11 +1,17 @@
-//! The wasmtime engine and compiled-component cache.
+//! The wasmtime engine, the compiled-component cache, and guests' CPU budgets.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    CallHook, Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Store, UpdateDeadline,
+};
 
 /// Most linear-memory bytes one guest memory may use.
 const MAX_MEMORY: usize = 512 << 20;
@@ -24,7 +30,132 @@ pub fn new_engine() -> Result<Engine> {
     config.memory_reservation(MAX_MEMORY as u64);
     config.memory_reservation_for_growth(0);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Ok(Engine::new(&config)?)
+    // Guests check the epoch, so a store can be stopped (see `meter_cpu`); every store of this
+    // engine needs `meter_cpu` (or an epoch deadline of its own) before it runs.
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    start_ticking(&engine);
+    Ok(engine)
+}
+
+/// How often the epoch advances.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Ticks since the ticker started: the coarse clock CPU time is measured with.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// One thread for the process advances every live engine's epoch each [`EPOCH_TICK`].
+fn start_ticking(engine: &Engine) {
+    static ENGINES: OnceLock<Mutex<Vec<EngineWeak>>> = OnceLock::new();
+    let mut started = false;
+    let engines = ENGINES.get_or_init(|| {
+        started = true;
+        Mutex::default()
+    });
+    engines
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(engine.weak());
+    if !started {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("apex-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                TICKS.fetch_add(1, Ordering::Relaxed);
+                let mut engines = engines.lock().unwrap_or_else(|p| p.into_inner());
+                engines.retain(|weak| match weak.upgrade() {
+                    Some(engine) => {
+                        engine.increment_epoch();
+                        true
+                    }
+                    None => false,
+                });
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("apex: cannot start the epoch thread ({e}); guests will stop at once");
+    }
+}
+
+/// A guest ran past its CPU budget for one request; its instance is discarded.
+#[derive(Debug)]
+pub struct CpuBudgetExceeded(pub Duration);
+
+impl std::fmt::Display for CpuBudgetExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the guest ran past its CPU budget of {:?}", self.0)
+    }
+}
+
+impl std::error::Error for CpuBudgetExceeded {}
+
+/// The time one store's guest spends running (not waiting in host calls), in ticks.
+#[derive(Debug)]
+pub struct CpuMeter {
+    budget: Duration,
+    spent: AtomicU64,
+    /// The tick the guest last entered wasm at, plus one; 0 while the host runs.
+    entered: AtomicU64,
+}
+
+impl CpuMeter {
+    /// Start counting anew (a reused instance's next request).
+    pub fn reset(&self) {
+        self.spent.store(0, Ordering::Relaxed);
+    }
+
+    /// Guest time so far, whole ticks (a run between two host calls counts the tick boundaries
+    /// it crossed, so short runs average out right).
+    pub fn spent(&self) -> Duration {
+        let now = TICKS.load(Ordering::Relaxed);
+        let running = match self.entered.load(Ordering::Relaxed) {
+            0 => 0,
+            entered => now.saturating_sub(entered - 1),
+        };
+        EPOCH_TICK * (self.spent.load(Ordering::Relaxed) + running) as u32
+    }
+
+    fn hook(&self, hook: CallHook) {
+        let now = TICKS.load(Ordering::Relaxed);
+        if hook.entering_host() {
+            let entered = self.entered.swap(0, Ordering::Relaxed);
+            if entered != 0 {
+                self.spent
+                    .fetch_add(now.saturating_sub(entered - 1), Ordering::Relaxed);
+            }
+        } else {
+            self.entered.store(now + 1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Give `store`'s guest a CPU budget per request: time spent running guest code (waits in host
+/// calls, for the network or the client, do not count). Past it the guest traps with
+/// [`CpuBudgetExceeded`]. The guest also yields to other tasks at every epoch tick, so one busy
+/// guest cannot hold a worker thread.
+pub fn meter_cpu<T: 'static>(store: &mut Store<T>, budget: Duration) -> Arc<CpuMeter> {
+    let meter = Arc::new(CpuMeter {
+        budget,
+        spent: AtomicU64::new(0),
+        entered: AtomicU64::new(0),
+    });
+    let hooked = Arc::clone(&meter);
+    store.call_hook(move |_, hook| {
+        hooked.hook(hook);
+        Ok(())
+    });
+    let checked = Arc::clone(&meter);
+    store.epoch_deadline_callback(move |_| {
+        if checked.spent() > checked.budget {
+            return Err(CpuBudgetExceeded(checked.budget).into());
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store.set_epoch_deadline(1);
+    meter
 }
 
 /// Compile `wasm`, or load the machine code compiled earlier from `cache_dir`.
@@ -65,5 +196,74 @@ impl std::hash::Hasher for HashWriter<'_> {
     }
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use wasmtime::{Linker, Module};
+
+    /// `(module (import "host" "wait" (func)) (func (export "spin") (loop (br 0)))
+    ///  (func (export "wait_often") (local i32) (loop (call 0) (local.set 0 (i32.add (local.get 0)
+    ///  (i32.const 1))) (br_if 0 (i32.lt_u (local.get 0) (i32.const 20))))))`
+    const GUEST: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // types: () -> ()
+        0x02, 0x0d, 0x01, 0x04, b'h', b'o', b's', b't', 0x04, b'w', b'a', b'i', b't', 0x00,
+        0x00, // import host.wait
+        0x03, 0x03, 0x02, 0x00, 0x00, // two functions of type 0
+        0x07, 0x15, 0x02, 0x04, b's', b'p', b'i', b'n', 0x00, 0x01, 0x0a, b'w', b'a', b'i', b't',
+        b'_', b'o', b'f', b't', b'e', b'n', 0x00, 0x02, // exports
+        0x0a, 0x21, 0x02, // code: two bodies
+        0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // spin: loop br 0
+        0x17, 0x01, 0x01, 0x7f, // wait_often: one i32 local
+        0x03, 0x40, 0x10, 0x00, // loop, call wait
+        0x20, 0x00, 0x41, 0x01, 0x6a, 0x21, 0x00, // local0 += 1
+        0x20, 0x00, 0x41, 0x14, 0x49, 0x0d, 0x00, // br_if 0 (local0 < 20)
+        0x0b, 0x0b,
+    ];
+
+    async fn run(export: &str, budget: Duration) -> (wasmtime::Result<()>, Arc<CpuMeter>) {
+        let engine = new_engine().unwrap();
+        let module = Module::new(&engine, GUEST).unwrap();
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap_async("host", "wait", |_, (): ()| {
+                Box::new(async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                })
+            })
+            .unwrap();
+        let mut store = Store::new(&engine, ());
+        let meter = meter_cpu(&mut store, budget);
+        let instance = linker.instantiate_async(&mut store, &module).await.unwrap();
+        let func = instance
+            .get_typed_func::<(), ()>(&mut store, export)
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(60), func.call_async(&mut store, ()))
+            .await
+            .expect("the budget must stop the guest");
+        (result, meter)
+    }
+
+    #[tokio::test]
+    async fn a_guest_that_never_stops_is_stopped_by_its_budget() {
+        let (result, meter) = run("spin", Duration::from_millis(300)).await;
+        let error = result.unwrap_err();
+        assert!(
+            error.downcast_ref::<CpuBudgetExceeded>().is_some(),
+            "{error:?}"
+        );
+        assert!(meter.spent() >= Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn time_spent_waiting_in_the_host_does_not_count() {
+        // 20 waits of 50 ms: a second of wall time, almost no guest time.
+        let (result, meter) = run("wait_often", Duration::from_millis(300)).await;
+        result.unwrap();
+        assert!(meter.spent() < Duration::from_millis(300), "{:?}", meter.spent());
     }
 }

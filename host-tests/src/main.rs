@@ -3,6 +3,7 @@
 //! ```text
 //! apex [--listen 127.0.0.1:8787] [--config apex.toml] [--data-dir .apex]
 //!      [--header-timeout 10] [--body-timeout 30] [--write-timeout 30] [--max-connections 1024]
+//!      [--cpu-budget 10]
 //! ```
 //! Provider keys and other variables come from the environment (`OPENAI_API_KEY` is the variable
 //! `openai_api_key`). The key-value store is kept in `<data-dir>/kv.json` (flushed on SIGTERM and
@@ -25,10 +26,12 @@ struct Args {
     config: Option<PathBuf>,
     data_dir: PathBuf,
     limits: Limits,
+    cpu_budget: Duration,
 }
 
 const USAGE: &str = "usage: apex [--listen ADDR] [--config FILE] [--data-dir DIR] \
-[--header-timeout SECS] [--body-timeout SECS] [--write-timeout SECS] [--max-connections N]";
+[--header-timeout SECS] [--body-timeout SECS] [--write-timeout SECS] [--max-connections N] \
+[--cpu-budget SECS]";
 
 fn args() -> Result<Args> {
     let mut args = Args {
@@ -38,6 +41,7 @@ fn args() -> Result<Args> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(".apex")),
         limits: Limits::default(),
+        cpu_budget: apex_host::app::DEFAULT_CPU_BUDGET,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -52,6 +56,7 @@ fn args() -> Result<Args> {
             "--header-timeout" => args.limits.header_timeout = seconds(&value(&arg)?, &arg)?,
             "--body-timeout" => args.limits.body_idle_timeout = seconds(&value(&arg)?, &arg)?,
             "--write-timeout" => args.limits.write_timeout = seconds(&value(&arg)?, &arg)?,
+            "--cpu-budget" => args.cpu_budget = seconds(&value(&arg)?, &arg)?,
             "--max-connections" => {
                 args.limits.max_connections = value(&arg)?
                     .parse()
@@ -101,12 +106,13 @@ fn main() -> Result<()> {
 async fn run(args: Args) -> Result<()> {
     let _data_dir = DataDirLock::acquire(&args.data_dir)?;
     let kv = KvStore::open(args.data_dir.join("kv.json"))?;
-    let app = App::new(AppConfig {
+    let mut app = App::new(AppConfig {
         kv: Arc::clone(&kv),
         variables: variables_from_env(args.config.as_deref())?,
         outbound: Arc::new(PooledClient::new()),
         cache_dir: Some(args.data_dir.join("cache")),
     })?;
+    app.set_cpu_budget(args.cpu_budget);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

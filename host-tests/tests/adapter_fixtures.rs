@@ -68,6 +68,7 @@ impl Compiled {
                 table: Default::default(),
             },
         );
+        apex_host::engine::meter_cpu(&mut store, std::time::Duration::from_secs(600));
         let chain = runtime
             .block_on(AdapterEnd::instantiate_async(
                 &mut store, &component, &linker,

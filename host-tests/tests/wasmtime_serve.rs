@@ -104,6 +104,7 @@ impl Serve {
             config: Arc::clone(&self.config),
         };
         let mut store = Store::new(self.pre.engine(), state);
+        apex_host::engine::meter_cpu(&mut store, std::time::Duration::from_secs(60));
         let request = hyper::Request::post("http://localhost/v1/chat/completions")
             .header("content-type", "application/json")
             .body(Full::new(bytes::Bytes::from(body.to_string())))
