@@ -264,6 +264,10 @@ mod tests {
         // 20 waits of 50 ms: a second of wall time, almost no guest time.
         let (result, meter) = run("wait_often", Duration::from_millis(300)).await;
         result.unwrap();
-        assert!(meter.spent() < Duration::from_millis(300), "{:?}", meter.spent());
+        assert!(
+            meter.spent() < Duration::from_millis(300),
+            "{:?}",
+            meter.spent()
+        );
     }
 }

@@ -220,7 +220,9 @@ fn load(path: &Path) -> Result<Data> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // A crash can only lose the main file between runs of other tools; use the backup.
             return match std::fs::read(&backup) {
-                Ok(bytes) => decode(&bytes).with_context(|| format!("reading {}", backup.display())),
+                Ok(bytes) => {
+                    decode(&bytes).with_context(|| format!("reading {}", backup.display()))
+                }
                 Err(_) => Ok(Data::new()),
             };
         }
@@ -240,9 +242,8 @@ fn load(path: &Path) -> Result<Data> {
                 .map(|d| d.as_secs())
                 .unwrap_or_default();
             let quarantine = with_suffix(path, &format!(".corrupt-{stamp}"));
-            std::fs::rename(path, &quarantine).with_context(|| {
-                format!("moving the damaged {} aside", path.display())
-            })?;
+            std::fs::rename(path, &quarantine)
+                .with_context(|| format!("moving the damaged {} aside", path.display()))?;
             let recovered = std::fs::read(&backup)
                 .ok()
                 .and_then(|bytes| decode(&bytes).ok());
@@ -390,7 +391,10 @@ mod tests {
             value.len()
         );
         let parsed: serde_json::Value = serde_json::from_slice(&on_disk).unwrap();
-        assert_eq!(parsed["default"]["bin"], serde_json::json!({"hex": "ff0010"}));
+        assert_eq!(
+            parsed["default"]["bin"],
+            serde_json::json!({"hex": "ff0010"})
+        );
         assert_eq!(
             KvStore::open(path.clone()).unwrap().get("default", "bin"),
             Some(vec![0xff, 0x00, 0x10])
@@ -477,11 +481,16 @@ mod tests {
         let first = DataDirLock::acquire(&dir).unwrap();
         let second = DataDirLock::acquire(&dir).err().map(|e| format!("{e:#}"));
         assert!(
-            second.as_deref().is_some_and(|m| m.contains("in use by another apex")),
+            second
+                .as_deref()
+                .is_some_and(|m| m.contains("in use by another apex")),
             "{second:?}"
         );
         drop(first);
-        assert!(DataDirLock::acquire(&dir).is_ok(), "free again once released");
+        assert!(
+            DataDirLock::acquire(&dir).is_ok(),
+            "free again once released"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -62,7 +62,9 @@ fn args() -> Result<Args> {
                     .parse()
                     .ok()
                     .filter(|n| *n > 0)
-                    .with_context(|| format!("--max-connections needs a positive number\n{USAGE}"))?
+                    .with_context(|| {
+                        format!("--max-connections needs a positive number\n{USAGE}")
+                    })?
             }
             "-h" | "--help" => {
                 println!("{USAGE}");

@@ -49,7 +49,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
 }
 
 /// [`serve`] with explicit limits.
-pub async fn serve_with(app: Arc<App>, listener: TcpListener, limits: Limits) -> anyhow::Result<()> {
+pub async fn serve_with(
+    app: Arc<App>,
+    listener: TcpListener,
+    limits: Limits,
+) -> anyhow::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         let slot = Arc::clone(&slots).acquire_owned().await?;
@@ -60,8 +64,8 @@ pub async fn serve_with(app: Arc<App>, listener: TcpListener, limits: Limits) ->
             let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
                 let app = Arc::clone(&app);
                 async move {
-                    let request = request
-                        .map(|body| IdleTimeoutBody::new(body, limits.body_idle_timeout));
+                    let request =
+                        request.map(|body| IdleTimeoutBody::new(body, limits.body_idle_timeout));
                     match app.handle(request).await {
                         Ok(response) => Ok::<_, std::convert::Infallible>(response),
                         Err(e) if e.downcast_ref::<crate::app::Busy>().is_some() => {
@@ -268,7 +272,9 @@ mod tests {
             mut self: Pin<&mut Self>,
             cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-            self.0.poll_recv(cx).map(|data| data.map(|d| Ok(Frame::data(d))))
+            self.0
+                .poll_recv(cx)
+                .map(|data| data.map(|d| Ok(Frame::data(d))))
         }
     }
 

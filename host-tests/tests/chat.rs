@@ -894,3 +894,76 @@ async fn slow_streams_get_keepalive_comments_and_forwarded_streams_stay_intact()
     );
     assert!(text.matches(": keepalive").count() >= 2, "{text}");
 }
+
+/// An open gateway (no keys) is for this machine: a web page elsewhere cannot use it, through a
+/// rebound DNS name, a cross-site request, or a "simple" POST that needs no preflight.
+#[tokio::test]
+async fn an_open_gateway_answers_this_machine_not_web_pages() {
+    let gw = Gateway::new(
+        &format!(
+            "[gateway]\ncors_origins = [\"https://app.example\"]\nallowed_hosts = [\"gateway.internal\"]\n{}",
+            config()
+        ),
+        VARS,
+    );
+    let body = br#"{"model":"echo","messages":[{"role":"user","content":"hi"}]}"#;
+    let post = |headers: Vec<(&'static str, &'static str)>| {
+        let gw = &gw;
+        async move {
+            gw.call("POST", "/v1/chat/completions", &headers, body)
+                .await
+        }
+    };
+    // curl and SDKs: no Origin; `curl -d` sends a form content type and still works.
+    let curl = post(vec![("content-type", "application/x-www-form-urlencoded")]).await;
+    assert_eq!(curl.status, 200, "{}", curl.text());
+    let named = post(vec![
+        ("host", "gateway.internal:8787"),
+        ("content-type", "application/json"),
+    ])
+    .await;
+    assert_eq!(named.status, 200, "{}", named.text());
+    // DNS rebinding: the browser addresses the attacker's name, which resolved to this machine.
+    let rebound = post(vec![
+        ("host", "attacker.example:8787"),
+        ("content-type", "application/json"),
+    ])
+    .await;
+    assert_eq!(rebound.status, 403, "{}", rebound.text());
+    assert_eq!(rebound.json()["error"]["type"], "permission_error");
+    // A page on another site (a text/plain POST needs no preflight).
+    let csrf = post(vec![
+        ("origin", "https://evil.example"),
+        ("content-type", "text/plain;charset=UTF-8"),
+    ])
+    .await;
+    assert_eq!(csrf.status, 403, "{}", csrf.text());
+    let models = gw
+        .call(
+            "GET",
+            "/v1/models",
+            &[("origin", "https://evil.example")],
+            b"",
+        )
+        .await;
+    assert_eq!(models.status, 403);
+    // Pages of this machine and configured origins: JSON only.
+    let local_page = post(vec![
+        ("origin", "http://localhost:3000"),
+        ("content-type", "text/plain"),
+    ])
+    .await;
+    assert_eq!(local_page.status, 415, "{}", local_page.text());
+    let app = post(vec![
+        ("origin", "https://app.example"),
+        ("content-type", "application/json"),
+    ])
+    .await;
+    assert_eq!(app.status, 200, "{}", app.text());
+    // Ollama-format errors on the Ollama surface.
+    let ollama = gw
+        .call("GET", "/api/tags", &[("host", "attacker.example")], b"")
+        .await;
+    assert_eq!(ollama.status, 403);
+    assert!(ollama.json()["error"].is_string(), "{}", ollama.text());
+}

@@ -39,10 +39,7 @@ fn start_with(data_dir: &Path, flags: &[&str]) -> Apex {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let address = loop {
-        let line = lines
-            .next()
-            .expect("apex exited before listening")
-            .unwrap();
+        let line = lines.next().expect("apex exited before listening").unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.trim().to_string();
         }
@@ -239,7 +236,8 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
         "the third connection waits while two are open"
     );
     drop(first);
-    let answer = outcome_within(&mut third, Duration::from_secs(20)).expect("served once a slot frees");
+    let answer =
+        outcome_within(&mut third, Duration::from_secs(20)).expect("served once a slot frees");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }

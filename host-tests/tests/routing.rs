@@ -427,7 +427,10 @@ async fn a_cached_stream_comes_from_a_streamed_answer_too() {
 
 #[tokio::test]
 async fn stats_and_metrics_show_requests_errors_and_cooldowns() {
-    let gw = gateway("");
+    let gw = Gateway::new(
+        &config("").replace("[gateway]\n", "[gateway]\nadmin_keys = [\"alice\"]\n"),
+        VARS,
+    );
     gw.upstream.push(A, error(401));
     gw.upstream.push(A, ok("second key works"));
     let r = ask(&gw, "solo", "key-alice").await;
@@ -489,6 +492,44 @@ async fn stats_and_metrics_show_requests_errors_and_cooldowns() {
     assert!(text.contains("apex_key_cooldown_seconds"), "{text}");
     let unauthenticated = gw.call("GET", "/metrics", &[], b"").await;
     assert_eq!(unauthenticated.status, 401);
+    // Another tenant's key sees no gateway-wide numbers.
+    for path in ["/stats", "/metrics"] {
+        let tenant = gw
+            .call("GET", path, &[("authorization", "Bearer key-bob")], b"")
+            .await;
+        assert_eq!(tenant.status, 403, "{path}: {}", tenant.text());
+        assert_eq!(tenant.json()["error"]["type"], "permission_error");
+    }
+}
+
+#[tokio::test]
+async fn without_admin_keys_only_a_single_key_reads_stats() {
+    // Two tenants and no admin list: neither reads the other's traffic.
+    let gw = gateway("");
+    let stats = gw
+        .call(
+            "GET",
+            "/stats",
+            &[("authorization", "Bearer key-alice")],
+            b"",
+        )
+        .await;
+    assert_eq!(stats.status, 403, "{}", stats.text());
+    // An admin list naming no key is a configuration error.
+    let broken = Gateway::new(
+        &config("").replace("[gateway]\n", "[gateway]\nadmin_keys = [\"carol\"]\n"),
+        VARS,
+    );
+    let r = broken
+        .call(
+            "GET",
+            "/v1/models",
+            &[("authorization", "Bearer key-alice")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("gateway.admin_keys"), "{}", r.text());
 }
 
 #[tokio::test]

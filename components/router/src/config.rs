@@ -5,7 +5,9 @@
 //! [gateway]
 //! max_body_bytes = 10485760
 //! cors_origins = ["https://app.example"]
-//! api_keys = { alice = "apex_key_alice" }      # key name = variable holding the key
+//! api_keys = { alice = "apex_key_alice", ops = "apex_key_ops" }  # key name = variable holding the key
+//! admin_keys = ["ops"]                         # may read /stats and /metrics
+//! allowed_hosts = ["gateway.internal"]         # open gateway only: names besides localhost
 //!
 //! [providers.openai]                           # catalog name: kind, base_url, keys default
 //! keys = ["openai_api_key", "openai_api_key_2"]
@@ -253,6 +255,11 @@ struct GatewaySection {
     cors_origins: Vec<String>,
     #[serde(default)]
     api_keys: BTreeMap<String, String>,
+    /// Key names that may read `/stats` and `/metrics`.
+    admin_keys: Option<Vec<String>>,
+    /// Host names an open gateway (no keys) answers besides loopback ones.
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
     #[serde(default = "yes")]
     auto_providers: bool,
     #[serde(default = "yes")]
@@ -286,6 +293,8 @@ impl Default for GatewaySection {
             max_body_bytes: None,
             cors_origins: Vec::new(),
             api_keys: BTreeMap::new(),
+            admin_keys: None,
+            allowed_hosts: Vec::new(),
             auto_providers: true,
             echo_model: true,
         }
@@ -576,6 +585,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub cors_origins: Vec<String>,
     pub gateway_keys: Vec<GatewayKey>,
+    /// Key names that may read `/stats` and `/metrics` (`None`: a single key may; see `access`).
+    pub admin_keys: Option<Vec<String>>,
+    /// Host names an open gateway answers besides loopback ones (`*`: any).
+    pub allowed_hosts: Vec<String>,
     pub providers: BTreeMap<String, Provider>,
     pub models: BTreeMap<String, Vec<TargetRef>>,
     /// Strategy and cache settings of the `[models.<alias>]` sections (other names: defaults).
@@ -800,6 +813,13 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
     if let Some(key) = secret(SINGLE_KEY_VARIABLE) {
         gateway_keys.push(GatewayKey::new(SINGLE_KEY_NAME, &key));
     }
+    for name in file.gateway.admin_keys.iter().flatten() {
+        if !gateway_keys.iter().any(|key| &key.name == name) {
+            return Err(format!(
+                "gateway.admin_keys: `{name}` names no gateway key (keys: gateway.api_keys, or `{SINGLE_KEY_NAME}` for {SINGLE_KEY_VARIABLE})"
+            ));
+        }
+    }
 
     let mut providers = BTreeMap::new();
     for (name, section) in file.providers {
@@ -1019,6 +1039,8 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
             .unwrap_or(DEFAULT_MAX_BODY_BYTES),
         cors_origins: file.gateway.cors_origins,
         gateway_keys,
+        admin_keys: file.gateway.admin_keys,
+        allowed_hosts: file.gateway.allowed_hosts,
         providers,
         models,
         echo_model: file.gateway.echo_model,

@@ -17,11 +17,13 @@
 //! - `echo`: the built-in `echo` model (works with no provider configured)
 //! - `google_auth` (service-account JWTs) and `credentials` (access tokens cached in the
 //!   key-value store): Vertex AI's OAuth
+//! - `access`: what an open gateway answers (local names, no foreign pages), and the admin scope
 //! - `auth`, `cors`, `error`, `json`, `url`: one job each
 //!
 //! Pure logic (config, surfaces, auth, url, json) is plain Rust and tested natively; everything
 //! that touches WASI lives in `server`, `transport`, `dispatch` and `bindings`.
 
+pub mod access;
 pub mod accumulate;
 pub mod auth;
 pub mod cache_key;

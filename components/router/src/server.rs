@@ -141,6 +141,17 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         .as_deref()
         .or_else(|| auth::presented_key(&headers));
     let caller = if config.gateway_keys.is_empty() {
+        let authority = request.authority();
+        let has_body = matches!(method, Method::Post | Method::Put | Method::Patch);
+        if let Err(error) = crate::access::check_open_gateway(
+            authority.as_deref(),
+            &headers,
+            has_body,
+            &config.allowed_hosts,
+            &config.cors_origins,
+        ) {
+            return send_error(out, &error, errors, &cors_headers);
+        }
         "anonymous"
     } else {
         match auth::authenticate(&config.gateway_keys, presented) {
@@ -185,6 +196,9 @@ fn route(
     let json = |out, body: &[u8]| transport::respond(out, 200, json_headers(cors), body);
     match (method, path) {
         (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
+        (Method::Get, "/stats" | "/metrics") if !is_admin(config, client.caller) => {
+            send_error(out, &crate::access::not_admin(), errors, cors)
+        }
         (Method::Get, "/stats") => json(
             out,
             &crate::shared_state::snapshot(config).render_json(crate::shared_state::now_ms()),
@@ -274,6 +288,15 @@ fn route(
             cors,
         ),
     }
+}
+
+/// Whether `caller` may read gateway-wide statistics.
+fn is_admin(config: &Config, caller: &str) -> bool {
+    crate::access::is_admin(
+        caller,
+        config.admin_keys.as_deref(),
+        config.gateway_keys.len(),
+    )
 }
 
 /// An Ollama "load the model" call (no prompt, no messages): answered at once for a model the

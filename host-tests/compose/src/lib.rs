@@ -86,9 +86,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .status()
         .context("running cargo for the wasm components")?;
     if !status.success() {
-        bail!(
-            "building the wasm components failed (see the compiler's messages above)"
-        );
+        bail!("building the wasm components failed (see the compiler's messages above)");
     }
     let built = target_dir.join("wasm32-wasip2").join("component");
     let read = |name: &str| -> Result<Vec<u8>> {

@@ -115,9 +115,14 @@ impl Gateway {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
+        // The request is addressed to `localhost` unless a `host` header names another authority.
+        let authority = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map_or("localhost", |(_, value)| *value);
         let mut request = hyper::Request::builder()
             .method(method)
-            .uri(format!("http://localhost{path}"));
+            .uri(format!("http://{authority}{path}"));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

@@ -99,7 +99,11 @@ impl Resource<'_> {
     /// the action's suffix, and of `query` only the documented keys, each key and value decoded
     /// and encoded again.
     pub fn provider_path(&self, query: &str) -> String {
-        let mut path = format!("responses/{}{}", path_segment(self.id), self.action.suffix());
+        let mut path = format!(
+            "responses/{}{}",
+            path_segment(self.id),
+            self.action.suffix()
+        );
         let allowed = self.action.query_keys();
         let mut separator = '?';
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -127,16 +131,14 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             byte => out.push(byte),
         }
@@ -224,7 +226,10 @@ mod tests {
             "responses/resp_1/input_items?after=a%26limit%3D1%2F..%2F%23x"
         );
         assert_eq!(path("DELETE", "resp_1", "include=x"), "responses/resp_1");
-        assert_eq!(path("POST", "resp_1/cancel", "a=b"), "responses/resp_1/cancel");
+        assert_eq!(
+            path("POST", "resp_1/cancel", "a=b"),
+            "responses/resp_1/cancel"
+        );
     }
 
     #[test]
