@@ -73,7 +73,12 @@ pub struct Resource<'a> {
 /// digits, `_` and `-` (what OpenAI and Apex hand out); anything else, or an unknown sub-path, is
 /// a 404; a known path with the wrong method is a 405.
 pub fn parse<'a>(method: &str, rest: &'a str) -> Result<Resource<'a>, ApiError> {
-    let (id, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    let (id, sub) = match rest.split_once('/') {
+        // `{id}/` names no resource.
+        Some((id, sub)) if !sub.is_empty() => (id, sub),
+        Some(_) => ("", ""),
+        None => (rest, ""),
+    };
     let id_ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
         && id
