@@ -137,7 +137,7 @@ async fn openai_clients_reach_claude_on_vertex_with_a_cached_token() {
     let requests = gw.upstream.requests();
     assert_eq!(requests.len(), 3);
     assert!(requests[2].url.starts_with(VERTEX));
-    // The private key is never stored; the token is, with its expiry.
+    // Neither the private key nor the token is readable in the store (the token is sealed).
     let stored: Vec<String> = gw
         .kv
         .keys("default")
@@ -152,7 +152,12 @@ async fn openai_clients_reach_claude_on_vertex_with_a_cached_token() {
     assert!(
         stored
             .iter()
-            .any(|v| v.contains("ya29.c.test-access-token"))
+            .all(|v| !v.contains("ya29.c.test-access-token")),
+        "{stored:?}"
+    );
+    assert!(
+        stored.iter().any(|v| v.contains("\"sealed\"")),
+        "the sealed token is cached: {stored:?}"
     );
 }
 

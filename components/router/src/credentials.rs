@@ -1,9 +1,11 @@
 //! The credential a request carries upstream: the provider's key as configured, or — for Vertex
 //! AI — an OAuth access token obtained with the configured service-account key (an RS256-signed
 //! JWT exchanged at the key's `token_uri`) and cached in the key-value store until shortly before
-//! it expires, so instances share it.
+//! it expires, so instances share it. The cached token is sealed (`sealed`) under a key derived from
+//! the service-account key: the store never holds a usable token.
 
 use apex_adapter_kit::types::{ErrorKind, HttpRequest};
+use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::kv;
@@ -15,9 +17,11 @@ use crate::transport;
 /// A cached token is renewed this long before it expires.
 const REFRESH_MARGIN_SECS: u64 = 60;
 
+/// A cached token: sealed, with its expiry readable (for the expiry sweep).
 #[derive(Serialize, Deserialize)]
 struct CachedToken {
-    token: String,
+    /// base64 of `sealed::seal(service-account key, cache key, token)`.
+    sealed: String,
     expires_at: u64,
 }
 
@@ -45,8 +49,11 @@ pub fn for_key(
         .and_then(|b| b.get(&cache_key).ok().flatten())
         .and_then(|bytes| serde_json::from_slice::<CachedToken>(&bytes).ok())
         .filter(|c| c.expires_at > now + REFRESH_MARGIN_SECS)
+        .and_then(|c| Base64::decode_vec(&c.sealed).ok())
+        .and_then(|sealed| crate::sealed::open(&key, &cache_key, &sealed))
+        .and_then(|token| String::from_utf8(token).ok())
     {
-        return Ok(cached.token);
+        return Ok(cached);
     }
     let account = ServiceAccount::parse(&key)
         .map_err(|e| refused(format!("service-account key of `{}`: {e}", provider.name)))?;
@@ -77,7 +84,7 @@ pub fn for_key(
         .map_err(|e| refused(format!("token exchange for `{}`: {e}", provider.name)))?;
     if let Some(bucket) = bucket {
         let cached = CachedToken {
-            token: token.clone(),
+            sealed: Base64::encode_string(&crate::sealed::seal(&key, &cache_key, token.as_bytes())),
             expires_at: now.saturating_add(lifetime),
         };
         if let Ok(bytes) = serde_json::to_vec(&cached) {

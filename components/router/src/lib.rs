@@ -16,7 +16,7 @@
 //! - `transport`: outbound calls and the client response over `wasi:http`
 //! - `echo`: the built-in `echo` model (works with no provider configured)
 //! - `google_auth` (service-account JWTs) and `credentials` (access tokens cached in the
-//!   key-value store): Vertex AI's OAuth
+//!   key-value store, sealed by `sealed`): Vertex AI's OAuth
 //! - `access`: what an open gateway answers (local names, no foreign pages), and the admin scope
 //! - `auth`, `cors`, `error`, `json`, `url`: one job each
 //!
@@ -35,6 +35,7 @@ pub mod google_auth;
 pub mod health;
 pub mod json;
 pub mod routing;
+pub mod sealed;
 pub mod stats;
 pub mod strategy;
 pub mod surfaces;
