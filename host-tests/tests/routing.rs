@@ -619,3 +619,49 @@ async fn flaky_targets_are_benched_after_allowed_fails_in_a_row() {
     }
     assert!(!hosts(&gw).contains(&"b.test".to_string()));
 }
+
+#[tokio::test]
+async fn each_key_has_at_most_max_concurrent_per_key_requests_in_flight() {
+    let gw = Gateway::new(
+        &config("").replace("[gateway]\n", "[gateway]\nmax_concurrent_per_key = 1\n"),
+        VARS,
+    );
+    gw.upstream
+        .push(A, ok("slow").delayed(Duration::from_millis(1500)));
+    gw.upstream.push(A, ok("bob's"));
+    gw.upstream.push(A, ok("alice again"));
+    let first = ask(&gw, "solo", "key-alice");
+    let others = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let second = ask(&gw, "solo", "key-alice").await;
+        let bob = ask(&gw, "solo", "key-bob").await;
+        (second, bob)
+    };
+    let (first, (second, bob)) = tokio::join!(first, others);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(second.status, 429, "{}", second.text());
+    assert_eq!(second.json()["error"]["type"], "rate_limit_error");
+    assert_eq!(second.header("retry-after"), Some("1"));
+    assert_eq!(
+        bob.status,
+        200,
+        "another key has its own slots: {}",
+        bob.text()
+    );
+    // The slot is free again once the first answer is complete.
+    let again = ask(&gw, "solo", "key-alice").await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        gw.upstream.requests().len(),
+        3,
+        "the refused request reached no provider"
+    );
+    assert!(
+        gw.kv
+            .keys("default")
+            .iter()
+            .all(|k| !k.starts_with("apex:slot:")),
+        "every slot was given back: {:?}",
+        gw.kv.keys("default")
+    );
+}

@@ -8,6 +8,7 @@
 //! api_keys = { alice = "apex_key_alice", ops = "apex_key_ops" }  # key name = variable holding the key
 //! admin_keys = ["ops"]                         # may read /stats and /metrics
 //! allowed_hosts = ["gateway.internal"]         # open gateway only: names besides localhost
+//! max_concurrent_per_key = 32                  # requests in flight per key (default: no limit)
 //!
 //! [providers.openai]                           # catalog name: kind, base_url, keys default
 //! keys = ["openai_api_key", "openai_api_key_2"]
@@ -260,6 +261,8 @@ struct GatewaySection {
     /// Host names an open gateway (no keys) answers besides loopback ones.
     #[serde(default)]
     allowed_hosts: Vec<String>,
+    /// Requests in flight per gateway key at most.
+    max_concurrent_per_key: Option<u32>,
     #[serde(default = "yes")]
     auto_providers: bool,
     #[serde(default = "yes")]
@@ -295,6 +298,7 @@ impl Default for GatewaySection {
             api_keys: BTreeMap::new(),
             admin_keys: None,
             allowed_hosts: Vec::new(),
+            max_concurrent_per_key: None,
             auto_providers: true,
             echo_model: true,
         }
@@ -589,6 +593,8 @@ pub struct Config {
     pub admin_keys: Option<Vec<String>>,
     /// Host names an open gateway answers besides loopback ones (`*`: any).
     pub allowed_hosts: Vec<String>,
+    /// Requests in flight per gateway key at most (`None`: no limit).
+    pub max_concurrent_per_key: Option<u32>,
     pub providers: BTreeMap<String, Provider>,
     pub models: BTreeMap<String, Vec<TargetRef>>,
     /// Strategy and cache settings of the `[models.<alias>]` sections (other names: defaults).
@@ -1041,6 +1047,10 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
         gateway_keys,
         admin_keys: file.gateway.admin_keys,
         allowed_hosts: file.gateway.allowed_hosts,
+        max_concurrent_per_key: match file.gateway.max_concurrent_per_key {
+            Some(0) => return Err("gateway.max_concurrent_per_key must be at least 1".into()),
+            limit => limit,
+        },
         providers,
         models,
         echo_model: file.gateway.echo_model,

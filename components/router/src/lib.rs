@@ -17,6 +17,7 @@
 //! - `echo`: the built-in `echo` model (works with no provider configured)
 //! - `google_auth` (service-account JWTs) and `credentials` (access tokens cached in the
 //!   key-value store, sealed by `sealed`): Vertex AI's OAuth
+//! - `concurrency`: per-key in-flight request slots in the key-value store
 //! - `access`: what an open gateway answers (local names, no foreign pages), and the admin scope
 //! - `auth`, `cors`, `error`, `json`, `url`: one job each
 //!
@@ -27,6 +28,7 @@ pub mod access;
 pub mod accumulate;
 pub mod auth;
 pub mod cache_key;
+pub mod concurrency;
 pub mod config;
 pub mod cors;
 pub mod echo;

@@ -165,6 +165,25 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         cors: &cors_headers,
         pin: None,
     };
+    // A slot of the key's concurrency limit, held until the answer is complete (the body is read
+    // under it too, so slow senders count).
+    let _slot = match (&method, config.max_concurrent_per_key) {
+        (Method::Post, Some(limit)) => {
+            match crate::concurrency::acquire(
+                caller,
+                limit,
+                dispatch::now_secs(),
+                config.timeouts.total,
+            ) {
+                Some(slot) => slot,
+                None => {
+                    let error = crate::concurrency::too_many(limit);
+                    return send_error(out, &error, errors, &cors_headers);
+                }
+            }
+        }
+        _ => None,
+    };
     let body = match method {
         Method::Post => {
             match transport::read_request_body(&request, &headers, config.max_body_bytes) {
