@@ -126,6 +126,9 @@ async fn run(args: Args) -> Result<()> {
     println!(
         "         -d '{{\"model\":\"echo\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'"
     );
+    if !address.ip().is_loopback() && is_open(&app).await {
+        eprintln!("{}", open_warning(&address));
+    }
     let app = Arc::new(app);
     tokio::select! {
         result = server::serve_with(app, listener, args.limits) => result?,
@@ -134,6 +137,29 @@ async fn run(args: Args) -> Result<()> {
     // Everything a client was answered from is on disk before the process ends.
     kv.flush()?;
     Ok(())
+}
+
+/// Whether the gateway answers without a key (asks it, as a local client would).
+async fn is_open(app: &App) -> bool {
+    let request = hyper::Request::get("http://localhost/v1/models")
+        .body(http_body_util::Full::new(bytes::Bytes::new()));
+    match request {
+        Ok(request) => app
+            .handle(request)
+            .await
+            .is_ok_and(|response| response.status().is_success()),
+        Err(_) => false,
+    }
+}
+
+/// The warning for an open gateway on an address other machines can reach.
+fn open_warning(address: &std::net::SocketAddr) -> String {
+    format!(
+        "\n  WARNING: Apex listens on {address}, reachable from other machines, and has no gateway\n  \
+         API keys: anyone who can reach it may spend your provider keys. It answers only requests\n  \
+         addressed to localhost (or gateway.allowed_hosts) for now. Set APEX_API_KEY or\n  \
+         gateway.api_keys before exposing it, or listen on 127.0.0.1.\n"
+    )
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `kill`, systemd and container runtimes send).
@@ -157,5 +183,18 @@ async fn shutdown_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "interrupted"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_open_gateway_warning_names_the_address_and_the_fix() {
+        let warning = open_warning(&"0.0.0.0:8787".parse().unwrap());
+        assert!(warning.contains("0.0.0.0:8787"));
+        assert!(warning.contains("APEX_API_KEY"));
     }
 }
