@@ -1001,3 +1001,123 @@ async fn native_response_paths_cannot_leave_the_response() {
     assert_eq!(sent.url, "http://openai.test/v1/responses/resp_up_1/cancel");
     assert!(sent.body.is_empty(), "no client body is forwarded");
 }
+
+/// The stored record of response `id`, as bytes.
+fn stored(gw: &Gateway, id: &str) -> Option<Vec<u8>> {
+    gw.kv.get("default", &format!("apex:response:{id}"))
+}
+
+/// Records hold their own turn and a link to the one before: storage grows linearly with a
+/// chain, not with its square, and the provider still gets the whole conversation in order.
+#[tokio::test]
+async fn a_long_chain_stores_each_turn_once() {
+    let gw = gateway();
+    const TURNS: usize = 30;
+    let mut previous: Option<String> = None;
+    let mut sizes = Vec::new();
+    for turn in 1..=TURNS {
+        gw.upstream.push(
+            OPENAI,
+            Reply::json(
+                200,
+                openai_text(&format!("answer {turn:02}: {}", "x".repeat(200))),
+            ),
+        );
+        let mut body =
+            json!({"model": "gpt", "input": format!("question {turn:02}: {}", "y".repeat(200))});
+        if let Some(id) = &previous {
+            body["previous_response_id"] = json!(id);
+        }
+        let r = create(&gw, &body).await;
+        assert_eq!(r.status, 200, "turn {turn}: {}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        sizes.push(stored(&gw, &id).expect("stored").len());
+        previous = Some(id);
+    }
+    // Every record is about the size of the first continued one (ids and numbers aside).
+    let second = sizes[1];
+    for (turn, size) in sizes.iter().enumerate() {
+        assert!(
+            *size <= second + 64,
+            "turn {}: record of {size} bytes, turn 2's was {second}: {sizes:?}",
+            turn + 1
+        );
+    }
+    let all: usize = gw
+        .kv
+        .keys("default")
+        .iter()
+        .filter(|k| k.starts_with("apex:response:"))
+        .map(|k| gw.kv.get("default", k).unwrap().len())
+        .sum();
+    assert!(all <= TURNS * (second + 64), "{all} bytes in all");
+    // The 30th request carried every earlier turn, in order.
+    let last = gw.upstream.requests()[TURNS - 1].json().to_string();
+    let mut position = 0;
+    for turn in 1..=TURNS {
+        for needle in [format!("question {turn:02}"), format!("answer {turn:02}")] {
+            if turn == TURNS && needle.starts_with("answer") {
+                continue;
+            }
+            let found = last[position..]
+                .find(&needle)
+                .unwrap_or_else(|| panic!("`{needle}` missing or out of order"));
+            position += found + needle.len();
+        }
+    }
+}
+
+/// A response whose chain lost a record (deleted here; expired alike) cannot be continued: a
+/// clear error naming `previous_response_id`, and nothing is sent upstream.
+#[tokio::test]
+async fn a_chain_with_a_missing_link_is_refused() {
+    let gw = gateway();
+    let mut ids: Vec<String> = Vec::new();
+    for turn in 0..3 {
+        gw.upstream.push(
+            OPENAI,
+            Reply::json(200, openai_text(&format!("reply {turn}"))),
+        );
+        let mut body = json!({"model": "gpt", "input": format!("turn {turn}")});
+        if let Some(id) = ids.last() {
+            body["previous_response_id"] = json!(id);
+        }
+        let r = create(&gw, &body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        ids.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    let deleted = call(
+        &gw,
+        "DELETE",
+        &format!("/v1/responses/{}", ids[0]),
+        "key-of-alice",
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    let sent = gw.upstream.requests().len();
+    let r = create(
+        &gw,
+        &json!({"model": "gpt", "input": "more", "previous_response_id": ids[2]}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let error = &r.json()["error"];
+    assert_eq!(error["param"], "previous_response_id", "{error}");
+    assert_eq!(error["type"], "invalid_request_error", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains(&ids[0]),
+        "names the missing response: {error}"
+    );
+    assert_eq!(gw.upstream.requests().len(), sent, "nothing sent upstream");
+    // The response itself is still there.
+    let got = call(
+        &gw,
+        "GET",
+        &format!("/v1/responses/{}", ids[2]),
+        "key-of-alice",
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200);
+}
