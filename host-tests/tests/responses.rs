@@ -1121,3 +1121,37 @@ async fn a_chain_with_a_missing_link_is_refused() {
     .await;
     assert_eq!(got.status, 200);
 }
+
+/// A record over the size cap is not stored: the client's answer is the same, and the id cannot
+/// be continued or fetched.
+#[tokio::test]
+async fn an_oversized_record_is_not_stored() {
+    let gw = gateway();
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("read it all")));
+    let big = "z".repeat(4 * 1024 * 1024 + 1024);
+    let r = create(&gw, &json!({"model": "gpt", "input": big})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["output"][0]["content"][0]["text"], "read it all");
+    assert_eq!(answer["status"], "completed");
+    let id = answer["id"].as_str().unwrap().to_string();
+    assert!(stored(&gw, &id).is_none(), "not stored");
+    let next = create(
+        &gw,
+        &json!({"model": "gpt", "input": "and?", "previous_response_id": id}),
+    )
+    .await;
+    assert_eq!(next.status, 404, "{}", next.text());
+    assert_eq!(next.json()["error"]["param"], "previous_response_id");
+    // A record under the cap is stored as before.
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("ok")));
+    let r = create(
+        &gw,
+        &json!({"model": "gpt", "input": "z".repeat(1024 * 1024)}),
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert!(stored(&gw, &id).is_some());
+}

@@ -167,6 +167,10 @@ pub fn record_key(id: &str) -> String {
     format!("{RECORD_PREFIX}{id}")
 }
 
+/// The largest record stored (4 MiB of JSON). A larger one — a huge input or output — is not
+/// stored: the client's answer is the same, but its id cannot be continued or fetched.
+pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
+
 /// The most stored responses one `previous_response_id` chain may span (each is a read).
 pub const MAX_CHAIN: usize = 1000;
 
@@ -340,7 +344,8 @@ fn input_items(input: Option<Value>, response_id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// What to store for a finished response: nothing when the client said `store: false`.
+/// What to store for a finished response: nothing when the client said `store: false`, or when
+/// the record would be larger than [`MAX_RECORD_BYTES`].
 pub fn record(done: &Completed, ttl_secs: u64) -> Option<(String, Vec<u8>)> {
     let fields: StoredFields = serde_json::from_slice(done.body).ok()?;
     if fields.store == Some(false) {
@@ -365,7 +370,8 @@ pub fn record(done: &Completed, ttl_secs: u64) -> Option<(String, Vec<u8>)> {
             .filter(|id| !id.is_empty() && fields.apex_history.is_some()),
         history: Vec::new(),
     };
-    Some((record_key(done.id), serde_json::to_vec(&record).ok()?))
+    let bytes = serde_json::to_vec(&record).ok()?;
+    (bytes.len() <= MAX_RECORD_BYTES).then(|| (record_key(done.id), bytes))
 }
 
 /// The stored record `bytes` as `caller` may see it at `now`: another key's response, or an
@@ -631,6 +637,16 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn records_over_the_cap_are_not_stored() {
+        let input = "a".repeat(MAX_RECORD_BYTES);
+        assert!(stored("resp_1", &json!({"model": "gpt", "input": input}), "ok").is_none());
+        let output = "b".repeat(MAX_RECORD_BYTES);
+        assert!(stored("resp_1", &json!({"model": "gpt", "input": "hi"}), &output).is_none());
+        let input = "a".repeat(MAX_RECORD_BYTES - 4096);
+        assert!(stored("resp_1", &json!({"model": "gpt", "input": input}), "ok").is_some());
     }
 
     #[test]
