@@ -1155,3 +1155,147 @@ async fn an_oversized_record_is_not_stored() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     assert!(stored(&gw, &id).is_some());
 }
+
+/// Waits (up to 10 s) until `done` holds for the store: the sweep runs after the response.
+async fn eventually(kv: &KvStore, done: impl Fn(&KvStore) -> bool) -> bool {
+    for _ in 0..200 {
+        if done(kv) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    done(kv)
+}
+
+/// Stored responses, native routes, cache entries, cooldowns and access tokens past their expiry
+/// are deleted by a later request's sweep; live entries, counters and other keys stay. A sweep runs
+/// at most once a minute per store, and examines at most 1,000 entries, continuing next time.
+#[tokio::test]
+async fn expired_state_is_swept() {
+    let kv = KvStore::in_memory();
+    let gw = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("old")));
+    let r = create(&gw, &json!({"model": "gpt", "input": "hi"})).await;
+    let old = format!("apex:response:{}", r.json()["id"].as_str().unwrap());
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("new")));
+    let r = create(&gw, &json!({"model": "gpt", "input": "hi"})).await;
+    let live = format!("apex:response:{}", r.json()["id"].as_str().unwrap());
+    let mut record: Value = serde_json::from_slice(&kv.get("default", &old).unwrap()).unwrap();
+    record["expires_at"] = json!(1);
+    kv.set("default", &old, record.to_string().into_bytes());
+    drop(gw);
+
+    let far = 4_000_000_000u64;
+    let expired = [
+        (
+            "apex:response-route:resp_gone",
+            json!({"provider": "oa", "key_index": 0, "owner": "alice", "expires_at": 1}),
+        ),
+        (
+            "apex:cache:gone",
+            json!({"response": {}, "stored_at_ms": 1000, "ttl_secs": 60}),
+        ),
+        (
+            "apex:cool:key:oa#0",
+            json!({"until_ms": 1000, "reason": "rate-limited", "strikes": 0, "told": true}),
+        ),
+        (
+            "apex:cool:target:oa/gone",
+            json!({"until_ms": 1000, "reason": "server", "strikes": 0, "told": false}),
+        ),
+        ("apex:token:vx#0", json!({"token": "t", "expires_at": 1})),
+        // Strikes from long ago (entries written before they carried a time).
+        (
+            "apex:cool:target:oa/flaky",
+            json!({"until_ms": 0, "reason": "server", "strikes": 2, "told": false}),
+        ),
+    ];
+    let kept = [
+        (
+            "apex:response-route:resp_live",
+            json!({"provider": "oa", "key_index": 0, "owner": "alice", "expires_at": far}),
+        ),
+        (
+            "apex:cache:live",
+            json!({"response": {}, "stored_at_ms": far * 1000, "ttl_secs": 60}),
+        ),
+        (
+            "apex:cool:key:oa#1",
+            json!({"until_ms": far * 1000, "reason": "rate-limited", "strikes": 0, "told": true}),
+        ),
+        ("apex:token:vx#1", json!({"token": "t", "expires_at": far})),
+        (
+            "apex:cool:target:oa/recent",
+            json!({"until_ms": 0, "reason": "server", "strikes": 1, "told": false, "at_ms": far * 1000}),
+        ),
+        ("apex:rr:gpt", json!(7)),
+        ("apex:stats:gpt:0", json!({})),
+        ("other-app:thing", json!({"expires_at": 1})),
+    ];
+    for (key, value) in expired.iter().chain(&kept) {
+        kv.set("default", key, value.to_string().into_bytes());
+    }
+    // As if no sweep had run yet.
+    kv.delete("default", "apex:sweep:last");
+
+    let gw = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+    assert_eq!(gw.call("GET", "/health", &[], b"").await.status, 200);
+    let gone = |kv: &KvStore| {
+        !kv.exists("default", &old) && expired.iter().all(|(key, _)| !kv.exists("default", key))
+    };
+    assert!(eventually(&kv, gone).await, "{:?}", kv.keys("default"));
+    for key in kept.iter().map(|(key, _)| *key).chain([live.as_str()]) {
+        assert!(kv.exists("default", key), "{key} kept");
+    }
+    assert!(kv.exists("default", "apex:sweep:last"));
+
+    // Within the minute, another request sweeps nothing.
+    kv.set(
+        "default",
+        "apex:cache:later",
+        expired[1].1.to_string().into_bytes(),
+    );
+    let gw2 = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+    assert_eq!(gw2.call("GET", "/health", &[], b"").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        kv.exists("default", "apex:cache:later"),
+        "not swept again so soon"
+    );
+    drop((gw, gw2));
+
+    // A large store is swept 1,000 entries at a time, each sweep going on from the last.
+    kv.delete("default", "apex:cache:later");
+    for i in 0..1500 {
+        kv.set(
+            "default",
+            &format!("apex:cache:bulk{i:04}"),
+            expired[1].1.to_string().into_bytes(),
+        );
+    }
+    let bulk = |kv: &KvStore| {
+        kv.keys("default")
+            .iter()
+            .filter(|k| k.starts_with("apex:cache:bulk"))
+            .count()
+    };
+    for expected in [500, 0] {
+        // Make the last sweep a minute old.
+        let mut last: Value =
+            serde_json::from_slice(&kv.get("default", "apex:sweep:last").unwrap()).unwrap();
+        last["at"] = json!(1);
+        kv.set("default", "apex:sweep:last", last.to_string().into_bytes());
+        let gw = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+        assert_eq!(gw.call("GET", "/health", &[], b"").await.status, 200);
+        assert!(
+            eventually(&kv, |kv| bulk(kv) <= expected).await,
+            "{} left, {expected} expected",
+            bulk(&kv)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(bulk(&kv), expected, "1,000 examined per sweep");
+    }
+    assert!(kv.exists("default", "apex:cache:live"));
+}
