@@ -320,6 +320,12 @@ pub struct Health {
 }
 
 impl Health {
+    /// Drop the entries that have expired at `now_ms` (a stats document keeps the cooldowns it
+    /// saw; without this, one per benched target ever, made-up model names included).
+    pub fn forget_expired(&mut self, now_ms: u64) {
+        self.entries.retain(|_, c| c.expires_at_ms() > now_ms);
+    }
+
     /// Record a cooldown (keeping the later one if there is one already).
     pub fn insert(&mut self, subject: &Subject, cooldown: Cooldown) {
         let name = subject.kv_key();
@@ -579,6 +585,19 @@ mod tests {
             after_failure(None, FailureClass::MalformedReply, None, &config, NOW),
             None
         );
+    }
+
+    #[test]
+    fn expired_entries_are_forgotten() {
+        let mut health = Health::default();
+        health.insert(
+            &Subject::key("a", 0),
+            bench(NOW + 1, FailureClass::RateLimited),
+        );
+        health.insert(&Subject::key("a", 1), bench(NOW, FailureClass::RateLimited));
+        health.forget_expired(NOW);
+        let names: Vec<&String> = health.entries.keys().collect();
+        assert_eq!(names, ["apex:cool:key:a#0"]);
     }
 
     #[test]
