@@ -1001,3 +1001,301 @@ async fn native_response_paths_cannot_leave_the_response() {
     assert_eq!(sent.url, "http://openai.test/v1/responses/resp_up_1/cancel");
     assert!(sent.body.is_empty(), "no client body is forwarded");
 }
+
+/// The stored record of response `id`, as bytes.
+fn stored(gw: &Gateway, id: &str) -> Option<Vec<u8>> {
+    gw.kv.get("default", &format!("apex:response:{id}"))
+}
+
+/// Records hold their own turn and a link to the one before: storage grows linearly with a
+/// chain, not with its square, and the provider still gets the whole conversation in order.
+#[tokio::test]
+async fn a_long_chain_stores_each_turn_once() {
+    let gw = gateway();
+    const TURNS: usize = 30;
+    let mut previous: Option<String> = None;
+    let mut sizes = Vec::new();
+    for turn in 1..=TURNS {
+        gw.upstream.push(
+            OPENAI,
+            Reply::json(
+                200,
+                openai_text(&format!("answer {turn:02}: {}", "x".repeat(200))),
+            ),
+        );
+        let mut body =
+            json!({"model": "gpt", "input": format!("question {turn:02}: {}", "y".repeat(200))});
+        if let Some(id) = &previous {
+            body["previous_response_id"] = json!(id);
+        }
+        let r = create(&gw, &body).await;
+        assert_eq!(r.status, 200, "turn {turn}: {}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        sizes.push(stored(&gw, &id).expect("stored").len());
+        previous = Some(id);
+    }
+    // Every record is about the size of the first continued one (ids and numbers aside).
+    let second = sizes[1];
+    for (turn, size) in sizes.iter().enumerate() {
+        assert!(
+            *size <= second + 64,
+            "turn {}: record of {size} bytes, turn 2's was {second}: {sizes:?}",
+            turn + 1
+        );
+    }
+    let all: usize = gw
+        .kv
+        .keys("default")
+        .iter()
+        .filter(|k| k.starts_with("apex:response:"))
+        .map(|k| gw.kv.get("default", k).unwrap().len())
+        .sum();
+    assert!(all <= TURNS * (second + 64), "{all} bytes in all");
+    // The 30th request carried every earlier turn, in order.
+    let last = gw.upstream.requests()[TURNS - 1].json().to_string();
+    let mut position = 0;
+    for turn in 1..=TURNS {
+        for needle in [format!("question {turn:02}"), format!("answer {turn:02}")] {
+            if turn == TURNS && needle.starts_with("answer") {
+                continue;
+            }
+            let found = last[position..]
+                .find(&needle)
+                .unwrap_or_else(|| panic!("`{needle}` missing or out of order"));
+            position += found + needle.len();
+        }
+    }
+}
+
+/// A response whose chain lost a record (deleted here; expired alike) cannot be continued: a
+/// clear error naming `previous_response_id`, and nothing is sent upstream.
+#[tokio::test]
+async fn a_chain_with_a_missing_link_is_refused() {
+    let gw = gateway();
+    let mut ids: Vec<String> = Vec::new();
+    for turn in 0..3 {
+        gw.upstream.push(
+            OPENAI,
+            Reply::json(200, openai_text(&format!("reply {turn}"))),
+        );
+        let mut body = json!({"model": "gpt", "input": format!("turn {turn}")});
+        if let Some(id) = ids.last() {
+            body["previous_response_id"] = json!(id);
+        }
+        let r = create(&gw, &body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        ids.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    let deleted = call(
+        &gw,
+        "DELETE",
+        &format!("/v1/responses/{}", ids[0]),
+        "key-of-alice",
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    let sent = gw.upstream.requests().len();
+    let r = create(
+        &gw,
+        &json!({"model": "gpt", "input": "more", "previous_response_id": ids[2]}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let error = &r.json()["error"];
+    assert_eq!(error["param"], "previous_response_id", "{error}");
+    assert_eq!(error["type"], "invalid_request_error", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains(&ids[0]),
+        "names the missing response: {error}"
+    );
+    assert_eq!(gw.upstream.requests().len(), sent, "nothing sent upstream");
+    // The response itself is still there.
+    let got = call(
+        &gw,
+        "GET",
+        &format!("/v1/responses/{}", ids[2]),
+        "key-of-alice",
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200);
+}
+
+/// A record over the size cap is not stored: the client's answer is the same, and the id cannot
+/// be continued or fetched.
+#[tokio::test]
+async fn an_oversized_record_is_not_stored() {
+    let gw = gateway();
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("read it all")));
+    let big = "z".repeat(4 * 1024 * 1024 + 1024);
+    let r = create(&gw, &json!({"model": "gpt", "input": big})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["output"][0]["content"][0]["text"], "read it all");
+    assert_eq!(answer["status"], "completed");
+    let id = answer["id"].as_str().unwrap().to_string();
+    assert!(stored(&gw, &id).is_none(), "not stored");
+    let next = create(
+        &gw,
+        &json!({"model": "gpt", "input": "and?", "previous_response_id": id}),
+    )
+    .await;
+    assert_eq!(next.status, 404, "{}", next.text());
+    assert_eq!(next.json()["error"]["param"], "previous_response_id");
+    // A record under the cap is stored as before.
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("ok")));
+    let r = create(
+        &gw,
+        &json!({"model": "gpt", "input": "z".repeat(1024 * 1024)}),
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert!(stored(&gw, &id).is_some());
+}
+
+/// Waits (up to 10 s) until `done` holds for the store: the sweep runs after the response.
+async fn eventually(kv: &KvStore, done: impl Fn(&KvStore) -> bool) -> bool {
+    for _ in 0..200 {
+        if done(kv) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    done(kv)
+}
+
+/// Stored responses, native routes, cache entries, cooldowns and access tokens past their expiry
+/// are deleted by a later request's sweep; live entries, counters and other keys stay. A sweep runs
+/// at most once a minute per store, and examines at most 1,000 entries, continuing next time.
+#[tokio::test]
+async fn expired_state_is_swept() {
+    let kv = KvStore::in_memory();
+    let gw = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("old")));
+    let r = create(&gw, &json!({"model": "gpt", "input": "hi"})).await;
+    let old = format!("apex:response:{}", r.json()["id"].as_str().unwrap());
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("new")));
+    let r = create(&gw, &json!({"model": "gpt", "input": "hi"})).await;
+    let live = format!("apex:response:{}", r.json()["id"].as_str().unwrap());
+    let mut record: Value = serde_json::from_slice(&kv.get("default", &old).unwrap()).unwrap();
+    record["expires_at"] = json!(1);
+    kv.set("default", &old, record.to_string().into_bytes());
+    drop(gw);
+
+    let far = 4_000_000_000u64;
+    let expired = [
+        (
+            "apex:response-route:resp_gone",
+            json!({"provider": "oa", "key_index": 0, "owner": "alice", "expires_at": 1}),
+        ),
+        (
+            "apex:cache:gone",
+            json!({"response": {}, "stored_at_ms": 1000, "ttl_secs": 60}),
+        ),
+        (
+            "apex:cool:key:oa#0",
+            json!({"until_ms": 1000, "reason": "rate-limited", "strikes": 0, "told": true}),
+        ),
+        (
+            "apex:cool:target:oa/gone",
+            json!({"until_ms": 1000, "reason": "server", "strikes": 0, "told": false}),
+        ),
+        ("apex:token:vx#0", json!({"token": "t", "expires_at": 1})),
+        // Strikes from long ago (entries written before they carried a time).
+        (
+            "apex:cool:target:oa/flaky",
+            json!({"until_ms": 0, "reason": "server", "strikes": 2, "told": false}),
+        ),
+    ];
+    let kept = [
+        (
+            "apex:response-route:resp_live",
+            json!({"provider": "oa", "key_index": 0, "owner": "alice", "expires_at": far}),
+        ),
+        (
+            "apex:cache:live",
+            json!({"response": {}, "stored_at_ms": far * 1000, "ttl_secs": 60}),
+        ),
+        (
+            "apex:cool:key:oa#1",
+            json!({"until_ms": far * 1000, "reason": "rate-limited", "strikes": 0, "told": true}),
+        ),
+        ("apex:token:vx#1", json!({"token": "t", "expires_at": far})),
+        (
+            "apex:cool:target:oa/recent",
+            json!({"until_ms": 0, "reason": "server", "strikes": 1, "told": false, "at_ms": far * 1000}),
+        ),
+        ("apex:rr:gpt", json!(7)),
+        ("apex:stats:gpt:0", json!({})),
+        ("other-app:thing", json!({"expires_at": 1})),
+    ];
+    for (key, value) in expired.iter().chain(&kept) {
+        kv.set("default", key, value.to_string().into_bytes());
+    }
+    // As if no sweep had run yet.
+    kv.delete("default", "apex:sweep:last");
+
+    let gw = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+    assert_eq!(gw.call("GET", "/health", &[], b"").await.status, 200);
+    let gone = |kv: &KvStore| {
+        !kv.exists("default", &old) && expired.iter().all(|(key, _)| !kv.exists("default", key))
+    };
+    assert!(eventually(&kv, gone).await, "{:?}", kv.keys("default"));
+    for key in kept.iter().map(|(key, _)| *key).chain([live.as_str()]) {
+        assert!(kv.exists("default", key), "{key} kept");
+    }
+    assert!(kv.exists("default", "apex:sweep:last"));
+
+    // Within the minute, another request sweeps nothing.
+    kv.set(
+        "default",
+        "apex:cache:later",
+        expired[1].1.to_string().into_bytes(),
+    );
+    let gw2 = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+    assert_eq!(gw2.call("GET", "/health", &[], b"").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        kv.exists("default", "apex:cache:later"),
+        "not swept again so soon"
+    );
+    drop((gw, gw2));
+
+    // A large store is swept 1,000 entries at a time, each sweep going on from the last.
+    kv.delete("default", "apex:cache:later");
+    for i in 0..1500 {
+        kv.set(
+            "default",
+            &format!("apex:cache:bulk{i:04}"),
+            expired[1].1.to_string().into_bytes(),
+        );
+    }
+    let bulk = |kv: &KvStore| {
+        kv.keys("default")
+            .iter()
+            .filter(|k| k.starts_with("apex:cache:bulk"))
+            .count()
+    };
+    for expected in [500, 0] {
+        // Make the last sweep a minute old.
+        let mut last: Value =
+            serde_json::from_slice(&kv.get("default", "apex:sweep:last").unwrap()).unwrap();
+        last["at"] = json!(1);
+        kv.set("default", "apex:sweep:last", last.to_string().into_bytes());
+        let gw = Gateway::with_kv(&config(), VARS, std::sync::Arc::clone(&kv));
+        assert_eq!(gw.call("GET", "/health", &[], b"").await.status, 200);
+        assert!(
+            eventually(&kv, |kv| bulk(kv) <= expected).await,
+            "{} left, {expected} expected",
+            bulk(&kv)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(bulk(&kv), expected, "1,000 examined per sweep");
+    }
+    assert!(kv.exists("default", "apex:cache:live"));
+}

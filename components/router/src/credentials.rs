@@ -42,7 +42,7 @@ pub fn for_key(
         return Ok(key);
     }
     let now = wasip2::clocks::wall_clock::now().seconds;
-    let cache_key = format!("apex:token:{}#{index}", provider.name);
+    let cache_key = format!("{}{}#{index}", google_auth::TOKEN_PREFIX, provider.name);
     let bucket = kv::open(KV_STORE).ok();
     if let Some(cached) = bucket
         .as_ref()

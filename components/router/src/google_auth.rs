@@ -28,6 +28,9 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 pub const ASSERTION_LIFETIME_SECS: u64 = 3600;
 /// The content type of [`token_request_body`].
 pub const TOKEN_REQUEST_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+/// Prefix of the key-value entries caching access tokens (`<prefix><provider>#<key index>`, the
+/// value `{"token", "expires_at"}`).
+pub const TOKEN_PREFIX: &str = "apex:token:";
 /// The grant type of a JWT assertion (RFC 7523).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 

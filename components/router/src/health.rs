@@ -10,8 +10,8 @@
 //! cooldown would lose updates (two instances benching two different keys at once: one write
 //! wins). With one entry per subject, writers only race on the same subject, where either value
 //! is right (keep the later expiry with [`Cooldown::later`] when the old value was read). Entries
-//! outlive their expiry harmlessly (the store has no TTL): an expired entry reads as "usable" and
-//! may be deleted.
+//! outlive their expiry harmlessly (the store has no TTL): an expired entry
+//! ([`Cooldown::expires_at_ms`]) reads as "usable", and the router's expiry sweep deletes it.
 //!
 //! Per request the router reads the entries of [`subjects`] into a [`Health`], calls
 //! [`Health::plan`] to drop attempts whose key or target is cooling, and answers 429/503 with
@@ -33,6 +33,9 @@ pub const TARGET_PREFIX: &str = "apex:cool:target:";
 /// The longest cooldown a Retry-After can ask for (a day): a wild value cannot bench a key for
 /// good.
 pub const MAX_COOLDOWN_SECS: u64 = 24 * 60 * 60;
+/// How long counted strikes are remembered after the last one (a failure a day ago and one now
+/// are not "in a row").
+pub const STRIKES_KEPT_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Something that can cool down.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,9 +109,22 @@ pub struct Cooldown {
     /// the gateway inferring it from failures in a row.
     #[serde(default)]
     pub told: bool,
+    /// When it was written (wall-clock milliseconds; 0 in entries written before this field).
+    #[serde(default)]
+    pub at_ms: u64,
 }
 
 impl Cooldown {
+    /// When the entry means nothing any more and may be deleted: the end of its bench, and for
+    /// counted strikes [`STRIKES_KEPT_MS`] after the last one.
+    pub fn expires_at_ms(&self) -> u64 {
+        if self.strikes == 0 {
+            return self.until_ms;
+        }
+        self.until_ms
+            .max(self.at_ms.saturating_add(STRIKES_KEPT_MS))
+    }
+
     /// Whether it still holds at `now_ms`.
     pub fn is_active(&self, now_ms: u64) -> bool {
         is_cooling(now_ms, self.until_ms)
@@ -204,7 +220,7 @@ pub fn after_failure(
     }
     cooldown_ms(class, None, config)?;
     let strikes = existing
-        .filter(|e| !e.is_active(now_ms))
+        .filter(|e| !e.is_active(now_ms) && e.expires_at_ms() > now_ms)
         .map_or(0, |e| e.strikes)
         .saturating_add(1);
     if strikes >= config.allowed_fails {
@@ -215,6 +231,7 @@ pub fn after_failure(
         reason: class,
         strikes,
         told: false,
+        at_ms: now_ms,
     })
 }
 
@@ -231,6 +248,7 @@ pub fn cooldown(
         strikes: 0,
         told: retry_after_ms.is_some()
             || matches!(class, FailureClass::RateLimited | FailureClass::Auth),
+        at_ms: now_ms,
     })
 }
 
@@ -302,6 +320,12 @@ pub struct Health {
 }
 
 impl Health {
+    /// Drop the entries that have expired at `now_ms` (a stats document keeps the cooldowns it
+    /// saw; without this, one per benched target ever, made-up model names included).
+    pub fn forget_expired(&mut self, now_ms: u64) {
+        self.entries.retain(|_, c| c.expires_at_ms() > now_ms);
+    }
+
     /// Record a cooldown (keeping the later one if there is one already).
     pub fn insert(&mut self, subject: &Subject, cooldown: Cooldown) {
         let name = subject.kv_key();
@@ -431,6 +455,7 @@ mod tests {
             reason,
             strikes: 0,
             told: matches!(reason, FailureClass::RateLimited | FailureClass::Auth),
+            at_ms: NOW,
         }
     }
 
@@ -563,6 +588,40 @@ mod tests {
     }
 
     #[test]
+    fn expired_entries_are_forgotten() {
+        let mut health = Health::default();
+        health.insert(
+            &Subject::key("a", 0),
+            bench(NOW + 1, FailureClass::RateLimited),
+        );
+        health.insert(&Subject::key("a", 1), bench(NOW, FailureClass::RateLimited));
+        health.forget_expired(NOW);
+        let names: Vec<&String> = health.entries.keys().collect();
+        assert_eq!(names, ["apex:cool:key:a#0"]);
+    }
+
+    #[test]
+    fn entries_expire_with_their_bench_and_strikes_after_a_day() {
+        let config = crate::config::load(None, &|_| None).unwrap();
+        let first = after_failure(None, FailureClass::Server, None, &config, NOW).unwrap();
+        assert_eq!(first.at_ms, NOW);
+        assert_eq!(first.expires_at_ms(), NOW + STRIKES_KEPT_MS);
+        let benched = after_failure(None, FailureClass::RateLimited, None, &config, NOW).unwrap();
+        assert_eq!(benched.expires_at_ms(), benched.until_ms);
+        // A strike from more than a day ago no longer counts.
+        let later = NOW + STRIKES_KEPT_MS;
+        let next = after_failure(Some(first), FailureClass::Server, None, &config, later).unwrap();
+        assert_eq!((next.strikes, next.at_ms), (1, later));
+        let next = after_failure(Some(first), FailureClass::Server, None, &config, later - 1);
+        assert_eq!(next.map(|c| c.strikes), Some(2));
+        // Entries written before `at_ms` existed: strikes are stale, a bench expires as before.
+        let old = Cooldown::decode(br#"{"until_ms":0,"reason":"server","strikes":2}"#).unwrap();
+        assert!(old.expires_at_ms() <= NOW);
+        let old = Cooldown::decode(br#"{"until_ms":5000,"reason":"server"}"#).unwrap();
+        assert_eq!(old.expires_at_ms(), 5000);
+    }
+
+    #[test]
     fn inferred_benches_are_probed_when_nothing_else_is_left() {
         let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n[models.m]\ntargets = [\"a/x\", \"b/y\"]";
         let config = crate::config::load(Some(text), &|_| None).unwrap();
@@ -574,6 +633,7 @@ mod tests {
             reason: FailureClass::Server,
             strikes: 0,
             told: false,
+            at_ms: 0,
         };
         health.insert(&Subject::target(&targets[0]), inferred(NOW + 9_000));
         health.insert(&Subject::target(&targets[1]), inferred(NOW + 3_000));
@@ -602,7 +662,7 @@ mod tests {
         let bytes = auth.encode();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            r#"{"until_ms":1700000600000,"reason":"auth","strikes":0,"told":true}"#
+            r#"{"until_ms":1700000600000,"reason":"auth","strikes":0,"told":true,"at_ms":1700000000000}"#
         );
         assert_eq!(Cooldown::decode(&bytes), Some(auth));
         assert_eq!(Cooldown::decode(b"garbage"), None);

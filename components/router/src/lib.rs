@@ -11,6 +11,8 @@
 //!   weighted, random, least-used); `health`: cooldowns; `cache_key`: the response cache's keys and
 //!   entries; `stats`: counters, latency histograms, `/stats` and `/metrics`
 //! - `shared_state`: those kept in the key-value store (cooldowns, counters, stats, cache)
+//! - `expiry`: which stored entries expire, and the sweep's paging; `sweep`: its I/O, after a
+//!   request, at most once a minute per store
 //! - `dispatch`: one chat request through the targets: forward or translate, failover
 //! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
 //! - `transport`: outbound calls and the client response over `wasi:http`
@@ -22,7 +24,7 @@
 //! - `auth`, `cors`, `error`, `json`, `url`: one job each
 //!
 //! Pure logic (config, surfaces, auth, url, json) is plain Rust and tested natively; everything
-//! that touches WASI lives in `server`, `transport`, `dispatch` and `bindings`.
+//! that touches WASI lives in `server`, `transport`, `dispatch`, `sweep` and `bindings`.
 
 pub mod access;
 pub mod accumulate;
@@ -33,6 +35,7 @@ pub mod config;
 pub mod cors;
 pub mod echo;
 pub mod error;
+pub mod expiry;
 pub mod google_auth;
 pub mod health;
 pub mod json;
@@ -57,5 +60,7 @@ mod responses_api;
 mod server;
 #[cfg(target_arch = "wasm32")]
 mod shared_state;
+#[cfg(target_arch = "wasm32")]
+mod sweep;
 #[cfg(target_arch = "wasm32")]
 mod transport;

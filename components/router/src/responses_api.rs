@@ -11,7 +11,7 @@ use crate::dispatch::{self, Client, KV_STORE, now_secs};
 use crate::error::{ApiError, ErrorFormat, scrub};
 use crate::server::send_error;
 use crate::surfaces::responses::resource::{Action, Resource};
-use crate::surfaces::responses::{self, Record, Responses, Route};
+use crate::surfaces::responses::{self, ChainError, Record, Responses, Route};
 use crate::transport;
 
 fn fail(out: ResponseOutparam, client: &Client, error: &ApiError) {
@@ -43,28 +43,53 @@ fn route(id: &str, client: &Client) -> Option<Route> {
     (route.owner == client.caller && route.expires_at > now_secs()).then_some(route)
 }
 
+/// The chain of stored responses ending at `id`, newest first, as `client` may see it; records
+/// that would expire well before a new turn are stored again with the new turn's expiry, so a
+/// conversation lives as long as its newest response.
+fn chain(id: &str, client: &Client, ttl_secs: u64) -> Result<Vec<(String, Record)>, ChainError> {
+    let bucket = kv::open(KV_STORE)
+        .map_err(unavailable)
+        .map_err(ChainError::Store)?;
+    let now = now_secs();
+    let mut chain = responses::walk(id, client.caller, now, |id| {
+        bucket.get(&responses::record_key(id)).map_err(unavailable)
+    })?;
+    for index in responses::to_extend(&chain, now, ttl_secs) {
+        if let Some((id, record)) = chain.get_mut(index) {
+            record.expires_at = now.saturating_add(ttl_secs);
+            if let Ok(bytes) = serde_json::to_vec(record) {
+                // Best effort: a failed write only means an earlier expiry.
+                let _ = bucket.set(&responses::record_key(id), &bytes);
+            }
+        }
+    }
+    Ok(chain)
+}
+
 /// `POST /v1/responses`: a `previous_response_id` the gateway keeps brings its conversation
-/// along; one a provider made natively pins the request to that provider and key. Then the
-/// request runs like any chat request (stored when it completes, unless `store: false`).
+/// along (followed back through the store); one a provider made natively pins the request to that
+/// provider and key. Then the request runs like any chat request (stored when it completes, unless
+/// `store: false`).
 pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     let Some(previous) = responses::previous_id(&body) else {
         return dispatch::chat::<Responses>(config, client, body, out);
     };
-    let record = match load(&previous, client) {
-        Ok(record) => record,
-        Err(mut error) => {
-            if let Some(route) = route(&previous, client) {
+    let chain = match chain(&previous, client, config.responses_ttl_secs) {
+        Ok(chain) => chain,
+        Err(error) => {
+            if matches!(error, ChainError::Missing { depth: 0, .. })
+                && let Some(route) = route(&previous, client)
+            {
                 let pinned = Client {
                     pin: Some((route.provider.as_str(), route.key_index)),
                     ..*client
                 };
                 return dispatch::chat::<Responses>(config, &pinned, body, out);
             }
-            error.param = Some("previous_response_id");
-            return fail(out, client, &error);
+            return fail(out, client, &error.error(&previous));
         }
     };
-    match responses::continue_from(&body, &record) {
+    match responses::continue_from(&body, &chain) {
         Ok(body) => dispatch::chat::<Responses>(config, client, body, out),
         Err(error) => fail(out, client, &error),
     }

@@ -15,6 +15,8 @@ struct Router;
 impl wasip2::exports::http::incoming_handler::Guest for Router {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         handle(request, out);
+        // The client has its whole answer by now; deleting expired state is not on its clock.
+        crate::sweep::maybe_run();
     }
 }
 

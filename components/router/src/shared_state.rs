@@ -127,7 +127,7 @@ pub fn flush_stats() {
     write_stats(docs);
 }
 
-/// Merge `docs` into one shard each (read-modify-write).
+/// Merge `docs` into one shard each (read-modify-write), dropping cooldowns that have ended.
 fn write_stats(docs: std::collections::BTreeMap<String, Stats>) {
     let Some(bucket) = bucket() else {
         return;
@@ -139,6 +139,7 @@ fn write_stats(docs: std::collections::BTreeMap<String, Stats>) {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         stored.merge(&doc);
+        stored.cooldowns.forget_expired(now_ms());
         if let Ok(bytes) = serde_json::to_vec(&stored) {
             let _ = bucket.set(&key, &bytes);
         }

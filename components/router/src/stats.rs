@@ -790,6 +790,7 @@ mod tests {
                 reason: FailureClass::RateLimited,
                 strikes: 0,
                 told: true,
+                at_ms: 0,
             },
         });
         stats
@@ -878,6 +879,7 @@ mod tests {
                 reason: FailureClass::Auth,
                 strikes: 0,
                 told: true,
+                at_ms: 0,
             },
         });
         merged.merge(&other);
@@ -914,6 +916,7 @@ mod tests {
                 reason: FailureClass::Server,
                 strikes: 0,
                 told: true,
+                at_ms: 0,
             },
         );
         health.insert(
@@ -923,6 +926,7 @@ mod tests {
                 reason: FailureClass::Auth,
                 strikes: 0,
                 told: true,
+                at_ms: 0,
             },
         );
         stats.apply_health(&health);
@@ -1008,6 +1012,7 @@ mod tests {
                 reason: FailureClass::Server,
                 strikes: 0,
                 told: true,
+                at_ms: 0,
             },
         });
         stats.record(&Event::Cooldown {
@@ -1017,6 +1022,7 @@ mod tests {
                 reason: FailureClass::Server,
                 strikes: 0,
                 told: true,
+                at_ms: 0,
             },
         });
         let text = stats.render_prometheus(NOW);
