@@ -107,7 +107,6 @@ function lock(fields) {
 }
 
 function fieldsFromHeaders(headers) {
-  const fields = new Fields();
   const list = [];
   headers.forEach((value, name) => list.push([name, encoder.encode(value)]));
   return lock(Fields.fromList(list));
