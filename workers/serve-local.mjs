@@ -44,7 +44,14 @@ function freePort() {
 }
 const listenPort = port === 0 ? await freePort() : port;
 
-const env = { ...process.env, CLOUDFLARE_INCLUDE_PROCESS_ENV: "true", WRANGLER_SEND_METRICS: "false", CI: "true" };
+// No network needed: no telemetry, and no download of the `request.cf` sample (a placeholder serves).
+const env = {
+  ...process.env,
+  CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_SEND_METRICS: "false",
+  CI: "true",
+};
 if (configArg) env.apex_config = readFileSync(resolve(configArg), "utf8");
 const state = resolve(process.env.APEX_WORKERS_STATE ?? join(here, ".wrangler", "state"));
 
