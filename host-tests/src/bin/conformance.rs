@@ -930,26 +930,15 @@ fn table(paths: &[String]) -> Result<bool> {
         .iter()
         .map(|p| read_report(Path::new(p)))
         .collect::<Result<_>>()?;
-    let width = CHECKS.iter().map(|(n, _)| n.len()).max().unwrap_or(10);
-    let columns: Vec<String> = reports.iter().map(|r| r.label.clone()).collect();
     let mut notes: Vec<String> = Vec::new();
     let mut failed = false;
-    let mut out = format!("| {:<width$} |", "check");
-    for column in &columns {
-        out.push_str(&format!(" {column} |"));
-    }
-    out.push_str(&format!("\n|{}|", "-".repeat(width + 2)));
-    for column in &columns {
-        out.push_str(&format!("{}|", "-".repeat(column.chars().count() + 2)));
-    }
-    out.push('\n');
+    // cells[check][host]
+    let mut cells: Vec<Vec<String>> = Vec::new();
     for (check, _) in CHECKS {
-        out.push_str(&format!("| {check:<width$} |"));
+        let mut row = Vec::new();
         for report in &reports {
-            let cell = match (
-                &report.unavailable,
-                report.checks.iter().find(|c| c.name == *check),
-            ) {
+            let result = report.checks.iter().find(|c| c.name == *check);
+            let cell = match (&report.unavailable, result) {
                 (Some(_), _) => {
                     failed = true;
                     "✗".to_string()
@@ -958,7 +947,7 @@ fn table(paths: &[String]) -> Result<bool> {
                 (None, None) => {
                     failed = true;
                     notes.push(format!("{} / {check}: not run", report.label));
-                    "✗ (not run)".to_string()
+                    "✗ not run".to_string()
                 }
                 (None, Some(result)) => match result.outcome {
                     Outcome::Pass => "✓".to_string(),
@@ -972,17 +961,43 @@ fn table(paths: &[String]) -> Result<bool> {
                             "{} / {check}: n/a: {}",
                             report.label, result.detail
                         ));
-                        let reason = result.detail.split(" (got:").next().unwrap_or_default();
+                        let reason = result.detail.split(" (").next().unwrap_or_default();
                         format!("n/a: {reason}")
                     }
                 },
             };
-            let pad = report
-                .label
-                .chars()
-                .count()
-                .saturating_sub(cell.chars().count());
-            out.push_str(&format!(" {cell}{} |", " ".repeat(pad)));
+            row.push(cell);
+        }
+        cells.push(row);
+    }
+    let chars = |s: &str| s.chars().count();
+    let first = CHECKS.iter().map(|(n, _)| n.len()).max().unwrap_or(10);
+    let widths: Vec<usize> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            cells
+                .iter()
+                .map(|row| chars(&row[i]))
+                .chain([chars(&r.label)])
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    let pad = |text: &str, width: usize| format!("{text}{}", " ".repeat(width - chars(text)));
+    let mut out = format!("| {} |", pad("check", first));
+    for (report, width) in reports.iter().zip(&widths) {
+        out.push_str(&format!(" {} |", pad(&report.label, *width)));
+    }
+    out.push_str(&format!("\n|{}|", "-".repeat(first + 2)));
+    for width in &widths {
+        out.push_str(&format!("{}|", "-".repeat(width + 2)));
+    }
+    out.push('\n');
+    for ((check, _), row) in CHECKS.iter().zip(&cells) {
+        out.push_str(&format!("| {} |", pad(check, first)));
+        for (cell, width) in row.iter().zip(&widths) {
+            out.push_str(&format!(" {} |", pad(cell, *width)));
         }
         out.push('\n');
     }
