@@ -11,6 +11,8 @@
 //! request fails with probability R: a 503 (`overloaded`) or a 500 (`server_error`) in the
 //! provider's error format, half and half. With `--fail-status N`, every request fails with status
 //! N (a provider that is down, or rate limited: `--retry-after` adds that header).
+//! `GET /calls` answers `{"calls": N}`: the provider requests served so far (tests use it to see
+//! whether a gateway skipped this provider).
 
 use std::sync::Arc;
 
@@ -31,6 +33,8 @@ struct Options {
     fail_status: Option<u16>,
     /// `retry-after` seconds on those answers.
     retry_after: Option<u64>,
+    /// Provider requests served (not counting `GET /calls`).
+    calls: std::sync::atomic::AtomicU64,
     /// xorshift state for the failures.
     rng: std::sync::atomic::AtomicU64,
 }
@@ -204,6 +208,13 @@ async fn handle(
     options: Arc<Options>,
 ) -> Result<hyper::Response<Full<Bytes>>> {
     let path = request.uri().path().to_string();
+    if path == "/calls" {
+        let calls = options.calls.load(std::sync::atomic::Ordering::Relaxed);
+        return Ok(json_response(json!({ "calls": calls })));
+    }
+    options
+        .calls
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let body = request.into_body().collect().await?.to_bytes();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(failure) = chaos(&options) {
@@ -272,6 +283,7 @@ async fn main() -> Result<()> {
         fail_rate,
         fail_status,
         retry_after,
+        calls: std::sync::atomic::AtomicU64::new(0),
         rng: std::sync::atomic::AtomicU64::new(seed),
     });
     loop {
