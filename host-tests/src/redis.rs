@@ -366,7 +366,8 @@ impl RedisKv {
         if self.last_logged.swap(now, Ordering::Relaxed) != now {
             eprintln!("apex: key-value store {}: {message}", self.url.display());
         }
-        KvError::Other(format!("key-value store unavailable: {message}"))
+        // The guest may show this to clients: no address or Redis detail in it (those are logged).
+        KvError::Other("key-value store unavailable".to_string())
     }
 
     fn unexpected(&self, command: &str, reply: Reply) -> KvError {
