@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-//! Static checks of spin.toml (the Spin CLI cannot run here): its sources are what we build, the
-//! dependency name is an import of the router that the chain exports, the variables the router
-//! reads are declared and passed to it, and the router may reach every built-in provider.
+//! Static checks of spin.toml (`spin up` itself runs in .ci/hosts.sh): its sources are what we
+//! build, the dependency name is an import of the router that the chain exports, the variables the
+//! router reads are declared and passed to it, the router may reach every built-in provider, and
+//! apex.spin.toml names only variables Spin passes.
 
 mod common;
 
