@@ -202,11 +202,25 @@ impl Connection {
             self.stream.get_mut().write_all(&encode(command)).await?;
             read_reply(&mut self.stream, 0).await
         };
-        tokio::time::timeout(COMMAND_TIMEOUT, io)
-            .await
-            .context("Redis did not answer in time")?
+        match tokio::time::timeout(COMMAND_TIMEOUT, io).await {
+            Ok(reply) => reply,
+            Err(_) => Err(TimedOut.into()),
+        }
     }
 }
+
+/// Redis did not answer within [`COMMAND_TIMEOUT`] (not retried: a stalled server would make every
+/// key-value call wait twice).
+#[derive(Debug)]
+struct TimedOut;
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redis did not answer within {COMMAND_TIMEOUT:?}")
+    }
+}
+
+impl std::error::Error for TimedOut {}
 
 /// A command as a RESP array of bulk strings.
 fn encode(command: &[Vec<u8>]) -> Vec<u8> {
@@ -328,14 +342,19 @@ impl RedisKv {
 
     /// Runs `command` on an idle connection (or a new one). A reused connection that fails (Redis
     /// restarted, say) is dropped and the command sent once more on a fresh one: every command
-    /// the store sends is idempotent.
+    /// the store sends is idempotent. A timeout is not retried.
     async fn call(&self, command: &[Vec<u8>]) -> Result<Reply, KvError> {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        if let Some(mut connection) = reused
-            && let Ok(reply) = connection.call(command).await
-        {
-            self.put_back(connection);
-            return self.checked(reply);
+        if let Some(mut connection) = reused {
+            match connection.call(command).await {
+                Ok(reply) => {
+                    self.put_back(connection);
+                    return self.checked(reply);
+                }
+                Err(e) if e.is::<TimedOut>() => return Err(self.failed(format!("{e:#}"))),
+                // A dead connection: try a fresh one.
+                Err(_) => {}
+            }
         }
         let attempt = async {
             let mut connection = Connection::open(&self.url).await?;
@@ -519,6 +538,56 @@ mod tests {
         assert_eq!(
             encode(&command(&[b"SET", b"k", b"a\r\nb"])),
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n"
+        );
+    }
+
+    /// A server that answers PING, then reads commands and never answers them.
+    async fn stalling_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            for _ in 0..4 {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let mut answered = false;
+                    for _ in 0..1000 {
+                        match tokio::time::timeout(Duration::from_secs(30), socket.read(&mut buf))
+                            .await
+                        {
+                            Ok(Ok(n)) if n > 0 => {
+                                if !answered && buf[..n].windows(4).any(|w| w == b"PING") {
+                                    answered = true;
+                                    let _ = socket.write_all(b"+PONG\r\n").await;
+                                }
+                            }
+                            _ => return,
+                        }
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn a_stalled_server_fails_the_call_once_without_a_retry() {
+        let address = stalling_server().await;
+        let store = RedisKv::connect(&format!("redis://{address}/0"))
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let result = store.get(STORE, "k").await;
+        assert_eq!(
+            result,
+            Err(KvError::Other("key-value store unavailable".into()))
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= COMMAND_TIMEOUT && took < COMMAND_TIMEOUT * 2,
+            "{took:?}: one timeout, not a retry"
         );
     }
 
