@@ -17,13 +17,14 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::engine::{CpuBudgetExceeded, CpuMeter, meter_cpu};
-use crate::kv::KvStore;
+use crate::kv::KvBackend;
 use crate::outbound::{Hooks, Outbound};
 use crate::state::{HostState, Variables, linker};
 
 /// What the app runs with.
 pub struct AppConfig {
-    pub kv: Arc<KvStore>,
+    /// The key-value store: [`crate::kv::KvStore`] (memory or file) or [`crate::redis::RedisKv`].
+    pub kv: Arc<dyn KvBackend>,
     pub variables: Variables,
     pub outbound: Arc<dyn Outbound>,
     /// Where compiled machine code is cached (`None`: compile every start).
@@ -59,7 +60,7 @@ struct Worker {
 
 pub struct App {
     pre: ProxyPre<HostState>,
-    kv: Arc<KvStore>,
+    kv: Arc<dyn KvBackend>,
     vars: Arc<Variables>,
     outbound: Arc<dyn Outbound>,
     idle: Arc<std::sync::Mutex<Vec<Worker>>>,
@@ -104,7 +105,7 @@ impl App {
         self.cpu_budget = budget;
     }
 
-    pub fn kv(&self) -> &Arc<KvStore> {
+    pub fn kv(&self) -> &Arc<dyn KvBackend> {
         &self.kv
     }
 

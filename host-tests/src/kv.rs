@@ -1,5 +1,10 @@
-//! The key-value store behind `wasi:keyvalue/store`: in memory, persisted to a JSON file by a
-//! background flusher (and on [`KvStore::flush`]), so state survives restarts of the local host.
+//! The key-value store behind `wasi:keyvalue/store`. [`KvBackend`] is what the host's
+//! `wasi:keyvalue/store` implementation (`state.rs`) calls; it has two implementations:
+//!
+//! - [`KvStore`] (here): in memory, persisted to a JSON file by a background flusher (and on
+//!   [`KvStore::flush`]), so state survives restarts of the local host; any bucket name;
+//! - [`crate::redis::RedisKv`]: a Redis database, shared by every process given its URL, in the
+//!   layout Spin's Redis key-value provider uses; the bucket `default` only.
 //!
 //! Durability of the file:
 //! - each flush snapshots the data under the lock, then encodes and writes it outside the lock to a
@@ -12,14 +17,45 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+
+/// A failed key-value operation, as `wasi:keyvalue/store` reports it to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    /// The backend has no bucket of that name.
+    NoSuchStore,
+    /// The backend failed (Redis unreachable, say); the message is for logs and the guest.
+    Other(String),
+}
+
+/// What a [`KvBackend`] operation returns.
+pub type KvFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KvError>> + Send + 'a>>;
+
+/// Where the guest's key-value data lives. Operations are async so that a networked backend
+/// (Redis) never blocks the runtime's threads.
+pub trait KvBackend: Send + Sync {
+    /// Whether `bucket` may be opened.
+    fn open(&self, bucket: &str) -> Result<(), KvError>;
+    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>>;
+    fn set<'a>(&'a self, bucket: &'a str, key: &'a str, value: Vec<u8>) -> KvFuture<'a, ()>;
+    fn delete<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, ()>;
+    fn exists<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, bool>;
+    /// Every key of `bucket`, sorted.
+    fn keys<'a>(&'a self, bucket: &'a str) -> KvFuture<'a, Vec<String>>;
+    /// Makes every write so far durable (before the process exits).
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
 
 /// Buckets by name, each a map of key → value.
 type Data = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
@@ -123,6 +159,42 @@ impl KvStore {
             self.dirty.store(true, Ordering::Release);
         }
         written
+    }
+}
+
+/// The file store answers at once: its data is in memory.
+impl KvBackend for KvStore {
+    fn open(&self, _bucket: &str) -> Result<(), KvError> {
+        Ok(())
+    }
+
+    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
+        let value = KvStore::get(self, bucket, key);
+        Box::pin(std::future::ready(Ok(value)))
+    }
+
+    fn set<'a>(&'a self, bucket: &'a str, key: &'a str, value: Vec<u8>) -> KvFuture<'a, ()> {
+        KvStore::set(self, bucket, key, value);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn delete<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, ()> {
+        KvStore::delete(self, bucket, key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn exists<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, bool> {
+        let exists = KvStore::exists(self, bucket, key);
+        Box::pin(std::future::ready(Ok(exists)))
+    }
+
+    fn keys<'a>(&'a self, bucket: &'a str) -> KvFuture<'a, Vec<String>> {
+        let keys = KvStore::keys(self, bucket);
+        Box::pin(std::future::ready(Ok(keys)))
+    }
+
+    fn flush(&self) -> Result<()> {
+        KvStore::flush(self)
     }
 }
 

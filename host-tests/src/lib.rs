@@ -4,6 +4,7 @@
 //! - [`engine`]: engine (pooling allocator) and the on-disk cache of compiled components
 //! - [`state`]: per-request store data: WASI, wasi-http, key-value and config for the guest
 //! - [`kv`]: the key-value store (`wasi:keyvalue/store`), persisted to a file
+//! - [`redis`]: the key-value store in Redis (several processes share it)
 //! - [`outbound`]: the outbound HTTP hook: a pooled client, or scripted upstreams for tests
 //! - [`app`]: the composed app, pre-instantiated, handling one HTTP request per instance
 //! - [`server`]: the HTTP/1.1 server on a local address
@@ -15,6 +16,7 @@ pub mod components;
 pub mod engine;
 pub mod kv;
 pub mod outbound;
+pub mod redis;
 pub mod server;
 pub mod state;
 

@@ -1,14 +1,15 @@
 //! `apex`: run the gateway locally.
 //!
 //! ```text
-//! apex [--listen 127.0.0.1:8787] [--config apex.toml] [--data-dir .apex]
+//! apex [--listen 127.0.0.1:8787] [--config apex.toml] [--data-dir .apex] [--kv redis://HOST:PORT/DB]
 //!      [--header-timeout 10] [--body-timeout 30] [--write-timeout 30] [--max-connections 1024]
 //!      [--cpu-budget 10]
 //! ```
 //! Provider keys and other variables come from the environment (`OPENAI_API_KEY` is the variable
 //! `openai_api_key`). The key-value store is kept in `<data-dir>/kv.json` (flushed on SIGTERM and
-//! Ctrl-C; one process per data folder, held by `<data-dir>/lock`); compiled components are
-//! cached in `<data-dir>/cache/`.
+//! Ctrl-C; one process per data folder, held by `<data-dir>/lock`), or with `--kv redis://…` in a
+//! Redis database that several processes share; compiled components are cached in
+//! `<data-dir>/cache/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use apex_host::app::{AppConfig, variables_from_env};
-use apex_host::kv::{DataDirLock, KvStore};
+use apex_host::kv::{DataDirLock, KvBackend, KvStore};
 use apex_host::outbound::PooledClient;
 use apex_host::server::Limits;
 use apex_host::{App, server};
@@ -25,11 +26,13 @@ struct Args {
     listen: String,
     config: Option<PathBuf>,
     data_dir: PathBuf,
+    /// `redis://…`, or `None` for `<data-dir>/kv.json`.
+    kv: Option<String>,
     limits: Limits,
     cpu_budget: Duration,
 }
 
-const USAGE: &str = "usage: apex [--listen ADDR] [--config FILE] [--data-dir DIR] \
+const USAGE: &str = "usage: apex [--listen ADDR] [--config FILE] [--data-dir DIR] [--kv redis://HOST:PORT/DB] \
 [--header-timeout SECS] [--body-timeout SECS] [--write-timeout SECS] [--max-connections N] \
 [--cpu-budget SECS]";
 
@@ -40,6 +43,7 @@ fn args() -> Result<Args> {
         data_dir: std::env::var_os("APEX_DATA_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(".apex")),
+        kv: std::env::var("APEX_KV").ok().filter(|v| !v.is_empty()),
         limits: Limits::default(),
         cpu_budget: apex_host::app::DEFAULT_CPU_BUDGET,
     };
@@ -53,6 +57,7 @@ fn args() -> Result<Args> {
             "--listen" => args.listen = value("--listen")?,
             "--config" => args.config = Some(PathBuf::from(value("--config")?)),
             "--data-dir" => args.data_dir = PathBuf::from(value("--data-dir")?),
+            "--kv" => args.kv = Some(value("--kv")?),
             "--header-timeout" => args.limits.header_timeout = seconds(&value(&arg)?, &arg)?,
             "--body-timeout" => args.limits.body_idle_timeout = seconds(&value(&arg)?, &arg)?,
             "--write-timeout" => args.limits.write_timeout = seconds(&value(&arg)?, &arg)?,
@@ -106,8 +111,19 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    // The folder holds the compiled-code cache even when the key-value data is in Redis.
     let _data_dir = DataDirLock::acquire(&args.data_dir)?;
-    let kv = KvStore::open(args.data_dir.join("kv.json"))?;
+    let (kv, kv_place): (Arc<dyn KvBackend>, String) = match &args.kv {
+        None => {
+            let path = args.data_dir.join("kv.json");
+            (KvStore::open(path.clone())?, path.display().to_string())
+        }
+        Some(url) => {
+            let redis = apex_host::redis::RedisKv::connect(url).await?;
+            let place = redis.url().display();
+            (Arc::new(redis), place)
+        }
+    };
     let mut app = App::new(AppConfig {
         kv: Arc::clone(&kv),
         variables: variables_from_env(args.config.as_deref())?,
@@ -120,6 +136,7 @@ async fn run(args: Args) -> Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     println!("Apex listening on http://{address}");
+    println!("  key-value store: {kv_place}");
     println!(
         "  try: curl http://{address}/v1/chat/completions -H 'content-type: application/json' \\"
     );

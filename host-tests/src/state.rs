@@ -7,14 +7,18 @@ use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::kv::KvStore;
+use crate::kv::{KvBackend, KvError};
 use crate::outbound::Hooks;
 
 mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "apex:gateway/host-state",
-        imports: { default: trappable },
+        // Key-value calls may wait on the network (Redis): async, so they never block a thread.
+        imports: {
+            "wasi:keyvalue/store": async | trappable,
+            default: trappable,
+        },
         with: {
             "wasi:keyvalue/store.bucket": super::Bucket,
         },
@@ -24,7 +28,7 @@ mod generated {
 use generated::wasi::config::store as config;
 use generated::wasi::keyvalue::store as keyvalue;
 
-/// An open bucket: just its name; data lives in the shared [`KvStore`].
+/// An open bucket: just its name; data lives in the shared [`KvBackend`].
 pub struct Bucket {
     name: String,
 }
@@ -38,7 +42,7 @@ pub struct HostState {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: Hooks,
-    kv: Arc<KvStore>,
+    kv: Arc<dyn KvBackend>,
     vars: Arc<Variables>,
     /// Largest linear memory any guest memory of this store asked for.
     pub peak_memory: usize,
@@ -67,7 +71,7 @@ impl wasmtime::ResourceLimiter for HostState {
 }
 
 impl HostState {
-    pub fn new(hooks: Hooks, kv: Arc<KvStore>, vars: Arc<Variables>) -> Self {
+    pub fn new(hooks: Hooks, kv: Arc<dyn KvBackend>, vars: Arc<Variables>) -> Self {
         let wasi = WasiCtx::builder().inherit_stderr().build();
         Self {
             wasi,
@@ -100,62 +104,73 @@ impl WasiHttpView for HostState {
     }
 }
 
+fn guest_error(error: KvError) -> keyvalue::Error {
+    match error {
+        KvError::NoSuchStore => keyvalue::Error::NoSuchStore,
+        KvError::Other(message) => keyvalue::Error::Other(message),
+    }
+}
+
 impl keyvalue::Host for HostState {
-    fn open(
+    async fn open(
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<Bucket>, keyvalue::Error>> {
+        if let Err(e) = self.kv.open(&identifier) {
+            return Ok(Err(guest_error(e)));
+        }
         Ok(Ok(self.table.push(Bucket { name: identifier })?))
     }
 }
 
 impl keyvalue::HostBucket for HostState {
-    fn get(
+    async fn get(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
-        Ok(Ok(self.kv.get(name, &key)))
+        Ok(self.kv.get(name, &key).await.map_err(guest_error))
     }
 
-    fn set(
+    async fn set(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
-        self.kv.set(name, &key, value);
-        Ok(Ok(()))
+        Ok(self.kv.set(name, &key, value).await.map_err(guest_error))
     }
 
-    fn delete(
+    async fn delete(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<(), keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
-        self.kv.delete(name, &key);
-        Ok(Ok(()))
+        Ok(self.kv.delete(name, &key).await.map_err(guest_error))
     }
 
-    fn exists(
+    async fn exists(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<bool, keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
-        Ok(Ok(self.kv.exists(name, &key)))
+        Ok(self.kv.exists(name, &key).await.map_err(guest_error))
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         bucket: Resource<Bucket>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<keyvalue::KeyResponse, keyvalue::Error>> {
         let name = &self.table.get(&bucket)?.name;
-        let keys = self.kv.keys(name);
+        let keys = match self.kv.keys(name).await {
+            Ok(keys) => keys,
+            Err(e) => return Ok(Err(guest_error(e))),
+        };
         let keys = match cursor {
             Some(after) => keys.into_iter().filter(|k| *k > after).collect(),
             None => keys,
@@ -163,7 +178,7 @@ impl keyvalue::HostBucket for HostState {
         Ok(Ok(keyvalue::KeyResponse { keys, cursor: None }))
     }
 
-    fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
         Ok(())
     }

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-//! Static checks of spin.toml (the Spin CLI cannot run here): its sources are what we build, the
-//! dependency name is an import of the router that the chain exports, the variables the router
-//! reads are declared and passed to it, and the router may reach every built-in provider.
+//! Static checks of spin.toml (`spin up` itself runs in .ci/hosts.sh): its sources are what we
+//! build, the dependency name is an import of the router that the chain exports, the variables the
+//! router reads are declared and passed to it, the router may reach every built-in provider, and
+//! apex.spin.toml names only variables Spin passes.
 
 mod common;
 
@@ -201,4 +202,59 @@ fn state_and_network_permissions() {
             "allowed_outbound_hosts lets the router reach {host}"
         );
     }
+}
+
+/// What a Spin app sees through `variables::get`: declared and passed variables (their value, or
+/// the manifest's default `""`); anything else is not there at all.
+fn spin_variables(set: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m = manifest();
+    let passed: Vec<String> = table(table(table(&m, "component"), "apex"), "variables")
+        .keys()
+        .cloned()
+        .collect();
+    let set: Vec<(String, String)> = set
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name: &str| {
+        passed.iter().any(|p| p == name).then(|| {
+            set.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+    }
+}
+
+#[test]
+fn the_spin_config_names_only_variables_spin_passes() {
+    let text = std::fs::read_to_string(root().join("apex.spin.toml")).expect("apex.spin.toml");
+    let spin = spin_variables(&[
+        ("apex_api_key", "gateway-key"),
+        ("openai_api_key", "sk-openai"),
+        ("anthropic_api_key", "sk-anthropic"),
+    ]);
+    let config =
+        apex_router::config::load(Some(&text), &spin).expect("apex.spin.toml loads on Spin");
+    assert_eq!(config.gateway_keys.len(), 1, "apex_api_key");
+    assert_eq!(config.targets("smart").unwrap().len(), 2);
+    assert_eq!(config.route_name("claude-3-7-sonnet-latest"), "smart");
+    // Its aliases name OpenAI and Anthropic: without their keys it does not load, and says why.
+    let bare = apex_router::config::load(Some(&text), &spin_variables(&[])).err();
+    assert!(
+        bare.as_deref()
+            .is_some_and(|e| e.contains("is not configured")),
+        "{bare:?}"
+    );
+
+    // apex.example.toml names variables spin.toml does not declare: on Spin it cannot load
+    // (every request would answer 500) until they are declared, as the README says.
+    let example = std::fs::read_to_string(root().join("apex.example.toml")).unwrap();
+    let error = apex_router::config::load(Some(&example), &spin).err();
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("apex_key_alice")),
+        "{error:?}"
+    );
 }

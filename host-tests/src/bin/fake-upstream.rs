@@ -6,9 +6,13 @@
 //! - `POST …/messages` (Anthropic): JSON, or the Messages event stream; `…/messages/count_tokens`
 //!   counts 12.
 //!
-//! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20] [--fail-rate 0.3]` prints
-//! `listening on ADDR`. With `--fail-rate R`, each request fails with probability R: a 503
-//! (`overloaded`) or a 500 (`server_error`) in the provider's error format, half and half.
+//! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20] [--fail-rate 0.3]
+//! [--fail-status 429 [--retry-after 120]]` prints `listening on ADDR`. With `--fail-rate R`, each
+//! request fails with probability R: a 503 (`overloaded`) or a 500 (`server_error`) in the
+//! provider's error format, half and half. With `--fail-status N`, every request fails with status
+//! N (a provider that is down, or rate limited: `--retry-after` adds that header).
+//! `GET /calls` answers `{"calls": N}`: the provider requests served so far (tests use it to see
+//! whether a gateway skipped this provider).
 
 use std::sync::Arc;
 
@@ -25,6 +29,12 @@ struct Options {
     chunks: usize,
     /// Probability of answering with an error instead.
     fail_rate: f64,
+    /// Answer every request with this status instead.
+    fail_status: Option<u16>,
+    /// `retry-after` seconds on those answers.
+    retry_after: Option<u64>,
+    /// Provider requests served (not counting `GET /calls`).
+    calls: std::sync::atomic::AtomicU64,
     /// xorshift state for the failures.
     rng: std::sync::atomic::AtomicU64,
 }
@@ -44,6 +54,24 @@ impl Options {
 
 /// A scripted failure, or `None` to answer normally.
 fn chaos(options: &Options) -> Option<hyper::Response<Full<Bytes>>> {
+    if let Some(status) = options.fail_status {
+        let kind = match status {
+            429 => "rate_limit_exceeded",
+            401 | 403 => "authentication_error",
+            500..=599 => "server_error",
+            _ => "invalid_request_error",
+        };
+        let mut response = json_response(
+            json!({"error": {"message": format!("scripted failure {status}"), "type": kind, "param": null, "code": null}}),
+        );
+        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+        if let Some(seconds) = options.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", hyper::header::HeaderValue::from(seconds));
+        }
+        return Some(response);
+    }
     if options.fail_rate <= 0.0 || options.draw() >= options.fail_rate {
         return None;
     }
@@ -180,6 +208,13 @@ async fn handle(
     options: Arc<Options>,
 ) -> Result<hyper::Response<Full<Bytes>>> {
     let path = request.uri().path().to_string();
+    if path == "/calls" {
+        let calls = options.calls.load(std::sync::atomic::Ordering::Relaxed);
+        return Ok(json_response(json!({ "calls": calls })));
+    }
+    options
+        .calls
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let body = request.into_body().collect().await?.to_bytes();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(failure) = chaos(&options) {
@@ -205,6 +240,8 @@ async fn main() -> Result<()> {
     let mut listen = "127.0.0.1:0".to_string();
     let mut chunks = 20;
     let mut fail_rate = 0.0;
+    let mut fail_status = None;
+    let mut retry_after = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -212,6 +249,24 @@ async fn main() -> Result<()> {
             "--chunks" => chunks = args.next().context("--chunks needs a value")?.parse()?,
             "--fail-rate" => {
                 fail_rate = args.next().context("--fail-rate needs a value")?.parse()?
+            }
+            "--fail-status" => {
+                let status: u16 = args
+                    .next()
+                    .context("--fail-status needs a value")?
+                    .parse()?;
+                anyhow::ensure!(
+                    (400..=599).contains(&status),
+                    "--fail-status needs an error status (400-599)"
+                );
+                fail_status = Some(status);
+            }
+            "--retry-after" => {
+                retry_after = Some(
+                    args.next()
+                        .context("--retry-after needs a value")?
+                        .parse()?,
+                )
             }
             other => anyhow::bail!("unknown argument {other}"),
         }
@@ -226,6 +281,9 @@ async fn main() -> Result<()> {
     let options = Arc::new(Options {
         chunks,
         fail_rate,
+        fail_status,
+        retry_after,
+        calls: std::sync::atomic::AtomicU64::new(0),
         rng: std::sync::atomic::AtomicU64::new(seed),
     });
     loop {

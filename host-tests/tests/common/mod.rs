@@ -98,7 +98,7 @@ impl Gateway {
             &engine,
             &component,
             AppConfig {
-                kv: Arc::clone(&kv),
+                kv: kv.clone(),
                 variables,
                 outbound: Arc::new(Arc::clone(&upstream)),
                 cache_dir: None,
