@@ -21,7 +21,9 @@
 //!     the values' type; a `null` value becomes `"nullable": true`.
 //!   - `$ref` to `#`, `#/$defs/<name>` or `#/definitions/<name>` → the definition, inlined (its
 //!     sibling keywords win). A reference back into a definition being inlined (recursion) becomes
-//!     `{"type": "object"}`; a reference that cannot be resolved is dropped.
+//!     `{"type": "object"}`; a reference that cannot be resolved is dropped. A schema whose
+//!     references would copy more than 1 MiB (or twice its own size) is refused: definitions
+//!     that each refer to the next twice would double it at every level.
 //!   - `items` given as a list (tuples), or `prefixItems` → `items` of `anyOf` the member schemas.
 //!   - `format` is kept only where Gemini gives it a meaning: `enum` and `date-time` for strings,
 //!     `float` and `double` for numbers, `int32` and `int64` for integers.
@@ -59,14 +61,29 @@ pub fn response(schema: &str) -> serde_json::Result<Option<Json>> {
     clean(schema, true)
 }
 
+/// How many bytes (of JSON text) inlining `$ref`s may copy into a schema: 1 MiB, or twice the
+/// schema's own size when that is more. Definitions that each refer to the next twice would
+/// otherwise double the schema at every level (a 2 KB schema growing to gigabytes).
+fn inline_budget(schema: &str) -> usize {
+    (1 << 20).max(schema.len().saturating_mul(2))
+}
+
 fn clean(schema: &str, order_properties: bool) -> serde_json::Result<Option<Json>> {
     let root: Json = serde_json::from_str(schema)?;
     let mut cleaner = Cleaner {
         root: &root,
         order_properties,
         expanding: Vec::new(),
+        budget: inline_budget(schema),
+        over_budget: false,
     };
     let cleaned = cleaner.node(&root);
+    if cleaner.over_budget {
+        return Err(serde::de::Error::custom(format!(
+            "the schema grows past {} bytes once its `$ref`s are inlined",
+            inline_budget(schema)
+        )));
+    }
     let empty_object = cleaned.get("type").and_then(Json::as_str) == Some("object")
         && !cleaned.contains_key("properties")
         && !cleaned.contains_key("anyOf");
@@ -81,9 +98,29 @@ struct Cleaner<'a> {
     order_properties: bool,
     /// The `$ref`s being inlined, innermost last: a reference to one of them is recursive.
     expanding: Vec<String>,
+    /// Bytes of definitions that may still be inlined (see [`inline_budget`]).
+    budget: usize,
+    /// The budget ran out: the schema is refused.
+    over_budget: bool,
 }
 
 impl<'a> Cleaner<'a> {
+    /// The definition `reference` points at, if it is a local reference this cleaner resolves
+    /// and the inlining budget covers its size.
+    fn inline(&mut self, reference: &str) -> Option<&'a Json> {
+        let target = self.resolve(reference)?;
+        match self.budget.checked_sub(size(target)) {
+            Some(left) if !self.over_budget => {
+                self.budget = left;
+                Some(target)
+            }
+            _ => {
+                self.over_budget = true;
+                None
+            }
+        }
+    }
+
     /// The definition `reference` points at, if it is a local reference this cleaner resolves.
     fn resolve(&self, reference: &str) -> Option<&'a Json> {
         if reference == "#" {
@@ -125,7 +162,7 @@ impl<'a> Cleaner<'a> {
                 }
                 return out;
             }
-            if let Some(target) = self.resolve(&reference) {
+            if let Some(target) = self.inline(&reference) {
                 // The definition, with the referring schema's own keywords on top.
                 let mut merged = target.as_object().cloned().unwrap_or_default();
                 for (key, value) in source.iter() {
@@ -145,7 +182,7 @@ impl<'a> Cleaner<'a> {
                     .and_then(|m| m.get("$ref"))
                     .and_then(Json::as_str)
                 {
-                    Some(reference) => self.resolve(reference).cloned().unwrap_or(Json::Null),
+                    Some(reference) => self.inline(reference).cloned().unwrap_or(Json::Null),
                     None => member.clone(),
                 };
                 if let Some(member) = member.as_object() {
@@ -442,6 +479,22 @@ fn is_null_schema(schema: &Json) -> bool {
     }
 }
 
+/// About the length of `json` as JSON text (what inlining it copies).
+fn size(json: &Json) -> usize {
+    match json {
+        Json::Null | Json::Bool(_) | Json::Number(_) => 8,
+        Json::String(text) => text.len() + 2,
+        Json::Array(items) => items.iter().map(size).sum::<usize>() + 2,
+        Json::Object(object) => {
+            object
+                .iter()
+                .map(|(key, value)| key.len() + 4 + size(value))
+                .sum::<usize>()
+                + 2
+        }
+    }
+}
+
 /// Merge an `allOf` member into `target`: properties and `required` are united, other keywords
 /// are taken when `target` lacks them.
 fn merge_into(target: &mut Object, member: &Object) {
@@ -554,6 +607,31 @@ mod tests {
         assert_eq!(
             params(schema),
             r#"{"type":"object","properties":{"root":{"type":"object","properties":{"name":{"type":"string"},"child":{"type":"object"}},"description":"top"},"other":{}}}"#
+        );
+    }
+
+    #[test]
+    fn references_that_fan_out_are_refused_past_the_budget() {
+        // Each definition refers to the next twice: inlined, 2^24 copies of the last.
+        let mut defs = Vec::new();
+        for i in 0..24 {
+            defs.push(format!(
+                r##""d{i}":{{"type":"object","properties":{{"a":{{"$ref":"#/$defs/d{next}"}},"b":{{"$ref":"#/$defs/d{next}"}}}}}}"##,
+                next = i + 1
+            ));
+        }
+        defs.push(r#""d24":{"type":"string"}"#.to_string());
+        let schema = format!(
+            r##"{{"$defs":{{{}}},"$ref":"#/$defs/d0"}}"##,
+            defs.join(",")
+        );
+        let error = parameters(&schema).unwrap_err().to_string();
+        assert!(error.contains("once its `$ref`s are inlined"), "{error}");
+        // A few levels of the same fit.
+        let small = r##"{"$defs":{"d0":{"type":"object","properties":{"a":{"$ref":"#/$defs/d1"},"b":{"$ref":"#/$defs/d1"}}},"d1":{"type":"string"}},"$ref":"#/$defs/d0"}"##;
+        assert_eq!(
+            params(small),
+            r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}}}"#
         );
     }
 
