@@ -21,9 +21,10 @@
 //!     the values' type; a `null` value becomes `"nullable": true`.
 //!   - `$ref` to `#`, `#/$defs/<name>` or `#/definitions/<name>` → the definition, inlined (its
 //!     sibling keywords win). A reference back into a definition being inlined (recursion) becomes
-//!     `{"type": "object"}`; a reference that cannot be resolved is dropped. A schema whose
-//!     references would copy more than 1 MiB (or twice its own size) is refused: definitions
-//!     that each refer to the next twice would double it at every level.
+//!     `{"type": "object"}`; a reference that cannot be resolved is dropped. Schemas whose
+//!     references would copy more than 256 KiB into a request (or twice the schemas' own size)
+//!     are refused: definitions that each refer to the next twice would double a schema at every
+//!     level.
 //!   - `items` given as a list (tuples), or `prefixItems` → `items` of `anyOf` the member schemas.
 //!   - `format` is kept only where Gemini gives it a meaning: `enum` and `date-time` for strings,
 //!     `float` and `double` for numbers, `int32` and `int64` for integers.
@@ -51,37 +52,53 @@ const NUMBER_KEYWORDS: &[&str] = &[
 
 /// The function `parameters` for a tool's JSON schema text; `None` when the tool takes no
 /// arguments (Gemini refuses an object schema without properties, so `parameters` is omitted).
-pub fn parameters(schema: &str) -> serde_json::Result<Option<Json>> {
-    clean(schema, false)
+pub fn parameters(schema: &str, budget: &mut InlineBudget) -> serde_json::Result<Option<Json>> {
+    clean(schema, false, budget)
 }
 
 /// The `responseSchema` for a JSON-schema response format; `None` when the schema says nothing
 /// Gemini can use (then JSON mode alone applies).
-pub fn response(schema: &str) -> serde_json::Result<Option<Json>> {
-    clean(schema, true)
+pub fn response(schema: &str, budget: &mut InlineBudget) -> serde_json::Result<Option<Json>> {
+    clean(schema, true, budget)
 }
 
-/// How many bytes (of JSON text) inlining `$ref`s may copy into a schema: 1 MiB, or twice the
-/// schema's own size when that is more. Definitions that each refer to the next twice would
-/// otherwise double the schema at every level (a 2 KB schema growing to gigabytes).
-fn inline_budget(schema: &str) -> usize {
-    (1 << 20).max(schema.len().saturating_mul(2))
+/// How many bytes (of JSON text) inlining `$ref`s may copy into the schemas of one request (its
+/// tools and its response schema together): 256 KiB, or twice the schemas' own size when that is
+/// more. Definitions that each refer to the next twice would otherwise double a schema at every
+/// level (2 KB growing to gigabytes).
+#[derive(Debug, Clone, Copy)]
+pub struct InlineBudget {
+    limit: usize,
+    left: usize,
 }
 
-fn clean(schema: &str, order_properties: bool) -> serde_json::Result<Option<Json>> {
+impl InlineBudget {
+    /// The budget for schemas of `schemas_len` bytes in all.
+    pub fn new(schemas_len: usize) -> Self {
+        let limit = (256 << 10).max(schemas_len.saturating_mul(2));
+        Self { limit, left: limit }
+    }
+}
+
+fn clean(
+    schema: &str,
+    order_properties: bool,
+    budget: &mut InlineBudget,
+) -> serde_json::Result<Option<Json>> {
     let root: Json = serde_json::from_str(schema)?;
     let mut cleaner = Cleaner {
         root: &root,
         order_properties,
         expanding: Vec::new(),
-        budget: inline_budget(schema),
+        budget: budget.left,
         over_budget: false,
     };
     let cleaned = cleaner.node(&root);
+    budget.left = cleaner.budget;
     if cleaner.over_budget {
         return Err(serde::de::Error::custom(format!(
-            "the schema grows past {} bytes once its `$ref`s are inlined",
-            inline_budget(schema)
+            "the request's schemas grow past {} bytes once their `$ref`s are inlined",
+            budget.limit
         )));
     }
     let empty_object = cleaned.get("type").and_then(Json::as_str) == Some("object")
@@ -98,7 +115,7 @@ struct Cleaner<'a> {
     order_properties: bool,
     /// The `$ref`s being inlined, innermost last: a reference to one of them is recursive.
     expanding: Vec<String>,
-    /// Bytes of definitions that may still be inlined (see [`inline_budget`]).
+    /// Bytes of definitions that may still be inlined (see [`InlineBudget`]).
     budget: usize,
     /// The budget ran out: the schema is refused.
     over_budget: bool,
@@ -530,14 +547,14 @@ mod tests {
     use super::*;
 
     fn params(schema: &str) -> String {
-        parameters(schema)
+        parameters(schema, &mut InlineBudget::new(schema.len()))
             .unwrap()
             .map(|s| serde_json::to_string(&s).unwrap())
             .unwrap_or_default()
     }
 
     fn resp(schema: &str) -> String {
-        response(schema)
+        response(schema, &mut InlineBudget::new(schema.len()))
             .unwrap()
             .map(|s| serde_json::to_string(&s).unwrap())
             .unwrap_or_default()
@@ -625,14 +642,25 @@ mod tests {
             r##"{{"$defs":{{{}}},"$ref":"#/$defs/d0"}}"##,
             defs.join(",")
         );
-        let error = parameters(&schema).unwrap_err().to_string();
-        assert!(error.contains("once its `$ref`s are inlined"), "{error}");
+        let error = parameters(&schema, &mut InlineBudget::new(schema.len()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("once their `$ref`s are inlined"), "{error}");
         // A few levels of the same fit.
         let small = r##"{"$defs":{"d0":{"type":"object","properties":{"a":{"$ref":"#/$defs/d1"},"b":{"$ref":"#/$defs/d1"}}},"d1":{"type":"string"}},"$ref":"#/$defs/d0"}"##;
         assert_eq!(
             params(small),
             r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}}}"#
         );
+        // The budget is the request's: schemas that fit one by one may not fit together.
+        let eight = format!(
+            r##"{{"$defs":{{{}}},"$ref":"#/$defs/d16"}}"##,
+            defs.join(",")
+        );
+        let mut budget = InlineBudget::new(eight.len());
+        assert!(parameters(&eight, &mut budget).is_ok());
+        let refused = (0..20).any(|_| parameters(&eight, &mut budget).is_err());
+        assert!(refused, "the budget is shared");
     }
 
     #[test]
@@ -685,6 +713,6 @@ mod tests {
             r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"object","properties":{"y":{"type":"string"},"x":{"type":"string"}},"propertyOrdering":["y","x"]}},"propertyOrdering":["zeta","alpha"]}"#
         );
         assert_eq!(resp(r#"{"type":"object"}"#), "");
-        assert!(response("{oops").is_err());
+        assert!(response("{oops", &mut InlineBudget::new(5)).is_err());
     }
 }
