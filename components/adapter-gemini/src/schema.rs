@@ -35,6 +35,8 @@
 //!   - For `responseSchema`, an object with several properties gets `propertyOrdering` in the
 //!     client's order, since Gemini otherwise orders the output's keys alphabetically.
 
+use std::collections::HashSet;
+
 use crate::json::{Json, Object};
 
 /// Keywords copied as they are when their value has the right JSON type.
@@ -449,9 +451,10 @@ impl<'a> Cleaner<'a> {
             .map(|p| p.keys().map(str::to_string).collect())
             .unwrap_or_default();
         if let Some(Json::Array(required)) = out.get("required") {
+            let declared: HashSet<&str> = names.iter().map(String::as_str).collect();
             let kept: Vec<Json> = required
                 .iter()
-                .filter(|n| n.as_str().is_some_and(|n| names.iter().any(|p| p == n)))
+                .filter(|n| n.as_str().is_some_and(|n| declared.contains(n)))
                 .cloned()
                 .collect();
             if kept.is_empty() {
@@ -528,8 +531,12 @@ fn merge_into(target: &mut Object, member: &Object) {
             }
             ("required", Some(Json::Array(mine)), Json::Array(theirs)) => {
                 let mut merged = mine.clone();
+                // Names only: anything else in `required` is dropped by `finish_keywords`.
+                let mut seen: HashSet<&str> = mine.iter().filter_map(Json::as_str).collect();
                 for name in theirs {
-                    if !merged.contains(name) {
+                    if let Some(text) = name.as_str()
+                        && seen.insert(text)
+                    {
                         merged.push(name.clone());
                     }
                 }
