@@ -62,13 +62,25 @@ fn render_one<S: Surface>(response: &ChatResponse, routing: &Routing, what: &str
     )
 }
 
-/// `response` rendered by every surface.
-pub fn render_all(response: &ChatResponse, routing: &Routing) -> Check {
-    render_one::<OpenAiChat>(response, routing, "openai-chat render")?;
-    render_one::<AnthropicMessages>(response, routing, "anthropic render")?;
-    render_one::<Responses>(response, routing, "responses render")?;
-    render_one::<OllamaChat>(response, routing, "ollama-chat render")?;
-    render_one::<OllamaGenerate>(response, routing, "ollama-generate render")
+/// Two of the five surfaces, picked by `variant` (an input's hash: over many inputs every surface
+/// gets every kind of answer and stream).
+fn two_surfaces(variant: u64) -> [u64; 2] {
+    let first = variant % 5;
+    [first, (first + 1 + (variant >> 8) % 4) % 5]
+}
+
+/// `response` rendered by two surfaces, picked by `variant`.
+pub fn render_some(response: &ChatResponse, routing: &Routing, variant: u64) -> Check {
+    for pick in two_surfaces(variant) {
+        match pick {
+            0 => render_one::<OpenAiChat>(response, routing, "openai-chat render")?,
+            1 => render_one::<AnthropicMessages>(response, routing, "anthropic render")?,
+            2 => render_one::<Responses>(response, routing, "responses render")?,
+            3 => render_one::<OllamaChat>(response, routing, "ollama-chat render")?,
+            _ => render_one::<OllamaGenerate>(response, routing, "ollama-generate render")?,
+        }
+    }
+    Ok(())
 }
 
 /// `events` written by surface `S`'s stream writer, ended by `done` or by `error`.
@@ -102,17 +114,14 @@ pub fn stream_one<S: Surface>(
     }
 }
 
-/// `events` written by two surfaces' stream writers, picked by `variant` (an input's hash: over
-/// many inputs every writer gets every kind of stream).
+/// `events` written by two surfaces' stream writers, picked by `variant`.
 pub fn stream_some(
     events: &[StreamEvent],
     error: Option<&ApiError>,
     routing: &Routing,
     variant: u64,
 ) -> Check {
-    let first = variant % 5;
-    let second = (first + 1 + (variant >> 8) % 4) % 5;
-    for pick in [first, second] {
+    for pick in two_surfaces(variant) {
         match pick {
             0 => stream_one::<OpenAiChat>(events, error, routing, "openai-chat stream")?,
             1 => stream_one::<AnthropicMessages>(events, error, routing, "anthropic stream")?,

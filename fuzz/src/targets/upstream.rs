@@ -55,13 +55,14 @@ pub fn http(input: &[u8]) -> (u16, Vec<(String, String)>, &[u8]) {
 /// surface, cached and replayed; an error becomes the client's error in every format.
 fn response(adapter: &str, input: &[u8]) -> Outcome {
     let (status, headers, body) = http(input);
+    let variant = hash(body);
     let routing = routing();
     let mut accepted = false;
     for kind in adapters::kinds_of(adapter) {
         match adapters::parse(kind, status, &headers, body) {
             Ok(response) => {
                 accepted = true;
-                output::render_all(&response, &routing)?;
+                output::render_some(&response, &routing, variant >> 16)?;
                 let entry = CachedResponse::new(response.clone(), 1_700_000_000_000, 60);
                 if cache_key::storable(&response)
                     && CachedResponse::decode(&entry.encode()).as_ref() != Some(&entry)
@@ -72,7 +73,7 @@ fn response(adapter: &str, input: &[u8]) -> Outcome {
                     &cache_key::replay_events(&response),
                     None,
                     &routing,
-                    hash(body),
+                    variant,
                 )?;
             }
             Err(error) => {
@@ -141,8 +142,9 @@ fn chunks(input: &[u8]) -> Vec<&[u8]> {
 /// A stream body through `adapter`'s decoder, whole and cut into chunks (the same events and the
 /// same error either way), then written by every surface and accumulated into an answer.
 fn stream(adapter: &str, input: &[u8]) -> Outcome {
+    let variant = hash(input);
     let kinds = adapters::kinds_of(adapter);
-    let kind = kinds[(hash(input) % kinds.len() as u64) as usize];
+    let kind = kinds[(variant % kinds.len() as u64) as usize];
     let (events, error) = adapters::decode(kind, &[input]);
     let (cut_events, cut_error) = adapters::decode(kind, &chunks(input));
     let kind_of = |e: &Option<apex_adapter_kit::types::AdapterError>| e.as_ref().map(|e| e.kind);
@@ -157,7 +159,7 @@ fn stream(adapter: &str, input: &[u8]) -> Outcome {
     }
     let routing = routing();
     let api_error = error.as_ref().map(ApiError::from_upstream);
-    output::stream_some(&events, api_error.as_ref(), &routing, hash(input))?;
+    output::stream_some(&events, api_error.as_ref(), &routing, variant)?;
     let mut whole = Accumulator::default();
     events.iter().for_each(|event| whole.push(event));
     let finished = events.iter().any(|e| matches!(e, StreamEvent::Finish(_)));
@@ -165,7 +167,7 @@ fn stream(adapter: &str, input: &[u8]) -> Outcome {
         && finished
         && let Some(response) = whole.finish()
     {
-        output::render_all(&response, &routing)?;
+        output::render_some(&response, &routing, variant >> 16)?;
     }
     if adapter == "openai" {
         let _ = apex_router::surfaces::responses::provider_response_id(input);
