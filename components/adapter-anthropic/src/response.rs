@@ -66,10 +66,13 @@ pub(crate) struct WireUsage {
 /// OpenAI's `prompt_tokens` does), with the cached parts also reported on their own.
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
-        let cached =
-            u.cache_read_input_tokens.unwrap_or(0) + u.cache_creation_input_tokens.unwrap_or(0);
+        // Saturating: counts near u32::MAX (a provider's word) must not overflow the sum.
+        let cached = u
+            .cache_read_input_tokens
+            .unwrap_or(0)
+            .saturating_add(u.cache_creation_input_tokens.unwrap_or(0));
         Usage {
-            input_tokens: u.input_tokens.unwrap_or(0) + cached,
+            input_tokens: u.input_tokens.unwrap_or(0).saturating_add(cached),
             output_tokens: u.output_tokens.unwrap_or(0),
             cache_read_tokens: u.cache_read_input_tokens,
             cache_write_tokens: u.cache_creation_input_tokens,
@@ -304,6 +307,18 @@ mod tests {
             parse(200, &[], long.as_bytes()).map_err(|e| e.message),
             Err("malformed upstream reply: a reply whose `type` is not `message`".to_string())
         );
+    }
+
+    #[test]
+    fn huge_usage_counts_saturate() {
+        let body = format!(
+            r#"{{"type":"message","content":[],"usage":{{"input_tokens":{max},"cache_read_input_tokens":{max},"cache_creation_input_tokens":1,"output_tokens":2}}}}"#,
+            max = u32::MAX
+        );
+        let usage = parse(200, &[], body.as_bytes()).unwrap().usage.unwrap();
+        assert_eq!(usage.input_tokens, u32::MAX);
+        assert_eq!(usage.cache_read_tokens, Some(u32::MAX));
+        assert_eq!(usage.output_tokens, 2);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`serde_json::Value` sorts them, which would reorder a schema's properties), and [`compact`],
 //! which strips the insignificant whitespace of JSON text and changes nothing else.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -40,50 +41,95 @@ impl Json {
 
 /// The entries of a JSON object in document order. A repeated key keeps its last value, in the
 /// place of its first occurrence.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Object(Vec<(String, Json)>);
+#[derive(Debug, Clone, Default)]
+pub struct Object {
+    entries: Vec<(String, Json)>,
+    /// Where each key is, once there are more than [`INDEXED`]: a search through the entries for
+    /// every key would make a wide object (a client's schema with 100,000 properties) quadratic.
+    index: Option<HashMap<String, usize>>,
+}
+
+/// Objects with more keys than this find them through an index.
+const INDEXED: usize = 16;
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
 
 impl Object {
     pub fn new() -> Self {
         Self::default()
     }
 
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Json> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        let at = self.position(key)?;
+        self.entries.get(at).map(|(_, v)| v)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.position(key).is_some()
     }
 
     /// Set `key` to `value`, in place when the key exists, else at the end.
     pub fn insert(&mut self, key: impl Into<String>, value: Json) {
         let key = key.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
+        if let Some(at) = self.position(&key) {
+            if let Some(slot) = self.entries.get_mut(at) {
+                slot.1 = value;
+            }
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.entries.len());
+        }
+        self.entries.push((key, value));
+        if self.index.is_none() && self.entries.len() > INDEXED {
+            self.reindex();
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Json> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(at).1)
+        let at = self.position(key)?;
+        let (_, value) = self.entries.remove(at);
+        if self.index.is_some() {
+            self.reindex();
+        }
+        Some(value)
+    }
+
+    fn reindex(&mut self) {
+        self.index = Some(
+            self.entries
+                .iter()
+                .enumerate()
+                .map(|(at, (key, _))| (key.clone(), at))
+                .collect(),
+        );
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -118,8 +164,8 @@ impl Serialize for Json {
 
 impl Serialize for Object {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in &self.0 {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (key, value) in &self.entries {
             map.serialize_entry(key, value)?;
         }
         map.end()
@@ -237,6 +283,30 @@ mod tests {
         object.insert("new", Json::string("n"));
         assert_eq!(object.remove("zeta"), Some(Json::Number(1.into())));
         assert_eq!(object.keys().collect::<Vec<_>>(), ["alpha", "mid", "new"]);
+    }
+
+    #[test]
+    fn wide_objects_keep_order_and_last_values_in_linear_time() {
+        // 200,000 keys, each twice: a search per key would take minutes.
+        let mut text = String::from("{");
+        for round in 0..2 {
+            for i in 0..100_000 {
+                text.push_str(&format!("\"k{i}\":{round},"));
+            }
+        }
+        text.push_str("\"last\":true}");
+        let json: Json = serde_json::from_str(&text).unwrap();
+        let mut object = json.as_object().unwrap().clone();
+        assert_eq!(object.len(), 100_001);
+        assert_eq!(object.keys().nth(5), Some("k5"));
+        assert_eq!(object.get("k99999"), Some(&Json::Number(1.into())));
+        assert_eq!(object.remove("k0"), Some(Json::Number(1.into())));
+        object.insert("k1", Json::Null);
+        object.insert("k0", Json::Null);
+        assert_eq!(object.keys().next(), Some("k1"));
+        assert_eq!(object.keys().last(), Some("k0"));
+        assert_eq!(object.get("k1"), Some(&Json::Null));
+        assert_eq!(object.get("last"), Some(&Json::Bool(true)));
     }
 
     #[test]

@@ -73,6 +73,17 @@ struct ExtraConfig {
 
 fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
     let (system, contents) = conversation(request)?;
+    // One budget for inlining `$ref`s across every schema of the request.
+    let schemas_len = request
+        .tools
+        .iter()
+        .map(|t| t.parameters.len())
+        .sum::<usize>()
+        + match &request.response_format {
+            Some(ResponseFormat::JsonSchema(format)) => format.schema.len(),
+            _ => 0,
+        };
+    let mut budget = schema::InlineBudget::new(schemas_len);
 
     let mut body = RawObject::default();
     body.insert("contents", &contents).map_err(invalid)?;
@@ -88,7 +99,7 @@ fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
         let declarations = request
             .tools
             .iter()
-            .map(declaration)
+            .map(|tool| declaration(tool, &mut budget))
             .collect::<Result<Vec<_>, _>>()?;
         let tools = [wire::Tool {
             function_declarations: declarations,
@@ -101,7 +112,7 @@ fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
     }
 
     let extra = request.extra.as_deref().unwrap_or_default();
-    let mut config = generation_config(request)?;
+    let mut config = generation_config(request, &mut budget)?;
     if let Some(config) = config.as_mut()
         && let Ok(ExtraConfig {
             generation_config: Some(more),
@@ -139,7 +150,10 @@ impl Config {
 }
 
 /// `generationConfig`, or `None` when the request sets nothing in it.
-fn generation_config(request: &ChatRequest) -> Result<Option<RawObject>, AdapterError> {
+fn generation_config(
+    request: &ChatRequest,
+    budget: &mut schema::InlineBudget,
+) -> Result<Option<RawObject>, AdapterError> {
     let mut config = Config::default();
     if !request.stop.is_empty() {
         config.set("stopSequences", &request.stop)?;
@@ -169,7 +183,7 @@ fn generation_config(request: &ChatRequest) -> Result<Option<RawObject>, Adapter
             // supporting a subset of it with no word on what happens to the rest, and excludes
             // `responseSchema`; the cleaned subset works on every model, and tools need the same
             // cleaning anyway.
-            let cleaned = schema::response(&format.schema).map_err(|e| {
+            let cleaned = schema::response(&format.schema, budget).map_err(|e| {
                 apex_adapter_kit::error(
                     ErrorKind::InvalidRequest,
                     format!(
@@ -227,11 +241,14 @@ fn tool_config(choice: &ToolChoice) -> wire::ToolConfig<'_> {
     }
 }
 
-fn declaration(tool: &Tool) -> Result<wire::FunctionDeclaration<'_>, AdapterError> {
+fn declaration<'a>(
+    tool: &'a Tool,
+    budget: &mut schema::InlineBudget,
+) -> Result<wire::FunctionDeclaration<'a>, AdapterError> {
     let parameters = if tool.parameters.trim().is_empty() {
         None
     } else {
-        schema::parameters(&tool.parameters).map_err(|e| {
+        schema::parameters(&tool.parameters, budget).map_err(|e| {
             apex_adapter_kit::error(
                 ErrorKind::InvalidRequest,
                 format!("tool `{}` has invalid parameters JSON: {e}", tool.name),

@@ -21,7 +21,10 @@
 //!     the values' type; a `null` value becomes `"nullable": true`.
 //!   - `$ref` to `#`, `#/$defs/<name>` or `#/definitions/<name>` → the definition, inlined (its
 //!     sibling keywords win). A reference back into a definition being inlined (recursion) becomes
-//!     `{"type": "object"}`; a reference that cannot be resolved is dropped.
+//!     `{"type": "object"}`; a reference that cannot be resolved is dropped. Schemas whose
+//!     references would copy more than 256 KiB into a request (or twice the schemas' own size)
+//!     are refused: definitions that each refer to the next twice would double a schema at every
+//!     level.
 //!   - `items` given as a list (tuples), or `prefixItems` → `items` of `anyOf` the member schemas.
 //!   - `format` is kept only where Gemini gives it a meaning: `enum` and `date-time` for strings,
 //!     `float` and `double` for numbers, `int32` and `int64` for integers.
@@ -31,6 +34,8 @@
 //!     keeps only names that `properties` declares.
 //!   - For `responseSchema`, an object with several properties gets `propertyOrdering` in the
 //!     client's order, since Gemini otherwise orders the output's keys alphabetically.
+
+use std::collections::HashSet;
 
 use crate::json::{Json, Object};
 
@@ -49,24 +54,55 @@ const NUMBER_KEYWORDS: &[&str] = &[
 
 /// The function `parameters` for a tool's JSON schema text; `None` when the tool takes no
 /// arguments (Gemini refuses an object schema without properties, so `parameters` is omitted).
-pub fn parameters(schema: &str) -> serde_json::Result<Option<Json>> {
-    clean(schema, false)
+pub fn parameters(schema: &str, budget: &mut InlineBudget) -> serde_json::Result<Option<Json>> {
+    clean(schema, false, budget)
 }
 
 /// The `responseSchema` for a JSON-schema response format; `None` when the schema says nothing
 /// Gemini can use (then JSON mode alone applies).
-pub fn response(schema: &str) -> serde_json::Result<Option<Json>> {
-    clean(schema, true)
+pub fn response(schema: &str, budget: &mut InlineBudget) -> serde_json::Result<Option<Json>> {
+    clean(schema, true, budget)
 }
 
-fn clean(schema: &str, order_properties: bool) -> serde_json::Result<Option<Json>> {
+/// How many bytes (of JSON text) inlining `$ref`s may copy into the schemas of one request (its
+/// tools and its response schema together): 256 KiB, or twice the schemas' own size when that is
+/// more. Definitions that each refer to the next twice would otherwise double a schema at every
+/// level (2 KB growing to gigabytes).
+#[derive(Debug, Clone, Copy)]
+pub struct InlineBudget {
+    limit: usize,
+    left: usize,
+}
+
+impl InlineBudget {
+    /// The budget for schemas of `schemas_len` bytes in all.
+    pub fn new(schemas_len: usize) -> Self {
+        let limit = (256 << 10).max(schemas_len.saturating_mul(2));
+        Self { limit, left: limit }
+    }
+}
+
+fn clean(
+    schema: &str,
+    order_properties: bool,
+    budget: &mut InlineBudget,
+) -> serde_json::Result<Option<Json>> {
     let root: Json = serde_json::from_str(schema)?;
     let mut cleaner = Cleaner {
         root: &root,
         order_properties,
         expanding: Vec::new(),
+        budget: budget.left,
+        over_budget: false,
     };
     let cleaned = cleaner.node(&root);
+    budget.left = cleaner.budget;
+    if cleaner.over_budget {
+        return Err(serde::de::Error::custom(format!(
+            "the request's schemas grow past {} bytes once their `$ref`s are inlined",
+            budget.limit
+        )));
+    }
     let empty_object = cleaned.get("type").and_then(Json::as_str) == Some("object")
         && !cleaned.contains_key("properties")
         && !cleaned.contains_key("anyOf");
@@ -81,9 +117,29 @@ struct Cleaner<'a> {
     order_properties: bool,
     /// The `$ref`s being inlined, innermost last: a reference to one of them is recursive.
     expanding: Vec<String>,
+    /// Bytes of definitions that may still be inlined (see [`InlineBudget`]).
+    budget: usize,
+    /// The budget ran out: the schema is refused.
+    over_budget: bool,
 }
 
 impl<'a> Cleaner<'a> {
+    /// The definition `reference` points at, if it is a local reference this cleaner resolves
+    /// and the inlining budget covers its size.
+    fn inline(&mut self, reference: &str) -> Option<&'a Json> {
+        let target = self.resolve(reference)?;
+        match self.budget.checked_sub(size(target)) {
+            Some(left) if !self.over_budget => {
+                self.budget = left;
+                Some(target)
+            }
+            _ => {
+                self.over_budget = true;
+                None
+            }
+        }
+    }
+
     /// The definition `reference` points at, if it is a local reference this cleaner resolves.
     fn resolve(&self, reference: &str) -> Option<&'a Json> {
         if reference == "#" {
@@ -125,7 +181,7 @@ impl<'a> Cleaner<'a> {
                 }
                 return out;
             }
-            if let Some(target) = self.resolve(&reference) {
+            if let Some(target) = self.inline(&reference) {
                 // The definition, with the referring schema's own keywords on top.
                 let mut merged = target.as_object().cloned().unwrap_or_default();
                 for (key, value) in source.iter() {
@@ -145,7 +201,7 @@ impl<'a> Cleaner<'a> {
                     .and_then(|m| m.get("$ref"))
                     .and_then(Json::as_str)
                 {
-                    Some(reference) => self.resolve(reference).cloned().unwrap_or(Json::Null),
+                    Some(reference) => self.inline(reference).cloned().unwrap_or(Json::Null),
                     None => member.clone(),
                 };
                 if let Some(member) = member.as_object() {
@@ -395,9 +451,10 @@ impl<'a> Cleaner<'a> {
             .map(|p| p.keys().map(str::to_string).collect())
             .unwrap_or_default();
         if let Some(Json::Array(required)) = out.get("required") {
+            let declared: HashSet<&str> = names.iter().map(String::as_str).collect();
             let kept: Vec<Json> = required
                 .iter()
-                .filter(|n| n.as_str().is_some_and(|n| names.iter().any(|p| p == n)))
+                .filter(|n| n.as_str().is_some_and(|n| declared.contains(n)))
                 .cloned()
                 .collect();
             if kept.is_empty() {
@@ -442,6 +499,22 @@ fn is_null_schema(schema: &Json) -> bool {
     }
 }
 
+/// About the length of `json` as JSON text (what inlining it copies).
+fn size(json: &Json) -> usize {
+    match json {
+        Json::Null | Json::Bool(_) | Json::Number(_) => 8,
+        Json::String(text) => text.len() + 2,
+        Json::Array(items) => items.iter().map(size).sum::<usize>() + 2,
+        Json::Object(object) => {
+            object
+                .iter()
+                .map(|(key, value)| key.len() + 4 + size(value))
+                .sum::<usize>()
+                + 2
+        }
+    }
+}
+
 /// Merge an `allOf` member into `target`: properties and `required` are united, other keywords
 /// are taken when `target` lacks them.
 fn merge_into(target: &mut Object, member: &Object) {
@@ -458,8 +531,12 @@ fn merge_into(target: &mut Object, member: &Object) {
             }
             ("required", Some(Json::Array(mine)), Json::Array(theirs)) => {
                 let mut merged = mine.clone();
+                // Names only: anything else in `required` is dropped by `finish_keywords`.
+                let mut seen: HashSet<&str> = mine.iter().filter_map(Json::as_str).collect();
                 for name in theirs {
-                    if !merged.contains(name) {
+                    if let Some(text) = name.as_str()
+                        && seen.insert(text)
+                    {
                         merged.push(name.clone());
                     }
                 }
@@ -477,14 +554,14 @@ mod tests {
     use super::*;
 
     fn params(schema: &str) -> String {
-        parameters(schema)
+        parameters(schema, &mut InlineBudget::new(schema.len()))
             .unwrap()
             .map(|s| serde_json::to_string(&s).unwrap())
             .unwrap_or_default()
     }
 
     fn resp(schema: &str) -> String {
-        response(schema)
+        response(schema, &mut InlineBudget::new(schema.len()))
             .unwrap()
             .map(|s| serde_json::to_string(&s).unwrap())
             .unwrap_or_default()
@@ -558,6 +635,42 @@ mod tests {
     }
 
     #[test]
+    fn references_that_fan_out_are_refused_past_the_budget() {
+        // Each definition refers to the next twice: inlined, 2^24 copies of the last.
+        let mut defs = Vec::new();
+        for i in 0..24 {
+            defs.push(format!(
+                r##""d{i}":{{"type":"object","properties":{{"a":{{"$ref":"#/$defs/d{next}"}},"b":{{"$ref":"#/$defs/d{next}"}}}}}}"##,
+                next = i + 1
+            ));
+        }
+        defs.push(r#""d24":{"type":"string"}"#.to_string());
+        let schema = format!(
+            r##"{{"$defs":{{{}}},"$ref":"#/$defs/d0"}}"##,
+            defs.join(",")
+        );
+        let error = parameters(&schema, &mut InlineBudget::new(schema.len()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("once their `$ref`s are inlined"), "{error}");
+        // A few levels of the same fit.
+        let small = r##"{"$defs":{"d0":{"type":"object","properties":{"a":{"$ref":"#/$defs/d1"},"b":{"$ref":"#/$defs/d1"}}},"d1":{"type":"string"}},"$ref":"#/$defs/d0"}"##;
+        assert_eq!(
+            params(small),
+            r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}}}"#
+        );
+        // The budget is the request's: schemas that fit one by one may not fit together.
+        let eight = format!(
+            r##"{{"$defs":{{{}}},"$ref":"#/$defs/d16"}}"##,
+            defs.join(",")
+        );
+        let mut budget = InlineBudget::new(eight.len());
+        assert!(parameters(&eight, &mut budget).is_ok());
+        let refused = (0..20).any(|_| parameters(&eight, &mut budget).is_err());
+        assert!(refused, "the budget is shared");
+    }
+
+    #[test]
     fn all_of_members_are_merged() {
         assert_eq!(
             params(
@@ -607,6 +720,6 @@ mod tests {
             r#"{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"object","properties":{"y":{"type":"string"},"x":{"type":"string"}},"propertyOrdering":["y","x"]}},"propertyOrdering":["zeta","alpha"]}"#
         );
         assert_eq!(resp(r#"{"type":"object"}"#), "");
-        assert!(response("{oops").is_err());
+        assert!(response("{oops", &mut InlineBudget::new(5)).is_err());
     }
 }

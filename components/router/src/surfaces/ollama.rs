@@ -780,13 +780,21 @@ fn out_call<'a>(index: u32, id: &'a str, name: &'a str, arguments: &str) -> OutT
     }
 }
 
-/// Tool arguments as an object: the model's JSON text when it is one, else `{}`.
+/// Tool arguments as an object: the model's JSON text when it is one, else `{}`. Line breaks
+/// become spaces: in valid JSON they are only whitespace between tokens, and one inside an NDJSON
+/// line would cut it in two.
 fn object(arguments: &str) -> Box<RawValue> {
     let trimmed = arguments.trim();
     if trimmed.starts_with('{')
         && let Ok(raw) = serde_json::from_str::<Box<RawValue>>(trimmed)
     {
-        return raw;
+        if !raw.get().contains(['\n', '\r']) {
+            return raw;
+        }
+        let one_line = raw.get().replace(['\n', '\r'], " ");
+        if let Ok(raw) = RawValue::from_string(one_line) {
+            return raw;
+        }
     }
     RawValue::from_string("{}".to_string()).unwrap_or_else(|_| Box::<RawValue>::default())
 }
@@ -1969,6 +1977,33 @@ mod tests {
         assert_eq!(
             raw[5],
             r#"{"model":"smart","created_at":"1970-01-01T00:00:00.000000Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":0,"load_duration":0,"prompt_eval_count":10,"prompt_eval_duration":0,"eval_count":5,"eval_duration":0}"#
+        );
+    }
+
+    #[test]
+    fn pretty_printed_arguments_stay_on_one_ndjson_line() {
+        let mut writer = NdjsonWriter::chat("m".into(), 0);
+        let mut out = Vec::new();
+        for event in [
+            StreamEvent::ToolCallStart(ToolCallStart {
+                index: 0,
+                id: "c0".into(),
+                name: "f".into(),
+            }),
+            StreamEvent::ToolCallDelta(ToolCallDelta {
+                index: 0,
+                arguments: "{\r\n  \"a\": \"x\\ny\",\n  \"b\": [1,\r2]\n}".into(),
+            }),
+            StreamEvent::Finish(FinishReason::ToolCalls),
+        ] {
+            writer.event(&event, &mut out);
+        }
+        writer.done(&mut out);
+        let lines = lines(&out);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0]["message"]["tool_calls"][0]["function"]["arguments"],
+            serde_json::json!({"a": "x\ny", "b": [1, 2]})
         );
     }
 

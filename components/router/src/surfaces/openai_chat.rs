@@ -437,7 +437,8 @@ fn usage_json(usage: &Usage) -> Value {
     u.insert("completion_tokens".into(), json!(usage.output_tokens));
     u.insert(
         "total_tokens".into(),
-        json!(usage.input_tokens + usage.output_tokens),
+        // Summed in 64 bits: two u32 counts near the top (a provider's word) would overflow.
+        json!(u64::from(usage.input_tokens) + u64::from(usage.output_tokens)),
     );
     if let Some(cached) = usage.cache_read_tokens {
         u.insert(
@@ -674,6 +675,21 @@ mod tests {
         assert_eq!(neutral.stop, vec!["END".to_string()]);
         assert_eq!(neutral.max_tokens, Some(9));
         assert!(neutral.stream);
+    }
+
+    #[test]
+    fn huge_usage_counts_add_up_without_overflow() {
+        let usage = Usage {
+            input_tokens: u32::MAX,
+            output_tokens: u32::MAX,
+            cache_read_tokens: None,
+            cache_write_tokens: None,
+            reasoning_tokens: None,
+        };
+        assert_eq!(
+            usage_json(&usage)["total_tokens"],
+            json!(2 * u64::from(u32::MAX))
+        );
     }
 
     #[test]

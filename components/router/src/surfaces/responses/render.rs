@@ -83,7 +83,7 @@ pub fn usage_json(usage: &Usage) -> Value {
         "input_tokens_details": {"cached_tokens": usage.cache_read_tokens.unwrap_or(0)},
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens.unwrap_or(0)},
-        "total_tokens": usage.input_tokens + usage.output_tokens,
+        "total_tokens": u64::from(usage.input_tokens) + u64::from(usage.output_tokens),
     })
 }
 
@@ -586,5 +586,25 @@ impl StreamWriter for EventWriter {
         let failure = json!({"code": code, "message": error.message});
         let object = self.object("failed", self.usage.as_ref(), failure, Value::Null);
         self.emit(out, "response.failed", json!({"response": object}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_usage_counts_add_up_without_overflow() {
+        let usage = Usage {
+            input_tokens: u32::MAX,
+            output_tokens: 1,
+            cache_read_tokens: None,
+            cache_write_tokens: None,
+            reasoning_tokens: None,
+        };
+        assert_eq!(
+            usage_json(&usage)["total_tokens"],
+            json!(u64::from(u32::MAX) + 1)
+        );
     }
 }

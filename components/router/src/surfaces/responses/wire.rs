@@ -389,9 +389,14 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
     }
     if let Some(history) = request.apex_history {
         let mut items = Vec::with_capacity(history.len());
-        for raw in history {
-            let item: WireItem = serde_json::from_str(raw.get())
-                .map_err(|e| ApiError::internal(format!("stored conversation unreadable: {e}")))?;
+        for (i, raw) in history.into_iter().enumerate() {
+            // The gateway puts its stored conversation here, but a client may send the field
+            // itself: an item that is none is the request's fault (400), not the gateway's.
+            let item: WireItem = serde_json::from_str(raw.get()).map_err(|e| {
+                invalid(format!(
+                    "apex_history[{i}] (the conversation before previous_response_id) is not an input item: {e}"
+                ))
+            })?;
             items.push(item);
         }
         items_to_messages(items, "previous_response_id", &mut messages)?;
@@ -466,4 +471,25 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
         stream: request.stream.unwrap_or(false),
         extra: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surfaces::openai_chat::parse_json;
+
+    #[test]
+    fn a_client_history_that_is_no_items_is_a_bad_request() {
+        for history in [r#"["ct"]"#, r#"[{"type":"message","content":[{}]}]"#, "[1]"] {
+            let body = format!(r#"{{"model":"m","input":"x","apex_history":{history}}}"#);
+            let request = parse_json::<WireRequest>(body.as_bytes()).unwrap();
+            let error = to_neutral(request).unwrap_err();
+            assert_eq!(error.status, 400, "{history}: {}", error.message);
+            assert!(
+                error.message.starts_with("apex_history[0]"),
+                "{}",
+                error.message
+            );
+        }
+    }
 }
