@@ -192,7 +192,8 @@ fn stored<S: Surface>(
     )?;
     let next = json!({"model": routing.model, "input": "and then?", "previous_response_id": id});
     let next = serde_json::to_vec(&next).unwrap_or_default();
-    let continued = responses::continue_from(&next, &record)
+    let chain = [(id.to_string(), record)];
+    let continued = responses::continue_from(&next, &chain)
         .map_err(|e| format!("continue_from: {}", e.message))?;
     Responses::to_neutral(&continued).map_err(|e| {
         format!(
@@ -251,9 +252,14 @@ pub fn count_tokens(body: &[u8]) -> Outcome {
 
 /// A stored response to continue from: the gateway's own shape, with the item types the
 /// Responses surface stores.
-fn previous() -> &'static Record {
-    static RECORD: OnceLock<Record> = OnceLock::new();
-    RECORD.get_or_init(|| Record {
+fn previous() -> &'static [(String, Record)] {
+    static CHAIN: OnceLock<[(String, Record); 1]> = OnceLock::new();
+    CHAIN.get_or_init(|| [("resp_prev".to_string(), previous_record())])
+}
+
+/// The record of [`previous`], in the first layout (its conversation in `history`).
+fn previous_record() -> Record {
+    Record {
         owner: "alice".to_string(),
         expires_at: u64::MAX,
         response: json!({
@@ -267,15 +273,14 @@ fn previous() -> &'static Record {
                  "content": [{"type": "output_text", "text": "hello", "annotations": []}]}
             ]
         }),
-        input: vec![
-            json!({"type": "message", "role": "user", "id": "in_prev00",
-                   "content": [{"type": "input_text", "text": "hi"}]}),
-        ],
+        input: vec![json!({"type": "message", "role": "user", "id": "in_prev00",
+                   "content": [{"type": "input_text", "text": "hi"}]})],
         history: vec![
             json!({"type": "message", "role": "system", "content": "be brief"}),
             json!({"type": "function_call_output", "call_id": "call_0", "output": "42"}),
         ],
-    })
+        previous: None,
+    }
 }
 
 /// `POST /v1/responses` (`responses_api::create`): a `previous_response_id` brings a stored
@@ -372,7 +377,7 @@ pub fn responses_input_items(input: &[u8]) -> Outcome {
     let query = String::from_utf8_lossy(query);
     let record: Record = match serde_json::from_slice(record) {
         Ok(record) => record,
-        Err(_) => previous_clone(),
+        Err(_) => previous_record(),
     };
     match responses::input_items_page(&record, &query) {
         Ok(page) => {
@@ -390,22 +395,12 @@ pub fn responses_input_items(input: &[u8]) -> Outcome {
             return Ok(false);
         }
     }
-    let _ = record.conversation();
-    if let Ok(body) = responses::continue_from(br#"{"model":"m","input":"next"}"#, &record) {
+    let chain = [("resp_fuzz".to_string(), record)];
+    let _ = responses::conversation(&chain);
+    if let Ok(body) = responses::continue_from(br#"{"model":"m","input":"next"}"#, &chain) {
         let _ = Responses::to_neutral(&body);
     }
     Ok(true)
-}
-
-fn previous_clone() -> Record {
-    let record = previous();
-    Record {
-        owner: record.owner.clone(),
-        expires_at: record.expires_at,
-        response: record.response.clone(),
-        input: record.input.clone(),
-        history: record.history.clone(),
-    }
 }
 
 /// `server::ollama_load`: a load call's model name and reply.

@@ -680,12 +680,13 @@ impl Suite {
         Ok(format!("{} models", names.len()))
     }
 
-    async fn upstream_chat(&self) -> Result<String> {
+    /// A plain chat with `model` answered with the scripted provider's text.
+    async fn expect_upstream_answer(&self, model: &str) -> Result<()> {
         let reply = self
             .http
             .post(
                 "/v1/chat/completions",
-                json!({"model": "scripted", "messages": user("hi")}),
+                json!({"model": model, "messages": user("hi")}),
             )
             .await?
             .ok()?
@@ -694,6 +695,11 @@ impl Suite {
             .as_str()
             .unwrap_or_default();
         ensure!(answer == UPSTREAM_TEXT, "answered {answer:?}");
+        Ok(())
+    }
+
+    async fn upstream_chat(&self) -> Result<String> {
+        self.expect_upstream_answer("scripted").await?;
         Ok("the provider's answer".into())
     }
 
@@ -771,36 +777,12 @@ impl Suite {
     }
 
     async fn failover(&self) -> Result<String> {
-        let reply = self
-            .http
-            .post(
-                "/v1/chat/completions",
-                json!({"model": "failover", "messages": user("hi")}),
-            )
-            .await?
-            .ok()?
-            .json()?;
-        let answer = reply["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap_or_default();
-        ensure!(answer == UPSTREAM_TEXT, "answered {answer:?}");
+        self.expect_upstream_answer("failover").await?;
         Ok("503 from the first provider, answered by the second".into())
     }
 
     async fn cooldown(&self) -> Result<String> {
-        let reply = self
-            .http
-            .post(
-                "/v1/chat/completions",
-                json!({"model": "cooldown", "messages": user("hi")}),
-            )
-            .await?
-            .ok()?
-            .json()?;
-        let answer = reply["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap_or_default();
-        ensure!(answer == UPSTREAM_TEXT, "answered {answer:?}");
+        self.expect_upstream_answer("cooldown").await?;
         let stats = self.http.get("/stats").await?.ok()?.json()?;
         let benched = stats["cooldowns"]
             .as_array()
