@@ -2,7 +2,9 @@
 //! (`serde_json::Value` sorts them, which would reorder a schema's properties), and [`compact`],
 //! which strips the insignificant whitespace of JSON text and changes nothing else.
 
-use std::collections::HashMap;
+// BTreeMap, not HashMap: std's hasher seeds itself from `wasi:random/insecure-seed`, and adapters
+// import no capability (`adapter_fixtures.rs` checks the chain's imports).
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -46,7 +48,7 @@ pub struct Object {
     entries: Vec<(String, Json)>,
     /// Where each key is, once there are more than [`INDEXED`]: a search through the entries for
     /// every key would make a wide object (a client's schema with 100,000 properties) quadratic.
-    index: Option<HashMap<String, usize>>,
+    index: Option<BTreeMap<String, usize>>,
 }
 
 /// Objects with more keys than this find them through an index.

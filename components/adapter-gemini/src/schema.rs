@@ -35,7 +35,8 @@
 //!   - For `responseSchema`, an object with several properties gets `propertyOrdering` in the
 //!     client's order, since Gemini otherwise orders the output's keys alphabetically.
 
-use std::collections::HashSet;
+// BTreeSet, not HashSet: no random hash seed, so the adapter imports no capability.
+use std::collections::BTreeSet;
 
 use crate::json::{Json, Object};
 
@@ -451,7 +452,7 @@ impl<'a> Cleaner<'a> {
             .map(|p| p.keys().map(str::to_string).collect())
             .unwrap_or_default();
         if let Some(Json::Array(required)) = out.get("required") {
-            let declared: HashSet<&str> = names.iter().map(String::as_str).collect();
+            let declared: BTreeSet<&str> = names.iter().map(String::as_str).collect();
             let kept: Vec<Json> = required
                 .iter()
                 .filter(|n| n.as_str().is_some_and(|n| declared.contains(n)))
@@ -532,7 +533,7 @@ fn merge_into(target: &mut Object, member: &Object) {
             ("required", Some(Json::Array(mine)), Json::Array(theirs)) => {
                 let mut merged = mine.clone();
                 // Names only: anything else in `required` is dropped by `finish_keywords`.
-                let mut seen: HashSet<&str> = mine.iter().filter_map(Json::as_str).collect();
+                let mut seen: BTreeSet<&str> = mine.iter().filter_map(Json::as_str).collect();
                 for name in theirs {
                     if let Some(text) = name.as_str()
                         && seen.insert(text)
