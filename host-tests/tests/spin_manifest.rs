@@ -195,7 +195,7 @@ fn state_and_network_permissions() {
         .filter_map(Value::as_str)
         .collect();
     for entry in CATALOG {
-        let origin = apex_router::url::origin(entry.base_url).unwrap();
+        let origin = apex_router::http::url::origin(entry.base_url).unwrap();
         let host = origin.trim_end_matches(":443");
         assert!(
             hosts.contains(&host),

@@ -1,66 +1,25 @@
-//! Apex's router component.
+//! Apex's router component. The folders are the architecture:
 //!
-//! - `server`: the `wasi:http/incoming-handler` export: CORS, auth, routes
-//! - `surfaces/`: client protocols ⇄ neutral form (`openai_chat`, `anthropic_messages`,
+//! - `http/`: the incoming handler, route table, auth, CORS, errors, the wire
+//! - `surfaces/`: client protocols ⇄ the neutral form (`openai_chat`, `anthropic_messages`,
 //!   `responses`, `ollama`, `models`)
-//! - `responses_api`: stored responses over the key-value store (`previous_response_id`, GET,
-//!   DELETE, input items)
-//! - `accumulate`: a stream folded back into the whole answer
-//! - `config`: the TOML config, variables, provider defaults
-//! - `routing`: alias → targets → keys; `strategy`: the order of targets (failover, round-robin,
-//!   weighted, random, least-used); `health`: cooldowns; `cache_key`: the response cache's keys and
-//!   entries; `stats`: counters, latency histograms, `/stats` and `/metrics`
-//! - `shared_state`: those kept in the key-value store (cooldowns, counters, stats, cache)
-//! - `expiry`: which stored entries expire, and the sweep's paging; `sweep`: its I/O, after a
-//!   request, at most once a minute per store
-//! - `dispatch`: one chat request through the targets: forward or translate, failover
-//! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
-//! - `transport`: outbound calls and the client response over `wasi:http`
-//! - `echo`: the built-in `echo` model (works with no provider configured)
-//! - `google_auth` (service-account JWTs) and `credentials` (access tokens cached in the
-//!   key-value store, sealed by `sealed`): Vertex AI's OAuth
-//! - `concurrency`: per-key in-flight request slots in the key-value store
-//! - `access`: what an open gateway answers (local names, no foreign pages), and the admin scope
-//! - `auth`, `cors`, `error`, `json`, `url`: one job each
+//! - `routing/`: alias → targets → keys, their order and health, and the dispatch of a request
+//!   through them (failover, translation or forwarding, streaming)
+//! - `state/`: what is kept in the key-value store (cooldowns, stats, the cache, stored
+//!   responses, expiry)
+//! - `config/`: the TOML config, variables, the provider catalog
+//! - `platform`: clocks, ids, the store handle, host variables
 //!
-//! Pure logic (config, surfaces, auth, url, json) is plain Rust and tested natively; everything
-//! that touches WASI lives in `server`, `transport`, `dispatch`, `sweep` and `bindings`.
+//! Pure logic is plain Rust and tested natively; what touches WASI is compiled for wasm32 only
+//! (`platform`, `bindings`, and the I/O modules each folder marks so).
 
-pub mod access;
-pub mod accumulate;
-pub mod auth;
-pub mod cache_key;
-pub mod concurrency;
 pub mod config;
-pub mod cors;
-pub mod echo;
-pub mod error;
-pub mod expiry;
-pub mod google_auth;
-pub mod health;
-pub mod json;
+pub mod http;
 pub mod routing;
-pub mod sealed;
-pub mod stats;
-pub mod strategy;
+pub mod state;
 pub mod surfaces;
-pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 #[cfg(target_arch = "wasm32")]
-mod count_tokens;
-#[cfg(target_arch = "wasm32")]
-mod credentials;
-#[cfg(target_arch = "wasm32")]
-mod dispatch;
-#[cfg(target_arch = "wasm32")]
-mod responses_api;
-#[cfg(target_arch = "wasm32")]
-mod server;
-#[cfg(target_arch = "wasm32")]
-mod shared_state;
-#[cfg(target_arch = "wasm32")]
-mod sweep;
-#[cfg(target_arch = "wasm32")]
-mod transport;
+mod platform;

@@ -4,11 +4,11 @@
 use std::sync::OnceLock;
 
 use apex_adapter_kit::types::{AdapterError, ErrorKind, Protocol};
-use apex_router::auth::{self, GatewayKey};
-use apex_router::cache_key;
 use apex_router::config::{self, Config};
-use apex_router::cors;
-use apex_router::error::ApiError;
+use apex_router::http::auth::{self, GatewayKey};
+use apex_router::http::cors;
+use apex_router::http::error::ApiError;
+use apex_router::state::cache;
 use apex_router::surfaces::anthropic_messages::{self, AnthropicMessages};
 use apex_router::surfaces::ollama::{self, OllamaChat, OllamaGenerate};
 use apex_router::surfaces::openai_chat::OpenAiChat;
@@ -63,7 +63,7 @@ fn adapter_error(error: &AdapterError, what: &str) -> Result<(), String> {
 }
 
 fn same_origin(url: &str, base: &str, what: &str) -> Result<(), String> {
-    if apex_router::url::same_origin(url, base) {
+    if apex_router::http::url::same_origin(url, base) {
         Ok(())
     } else {
         Err(format!(
@@ -114,7 +114,7 @@ fn surface<S: Surface>(body: &[u8]) -> Outcome {
             let _ = S::forwards_to(provider, body);
         }
         // A body whose model cannot be spliced gets a 400 (`Invalid request body`).
-        if let Ok(forwarded) = apex_router::json::with_model(body, model) {
+        if let Ok(forwarded) = apex_router::surfaces::json::with_model(body, model) {
             for kind in kinds {
                 let target = adapters::target(kind, variant);
                 match adapters::forward(&target, S::PROTOCOL, S::FORWARD_PATH, forwarded.clone()) {
@@ -131,18 +131,18 @@ fn surface<S: Surface>(body: &[u8]) -> Outcome {
     };
     let mut cached = request.clone();
     cached.model = served.to_string();
-    let _ = cache_key::cache_key("alice", &cached, "neutral");
+    let _ = cache::cache_key("alice", &cached, "neutral");
 
     // The built-in echo model answers requests routed to it (its whole stream is rendered at
     // once, each event naming the model the client asked for).
     if served == config::ECHO_MODEL && config.echo_model {
         let id = format!("{}fuzz0001", S::ID_PREFIX);
-        let response = apex_router::echo::respond(&request, &id);
+        let response = apex_router::routing::echo::respond(&request, &id);
         output::json(
             &S::render(&response, &id, &routing.model, 1_700_000_000, &routing),
             "echo render",
         )?;
-        let events = apex_router::echo::stream(&request, &id);
+        let events = apex_router::routing::echo::stream(&request, &id);
         output::stream_one::<S>(&events, None, &routing, "echo stream")?;
         if S::STORES {
             stored::<S>(body, &id, &routing, &response)?;
@@ -225,7 +225,7 @@ pub fn count_tokens(body: &[u8]) -> Outcome {
     };
     let served = config.route_name(&routing.model);
     let _ = config.targets(&served);
-    if let Ok(forwarded) = apex_router::json::with_model(body, &routing.model) {
+    if let Ok(forwarded) = apex_router::surfaces::json::with_model(body, &routing.model) {
         for kind in ["anthropic", "vertex-anthropic"] {
             let target = adapters::target(kind, hash(body));
             if let Ok(request) = adapters::forward(
@@ -476,7 +476,7 @@ pub fn auth(input: &[u8]) -> Outcome {
     }
     // Other request headers the router reads: `Cache-Control`, and the `anthropic-version` /
     // `anthropic-beta` a forwarded Messages request carries (matched against allow-lists).
-    let _ = cache_key::cache_control(&headers);
+    let _ = cache::cache_control(&headers);
     for provider in gateway_config()?.providers.values() {
         let mut target = adapters::target(&provider.kind, 0);
         AnthropicMessages::forward_target(&mut target, provider, &headers);
@@ -567,7 +567,7 @@ pub fn config_text(input: &[u8]) -> Outcome {
     }
     for provider in config.providers.values() {
         let _ = provider.allows_beta("prompt-caching-2024-07-31");
-        let _ = apex_router::url::origin(&provider.base_url);
+        let _ = apex_router::http::url::origin(&provider.base_url);
     }
     Ok(true)
 }

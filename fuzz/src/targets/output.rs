@@ -3,7 +3,7 @@
 
 use apex_adapter_kit::sse::SseParser;
 use apex_adapter_kit::types::{ChatResponse, StreamEvent};
-use apex_router::error::ApiError;
+use apex_router::http::error::ApiError;
 use apex_router::surfaces::anthropic_messages::AnthropicMessages;
 use apex_router::surfaces::ollama::{OllamaChat, OllamaGenerate};
 use apex_router::surfaces::openai_chat::OpenAiChat;

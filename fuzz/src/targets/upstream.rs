@@ -3,9 +3,9 @@
 
 use apex_adapter_kit::sse::SseParser;
 use apex_adapter_kit::types::{ChatRequest, StreamEvent};
-use apex_router::accumulate::Accumulator;
-use apex_router::cache_key::{self, CachedResponse};
-use apex_router::error::{ApiError, ErrorFormat};
+use apex_router::http::error::{ApiError, ErrorFormat};
+use apex_router::routing::accumulate::Accumulator;
+use apex_router::state::cache::{self, CachedResponse};
 use apex_router::surfaces::Routing;
 
 use super::adapters::{self, KINDS};
@@ -64,17 +64,12 @@ fn response(adapter: &str, input: &[u8]) -> Outcome {
                 accepted = true;
                 output::render_some(&response, &routing, variant >> 16)?;
                 let entry = CachedResponse::new(response.clone(), 1_700_000_000_000, 60);
-                if cache_key::storable(&response)
+                if cache::storable(&response)
                     && CachedResponse::decode(&entry.encode()).as_ref() != Some(&entry)
                 {
                     return Err("a cached answer does not read back as it was".to_string());
                 }
-                output::stream_some(
-                    &cache_key::replay_events(&response),
-                    None,
-                    &routing,
-                    variant,
-                )?;
+                output::stream_some(&cache::replay_events(&response), None, &routing, variant)?;
             }
             Err(error) => {
                 let api = ApiError::from_upstream(&error);
@@ -235,7 +230,7 @@ pub fn build_request(input: &[u8]) -> Outcome {
         let target = adapters::target(kind, variant);
         if let Ok(http) = adapters::build(&target, &request) {
             built = true;
-            if !apex_router::url::same_origin(&http.url, &target.base_url) {
+            if !apex_router::http::url::same_origin(&http.url, &target.base_url) {
                 return Err(format!(
                     "{kind}: the request URL {} left the provider's origin",
                     http.url

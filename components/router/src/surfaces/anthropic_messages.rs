@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::config::Provider;
-use crate::error::{ApiError, ErrorFormat};
+use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
 use crate::surfaces::{Routing, StreamWriter, Surface};
 

@@ -9,6 +9,7 @@
 //!   `POST /api/show`, `GET /api/ps`, `GET /api/version`)
 
 pub mod anthropic_messages;
+pub mod json;
 pub mod models;
 pub mod ollama;
 pub mod openai_chat;
@@ -17,7 +18,7 @@ pub mod responses;
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol, StreamEvent, Target};
 
 use crate::config::Provider;
-use crate::error::{ApiError, ErrorFormat};
+use crate::http::error::{ApiError, ErrorFormat};
 
 /// What routing needs from a request body: checked up front for every request. The rest is
 /// validated only when a target translates it (forwarding keeps fields the neutral form cannot hold).

@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ECHO_MODEL, TargetRef};
-use crate::error::{ApiError, ErrorFormat};
+use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
 use crate::surfaces::{Routing, StreamWriter, Surface};
 
@@ -1357,7 +1357,7 @@ pub fn show(config: &Config, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         .filter(|m| !m.is_empty())
         .or(request.name.filter(|m| !m.is_empty()))
         .ok_or_else(|| ApiError::bad_request("model is required").param("model"))?;
-    crate::routing::check_model_name(&requested)?;
+    crate::routing::targets::check_model_name(&requested)?;
     let name = model_name(&requested);
     let served_as = config.route_name(name);
     let served_as: &str = &served_as;

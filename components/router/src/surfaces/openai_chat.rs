@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ErrorFormat};
+use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::{Routing, StreamWriter, Surface};
 
 /// `POST /v1/chat/completions`.

@@ -5,7 +5,7 @@ use apex_adapter_kit::types::{ChatResponse, ContentPart, FinishReason, StreamEve
 use serde_json::{Map, Value, json};
 
 use super::wire::NAMESPACE_SEPARATOR;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::surfaces::{Routing, StreamWriter};
 
 /// The suffix of a response id (`resp_<suffix>`), shared by its items' ids.

@@ -9,7 +9,7 @@
 
 use apex_adapter_kit::http::path_segment;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// What a request on one stored response asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

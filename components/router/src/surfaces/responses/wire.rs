@@ -7,7 +7,7 @@ use apex_adapter_kit::types::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Separates a namespace from a tool name when namespaced tools are flattened for providers
 /// (which accept only `[A-Za-z0-9_-]` names).

@@ -13,7 +13,7 @@ use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::config::Timeouts;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 const READ_SIZE: u64 = 64 * 1024;
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -255,7 +255,7 @@ pub fn start(
     request: &HttpRequest,
     timeouts: &Timeouts,
 ) -> Result<PendingResponse, TransportError> {
-    let url = crate::url::parse(&request.url)
+    let url = crate::http::url::parse(&request.url)
         .ok_or_else(|| TransportError::new("invalid upstream URL"))?;
     let entries: Vec<(String, Vec<u8>)> = request
         .headers

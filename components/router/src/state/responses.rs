@@ -7,12 +7,14 @@ use apex_adapter_kit::types::Protocol;
 
 use crate::bindings::{adapter, kv};
 use crate::config::Config;
-use crate::dispatch::{self, Client, KV_STORE, now_secs};
-use crate::error::{ApiError, ErrorFormat, scrub};
-use crate::server::send_error;
+use crate::http::Client;
+use crate::http::error::{ApiError, ErrorFormat, scrub};
+use crate::http::reply::send_error;
+use crate::http::transport;
+use crate::platform::{KV_STORE, now_secs};
+use crate::routing::dispatch;
 use crate::surfaces::responses::resource::{Action, Resource};
 use crate::surfaces::responses::{self, ChainError, Record, Responses, Route};
-use crate::transport;
 
 fn fail(out: ResponseOutparam, client: &Client, error: &ApiError) {
     send_error(out, error, ErrorFormat::OpenAi, client.cors);
@@ -37,7 +39,7 @@ fn load(id: &str, client: &Client) -> Result<Record, ApiError> {
 
 /// Where a response a provider made natively lives, if `client` may use it.
 fn route(id: &str, client: &Client) -> Option<Route> {
-    let bucket = kv::open(KV_STORE).ok()?;
+    let bucket = crate::platform::store()?;
     let bytes = bucket.get(&responses::route_key(id)).ok().flatten()?;
     let route: Route = serde_json::from_slice(&bytes).ok()?;
     (route.owner == client.caller && route.expires_at > now_secs()).then_some(route)
@@ -122,7 +124,7 @@ fn forward(
         Ok(built) => built,
         Err(error) => return fail(out, client, &ApiError::from_upstream(&error)),
     };
-    if !crate::url::same_origin(&request.url, &target.base_url) {
+    if !crate::http::url::same_origin(&request.url, &target.base_url) {
         return fail(
             out,
             client,

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, FailureClass, TargetRef};
-use crate::error::ApiError;
-use crate::routing::Attempt;
+use crate::http::error::ApiError;
+use crate::routing::targets::Attempt;
 
 /// Prefix of a key's cooldown entry.
 pub const KEY_PREFIX: &str = "apex:cool:key:";
@@ -430,7 +430,7 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::attempts;
+    use crate::routing::targets::attempts;
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -626,7 +626,7 @@ mod tests {
         let text = "[providers.a]\nbase_url = \"http://a\"\nkeys = []\n[providers.b]\nbase_url = \"http://b\"\nkeys = []\n[models.m]\ntargets = [\"a/x\", \"b/y\"]";
         let config = crate::config::load(Some(text), &|_| None).unwrap();
         let targets = config.targets("m").unwrap();
-        let attempts = crate::routing::attempts(&config, &targets, |_| 0).unwrap();
+        let attempts = crate::routing::targets::attempts(&config, &targets, |_| 0).unwrap();
         let mut health = Health::default();
         let inferred = |until_ms| Cooldown {
             until_ms,

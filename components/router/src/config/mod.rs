@@ -48,7 +48,7 @@ use std::collections::BTreeMap;
 use apex_adapter_kit::types::ErrorKind;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::GatewayKey;
+use crate::http::auth::GatewayKey;
 
 /// The variable that holds the TOML config.
 pub const CONFIG_VARIABLE: &str = "apex_config";
@@ -854,7 +854,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
                 ));
             }
             for (key, variable) in keys.iter().zip(&variables) {
-                let account = crate::google_auth::ServiceAccount::parse(key).map_err(|e| {
+                let account = crate::routing::google_auth::ServiceAccount::parse(key).map_err(|e| {
                     format!("providers.{name}: variable `{variable}` is not a usable service-account key: {e}")
                 })?;
                 if project.is_none() {
@@ -879,7 +879,7 @@ pub fn load(text: Option<&str>, var: &dyn Fn(&str) -> Option<String>) -> Result<
                 .map(|e| e.base_url.to_string())
                 .ok_or_else(|| format!("providers.{name}: `base_url` is required"))?,
         };
-        if crate::url::parse(&base_url).is_none() {
+        if crate::http::url::parse(&base_url).is_none() {
             return Err(format!(
                 "providers.{name}: base_url `{base_url}` is not an http(s) URL"
             ));
@@ -1243,7 +1243,7 @@ mod tests {
         // Short values are flags and versions, not credentials: scrubbing them would mangle bodies.
         assert!(!secrets.contains(&"true"), "{secrets:?}");
         assert!(secrets.contains(&"cf-secret-token"), "{secrets:?}");
-        let echoed = crate::error::scrub(
+        let echoed = crate::http::error::scrub(
             r#"{"error":"bad header: Bearer cf-secret-token (cf-secret-token)","retry":true}"#,
             &secrets,
         );
@@ -1461,7 +1461,7 @@ mod example_tests {
     /// The documented example config stays valid.
     #[test]
     fn example_config_loads() {
-        let text = include_str!("../../../apex.example.toml");
+        let text = include_str!("../../../../apex.example.toml");
         let config = super::load(Some(text), &|name| Some(format!("value-of-{name}"))).unwrap();
         assert_eq!(
             config.gateway_keys.len(),

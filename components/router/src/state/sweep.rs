@@ -4,10 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::bindings::kv;
-use crate::dispatch::KV_STORE;
-use crate::expiry::{self, SweepState};
-use crate::shared_state::now_ms;
+use crate::platform::now_ms;
+use crate::state::expiry::{self, SweepState};
 
 /// Before this time (wall clock, seconds) this instance knows no sweep is due, so it does not
 /// read the store's sweep state (an instance that serves many requests reads it once a minute).
@@ -20,7 +18,7 @@ pub fn maybe_run() {
     if now < NOT_BEFORE.load(Ordering::Relaxed) {
         return;
     }
-    let Ok(bucket) = kv::open(KV_STORE) else {
+    let Some(bucket) = crate::platform::store() else {
         return;
     };
     let state = bucket

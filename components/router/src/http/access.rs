@@ -10,7 +10,7 @@
 //! - **Admin endpoints** (`/stats`, `/metrics`) show every tenant's traffic: only `admin_keys` may
 //!   read them when the gateway has keys.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The host name of an authority (`Host` header): lowercased, without port or IPv6 brackets.
 pub fn host_name(authority: &str) -> String {
@@ -94,7 +94,7 @@ pub fn check_open_gateway(
     let origin = header(headers, "origin").filter(|o| !o.is_empty() && *o != "null");
     if let Some(origin) = origin
         && !is_loopback_origin(origin)
-        && crate::cors::allow_origin(cors_origins, Some(origin)).is_none()
+        && crate::http::cors::allow_origin(cors_origins, Some(origin)).is_none()
     {
         return Err(ApiError::new(
             403,

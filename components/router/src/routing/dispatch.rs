@@ -6,50 +6,24 @@ use apex_adapter_kit::types::{
 };
 use wasip2::http::types::ResponseOutparam;
 
-use crate::accumulate::Accumulator;
 use crate::bindings::{adapter, kv};
-use crate::cache_key::{self, CachedResponse};
 use crate::config::{Config, ECHO_MODEL, FailureClass, Provider, Strategy, Timeouts};
-use crate::error::{ApiError, scrub};
-use crate::health::{self, Cooldown, Subject};
-use crate::routing::{self, Attempt};
-use crate::server::send_error;
-use crate::shared_state;
-use crate::stats::{self, CacheOutcome, Event};
-use crate::strategy::{self, RoutingState};
+use crate::http::Client;
+use crate::http::error::{ApiError, scrub};
+use crate::http::reply::{json_headers, send_error, stream_headers};
+use crate::http::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
+use crate::platform::{KV_STORE, monotonic_ms, now_secs, random_id};
+use crate::routing::accumulate::Accumulator;
+use crate::routing::health::{self, Cooldown, Subject};
+use crate::routing::strategy::{self, RoutingState};
+use crate::routing::targets::{self, Attempt};
+use crate::state::cache::{self, CachedResponse};
+use crate::state::shared;
+use crate::state::stats::{self, CacheOutcome, Event};
 use crate::surfaces::{Completed, Routing, StreamWriter, Surface};
-use crate::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
-
-/// Who is asking, and what of their request the router needs besides the body.
-#[derive(Clone, Copy)]
-pub struct Client<'a> {
-    /// The gateway key's name (`anonymous` when the gateway is open): scopes stored state.
-    pub caller: &'a str,
-    pub headers: &'a [(String, String)],
-    /// CORS headers for the response.
-    pub cors: &'a [(String, String)],
-    /// Only this provider and key may serve the request (a follow-up to a response it made).
-    pub pin: Option<(&'a str, usize)>,
-}
 
 /// Upstream bodies we buffer (non-streamed replies, error bodies) are bounded by this.
 pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
-pub const KV_STORE: &str = "default";
-
-fn random_id(prefix: &str) -> String {
-    let a = wasip2::random::random::get_random_u64();
-    let b = wasip2::random::random::get_random_u64();
-    format!("{prefix}{a:016x}{b:08x}")
-}
-
-/// Milliseconds on the monotonic clock (latencies).
-fn monotonic_ms() -> u64 {
-    wasip2::clocks::monotonic_clock::now() / 1_000_000
-}
-
-pub fn now_secs() -> u64 {
-    wasip2::clocks::wall_clock::now().seconds
-}
 
 /// Next start index for a provider's keys: a counter in the key-value store, so rotation holds
 /// across instances. Failures fall back to the first key.
@@ -83,7 +57,7 @@ pub fn target_for(
         kind: provider.kind.clone(),
         profile: provider.profile.clone(),
         base_url: provider.base_url.clone(),
-        api_key: crate::credentials::for_key(provider, key_index, timeouts)?,
+        api_key: crate::routing::credentials::for_key(provider, key_index, timeouts)?,
         api_version: provider.api_version.clone(),
         headers: provider.headers.clone(),
     })
@@ -98,21 +72,6 @@ fn transport_error(error: &TransportError) -> ApiError {
             error.message
         ))
     }
-}
-
-fn stream_headers(content_type: &str, cors: &[(String, String)]) -> Vec<(String, String)> {
-    let mut headers = vec![
-        ("content-type".to_string(), content_type.to_string()),
-        ("cache-control".to_string(), "no-cache".to_string()),
-    ];
-    headers.extend_from_slice(cors);
-    headers
-}
-
-pub fn json_headers(cors: &[(String, String)]) -> Vec<(String, String)> {
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    headers.extend_from_slice(cors);
-    headers
 }
 
 /// Headers for a forwarded reply: the provider's content type (a stream may come back as JSON when
@@ -215,7 +174,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
     let started = monotonic_ms();
     // Only what routing needs; the full request is validated when a target translates it.
     let routing = match S::routing(&body).and_then(|routing| {
-        routing::check_model_name(&routing.model)?;
+        targets::check_model_name(&routing.model)?;
         Ok(routing)
     }) {
         Ok(routing) => routing,
@@ -271,17 +230,17 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         }
         let state = RoutingState {
             counter: match spec.strategy {
-                Strategy::RoundRobin => shared_state::next_counter(&name),
+                Strategy::RoundRobin => shared::next_counter(&name),
                 _ => 0,
             },
             usage: match spec.strategy {
-                Strategy::LeastUsed => shared_state::usage(&name),
+                Strategy::LeastUsed => shared::usage(&name),
                 _ => Default::default(),
             },
         };
         let seed = wasip2::random::random::get_random_u64();
         let order = strategy::order(spec.strategy, &spec.targets, &state, seed);
-        let mut attempts = match routing::ordered_attempts(config, &spec.targets, &order, rotation)
+        let mut attempts = match targets::ordered_attempts(config, &spec.targets, &order, rotation)
         {
             Ok(attempts) => attempts,
             Err(error) => {
@@ -300,8 +259,8 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                 break 'answer false;
             }
         }
-        let now = shared_state::now_ms();
-        let mut health = shared_state::health(&attempts);
+        let now = crate::platform::now_ms();
+        let mut health = shared::health(&attempts);
         let attempts = match health.plan(attempts, now) {
             Ok(attempts) => attempts,
             Err(all) => {
@@ -332,11 +291,11 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                 }) => {
                     if let Some(subject) = health::subject_for(class, attempt, config) {
                         let existing = health.entries.get(&subject.kv_key()).copied();
-                        let now = shared_state::now_ms();
+                        let now = crate::platform::now_ms();
                         if let Some(entry) =
                             health::after_failure(existing, class, retry_after_ms, config, now)
                         {
-                            shared_state::bench(&subject, entry);
+                            shared::bench(&subject, entry);
                             health.insert(&subject, entry);
                             if entry.is_active(now) {
                                 cooldowns.push((subject, entry));
@@ -356,7 +315,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                             .get(&subject.kv_key())
                             .is_some_and(|e| e.strikes > 0 && e.until_ms == 0)
                         {
-                            shared_state::clear(&subject);
+                            shared::clear(&subject);
                         }
                     }
                 }
@@ -402,7 +361,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
             latency_ms: monotonic_ms().saturating_sub(started),
             cache: cache_outcome,
         });
-        shared_state::record(&name, &batch);
+        shared::record(&name, &batch);
     }
 }
 
@@ -511,13 +470,13 @@ impl<S: Surface> Chat<'_, S> {
         };
         let id = random_id(S::ID_PREFIX);
         let created = now_secs();
-        let response = crate::echo::respond(neutral, &id);
+        let response = crate::routing::echo::respond(neutral, &id);
         // Stored before the client has it, so its next request can already use it.
         self.finished(&id, created, &response);
         if self.routing.stream {
             let mut writer = self.writer(id.clone());
             let mut bytes = Vec::new();
-            for event in crate::echo::stream(neutral, &id) {
+            for event in crate::routing::echo::stream(neutral, &id) {
                 writer.event(&event, &mut bytes);
             }
             writer.done(&mut bytes);
@@ -612,11 +571,11 @@ impl<S: Surface> Chat<'_, S> {
     /// A finished answer (`id` is the one the client saw): stored by the surface, cached.
     fn finished(&self, id: &str, created: u64, response: &ChatResponse) {
         if let Some(plan) = &self.cache
-            && cache_key::storable(response)
+            && cache::storable(response)
         {
             let entry =
-                CachedResponse::new(response.clone(), shared_state::now_ms(), plan.ttl_secs);
-            shared_state::cache(&plan.key, &entry);
+                CachedResponse::new(response.clone(), crate::platform::now_ms(), plan.ttl_secs);
+            shared::cache(&plan.key, &entry);
         }
         if !S::STORES {
             return;
@@ -662,7 +621,7 @@ impl<S: Surface> Chat<'_, S> {
             Ok(built) => built,
             Err(error) => return Err((error, sink)),
         };
-        if !crate::url::same_origin(&request.url, &target.base_url) {
+        if !crate::http::url::same_origin(&request.url, &target.base_url) {
             let error = ApiError::bad_gateway(format!(
                 "Refused: the `{}` adapter built a request outside provider `{}`'s origin.",
                 target.kind, attempt.provider.name
@@ -717,7 +676,7 @@ impl<S: Surface> Chat<'_, S> {
         model: &str,
     ) -> Result<(HttpRequest, bool), ApiError> {
         if S::forwards_to(provider, self.body) {
-            let body = crate::json::with_model(self.body, model)
+            let body = crate::surfaces::json::with_model(self.body, model)
                 .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
             match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
                 Ok(request) => return Ok((request, true)),
@@ -1095,19 +1054,19 @@ impl<S: Surface> Chat<'_, S> {
         served_as: &str,
         ttl_secs: u64,
     ) -> Result<Option<ChatResponse>, ApiError> {
-        let control = cache_key::cache_control(self.client.headers);
+        let control = cache::cache_control(self.client.headers);
         let mut request = self.neutral()?.clone();
         request.model = served_as.to_string();
-        let key = cache_key::cache_key(self.client.caller, &request, "neutral");
+        let key = cache::cache_key(self.client.caller, &request, "neutral");
         if control.read
-            && let Some(hit) = shared_state::cached(&key, shared_state::now_ms())
+            && let Some(hit) = shared::cached(&key, crate::platform::now_ms())
         {
             self.headers
-                .push((cache_key::CACHE_HEADER.to_string(), "hit".to_string()));
+                .push((cache::CACHE_HEADER.to_string(), "hit".to_string()));
             return Ok(Some(hit.response));
         }
         self.headers
-            .push((cache_key::CACHE_HEADER.to_string(), "miss".to_string()));
+            .push((cache::CACHE_HEADER.to_string(), "miss".to_string()));
         if control.write {
             self.cache = Some(CachePlan { key, ttl_secs });
         }
@@ -1123,7 +1082,7 @@ impl<S: Surface> Chat<'_, S> {
         if self.routing.stream {
             let mut writer = S::writer(id.clone(), self.alias.to_string(), created, &self.routing);
             let mut bytes = Vec::new();
-            for event in cache_key::replay_events(hit) {
+            for event in cache::replay_events(hit) {
                 writer.event(&event, &mut bytes);
             }
             writer.done(&mut bytes);

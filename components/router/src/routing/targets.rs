@@ -1,7 +1,7 @@
 //! Routing: which provider, upstream model and key serve a request, in which order.
 
 use crate::config::{Config, Provider, TargetRef};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The longest model name a request may ask for. Direct `provider/<model>` names reach the
 /// upstream as the client wrote them; a bound keeps them (and the error messages that quote

@@ -22,7 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::health::{self, Cooldown};
+use crate::routing::health::{self, Cooldown};
 
 /// Where the sweep keeps its state (when it last ran, where it stopped).
 pub const STATE_KEY: &str = "apex:sweep:last";
@@ -54,10 +54,10 @@ pub fn kind_of(key: &str) -> Option<Kind> {
     let kinds = [
         (RECORD_PREFIX, Kind::Response),
         (ROUTE_PREFIX, Kind::Route),
-        (crate::cache_key::KV_PREFIX, Kind::Cache),
+        (crate::state::cache::KV_PREFIX, Kind::Cache),
         (health::KEY_PREFIX, Kind::Cooldown),
         (health::TARGET_PREFIX, Kind::Cooldown),
-        (crate::google_auth::TOKEN_PREFIX, Kind::Token),
+        (crate::routing::google_auth::TOKEN_PREFIX, Kind::Token),
     ];
     kinds
         .iter()

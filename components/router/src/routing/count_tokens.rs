@@ -5,12 +5,14 @@ use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::adapter;
 use crate::config::{Config, ECHO_MODEL};
-use crate::dispatch::{Client, MAX_UPSTREAM_BODY, json_headers, rotation, target};
-use crate::error::{ApiError, scrub};
-use crate::routing;
-use crate::server::send_error;
+use crate::http::Client;
+use crate::http::error::{ApiError, scrub};
+use crate::http::reply::json_headers;
+use crate::http::reply::send_error;
+use crate::http::transport;
+use crate::routing::dispatch::{MAX_UPSTREAM_BODY, rotation, target};
+use crate::routing::targets;
 use crate::surfaces::Surface;
-use crate::transport;
 
 /// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
 /// (forwarded like a message), otherwise the documented local estimate. Never a 404 for a model
@@ -19,7 +21,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
     let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
-        routing::check_model_name(&routing.model)?;
+        targets::check_model_name(&routing.model)?;
         Ok(routing)
     }) {
         Ok(routing) => routing,
@@ -32,7 +34,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         let error = ApiError::model_not_found(&routing.model);
         return send_error(out, &error, errors, client.cors);
     }
-    let attempts = match routing::attempts(config, &targets, rotation) {
+    let attempts = match targets::attempts(config, &targets, rotation) {
         Ok(attempts) => attempts,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
@@ -41,7 +43,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
             continue;
         };
         AnthropicMessages::forward_target(&mut target, attempt.provider, client.headers);
-        let body = match crate::json::with_model(&body, attempt.model) {
+        let body = match crate::surfaces::json::with_model(&body, attempt.model) {
             Ok(body) => body,
             Err(e) => {
                 let error = ApiError::bad_request(format!("Invalid request body: {e}"));
@@ -54,7 +56,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
             "messages/count_tokens",
             &body,
         ) {
-            Ok(request) if crate::url::same_origin(&request.url, &target.base_url) => request,
+            Ok(request) if crate::http::url::same_origin(&request.url, &target.base_url) => request,
             // This provider has no counting endpoint: estimate.
             _ => break,
         };

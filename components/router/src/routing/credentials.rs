@@ -8,11 +8,9 @@ use apex_adapter_kit::types::{ErrorKind, HttpRequest};
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::kv;
 use crate::config::{Provider, Timeouts, VERTEX_KIND};
-use crate::dispatch::KV_STORE;
-use crate::google_auth::{self, ServiceAccount};
-use crate::transport;
+use crate::http::transport;
+use crate::routing::google_auth::{self, ServiceAccount};
 
 /// A cached token is renewed this long before it expires.
 const REFRESH_MARGIN_SECS: u64 = 60;
@@ -43,14 +41,14 @@ pub fn for_key(
     }
     let now = wasip2::clocks::wall_clock::now().seconds;
     let cache_key = format!("{}{}#{index}", google_auth::TOKEN_PREFIX, provider.name);
-    let bucket = kv::open(KV_STORE).ok();
+    let bucket = crate::platform::store();
     if let Some(cached) = bucket
         .as_ref()
         .and_then(|b| b.get(&cache_key).ok().flatten())
         .and_then(|bytes| serde_json::from_slice::<CachedToken>(&bytes).ok())
         .filter(|c| c.expires_at > now + REFRESH_MARGIN_SECS)
         .and_then(|c| Base64::decode_vec(&c.sealed).ok())
-        .and_then(|sealed| crate::sealed::open(&key, &cache_key, &sealed))
+        .and_then(|sealed| crate::state::sealed::open(&key, &cache_key, &sealed))
         .and_then(|token| String::from_utf8(token).ok())
     {
         return Ok(cached);
@@ -84,7 +82,11 @@ pub fn for_key(
         .map_err(|e| refused(format!("token exchange for `{}`: {e}", provider.name)))?;
     if let Some(bucket) = bucket {
         let cached = CachedToken {
-            sealed: Base64::encode_string(&crate::sealed::seal(&key, &cache_key, token.as_bytes())),
+            sealed: Base64::encode_string(&crate::state::sealed::seal(
+                &key,
+                &cache_key,
+                token.as_bytes(),
+            )),
             expires_at: now.saturating_add(lifetime),
         };
         if let Ok(bytes) = serde_json::to_vec(&cached) {

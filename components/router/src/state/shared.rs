@@ -4,28 +4,19 @@
 //! a counter may lose an increment, which routing and stats tolerate (documented in the README).
 
 use crate::bindings::kv;
-use crate::cache_key::{self, CachedResponse};
 use crate::config::Config;
-use crate::dispatch::KV_STORE;
-use crate::health::{Cooldown, Health, Subject};
-use crate::routing::Attempt;
-use crate::stats::{self, Event, Stats};
+use crate::platform::{monotonic_ms, now_ms};
+use crate::routing::health::{Cooldown, Health, Subject};
+use crate::routing::targets::Attempt;
+use crate::state::cache::{self, CachedResponse};
+use crate::state::stats::{self, Event, Stats};
 
 fn bucket() -> Option<kv::Bucket> {
-    kv::open(KV_STORE).ok()
+    crate::platform::store()
 }
 
 fn get(bucket: &kv::Bucket, key: &str) -> Option<Vec<u8>> {
     bucket.get(key).ok().flatten()
-}
-
-/// Milliseconds since the Unix epoch (cooldowns and cache entries are shared across instances,
-/// so they use wall-clock time).
-pub fn now_ms() -> u64 {
-    let now = wasip2::clocks::wall_clock::now();
-    now.seconds
-        .saturating_mul(1000)
-        .saturating_add(u64::from(now.nanoseconds / 1_000_000))
 }
 
 /// The cooldowns that concern `attempts` (their keys and targets).
@@ -34,7 +25,7 @@ pub fn health(attempts: &[Attempt]) -> Health {
     let Some(bucket) = bucket() else {
         return health;
     };
-    for subject in crate::health::subjects(attempts) {
+    for subject in crate::routing::health::subjects(attempts) {
         if let Some(cooldown) = get(&bucket, &subject.kv_key()).and_then(|b| Cooldown::decode(&b)) {
             health.insert(&subject, cooldown);
         }
@@ -88,10 +79,6 @@ static PENDING: std::sync::Mutex<Pending> = std::sync::Mutex::new(Pending {
     flushed_at: None,
 });
 
-fn monotonic_ms() -> u64 {
-    wasip2::clocks::monotonic_clock::now() / 1_000_000
-}
-
 /// Count `events` for `name`. They reach the key-value store at once on an instance's first
 /// request and then at most every [`STATS_FLUSH_MS`] (so a reused instance does not rewrite a
 /// stats document on every request); an instance discarded in between loses at most that much.
@@ -133,7 +120,7 @@ fn write_stats(docs: std::collections::BTreeMap<String, Stats>) {
         return;
     };
     for (name, doc) in docs {
-        let shard = (wasip2::random::random::get_random_u64() % u64::from(stats::SHARDS)) as u32;
+        let shard = (crate::platform::random_u64() % u64::from(stats::SHARDS)) as u32;
         let key = stats::kv_key(&name, shard);
         let mut stored: Stats = get(&bucket, &key)
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -187,7 +174,7 @@ pub fn snapshot(config: &Config) -> Stats {
 /// A fresh cached answer for `key`.
 pub fn cached(key: &str, now_ms: u64) -> Option<CachedResponse> {
     let bucket = bucket()?;
-    get(&bucket, &cache_key::kv_key(key))
+    get(&bucket, &cache::kv_key(key))
         .and_then(|b| CachedResponse::decode(&b))
         .filter(|entry| entry.is_fresh(now_ms))
 }
@@ -195,7 +182,7 @@ pub fn cached(key: &str, now_ms: u64) -> Option<CachedResponse> {
 /// Keep an answer for `key`.
 pub fn cache(key: &str, entry: &CachedResponse) {
     if let Some(bucket) = bucket() {
-        let _ = bucket.set(&cache_key::kv_key(key), &entry.encode());
+        let _ = bucket.set(&cache::kv_key(key), &entry.encode());
     }
 }
 

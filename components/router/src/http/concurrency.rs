@@ -45,8 +45,8 @@ pub fn holds(value: Option<&[u8]>, lease: &Lease) -> bool {
 }
 
 /// The answer when every slot of the key is taken.
-pub fn too_many(limit: u32) -> crate::error::ApiError {
-    let mut error = crate::error::ApiError::new(
+pub fn too_many(limit: u32) -> crate::http::error::ApiError {
+    let mut error = crate::http::error::ApiError::new(
         429,
         "rate_limit_error",
         format!(
@@ -65,7 +65,7 @@ pub use io::{Slot, acquire};
 mod io {
     use super::{LEASE_MARGIN_SECS, Lease, holds, is_free, slot_key};
     use crate::bindings::kv;
-    use crate::dispatch::KV_STORE;
+    use crate::platform::KV_STORE;
 
     /// A taken slot; dropping it frees the slot.
     pub struct Slot {
@@ -91,11 +91,11 @@ mod io {
         now: u64,
         max_request_secs: u64,
     ) -> Option<Option<Slot>> {
-        let Ok(bucket) = kv::open(KV_STORE) else {
+        let Some(bucket) = crate::platform::store() else {
             return Some(None);
         };
         let lease = Lease {
-            holder: wasip2::random::random::get_random_u64(),
+            holder: crate::platform::random_u64(),
             expires_at: now
                 .saturating_add(max_request_secs)
                 .saturating_add(LEASE_MARGIN_SECS),

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::health::{Cooldown, Health, Subject};
+use crate::routing::health::{Cooldown, Health, Subject};
 
 /// Upper bounds of the latency buckets, in milliseconds; a last bucket holds everything slower.
 pub const BUCKETS_MS: [u64; 13] = [

@@ -1,0 +1,162 @@
+//! The `wasi:http/incoming-handler` export: configuration, CORS, auth, limits and the body, then
+//! the route table (`routes`).
+
+use std::sync::OnceLock;
+
+use wasip2::http::types::{IncomingRequest, Method, ResponseOutparam};
+
+use crate::config::{self, Config};
+use crate::http::error::{ApiError, ErrorFormat};
+use crate::http::reply::{json_headers, send_error, text_headers};
+use crate::http::transport::{self, header_list};
+use crate::http::{Client, access, auth, concurrency, cors};
+use crate::platform::{now_secs, variable};
+
+struct Router;
+
+impl wasip2::exports::http::incoming_handler::Guest for Router {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        handle(request, out);
+        // The client has its whole answer by now; deleting expired state is not on its clock.
+        crate::state::sweep::maybe_run();
+    }
+}
+
+wasip2::http::proxy::export!(Router);
+
+/// The config, parsed once per instance (instances may serve many requests).
+fn config() -> &'static Result<Config, String> {
+    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let text = variable(config::CONFIG_VARIABLE);
+        let config = config::load(text.as_deref(), &variable)?;
+        config.check_kinds(&crate::bindings::adapter::kinds())?;
+        Ok(config)
+    })
+}
+
+/// The error format of the protocol a path belongs to (so even a failed auth answers in it).
+fn error_format(route: &str) -> ErrorFormat {
+    if route.starts_with("/v1/messages") {
+        ErrorFormat::Anthropic
+    } else if route.starts_with("/api/") {
+        ErrorFormat::Ollama
+    } else {
+        ErrorFormat::OpenAi
+    }
+}
+
+/// `/ollama/{KEY}/rest` (for clients that cannot set headers): the key and `/rest`.
+fn key_in_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/ollama/")?;
+    let (key, route) = rest.split_once('/').unwrap_or((rest, ""));
+    (!key.is_empty()).then_some((key, route))
+}
+
+fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let headers = header_list(&request.headers());
+    let method = request.method();
+    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_string());
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query.as_str(), ""));
+    let (path_key, path) = match key_in_path(path) {
+        Some((key, rest)) => (Some(key.to_string()), format!("/{rest}")),
+        None => (None, path.to_string()),
+    };
+    let errors = error_format(&path);
+
+    let config = match config() {
+        Ok(config) => config,
+        Err(problem) => {
+            let error = ApiError::internal(format!("Gateway configuration error: {problem}"));
+            return send_error(out, &error, errors, &[]);
+        }
+    };
+
+    let origin = apex_adapter_kit::http::header(&headers, "origin");
+    let allowed = cors::allow_origin(&config.cors_origins, origin);
+    if matches!(method, Method::Options) {
+        let preflight = match &allowed {
+            Some(allow) => cors::preflight_headers(
+                allow,
+                apex_adapter_kit::http::header(&headers, "access-control-request-headers"),
+            ),
+            None => Vec::new(),
+        };
+        return transport::respond(out, 204, preflight, b"");
+    }
+    let cors_headers = allowed
+        .as_deref()
+        .map(cors::response_headers)
+        .unwrap_or_default();
+
+    // Unauthenticated: liveness, and the root that clients probe (Ollama clients expect this text).
+    match (&method, path.as_str()) {
+        (Method::Get | Method::Head, "/health") => {
+            return transport::respond(
+                out,
+                200,
+                json_headers(&cors_headers),
+                br#"{"status":"ok"}"#,
+            );
+        }
+        (Method::Get | Method::Head, "/") => {
+            return transport::respond(out, 200, text_headers(&cors_headers), b"Ollama is running");
+        }
+        _ => {}
+    }
+
+    let presented = path_key
+        .as_deref()
+        .or_else(|| auth::presented_key(&headers));
+    let caller = if config.gateway_keys.is_empty() {
+        let authority = request.authority();
+        let has_body = matches!(method, Method::Post | Method::Put | Method::Patch);
+        if let Err(error) = access::check_open_gateway(
+            authority.as_deref(),
+            &headers,
+            has_body,
+            &config.allowed_hosts,
+            &config.cors_origins,
+        ) {
+            return send_error(out, &error, errors, &cors_headers);
+        }
+        "anonymous"
+    } else {
+        match auth::authenticate(&config.gateway_keys, presented) {
+            Some(name) => name,
+            None => return send_error(out, &ApiError::unauthorized(), errors, &cors_headers),
+        }
+    };
+    let client = Client {
+        caller,
+        headers: &headers,
+        cors: &cors_headers,
+        pin: None,
+    };
+    // A slot of the key's concurrency limit, held until the answer is complete (the body is read
+    // under it too, so slow senders count).
+    let _slot = match (&method, config.max_concurrent_per_key) {
+        (Method::Post, Some(limit)) => {
+            match concurrency::acquire(caller, limit, now_secs(), config.timeouts.total) {
+                Some(slot) => slot,
+                None => {
+                    let error = concurrency::too_many(limit);
+                    return send_error(out, &error, errors, &cors_headers);
+                }
+            }
+        }
+        _ => None,
+    };
+    let body = match method {
+        Method::Post => {
+            match transport::read_request_body(&request, &headers, config.max_body_bytes) {
+                Ok(body) => body,
+                Err(error) => return send_error(out, &error, errors, &cors_headers),
+            }
+        }
+        _ => Vec::new(),
+    };
+    super::routes::route(config, &client, &method, &path, query, body, errors, out);
+}

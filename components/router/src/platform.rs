@@ -1,0 +1,48 @@
+//! What the router takes from the host besides HTTP: clocks, random ids, the key-value store's
+//! name and variables. Everything else reaches these through here, so no module needs another
+//! one just for a clock or the store handle.
+
+use crate::bindings::{config_store, kv};
+
+/// The key-value store every piece of state lives in (the host maps it: a file, Redis, SQLite, a
+/// Workers KV namespace).
+pub const KV_STORE: &str = "default";
+
+/// The key-value store, or `None` when the host has none to give.
+pub fn store() -> Option<kv::Bucket> {
+    kv::open(KV_STORE).ok()
+}
+
+/// A variable from the host (Spin variables, the local host's environment).
+pub fn variable(name: &str) -> Option<String> {
+    config_store::get(name).ok().flatten()
+}
+
+/// A fresh id: `prefix` and 24 random hex digits.
+pub fn random_id(prefix: &str) -> String {
+    let a = wasip2::random::random::get_random_u64();
+    let b = wasip2::random::random::get_random_u64();
+    format!("{prefix}{a:016x}{b:08x}")
+}
+
+pub fn random_u64() -> u64 {
+    wasip2::random::random::get_random_u64()
+}
+
+/// Wall-clock seconds (stored state's expiry, `created` fields).
+pub fn now_secs() -> u64 {
+    wasip2::clocks::wall_clock::now().seconds
+}
+
+/// Wall-clock milliseconds (cooldowns, stats windows, the cache).
+pub fn now_ms() -> u64 {
+    let now = wasip2::clocks::wall_clock::now();
+    now.seconds
+        .saturating_mul(1000)
+        .saturating_add(u64::from(now.nanoseconds / 1_000_000))
+}
+
+/// Milliseconds on the monotonic clock (latencies, deadlines).
+pub fn monotonic_ms() -> u64 {
+    wasip2::clocks::monotonic_clock::now() / 1_000_000
+}

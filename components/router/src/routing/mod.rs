@@ -1,0 +1,23 @@
+//! One chat request through its targets.
+//!
+//! - `targets`: alias → targets → keys; `strategy`: their order (failover, round-robin, weighted,
+//!   random, least-used); `health`: cooldowns, and which attempts are worth making now
+//! - `dispatch`: plan, attempts, the client stream and what comes after an answer
+//! - `accumulate`: a stream folded back into the whole answer; `echo`: the built-in `echo` model
+//! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
+//! - `credentials` and `google_auth`: access tokens for providers that exchange a credential
+//!   first (Vertex AI), cached in the key-value store
+
+pub mod accumulate;
+pub mod echo;
+pub mod google_auth;
+pub mod health;
+pub mod strategy;
+pub mod targets;
+
+#[cfg(target_arch = "wasm32")]
+pub mod count_tokens;
+#[cfg(target_arch = "wasm32")]
+pub mod credentials;
+#[cfg(target_arch = "wasm32")]
+pub mod dispatch;

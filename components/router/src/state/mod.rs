@@ -1,0 +1,21 @@
+//! What the gateway keeps in the host's key-value store, and the pure rules behind it.
+//!
+//! - `shared`: cooldowns, counters, stats and cache entries read and written
+//! - `cache`: the response cache's keys and entries; `stats`: counters, latency histograms,
+//!   `/stats` and `/metrics`
+//! - `responses`: stored `/v1/responses` answers (`previous_response_id`, GET, DELETE, input
+//!   items)
+//! - `expiry`: which entries expire and the sweep's paging; `sweep`: its I/O
+//! - `sealed`: secrets sealed before they are stored (access tokens)
+
+pub mod cache;
+pub mod expiry;
+pub mod sealed;
+pub mod stats;
+
+#[cfg(target_arch = "wasm32")]
+pub mod responses;
+#[cfg(target_arch = "wasm32")]
+pub mod shared;
+#[cfg(target_arch = "wasm32")]
+pub mod sweep;
