@@ -7,13 +7,14 @@ use apex_adapter_kit::types::{
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::{adapter, kv};
-use crate::config::{Config, ECHO_MODEL, FailureClass, Provider, Strategy, Timeouts};
+use crate::config::{Config, ECHO_MODEL, Provider, Strategy, Timeouts};
 use crate::http::Client;
 use crate::http::error::{ApiError, scrub};
 use crate::http::reply::{json_headers, send_error, stream_headers};
 use crate::http::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 use crate::platform::{KV_STORE, monotonic_ms, now_secs, random_id};
 use crate::routing::accumulate::Accumulator;
+use crate::routing::failure::{self, FailureClass};
 use crate::routing::health::{self, Cooldown, Subject};
 use crate::routing::strategy::{self, RoutingState};
 use crate::routing::targets::{self, Attempt};
@@ -154,18 +155,6 @@ struct Observed {
     class: Option<FailureClass>,
     retry_after_ms: Option<u64>,
     label: &'static str,
-}
-
-/// A stats label for an error the client receives.
-fn error_label(error: &ApiError) -> &'static str {
-    match error.status {
-        429 => "rate-limited",
-        401 | 403 => "auth",
-        404 => "not-found",
-        400..=499 => "invalid-request",
-        504 => "timeout",
-        _ => "server",
-    }
 }
 
 /// A chat request on surface `S` (`POST /v1/chat/completions`, `/v1/messages`, ...): cache,
@@ -381,7 +370,7 @@ impl<S: Surface> Chat<'_, S> {
     /// Report `error`: an error response, or an error event when the stream already started.
     fn fail(&self, sink: Sink, error: &ApiError) {
         if self.client_error.get().is_none() {
-            self.client_error.set(Some(error_label(error)));
+            self.client_error.set(Some(failure::client_label(error)));
         }
         match sink {
             Sink::Pending(out) => send_error(out, error, S::ERRORS, &self.headers),
@@ -529,7 +518,7 @@ impl<S: Surface> Chat<'_, S> {
                 api_error,
                 class,
                 error.retry_after_ms,
-                stats::error_label(error.kind),
+                failure::kind_label(error.kind),
                 sink,
             ),
             None => {
@@ -719,13 +708,13 @@ impl<S: Surface> Chat<'_, S> {
             self.observed.set(Some(Observed {
                 class: Some(class),
                 retry_after_ms: error.retry_after_ms,
-                label: stats::error_label(error.kind),
+                label: failure::kind_label(error.kind),
             }));
             if self.config.fails_over(class) {
                 return Err((api_error, sink));
             }
         }
-        self.client_error.set(Some(stats::error_label(error.kind)));
+        self.client_error.set(Some(failure::kind_label(error.kind)));
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
                 // Same protocol: the client gets the provider's own error body (secrets removed).
@@ -990,7 +979,7 @@ impl<S: Surface> Chat<'_, S> {
                         Failure::Transport(error) => transport_error(error),
                     };
                     error.message = self.scrubbed(&error.message);
-                    self.client_error.set(Some(error_label(&error)));
+                    self.client_error.set(Some(failure::client_label(&error)));
                     if let Sink::Started(mut client) = current {
                         writer.error(&error, &mut pending);
                         client.write(&pending);

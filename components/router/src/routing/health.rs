@@ -22,8 +22,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, FailureClass, TargetRef};
+use crate::config::{Config, TargetRef};
 use crate::http::error::ApiError;
+use crate::routing::failure::FailureClass;
 use crate::routing::targets::Attempt;
 
 /// Prefix of a key's cooldown entry.

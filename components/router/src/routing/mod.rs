@@ -10,6 +10,7 @@
 
 pub mod accumulate;
 pub mod echo;
+pub mod failure;
 pub mod google_auth;
 pub mod health;
 pub mod strategy;

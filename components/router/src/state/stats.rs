@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use apex_adapter_kit::types::ErrorKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -70,21 +69,6 @@ fn target_label(alias: &str, provider: &str, model: &str) -> String {
 
 /// The error label of a client request refused because every key and target was cooling down.
 pub const ALL_COOLING: &str = "all-cooling";
-
-/// The stats label of an adapter error kind (its WIT name).
-pub fn error_label(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidRequest => "invalid-request",
-        ErrorKind::Auth => "auth",
-        ErrorKind::NotFound => "not-found",
-        ErrorKind::RateLimited => "rate-limited",
-        ErrorKind::ContextTooLong => "context-too-long",
-        ErrorKind::Overloaded => "overloaded",
-        ErrorKind::Server => "server",
-        ErrorKind::MalformedReply => "malformed-reply",
-        ErrorKind::Unsupported => "unsupported",
-    }
-}
 
 /// Latencies in [`BUCKETS_MS`] buckets (not cumulative; the last one is `+Inf`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -708,7 +692,7 @@ fn escape_label(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::FailureClass;
+    use crate::routing::failure::FailureClass;
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -819,7 +803,10 @@ mod tests {
             .into_iter()
             .collect()
         );
-        assert_eq!(error_label(ErrorKind::MalformedReply), "malformed-reply");
+        assert_eq!(
+            crate::routing::failure::kind_label(ErrorKind::MalformedReply),
+            "malformed-reply"
+        );
     }
 
     #[test]
