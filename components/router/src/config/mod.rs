@@ -1354,27 +1354,6 @@ mod tests {
         let bad = load(Some("[gateway]\nfailover_on = [\"429\"]"), &vars(&[])).unwrap_err();
         assert!(bad.contains("429"), "{bad}");
     }
-
-    #[test]
-    fn failure_classes_map_from_error_kinds() {
-        assert_eq!(
-            FailureClass::of(ErrorKind::RateLimited),
-            Some(FailureClass::RateLimited)
-        );
-        assert_eq!(FailureClass::of(ErrorKind::Auth), Some(FailureClass::Auth));
-        assert_eq!(FailureClass::of(ErrorKind::InvalidRequest), None);
-        assert_eq!(FailureClass::of(ErrorKind::Unsupported), None);
-        assert_eq!(FailureClass::transport(true), FailureClass::Timeout);
-        assert_eq!(FailureClass::transport(false), FailureClass::Connect);
-        // The config spelling and serde agree.
-        for class in FailureClass::DEFAULT_FAILOVER
-            .iter()
-            .chain([&FailureClass::ContextTooLong])
-        {
-            let json = serde_json::to_string(class).unwrap();
-            assert_eq!(json, format!("\"{}\"", class.as_str()));
-        }
-    }
 }
 
 #[cfg(test)]

@@ -111,3 +111,29 @@ pub fn client_label(error: &ApiError) -> &'static str {
         _ => "server",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_classes_map_from_error_kinds() {
+        assert_eq!(
+            FailureClass::of(ErrorKind::RateLimited),
+            Some(FailureClass::RateLimited)
+        );
+        assert_eq!(FailureClass::of(ErrorKind::Auth), Some(FailureClass::Auth));
+        assert_eq!(FailureClass::of(ErrorKind::InvalidRequest), None);
+        assert_eq!(FailureClass::of(ErrorKind::Unsupported), None);
+        assert_eq!(FailureClass::transport(true), FailureClass::Timeout);
+        assert_eq!(FailureClass::transport(false), FailureClass::Connect);
+        // The config spelling and serde agree.
+        for class in FailureClass::DEFAULT_FAILOVER
+            .iter()
+            .chain([&FailureClass::ContextTooLong])
+        {
+            let json = serde_json::to_string(class).unwrap();
+            assert_eq!(json, format!("\"{}\"", class.as_str()));
+        }
+    }
+}
