@@ -804,7 +804,7 @@ mod tests {
             .collect()
         );
         assert_eq!(
-            crate::routing::failure::kind_label(ErrorKind::MalformedReply),
+            crate::routing::failure::kind_label(apex_adapter_kit::types::ErrorKind::MalformedReply),
             "malformed-reply"
         );
     }
