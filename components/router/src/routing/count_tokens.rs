@@ -6,11 +6,11 @@ use wasip2::http::types::ResponseOutparam;
 use crate::bindings::adapter;
 use crate::config::{Config, ECHO_MODEL};
 use crate::http::Client;
-use crate::http::error::{ApiError, scrub};
+use crate::http::error::ApiError;
 use crate::http::reply::json_headers;
 use crate::http::reply::send_error;
 use crate::http::transport;
-use crate::routing::dispatch::{MAX_UPSTREAM_BODY, rotation, target};
+use crate::routing::dispatch::upstream::{self, rotation, target};
 use crate::routing::targets;
 use crate::surfaces::Surface;
 
@@ -56,16 +56,15 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
             "messages/count_tokens",
             &body,
         ) {
-            Ok(request) if crate::http::url::same_origin(&request.url, &target.base_url) => request,
+            Ok(request) if upstream::on_origin(&request, &target) => request,
             // This provider has no counting endpoint: estimate.
             _ => break,
         };
-        let mut upstream = match transport::send(&request, &config.timeouts) {
-            Ok(upstream) => upstream,
-            Err(_) => continue,
-        };
-        let status = upstream.status;
-        let Ok(reply) = upstream.read_all(MAX_UPSTREAM_BODY) else {
+        let Ok(upstream::Buffered {
+            status,
+            body: reply,
+        }) = upstream::call(&request, &config.timeouts)
+        else {
             continue;
         };
         // Another key or provider may answer; a provider without the endpoint (404) gets the
@@ -76,9 +75,11 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         if status == 429 || status >= 500 || status == 401 || status == 403 {
             continue;
         }
-        let mut secrets = config.secrets();
-        secrets.push(&target.api_key);
-        let text = scrub(&String::from_utf8_lossy(&reply), &secrets);
+        let text = upstream::scrubbed(
+            config,
+            Some(&target.api_key),
+            &String::from_utf8_lossy(&reply),
+        );
         return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
     }
     let request = match anthropic_messages::count_request(&body) {

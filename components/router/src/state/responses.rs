@@ -8,11 +8,11 @@ use apex_adapter_kit::types::Protocol;
 use crate::bindings::{adapter, kv};
 use crate::config::Config;
 use crate::http::Client;
-use crate::http::error::{ApiError, ErrorFormat, scrub};
+use crate::http::error::{ApiError, ErrorFormat};
 use crate::http::reply::send_error;
 use crate::http::transport;
 use crate::platform::{KV_STORE, now_secs};
-use crate::routing::dispatch;
+use crate::routing::dispatch::{self, upstream};
 use crate::surfaces::responses::resource::{Action, Resource};
 use crate::surfaces::responses::{self, ChainError, Record, Responses, Route};
 
@@ -116,7 +116,7 @@ fn forward(
     };
     let path = resource.provider_path(query);
     let request =
-        dispatch::target_for(provider, route.key_index, &config.timeouts).and_then(|target| {
+        upstream::target_for(provider, route.key_index, &config.timeouts).and_then(|target| {
             adapter::forward_request(&target, Protocol::OpenaiResponses, &path, &[])
                 .map(|request| (request, target))
         });
@@ -124,7 +124,7 @@ fn forward(
         Ok(built) => built,
         Err(error) => return fail(out, client, &ApiError::from_upstream(&error)),
     };
-    if !crate::http::url::same_origin(&request.url, &target.base_url) {
+    if !upstream::on_origin(&request, &target) {
         return fail(
             out,
             client,
@@ -133,19 +133,15 @@ fn forward(
     }
     request.method = resource.action.method().to_string();
     request.body.clear();
-    let reply = transport::send(&request, &config.timeouts).and_then(|mut upstream| {
-        upstream
-            .read_all(dispatch::MAX_UPSTREAM_BODY)
-            .map(|body| (upstream.status, body))
-    });
-    match reply {
-        Ok((status, body)) => {
-            let mut secrets = config.secrets();
-            secrets.push(&target.api_key);
-            let text = scrub(&String::from_utf8_lossy(&body), &secrets);
-            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-            headers.extend_from_slice(client.cors);
-            transport::respond(out, status, headers, text.as_bytes());
+    match upstream::call(&request, &config.timeouts) {
+        Ok(reply) => {
+            let text = upstream::scrubbed(
+                config,
+                Some(&target.api_key),
+                &String::from_utf8_lossy(&reply.body),
+            );
+            let headers = crate::http::reply::json_headers(client.cors);
+            transport::respond(out, reply.status, headers, text.as_bytes());
         }
         Err(error) => fail(
             out,

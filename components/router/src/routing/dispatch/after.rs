@@ -1,0 +1,181 @@
+//! What follows an answer: the cache entry, the surface's stored response and a forwarded
+//! answer's id pin (at the moment the answer is complete, before the client has its last byte,
+//! so its next request can already use them); and, once the request is over, cooldowns and the
+//! stats events of every attempt.
+
+use apex_adapter_kit::types::ChatResponse;
+
+use super::attempt::{Observed, Outcome, Report};
+use super::request::Request;
+use crate::config::Config;
+use crate::platform::{monotonic_ms, now_ms, now_secs};
+use crate::routing::health::{self, Cooldown, Health, Subject};
+use crate::routing::targets::Attempt;
+use crate::state::cache::{self, CachedResponse};
+use crate::state::shared;
+use crate::state::stats::{CacheOutcome, Event};
+use crate::surfaces::responses::{Route, provider_response_id, route_key};
+use crate::surfaces::{Completed, Surface};
+
+/// A cache entry to write when the answer completes.
+pub struct CachePlan {
+    pub key: String,
+    pub ttl_secs: u64,
+}
+
+impl<S: Surface> Request<'_, S> {
+    /// A finished answer (`id` is the one the client saw): cached, and stored by the surface.
+    pub fn keep_answer(&self, id: &str, created: u64, response: &ChatResponse) {
+        if let Some(plan) = &self.cache
+            && cache::storable(response)
+        {
+            let entry = CachedResponse::new(response.clone(), now_ms(), plan.ttl_secs);
+            shared::cache(&plan.key, &entry);
+        }
+        if !S::STORES {
+            return;
+        }
+        let done = Completed {
+            id,
+            created,
+            model: self.alias,
+            caller: self.client.caller,
+            body: self.body,
+            routing: &self.routing,
+            response,
+            ttl_secs: self.config.responses_ttl_secs,
+        };
+        if let Some((key, value)) = S::record(&done)
+            && let Some(bucket) = crate::platform::store()
+        {
+            // A store failure must not fail an answer the client already has.
+            let _ = bucket.set(&key, &value);
+        }
+    }
+
+    /// Keep the provider and key of `attempt` for a forwarded answer's id, so follow-ups (GET,
+    /// chains) go there. `true` once the id was found in `bytes` (or the surface pins none).
+    pub fn pin_id(&self, attempt: &Attempt, bytes: &[u8]) -> bool {
+        if !S::PINS_IDS {
+            return true;
+        }
+        let Some(id) = provider_response_id(bytes) else {
+            return false;
+        };
+        let route = Route {
+            provider: attempt.provider.name.clone(),
+            key_index: attempt.key_index,
+            owner: self.client.caller.to_string(),
+            expires_at: now_secs().saturating_add(self.config.responses_ttl_secs),
+        };
+        if let (Some(bucket), Ok(value)) = (crate::platform::store(), serde_json::to_vec(&route)) {
+            let _ = bucket.set(&route_key(&id), &value);
+        }
+        true
+    }
+}
+
+/// One attempt as stats count it.
+struct AttemptEvent {
+    provider: String,
+    model: String,
+    key_index: usize,
+    error: Option<&'static str>,
+    latency_ms: u64,
+}
+
+/// What a request did, gathered for cooldowns and stats.
+#[derive(Default)]
+pub struct Tally {
+    attempts: Vec<AttemptEvent>,
+    cooldowns: Vec<(Subject, Cooldown)>,
+    pub cache: Option<CacheOutcome>,
+}
+
+impl Tally {
+    /// After `attempt` (begun at monotonic `began_ms`) reported `report`: bench what failed, or
+    /// end the runs of failures of a key and target that answered.
+    pub fn after_attempt(
+        &mut self,
+        config: &Config,
+        health: &mut Health,
+        attempt: &Attempt,
+        report: &Report,
+        began_ms: u64,
+    ) {
+        self.attempts.push(AttemptEvent {
+            provider: attempt.provider.name.clone(),
+            model: attempt.model.to_string(),
+            key_index: attempt.key_index,
+            error: report.observed.map(|o| o.label),
+            latency_ms: monotonic_ms().saturating_sub(began_ms),
+        });
+        match report.observed {
+            Some(observed) => self.bench(config, health, attempt, observed),
+            None if !matches!(report.outcome, Outcome::Retry(..)) => {
+                for subject in [
+                    Subject::key(&attempt.provider.name, attempt.key_index),
+                    Subject::target(attempt.target),
+                ] {
+                    if health
+                        .entries
+                        .get(&subject.kv_key())
+                        .is_some_and(|e| e.strikes > 0 && e.until_ms == 0)
+                    {
+                        shared::clear(&subject);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn bench(&mut self, config: &Config, health: &mut Health, attempt: &Attempt, seen: Observed) {
+        let Some(subject) = health::subject_for(seen.class, attempt, config) else {
+            return;
+        };
+        let existing = health.entries.get(&subject.kv_key()).copied();
+        let now = now_ms();
+        if let Some(entry) =
+            health::after_failure(existing, seen.class, seen.retry_after_ms, config, now)
+        {
+            shared::bench(&subject, entry);
+            health.insert(&subject, entry);
+            if entry.is_active(now) {
+                self.cooldowns.push((subject, entry));
+            }
+        }
+    }
+
+    /// Record the request's stats under alias `name`: its attempts, the cooldowns they caused,
+    /// and the request (`error`: the label of the error the client got, if any).
+    pub fn record(self, name: &str, error: Option<&'static str>, started_ms: u64) {
+        let mut batch: Vec<Event> = self
+            .attempts
+            .iter()
+            .map(|a| Event::Attempt {
+                alias: name,
+                provider: &a.provider,
+                model: &a.model,
+                key_index: a.key_index,
+                error: a.error,
+                latency_ms: a.latency_ms,
+            })
+            .collect();
+        batch.extend(
+            self.cooldowns
+                .iter()
+                .map(|(subject, cooldown)| Event::Cooldown {
+                    subject,
+                    cooldown: *cooldown,
+                }),
+        );
+        batch.push(Event::Request {
+            alias: name,
+            error,
+            latency_ms: monotonic_ms().saturating_sub(started_ms),
+            cache: self.cache,
+        });
+        shared::record(name, &batch);
+    }
+}

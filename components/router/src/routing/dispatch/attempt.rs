@@ -1,0 +1,262 @@
+//! One attempt: a provider's key, asked in the client's protocol (forwarded) or in its own
+//! (translated). It returns a [`Report`]: delivered, an error the client got, or a retryable
+//! failure that left the client untouched, with what was observed for cooldowns and stats.
+
+use apex_adapter_kit::types::{AdapterError, ErrorKind, HttpRequest, Target};
+
+use super::request::Request;
+use super::sink::{Clock, Sink};
+use super::upstream::{self, MAX_UPSTREAM_BODY, transport_error};
+use crate::bindings::adapter;
+use crate::http::error::ApiError;
+use crate::http::reply::json_headers;
+use crate::http::transport::{self, TransportError, UpstreamResponse, Waited};
+use crate::routing::failure::{self, FailureClass};
+use crate::routing::targets::Attempt;
+use crate::surfaces::Surface;
+
+/// How an attempt ended, for the client.
+pub enum Outcome {
+    /// The client has its answer (or left before it was complete).
+    Delivered,
+    /// The client got an error; its stats label.
+    ClientError(&'static str),
+    /// Nothing but keepalives reached the client: the next attempt may answer, with the sink
+    /// back and the reason (the client's error if no attempt is left).
+    Retry(ApiError, Sink),
+}
+
+/// A provider failure seen in an attempt (for cooldowns and stats).
+#[derive(Clone, Copy)]
+pub struct Observed {
+    pub class: FailureClass,
+    pub retry_after_ms: Option<u64>,
+    pub label: &'static str,
+}
+
+/// What one attempt returns.
+pub struct Report {
+    pub outcome: Outcome,
+    pub observed: Option<Observed>,
+}
+
+impl Report {
+    pub fn delivered() -> Self {
+        Self::from(Outcome::Delivered)
+    }
+}
+
+impl From<Outcome> for Report {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            observed: None,
+        }
+    }
+}
+
+/// The attempt under way: the request, which key it uses, its clock, and the credential it sends
+/// (scrubbed from anything the client sees, like the config's secrets).
+pub struct Call<'r, 'a, S: Surface> {
+    pub request: &'r Request<'a, S>,
+    pub attempt: &'r Attempt<'a>,
+    pub clock: Clock,
+    pub credential: Option<String>,
+}
+
+/// Make `attempt` for `request`, answering into `sink`.
+pub fn attempt<'a, S: Surface>(
+    request: &Request<'a, S>,
+    attempt: &Attempt<'a>,
+    sink: Sink,
+) -> Report {
+    let config = request.config;
+    let mut call = Call {
+        request,
+        attempt,
+        clock: Clock::start(request, config.timeouts.first_token),
+        credential: None,
+    };
+    let mut target = match upstream::target(attempt, &config.timeouts) {
+        Ok(target) => target,
+        Err(error) => return call.adapter_failed(&error, sink),
+    };
+    S::forward_target(&mut target, attempt.provider, request.client.headers);
+    call.credential = Some(target.api_key.clone());
+    // A request this target cannot take (unsupported feature, fields the translation cannot
+    // carry) may still suit the next target: nothing was sent, so move on.
+    let (http, forwarded) = match call.build(&target) {
+        Ok(built) => built,
+        Err(error) => return Outcome::Retry(error, sink).into(),
+    };
+    if !upstream::on_origin(&http, &target) {
+        let error = ApiError::bad_gateway(format!(
+            "Refused: the `{}` adapter built a request outside provider `{}`'s origin.",
+            target.kind, attempt.provider.name
+        ));
+        return request.fail(sink, &error).into();
+    }
+    call.clock = Clock::start(request, config.timeouts.first_token);
+    let pending = match transport::start(&http, &config.timeouts) {
+        Ok(pending) => pending,
+        Err(error) => return call.transport_failed(&error, sink),
+    };
+    let mut sink = sink;
+    let reply = loop {
+        let (wake, is_deadline) = call.clock.next_wake();
+        match pending.wait(Some(wake)) {
+            Waited::Ready(Ok(reply)) => break reply,
+            Waited::Ready(Err(error)) => return call.transport_failed(&error, sink),
+            Waited::TimedOut if is_deadline => {
+                let error = call.clock.deadline_error();
+                return call.transport_failed(&error, sink);
+            }
+            Waited::TimedOut => match request.keepalive(sink) {
+                Some(next) => sink = next,
+                None => return Report::delivered(),
+            },
+        }
+    };
+    // A non-streamed answer's status line is its first sign of life.
+    if !request.routing.stream {
+        call.clock.got_first_bytes();
+    }
+    if !(200..300).contains(&reply.status) {
+        return call.upstream_failure(&target, reply, forwarded, sink);
+    }
+    match (forwarded, request.routing.stream) {
+        (true, true) => call.pipe(&target, reply, sink),
+        (true, false) => call.forward_body(&target, reply, sink),
+        (false, false) => call.translate_body(&target, reply, sink),
+        (false, true) => call.translate_stream(&target, reply, sink),
+    }
+}
+
+impl<S: Surface> Call<'_, '_, S> {
+    /// The upstream request: forwarded when the provider speaks the client's protocol, translated
+    /// otherwise. `true` when forwarded.
+    fn build(&self, target: &Target) -> Result<(HttpRequest, bool), ApiError> {
+        let request = self.request;
+        if S::forwards_to(self.attempt.provider, request.body) {
+            let body = crate::surfaces::json::with_model(request.body, self.attempt.model)
+                .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+            match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
+                Ok(http) => return Ok((http, true)),
+                Err(error) if error.kind == ErrorKind::Unsupported => {}
+                Err(error) => return Err(ApiError::from_upstream(&error)),
+            }
+        }
+        let mut neutral = request.neutral()?.clone();
+        neutral.model = self.attempt.model.to_string();
+        adapter::build_request(target, &neutral)
+            .map(|http| (http, false))
+            .map_err(|error| ApiError::from_upstream(&error))
+    }
+
+    /// `text` without the config's secrets and this attempt's credential.
+    pub fn scrubbed(&self, text: &str) -> String {
+        upstream::scrubbed(self.request.config, self.credential.as_deref(), text)
+    }
+
+    /// A provider failure of `class`: the next attempt when the gateway fails over on it, else
+    /// the client gets `error` now.
+    pub fn failed(
+        &self,
+        error: ApiError,
+        class: FailureClass,
+        retry_after_ms: Option<u64>,
+        label: &'static str,
+        sink: Sink,
+    ) -> Report {
+        let outcome = if self.request.config.fails_over(class) {
+            Outcome::Retry(error, sink)
+        } else {
+            self.request.fail(sink, &error)
+        };
+        Report {
+            outcome,
+            observed: Some(Observed {
+                class,
+                retry_after_ms,
+                label,
+            }),
+        }
+    }
+
+    /// A connection failure or timeout.
+    pub fn transport_failed(&self, error: &TransportError, sink: Sink) -> Report {
+        let class = FailureClass::transport(error.timeout);
+        self.failed(transport_error(error), class, None, class.as_str(), sink)
+    }
+
+    /// A failure the adapter classified.
+    pub fn adapter_failed(&self, error: &AdapterError, sink: Sink) -> Report {
+        let mut api_error = ApiError::from_upstream(error);
+        api_error.message = self.scrubbed(&api_error.message);
+        match FailureClass::of(error.kind) {
+            Some(class) => self.failed(
+                api_error,
+                class,
+                error.retry_after_ms,
+                failure::kind_label(error.kind),
+                sink,
+            ),
+            None => self.request.fail(sink, &api_error).into(),
+        }
+    }
+
+    /// A non-2xx reply: classified by the adapter; failed over, or given to the client (a
+    /// forwarded request gets the provider's own error body, secrets removed).
+    fn upstream_failure(
+        &self,
+        target: &Target,
+        mut reply: UpstreamResponse,
+        forwarded: bool,
+        sink: Sink,
+    ) -> Report {
+        let body = reply.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
+        let error = match adapter::parse_response(&target.kind, reply.status, &reply.headers, &body)
+        {
+            Err(error) => error,
+            Ok(_) => apex_adapter_kit::http::upstream_error(
+                apex_adapter_kit::http::kind_for_status(reply.status),
+                reply.status,
+                &reply.headers,
+                format!("upstream returned HTTP {}", reply.status),
+            ),
+        };
+        let mut api_error = ApiError::from_upstream(&error);
+        api_error.message = self.scrubbed(&api_error.message);
+        let observed = FailureClass::of(error.kind).map(|class| Observed {
+            class,
+            retry_after_ms: error.retry_after_ms,
+            label: failure::kind_label(error.kind),
+        });
+        if let Some(seen) = observed
+            && self.request.config.fails_over(seen.class)
+        {
+            return Report {
+                outcome: Outcome::Retry(api_error, sink),
+                observed,
+            };
+        }
+        match sink {
+            Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
+                let text = self.scrubbed(&String::from_utf8_lossy(&body));
+                transport::respond(
+                    out,
+                    reply.status,
+                    json_headers(&self.request.headers),
+                    text.as_bytes(),
+                );
+            }
+            sink => {
+                self.request.fail(sink, &api_error);
+            }
+        }
+        Report {
+            outcome: Outcome::ClientError(failure::kind_label(error.kind)),
+            observed,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Delivery when the provider speaks the client's protocol: its reply reaches the client
+//! untouched (a stream byte for byte, keepalives only between complete events). When answers are
+//! kept (stored responses, the cache), a decoder reads along.
+
+use apex_adapter_kit::types::Target;
+
+use super::attempt::{Call, Report};
+use super::sink::{Read, Sink};
+use super::upstream::{MAX_UPSTREAM_BODY, forwarded_headers, transport_error};
+use crate::bindings::adapter;
+use crate::http::error::ApiError;
+use crate::http::transport::{ClientResponse, UpstreamResponse};
+use crate::platform::now_secs;
+use crate::routing::accumulate::Accumulator;
+use crate::routing::failure::FailureClass;
+use crate::surfaces::{StreamWriter, Surface};
+
+/// Remember the last two bytes sent: `\n\n` means the client is between events.
+fn remember_tail(tail: &mut [u8; 2], bytes: &[u8]) {
+    match bytes {
+        [.., a, b] => *tail = [*a, *b],
+        [b] => *tail = [tail[1], *b],
+        [] => {}
+    }
+}
+
+/// Decodes a forwarded stream alongside, when the answer is kept; gives up quietly on bytes it
+/// cannot decode (the client still gets them).
+struct ReadAlong {
+    reader: Option<(adapter::StreamDecoder, Accumulator)>,
+}
+
+impl ReadAlong {
+    fn new(kind: &str, keep: bool) -> Self {
+        Self {
+            reader: keep.then(|| (adapter::StreamDecoder::new(kind), Accumulator::default())),
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8], end: bool) {
+        if let Some((decoder, whole)) = self.reader.as_mut() {
+            let events = if end {
+                decoder.finish()
+            } else {
+                decoder.feed(chunk)
+            };
+            match events {
+                Ok(events) => events.iter().for_each(|e| whole.push(e)),
+                Err(_) => self.reader = None,
+            }
+        }
+    }
+
+    fn finish(self) -> Option<apex_adapter_kit::types::ChatResponse> {
+        self.reader.and_then(|(_, whole)| whole.finish())
+    }
+}
+
+impl<S: Surface> Call<'_, '_, S> {
+    /// Keep the provider and key that made a forwarded answer's id (see [`super::after`]).
+    fn pin(&self, bytes: &[u8]) -> bool {
+        self.request.pin_id(self.attempt, bytes)
+    }
+
+    pub fn forward_body(&self, target: &Target, mut reply: UpstreamResponse, sink: Sink) -> Report {
+        let request = self.request;
+        match reply.read_all(MAX_UPSTREAM_BODY) {
+            Ok(body) => {
+                let headers = forwarded_headers(&reply, &request.headers);
+                self.pin(&body);
+                if request.keeps_answers()
+                    && let Ok(response) =
+                        adapter::parse_response(&target.kind, reply.status, &reply.headers, &body)
+                {
+                    request.keep_answer(&response.id.clone(), now_secs(), &response);
+                }
+                request.respond(sink, reply.status, headers, &body);
+                Report::delivered()
+            }
+            Err(error) => self.transport_failed(&error, sink),
+        }
+    }
+
+    /// Same-protocol stream: bytes go to the client as they arrive. The first bytes are awaited
+    /// before committing, so a connection that dies at once fails over.
+    pub fn pipe(&mut self, target: &Target, mut reply: UpstreamResponse, sink: Sink) -> Report {
+        let request = self.request;
+        let headers = forwarded_headers(&reply, &request.headers);
+        let mut along = ReadAlong::new(&target.kind, request.keeps_answers());
+        let mut sink = Some(sink);
+        let first = match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {
+            Read::Chunk(chunk) => chunk,
+            Read::End => {
+                let error = ApiError::bad_gateway("The upstream provider sent an empty reply.")
+                    .code("upstream_malformed_reply");
+                return match sink {
+                    Some(sink) => self.failed(
+                        error,
+                        FailureClass::MalformedReply,
+                        None,
+                        "malformed-reply",
+                        sink,
+                    ),
+                    None => Report::delivered(),
+                };
+            }
+            Read::ClientLeft => return Report::delivered(),
+            Read::Failed(error) => {
+                return match sink {
+                    Some(sink) => self.transport_failed(&error, sink),
+                    None => Report::delivered(),
+                };
+            }
+        };
+        let Some(sink) = sink else {
+            return Report::delivered();
+        };
+        let mut client = match sink {
+            Sink::Pending(out) => ClientResponse::start(out, reply.status, &headers),
+            Sink::Started(client) => client,
+        };
+        let mut tail = [0u8; 2];
+        remember_tail(&mut tail, &first);
+        along.feed(&first, false);
+        // The provider's response id is in its first event (kept for follow-ups).
+        let mut head = S::PINS_IDS.then(|| first.clone());
+        if head.as_deref().is_some_and(|h| self.pin(h)) {
+            head = None;
+        }
+        let mut complete = false;
+        if client.write(&first) {
+            let mut sink = Some(Sink::Started(client));
+            loop {
+                let boundary = tail == *b"\n\n";
+                match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| boundary) {
+                    Read::Chunk(chunk) => {
+                        remember_tail(&mut tail, &chunk);
+                        along.feed(&chunk, false);
+                        if let Some(buffer) = head.as_mut() {
+                            buffer.extend_from_slice(&chunk);
+                            if self.pin(buffer) || buffer.len() > 64 * 1024 {
+                                head = None;
+                            }
+                        }
+                        let Some(Sink::Started(client)) = sink.as_mut() else {
+                            break;
+                        };
+                        if !client.write(&chunk) {
+                            break;
+                        }
+                    }
+                    Read::End => {
+                        complete = true;
+                        break;
+                    }
+                    Read::ClientLeft => break,
+                    Read::Failed(error) => {
+                        let mut bytes = Vec::new();
+                        request
+                            .writer(String::new())
+                            .error(&transport_error(&error), &mut bytes);
+                        if let Some(Sink::Started(client)) = sink.as_mut() {
+                            client.write(&bytes);
+                        }
+                        break;
+                    }
+                }
+            }
+            if let Some(Sink::Started(client)) = sink {
+                client.finish();
+            }
+        } else {
+            client.finish();
+        }
+        if complete {
+            along.feed(&[], true);
+            if let Some(response) = along.finish() {
+                request.keep_answer(&response.id.clone(), now_secs(), &response);
+            }
+        }
+        Report::delivered()
+    }
+}

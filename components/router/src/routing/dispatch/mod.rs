@@ -1,0 +1,113 @@
+//! One chat request through its targets, as stages that return values:
+//!
+//! 1. `plan`: a cached answer to replay, or the attempts worth making now, in order;
+//! 2. `attempt`: one provider key, forwarded (`forward`) when it speaks the client's protocol,
+//!    translated (`translate`) otherwise; it returns a report: delivered, an error the client
+//!    got, or a failure to retry elsewhere while the client has seen nothing;
+//! 3. `sink`: the client's side (a pending response or a started stream), deadlines, keepalives;
+//! 4. `after`: the cache entry, stored response and id pin of an answer; cooldowns and stats.
+//!
+//! [`chat`] folds the attempts' reports. `local` answers without a provider (echo, cache hits);
+//! `upstream` is the provider side shared with token counts and stored-response lookups.
+
+mod after;
+mod attempt;
+mod forward;
+mod local;
+mod plan;
+mod request;
+mod sink;
+mod translate;
+pub mod upstream;
+
+use wasip2::http::types::ResponseOutparam;
+
+use crate::config::{Config, ECHO_MODEL};
+use crate::http::Client;
+use crate::http::error::ApiError;
+use crate::http::reply::send_error;
+use crate::platform::monotonic_ms;
+use crate::routing::failure;
+use crate::routing::targets;
+use crate::state::stats::{self, CacheOutcome};
+use crate::surfaces::Surface;
+use after::Tally;
+use attempt::Outcome;
+use request::Request;
+use sink::Sink;
+
+/// A chat request on surface `S` (`POST /v1/chat/completions`, `/v1/messages`, ...): cache,
+/// strategy, cooldowns, then the attempts in order until one answers.
+pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
+    let started = monotonic_ms();
+    // Only what routing needs; the full request is validated when a target translates it.
+    let routing = match S::routing(&body).and_then(|routing| {
+        targets::check_model_name(&routing.model)?;
+        Ok(routing)
+    }) {
+        Ok(routing) => routing,
+        Err(error) => return send_error(out, &error, S::ERRORS, client.cors),
+    };
+    let alias = routing.model.clone();
+    let mut request = Request::<S>::new(config, &alias, &body, routing, client, started);
+
+    let served_as = config.route_name(&alias);
+    let served_as: &str = &served_as;
+    let Some(spec) = config.alias(served_as) else {
+        if served_as == ECHO_MODEL && config.echo_model {
+            request.echo(out);
+            return;
+        }
+        return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
+    };
+    let name = stats::stats_name(config, served_as);
+    let mut tally = Tally::default();
+
+    // `None`: the client has its answer; else the label of the error it got.
+    let client_error = 'answer: {
+        if spec.cache {
+            match plan::cache(&mut request, served_as, spec.cache_ttl_secs) {
+                Ok(Some(hit)) => {
+                    request.replay(&hit, out);
+                    tally.cache = Some(CacheOutcome::Hit);
+                    break 'answer None;
+                }
+                Ok(None) => tally.cache = Some(CacheOutcome::Miss),
+                Err(error) => {
+                    request.fail(Sink::Pending(out), &error);
+                    break 'answer Some(failure::client_label(&error));
+                }
+            }
+        }
+        let (attempts, mut health) = match plan::attempts(config, &spec, &name, &alias, client.pin)
+        {
+            Ok(planned) => planned,
+            Err(refused) => {
+                request.fail(Sink::Pending(out), &refused.error);
+                let label = failure::client_label(&refused.error);
+                break 'answer Some(refused.label.unwrap_or(label));
+            }
+        };
+        let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
+        let mut sink = Sink::Pending(out);
+        for next in &attempts {
+            let began = monotonic_ms();
+            let report = attempt::attempt(&request, next, sink);
+            tally.after_attempt(config, &mut health, next, &report, began);
+            match report.outcome {
+                Outcome::Delivered => break 'answer None,
+                Outcome::ClientError(label) => break 'answer Some(label),
+                Outcome::Retry(error, back) => {
+                    last = error;
+                    sink = back;
+                }
+            }
+        }
+        request.fail(sink, &last);
+        Some(failure::client_label(&last))
+    };
+
+    if config.stats {
+        tally.record(&name, client_error, started);
+    }
+}

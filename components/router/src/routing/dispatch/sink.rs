@@ -1,0 +1,172 @@
+//! The client side of an attempt: where the answer goes (nothing sent yet, or an event stream
+//! already started), the deadlines of the attempt under way and the keepalives that hold a
+//! silent stream open.
+
+use wasip2::http::types::ResponseOutparam;
+
+use super::attempt::Outcome;
+use super::request::Request;
+use crate::http::error::ApiError;
+use crate::http::reply::send_error;
+use crate::http::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
+use crate::platform::monotonic_ms;
+use crate::routing::failure;
+use crate::surfaces::{StreamWriter, Surface};
+
+/// Where the answer goes: nothing sent yet (status and headers still free), or an event stream
+/// already committed to status 200 by keepalives while the provider was slow to start.
+pub enum Sink {
+    Pending(ResponseOutparam),
+    Started(ClientResponse),
+}
+
+/// The deadlines of one attempt, in monotonic milliseconds.
+pub struct Clock {
+    /// The whole request's.
+    total: u64,
+    /// By when the provider must have sent its first bytes (until it has).
+    first: u64,
+    first_bytes: bool,
+    keepalive_ns: Option<u64>,
+}
+
+impl Clock {
+    /// An attempt starting now, with `first_token_secs` for the provider's first bytes.
+    pub fn start<S: Surface>(request: &Request<S>, first_token_secs: u64) -> Self {
+        Self {
+            total: request.total_deadline,
+            first: monotonic_ms().saturating_add(first_token_secs.saturating_mul(1000)),
+            first_bytes: false,
+            keepalive_ns: request.keepalive_ns(),
+        }
+    }
+
+    /// The provider has sent something: from now on only the whole request's deadline applies.
+    pub fn got_first_bytes(&mut self) {
+        self.first_bytes = true;
+    }
+
+    /// The deadline that applies now (first bytes, else the whole request), in monotonic ms.
+    fn deadline(&self) -> u64 {
+        if self.first_bytes {
+            self.total
+        } else {
+            self.first.min(self.total)
+        }
+    }
+
+    /// How long to wait before doing something (a keepalive, or giving up at the deadline):
+    /// `(nanoseconds, whether it is the deadline)`.
+    pub fn next_wake(&self) -> (u64, bool) {
+        let left_ns = self
+            .deadline()
+            .saturating_sub(monotonic_ms())
+            .saturating_mul(1_000_000);
+        match self.keepalive_ns {
+            Some(keepalive) if keepalive < left_ns => (keepalive, false),
+            _ => (left_ns, true),
+        }
+    }
+
+    pub fn deadline_error(&self) -> TransportError {
+        if self.first_bytes {
+            TransportError::deadline("the request took longer than total_timeout_secs")
+        } else {
+            TransportError::deadline("no answer within first_token_timeout_secs")
+        }
+    }
+}
+
+/// What waiting for a provider's next bytes gave.
+pub enum Read {
+    Chunk(Vec<u8>),
+    End,
+    /// The client left while we waited.
+    ClientLeft,
+    Failed(TransportError),
+}
+
+impl<S: Surface> Request<'_, S> {
+    /// Report `error`: an error response, or an error event when the stream already started.
+    pub fn fail(&self, sink: Sink, error: &ApiError) -> Outcome {
+        match sink {
+            Sink::Pending(out) => send_error(out, error, S::ERRORS, &self.headers),
+            Sink::Started(mut client) => {
+                let mut bytes = Vec::new();
+                self.writer(String::new()).error(error, &mut bytes);
+                client.write(&bytes);
+                client.finish();
+            }
+        }
+        Outcome::ClientError(failure::client_label(error))
+    }
+
+    /// A complete response (status and body), unless a stream already started.
+    pub fn respond(&self, sink: Sink, status: u16, headers: Vec<(String, String)>, body: &[u8]) {
+        match sink {
+            Sink::Pending(out) => transport::respond(out, status, headers, body),
+            Sink::Started(mut client) => {
+                client.write(body);
+                client.finish();
+            }
+        }
+    }
+
+    /// The client's event stream, started now if it was not yet.
+    pub fn stream_to(&self, sink: Sink) -> ClientResponse {
+        match sink {
+            Sink::Pending(out) => ClientResponse::start(out, 200, &self.stream_headers()),
+            Sink::Started(client) => client,
+        }
+    }
+
+    /// Send a keepalive on the event stream, starting it if needed. `None`: the client left.
+    pub fn keepalive(&self, sink: Sink) -> Option<Sink> {
+        let mut bytes = Vec::new();
+        S::keepalive(&mut bytes);
+        let mut client = self.stream_to(sink);
+        if client.write(&bytes) {
+            Some(Sink::Started(client))
+        } else {
+            client.finish();
+            None
+        }
+    }
+
+    /// The next bytes of a provider's stream, sending keepalives to the client while it is
+    /// silent (only when `may_keepalive()`: a forwarded stream takes them between events only).
+    /// `sink` is `None` afterwards when the client left.
+    pub fn next_chunk(
+        &self,
+        clock: &mut Clock,
+        upstream: &mut UpstreamResponse,
+        sink: &mut Option<Sink>,
+        may_keepalive: &dyn Fn() -> bool,
+    ) -> Read {
+        loop {
+            let (wake, is_deadline) = clock.next_wake();
+            match upstream.read_within(wake) {
+                Waited::Ready(Ok(Some(chunk))) if chunk.is_empty() => continue,
+                Waited::Ready(result) => {
+                    clock.got_first_bytes();
+                    return match result {
+                        Ok(Some(chunk)) => Read::Chunk(chunk),
+                        Ok(None) => Read::End,
+                        Err(error) => Read::Failed(error),
+                    };
+                }
+                Waited::TimedOut if is_deadline => return Read::Failed(clock.deadline_error()),
+                Waited::TimedOut if may_keepalive() => {
+                    let Some(current) = sink.take() else {
+                        return Read::ClientLeft;
+                    };
+                    match self.keepalive(current) {
+                        Some(next) => *sink = Some(next),
+                        None => return Read::ClientLeft,
+                    }
+                }
+                Waited::TimedOut => {}
+            }
+        }
+    }
+}
