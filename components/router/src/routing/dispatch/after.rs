@@ -17,12 +17,6 @@ use crate::state::stats::{CacheOutcome, Event};
 use crate::surfaces::responses::{Route, provider_response_id, route_key};
 use crate::surfaces::{Completed, Surface};
 
-/// A cache entry to write when the answer completes.
-pub struct CachePlan {
-    pub key: String,
-    pub ttl_secs: u64,
-}
-
 impl<S: Surface> Request<'_, S> {
     /// A finished answer (`id` is the one the client saw): cached, and stored by the surface.
     pub fn keep_answer(&self, id: &str, created: u64, response: &ChatResponse) {

@@ -94,7 +94,7 @@ pub fn attempt<'a, S: Surface>(
             "Refused: the `{}` adapter built a request outside provider `{}`'s origin.",
             target.kind, attempt.provider.name
         ));
-        return request.fail(sink, &error).into();
+        return Outcome::ClientError(request.fail(sink, &error)).into();
     }
     call.clock = Clock::start(request, config.timeouts.first_token);
     let pending = match transport::start(&http, &config.timeouts) {
@@ -171,7 +171,7 @@ impl<S: Surface> Call<'_, '_, S> {
         let outcome = if self.request.config.fails_over(class) {
             Outcome::Retry(error, sink)
         } else {
-            self.request.fail(sink, &error)
+            Outcome::ClientError(self.request.fail(sink, &error))
         };
         Report {
             outcome,
@@ -201,7 +201,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 failure::kind_label(error.kind),
                 sink,
             ),
-            None => self.request.fail(sink, &api_error).into(),
+            None => Outcome::ClientError(self.request.fail(sink, &api_error)).into(),
         }
     }
 

@@ -18,7 +18,7 @@ impl<S: Surface> Request<'_, S> {
     pub fn echo(&self, out: ResponseOutparam) -> Outcome {
         let neutral = match self.neutral() {
             Ok(neutral) => neutral,
-            Err(error) => return self.fail(Sink::Pending(out), &error),
+            Err(error) => return Outcome::ClientError(self.fail(Sink::Pending(out), &error)),
         };
         let id = random_id(S::ID_PREFIX);
         let response = crate::routing::echo::respond(neutral, &id);

@@ -27,7 +27,6 @@ use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::http::reply::send_error;
 use crate::platform::monotonic_ms;
-use crate::routing::failure;
 use crate::routing::targets;
 use crate::state::stats::{self, CacheOutcome};
 use crate::surfaces::Surface;
@@ -73,18 +72,14 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                     break 'answer None;
                 }
                 Ok(None) => tally.cache = Some(CacheOutcome::Miss),
-                Err(error) => {
-                    request.fail(Sink::Pending(out), &error);
-                    break 'answer Some(failure::client_label(&error));
-                }
+                Err(error) => break 'answer Some(request.fail(Sink::Pending(out), &error)),
             }
         }
         let (attempts, mut health) = match plan::attempts(config, &spec, &name, &alias, client.pin)
         {
             Ok(planned) => planned,
             Err(refused) => {
-                request.fail(Sink::Pending(out), &refused.error);
-                let label = failure::client_label(&refused.error);
+                let label = request.fail(Sink::Pending(out), &refused.error);
                 break 'answer Some(refused.label.unwrap_or(label));
             }
         };
@@ -103,8 +98,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                 }
             }
         }
-        request.fail(sink, &last);
-        Some(failure::client_label(&last))
+        Some(request.fail(sink, &last))
     };
 
     if config.stats {

@@ -3,8 +3,7 @@
 
 use apex_adapter_kit::types::ChatResponse;
 
-use super::after::CachePlan;
-use super::request::Request;
+use super::request::{CachePlan, Request};
 use super::upstream::rotation;
 use crate::config::{Alias, Config, Strategy};
 use crate::http::error::ApiError;

@@ -7,12 +7,17 @@ use std::marker::PhantomData;
 
 use apex_adapter_kit::types::ChatRequest;
 
-use super::after::CachePlan;
 use crate::config::Config;
 use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::platform::now_secs;
 use crate::surfaces::{Routing, Surface};
+
+/// A cache entry to write when the answer completes.
+pub struct CachePlan {
+    pub key: String,
+    pub ttl_secs: u64,
+}
 
 pub struct Request<'a, S: Surface> {
     pub config: &'a Config,

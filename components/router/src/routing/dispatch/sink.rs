@@ -4,7 +4,6 @@
 
 use wasip2::http::types::ResponseOutparam;
 
-use super::attempt::Outcome;
 use super::request::Request;
 use crate::http::error::ApiError;
 use crate::http::reply::send_error;
@@ -88,7 +87,8 @@ pub enum Read {
 
 impl<S: Surface> Request<'_, S> {
     /// Report `error`: an error response, or an error event when the stream already started.
-    pub fn fail(&self, sink: Sink, error: &ApiError) -> Outcome {
+    /// Returns the stats label of the error the client got.
+    pub fn fail(&self, sink: Sink, error: &ApiError) -> &'static str {
         match sink {
             Sink::Pending(out) => send_error(out, error, S::ERRORS, &self.headers),
             Sink::Started(mut client) => {
@@ -98,7 +98,7 @@ impl<S: Surface> Request<'_, S> {
                 client.finish();
             }
         }
-        Outcome::ClientError(failure::client_label(error))
+        failure::client_label(error)
     }
 
     /// A complete response (status and body), unless a stream already started.
