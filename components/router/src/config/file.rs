@@ -1,5 +1,5 @@
 //! The TOML file as written: its sections, deserialized (unknown fields refused) before
-//! [`load`](super::load) resolves them into a [`Config`](super::Config).
+//! [`load`](fn@super::load) resolves them into a [`Config`](super::Config).
 
 use std::collections::BTreeMap;
 
