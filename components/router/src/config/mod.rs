@@ -83,9 +83,12 @@ pub const MIN_HEADER_SECRET_BYTES: usize = 8;
 /// The built-in model that answers without any provider.
 pub const ECHO_MODEL: &str = "echo";
 
+/// The timeouts `[gateway]` leaves unset.
 pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
     connect: 10,
     first_token: 120,
     total: 900,
 };
+/// How long stored `/v1/responses` live unless `gateway.responses_ttl_secs` says otherwise
+/// (30 days).
 pub const DEFAULT_RESPONSES_TTL_SECS: u64 = 30 * 24 * 3600;
