@@ -38,7 +38,7 @@ fn variable(name: &str) -> Option<String> {
 }
 
 fn gateway_config() -> Result<&'static Config, String> {
-    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+    static CONFIG: OnceLock<Result<Config, config::ConfigError>> = OnceLock::new();
     CONFIG
         .get_or_init(|| config::load(Some(&format!("{EXAMPLE}\n{EXTRA}")), &variable))
         .as_ref()

@@ -25,8 +25,8 @@ impl wasip2::exports::http::incoming_handler::Guest for Router {
 wasip2::http::proxy::export!(Router);
 
 /// The config, parsed once per instance (instances may serve many requests).
-fn config() -> &'static Result<Config, String> {
-    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+fn config() -> &'static Result<Config, config::ConfigError> {
+    static CONFIG: OnceLock<Result<Config, config::ConfigError>> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let text = variable(config::CONFIG_VARIABLE);
         let config = config::load(text.as_deref(), &variable)?;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::config::Provider;
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
+use crate::surfaces::text_or_list::{ListItem, TextOrList};
 use crate::surfaces::{Routing, StreamWriter, Surface};
 
 /// `POST /v1/messages`.
@@ -188,35 +189,24 @@ struct WireThinking {
 }
 
 /// A string, or an array of content blocks.
+#[derive(Deserialize)]
+#[serde(from = "TextOrList<WireBlock>")]
 enum TextOrBlocks {
     Text(String),
     Blocks(Vec<WireBlock>),
 }
 
-impl<'de> Deserialize<'de> for TextOrBlocks {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = TextOrBlocks;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string or an array of content blocks")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TextOrBlocks, E> {
-                Ok(TextOrBlocks::Text(text.to_string()))
-            }
-            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<TextOrBlocks, E> {
-                Ok(TextOrBlocks::Text(text))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                seq: A,
-            ) -> Result<TextOrBlocks, A::Error> {
-                Vec::<WireBlock>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-                    .map(TextOrBlocks::Blocks)
-            }
+impl From<TextOrList<WireBlock>> for TextOrBlocks {
+    fn from(value: TextOrList<WireBlock>) -> Self {
+        match value {
+            TextOrList::Text(text) => TextOrBlocks::Text(text),
+            TextOrList::List(blocks) => TextOrBlocks::Blocks(blocks),
         }
-        deserializer.deserialize_any(Visitor)
     }
+}
+
+impl ListItem for WireBlock {
+    const NAME: &'static str = "content blocks";
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

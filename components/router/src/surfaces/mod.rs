@@ -14,6 +14,7 @@ pub mod models;
 pub mod ollama;
 pub mod openai_chat;
 pub mod responses;
+pub mod text_or_list;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol, StreamEvent, Target};
 

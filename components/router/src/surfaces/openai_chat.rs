@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::http::error::{ApiError, ErrorFormat};
+use crate::surfaces::text_or_list::{ListItem, TextOrList};
 use crate::surfaces::{Routing, StreamWriter, Surface};
 
 /// `POST /v1/chat/completions`.
@@ -97,38 +98,24 @@ struct WireMessage {
 }
 
 /// A string, or an array of content parts.
+#[derive(Deserialize)]
+#[serde(from = "TextOrList<Part>")]
 enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ContentVisitor;
-        impl<'de> serde::de::Visitor<'de> for ContentVisitor {
-            type Value = Content;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string or an array of content parts")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Content, E> {
-                Ok(Content::Text(text.to_string()))
-            }
-            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Content, E> {
-                Ok(Content::Text(text))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Content, A::Error> {
-                let mut parts = Vec::new();
-                while let Some(part) = seq.next_element::<Part>()? {
-                    parts.push(part);
-                }
-                Ok(Content::Parts(parts))
-            }
+impl From<TextOrList<Part>> for Content {
+    fn from(value: TextOrList<Part>) -> Self {
+        match value {
+            TextOrList::Text(text) => Content::Text(text),
+            TextOrList::List(parts) => Content::Parts(parts),
         }
-        deserializer.deserialize_any(ContentVisitor)
     }
+}
+
+impl ListItem for Part {
+    const NAME: &'static str = "content parts";
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::http::error::ApiError;
+use crate::surfaces::text_or_list::{ListItem, TextOrList};
 
 /// Separates a namespace from a tool name when namespaced tools are flattened for providers
 /// (which accept only `[A-Za-z0-9_-]` names).
@@ -37,32 +38,24 @@ pub struct WireRequest {
 }
 
 /// A string (one user message), or a list of items.
+#[derive(Deserialize)]
+#[serde(from = "TextOrList<WireItem>")]
 pub enum Input {
     Text(String),
     Items(Vec<WireItem>),
 }
 
-impl<'de> Deserialize<'de> for Input {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Input;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string or an array of input items")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Input, E> {
-                Ok(Input::Text(text.to_string()))
-            }
-            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Input, E> {
-                Ok(Input::Text(text))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Input, A::Error> {
-                Vec::<WireItem>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-                    .map(Input::Items)
-            }
+impl From<TextOrList<WireItem>> for Input {
+    fn from(value: TextOrList<WireItem>) -> Self {
+        match value {
+            TextOrList::Text(text) => Input::Text(text),
+            TextOrList::List(items) => Input::Items(items),
         }
-        deserializer.deserialize_any(Visitor)
     }
+}
+
+impl ListItem for WireItem {
+    const NAME: &'static str = "input items";
 }
 
 /// One input item, any type (checked when converting, so errors name the field).
@@ -82,32 +75,24 @@ pub struct WireItem {
 }
 
 /// Message content or a tool output: a string, or a list of parts.
+#[derive(Deserialize)]
+#[serde(from = "TextOrList<WirePart>")]
 pub enum Content {
     Text(String),
     Parts(Vec<WirePart>),
 }
 
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Content;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string or an array of content parts")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Content, E> {
-                Ok(Content::Text(text.to_string()))
-            }
-            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Content, E> {
-                Ok(Content::Text(text))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
-                Vec::<WirePart>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-                    .map(Content::Parts)
-            }
+impl From<TextOrList<WirePart>> for Content {
+    fn from(value: TextOrList<WirePart>) -> Self {
+        match value {
+            TextOrList::Text(text) => Content::Text(text),
+            TextOrList::List(parts) => Content::Parts(parts),
         }
-        deserializer.deserialize_any(Visitor)
     }
+}
+
+impl ListItem for WirePart {
+    const NAME: &'static str = "content parts";
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,394 @@
+//! [`load`]: the TOML text and the variables → a [`Config`], section by section; each problem is
+//! a [`ConfigError`] naming where it is.
+
+use std::collections::BTreeMap;
+
+use super::catalog::{self, CATALOG, CatalogEntry, VERTEX_KIND, vertex_base_url};
+use super::file::{
+    ConfigFile, GatewaySection, ModelSection, PatternSection, ProviderSection, TargetSpec,
+};
+use super::{
+    AliasPolicy, Config, ConfigError, DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS,
+    DEFAULT_CACHE_TTL_SECS, DEFAULT_COOLDOWN_SECS, DEFAULT_KEEPALIVE_SECS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_RESPONSES_TTL_SECS, DEFAULT_TIMEOUTS, ECHO_MODEL, Provider, SINGLE_KEY_NAME,
+    SINGLE_KEY_VARIABLE, Strategy, TargetRef, Timeouts,
+};
+use crate::http::auth::GatewayKey;
+use crate::routing::failure::FailureClass;
+
+/// Build the config from its TOML text (`None`: defaults only) and a variable lookup.
+pub fn load(
+    text: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let file: ConfigFile = match text.map(str::trim) {
+        Some(text) if !text.is_empty() => toml::from_str(text).map_err(ConfigError::document)?,
+        _ => ConfigFile::default(),
+    };
+    let vars = Variables(var);
+    let gateway = file.gateway;
+
+    let gateway_keys = gateway_keys(&gateway, &vars)?;
+    let mut providers = BTreeMap::new();
+    for (name, section) in file.providers {
+        let provider = provider(name, section, &vars)?;
+        providers.insert(provider.name.clone(), provider);
+    }
+    if gateway.auto_providers {
+        auto_providers(&mut providers, &vars);
+    }
+    let mut models = catalog_aliases(&providers);
+    let mut policies = BTreeMap::new();
+    for (name, section) in file.models {
+        let (targets, policy) = alias(&name, section, &providers)?;
+        policies.insert(name.clone(), policy);
+        models.insert(name, targets);
+    }
+    let model_patterns = model_patterns(file.model_patterns, &models, &providers)?;
+    let timeouts = timeouts(&gateway)?;
+
+    let mut failover_on = gateway
+        .failover_on
+        .unwrap_or_else(|| FailureClass::DEFAULT_FAILOVER.to_vec());
+    failover_on.sort();
+    failover_on.dedup();
+
+    Ok(Config {
+        model_patterns,
+        policies,
+        failover_on,
+        cooldown_secs: gateway.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS),
+        allowed_fails: gateway.allowed_fails.unwrap_or(DEFAULT_ALLOWED_FAILS),
+        auth_cooldown_secs: gateway
+            .auth_cooldown_secs
+            .unwrap_or(DEFAULT_AUTH_COOLDOWN_SECS),
+        stats: gateway.stats,
+        keepalive_secs: gateway.keepalive_secs.unwrap_or(DEFAULT_KEEPALIVE_SECS),
+        timeouts,
+        responses_ttl_secs: positive(gateway.responses_ttl_secs, "responses_ttl_secs")?
+            .unwrap_or(DEFAULT_RESPONSES_TTL_SECS),
+        max_body_bytes: gateway.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        max_concurrent_per_key: positive(gateway.max_concurrent_per_key, "max_concurrent_per_key")?,
+        cors_origins: gateway.cors_origins,
+        gateway_keys,
+        admin_keys: gateway.admin_keys,
+        allowed_hosts: gateway.allowed_hosts,
+        providers,
+        models,
+        echo_model: gateway.echo_model,
+    })
+}
+
+/// The variables as the config reads them: trimmed, and an empty one is unset.
+struct Variables<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Variables<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    }
+}
+
+/// `gateway.api_keys` and the single key of [`SINGLE_KEY_VARIABLE`]; `gateway.admin_keys` must
+/// name some of them.
+fn gateway_keys(
+    gateway: &GatewaySection,
+    vars: &Variables,
+) -> Result<Vec<GatewayKey>, ConfigError> {
+    let mut keys = Vec::new();
+    for (name, variable) in &gateway.api_keys {
+        let path = format!("gateway.api_keys.{name}");
+        if name == SINGLE_KEY_NAME {
+            return Err(ConfigError::new(
+                path,
+                format!(
+                    "the name `{SINGLE_KEY_NAME}` is reserved for the key in the `{SINGLE_KEY_VARIABLE}` variable; a configured key by that name would share its stored responses; choose another name"
+                ),
+            ));
+        }
+        let key = vars
+            .get(variable)
+            .ok_or_else(|| ConfigError::new(path, format!("variable `{variable}` is not set")))?;
+        keys.push(GatewayKey::new(name.clone(), &key));
+    }
+    if let Some(key) = vars.get(SINGLE_KEY_VARIABLE) {
+        keys.push(GatewayKey::new(SINGLE_KEY_NAME, &key));
+    }
+    for (i, name) in gateway.admin_keys.iter().flatten().enumerate() {
+        if !keys.iter().any(|key| &key.name == name) {
+            return Err(ConfigError::new(
+                format!("gateway.admin_keys[{i}]"),
+                format!(
+                    "`{name}` names no gateway key (keys: gateway.api_keys, or `{SINGLE_KEY_NAME}` for {SINGLE_KEY_VARIABLE})"
+                ),
+            ));
+        }
+    }
+    Ok(keys)
+}
+
+/// One `[providers.<name>]` section, its catalog entry (if any) filling what it leaves out.
+fn provider(
+    name: String,
+    section: ProviderSection,
+    vars: &Variables,
+) -> Result<Provider, ConfigError> {
+    let at = |field: &str| format!("providers.{name}.{field}");
+    let entry = catalog::lookup(&name);
+    let kind = section
+        .kind
+        .or_else(|| entry.map(|e| e.kind.to_string()))
+        .unwrap_or_else(|| "openai".to_string());
+    let variables = section.keys.unwrap_or_else(|| {
+        entry
+            .map(|e| vec![e.key_variable.to_string()])
+            .unwrap_or_default()
+    });
+    let keys: Vec<String> = variables.iter().filter_map(|v| vars.get(v)).collect();
+    if !variables.is_empty() && keys.is_empty() {
+        return Err(ConfigError::new(
+            at("keys"),
+            format!(
+                "none of its key variables ({}) is set",
+                variables.join(", ")
+            ),
+        ));
+    }
+    let project = if kind == VERTEX_KIND {
+        vertex_project(&at("keys"), &keys, &variables, section.project)?
+    } else {
+        section.project
+    };
+    let base_url = match (section.base_url, kind.as_str()) {
+        (Some(url), _) => url,
+        (None, VERTEX_KIND) => {
+            let region = section.region.ok_or_else(|| {
+                ConfigError::new(
+                    at("region"),
+                    "is required (e.g. \"us-east5\" or \"global\")",
+                )
+            })?;
+            let project = project.ok_or_else(|| {
+                ConfigError::new(at("project"), "is required (the key file names none)")
+            })?;
+            vertex_base_url(&project, &region)
+        }
+        (None, _) => entry
+            .map(|e| e.base_url.to_string())
+            .ok_or_else(|| ConfigError::new(at("base_url"), "is required"))?,
+    };
+    if crate::http::url::parse(&base_url).is_none() {
+        return Err(ConfigError::new(
+            at("base_url"),
+            format!("`{base_url}` is not an http(s) URL"),
+        ));
+    }
+    let native_responses = native_responses(section.responses.as_deref(), &kind)
+        .map_err(|problem| ConfigError::new(at("responses"), problem))?;
+    Ok(Provider {
+        native_responses,
+        profile: section.profile.unwrap_or_else(|| name.clone()),
+        name,
+        kind,
+        base_url,
+        keys,
+        api_version: section.api_version,
+        headers: section.headers.into_iter().collect(),
+        anthropic_betas: section.anthropic_betas,
+    })
+}
+
+/// A Vertex AI provider's keys must be service-account key files; the first one naming a
+/// project is the project unless the section names one.
+fn vertex_project(
+    path: &str,
+    keys: &[String],
+    variables: &[String],
+    project: Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    if keys.is_empty() {
+        return Err(ConfigError::new(
+            path,
+            "must name variables holding service-account key files",
+        ));
+    }
+    let mut project = project;
+    for (key, variable) in keys.iter().zip(variables) {
+        let account = crate::routing::google_auth::ServiceAccount::parse(key).map_err(|e| {
+            ConfigError::new(
+                path,
+                format!("variable `{variable}` is not a usable service-account key: {e}"),
+            )
+        })?;
+        if project.is_none() {
+            project = account.project_id;
+        }
+    }
+    Ok(project)
+}
+
+/// `responses = "gateway" | "native"`: whether `/v1/responses` is forwarded as it is.
+fn native_responses(responses: Option<&str>, kind: &str) -> Result<bool, String> {
+    match responses {
+        None | Some("gateway") => Ok(false),
+        Some("native") if matches!(kind, "openai" | "azure") => Ok(true),
+        Some("native") => Err("\"native\" needs an OpenAI or Azure provider".to_string()),
+        Some(other) => Err(format!("must be \"gateway\" or \"native\", not `{other}`")),
+    }
+}
+
+/// Catalog providers without a section whose key variable is set (`gateway.auto_providers`).
+fn auto_providers(providers: &mut BTreeMap<String, Provider>, vars: &Variables) {
+    for entry in CATALOG {
+        if providers.contains_key(entry.name) {
+            continue;
+        }
+        if let Some(key) = vars.get(entry.key_variable) {
+            providers.insert(entry.name.to_string(), catalog_provider(entry, key));
+        }
+    }
+}
+
+fn catalog_provider(entry: &CatalogEntry, key: String) -> Provider {
+    Provider {
+        name: entry.name.to_string(),
+        kind: entry.kind.to_string(),
+        profile: entry.name.to_string(),
+        base_url: entry.base_url.to_string(),
+        keys: vec![key],
+        api_version: None,
+        headers: Vec::new(),
+        anthropic_betas: None,
+        native_responses: false,
+    }
+}
+
+/// The default aliases of every enabled catalog provider.
+fn catalog_aliases(providers: &BTreeMap<String, Provider>) -> BTreeMap<String, Vec<TargetRef>> {
+    let mut models = BTreeMap::new();
+    for provider in providers.values() {
+        for model in catalog::lookup(&provider.name).map_or(&[][..], |entry| entry.models) {
+            models.insert(
+                model.to_string(),
+                vec![TargetRef::new(provider.name.clone(), *model)],
+            );
+        }
+    }
+    models
+}
+
+/// One `[models.<name>]` section: its targets (on configured providers) and its policy.
+fn alias(
+    name: &str,
+    section: ModelSection,
+    providers: &BTreeMap<String, Provider>,
+) -> Result<(Vec<TargetRef>, AliasPolicy), ConfigError> {
+    let mut targets = Vec::new();
+    for (i, spec) in section.targets.into_iter().enumerate() {
+        let path = format!("models.{name}.targets[{i}]");
+        let target = target(spec).map_err(|problem| ConfigError::new(&path, problem))?;
+        if !providers.contains_key(&target.provider) {
+            return Err(ConfigError::new(
+                path,
+                format!("provider `{}` is not configured", target.provider),
+            ));
+        }
+        targets.push(target);
+    }
+    if targets.is_empty() {
+        return Err(ConfigError::new(
+            format!("models.{name}.targets"),
+            "is empty (an alias needs a target)",
+        ));
+    }
+    if section.strategy == Strategy::Weighted && targets.iter().all(|t| t.weight == 0) {
+        return Err(ConfigError::new(
+            format!("models.{name}.strategy"),
+            "`weighted` needs a target with a weight above 0",
+        ));
+    }
+    let cache_ttl_secs = section.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS);
+    if cache_ttl_secs == 0 {
+        return Err(ConfigError::new(
+            format!("models.{name}.cache_ttl_secs"),
+            "must be above 0 (use `cache = false` to turn the cache off)",
+        ));
+    }
+    let policy = AliasPolicy {
+        strategy: section.strategy,
+        cache: section.cache,
+        cache_ttl_secs,
+    };
+    Ok((targets, policy))
+}
+
+/// A target as written: `"provider/model"`, or the table form with an optional weight.
+fn target(spec: TargetSpec) -> Result<TargetRef, String> {
+    match spec {
+        TargetSpec::Full(full) => Ok(TargetRef {
+            provider: full.provider,
+            model: full.model,
+            weight: full.weight.unwrap_or(1),
+        }),
+        TargetSpec::Short(text) => match text.split_once('/') {
+            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
+                Ok(TargetRef::new(provider, model))
+            }
+            _ => Err(format!("target `{text}` must be `provider/model`")),
+        },
+    }
+}
+
+/// `[[model_patterns]]`, in order; each must lead to something servable.
+fn model_patterns(
+    sections: Vec<PatternSection>,
+    models: &BTreeMap<String, Vec<TargetRef>>,
+    providers: &BTreeMap<String, Provider>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut patterns = Vec::new();
+    for (i, section) in sections.into_iter().enumerate() {
+        let known = models.contains_key(&section.model)
+            || section.model == ECHO_MODEL
+            || section
+                .model
+                .split_once('/')
+                .is_some_and(|(p, m)| providers.contains_key(p) && !m.is_empty());
+        if !known {
+            return Err(ConfigError::new(
+                format!("model_patterns[{i}].model"),
+                format!(
+                    "`{}` is not an alias, `provider/model` or `echo`",
+                    section.model
+                ),
+            ));
+        }
+        patterns.push((section.pattern, section.model));
+    }
+    Ok(patterns)
+}
+
+fn timeouts(gateway: &GatewaySection) -> Result<Timeouts, ConfigError> {
+    Ok(Timeouts {
+        connect: positive(gateway.connect_timeout_secs, "connect_timeout_secs")?
+            .unwrap_or(DEFAULT_TIMEOUTS.connect),
+        first_token: positive(gateway.first_token_timeout_secs, "first_token_timeout_secs")?
+            .unwrap_or(DEFAULT_TIMEOUTS.first_token),
+        total: positive(gateway.total_timeout_secs, "total_timeout_secs")?
+            .unwrap_or(DEFAULT_TIMEOUTS.total),
+    })
+}
+
+/// A `[gateway]` setting that must not be zero.
+fn positive<T: Default + PartialEq>(
+    value: Option<T>,
+    name: &str,
+) -> Result<Option<T>, ConfigError> {
+    match value {
+        Some(zero) if zero == T::default() => Err(ConfigError::new(
+            format!("gateway.{name}"),
+            "must be at least 1",
+        )),
+        value => Ok(value),
+    }
+}
