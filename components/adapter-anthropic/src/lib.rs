@@ -54,6 +54,7 @@ pub struct Anthropic;
 
 impl Adapter for Anthropic {
     const KINDS: &'static [&'static str] = &["anthropic", vertex::KIND];
+    const NAME: &'static str = "Anthropic";
     type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
@@ -96,10 +97,6 @@ impl Adapter for Anthropic {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
-    }
-
-    fn decoder(_kind: &str) -> Self::Decoder {
-        apex_adapter_kit::sse::SseStream::default()
     }
 }
 

@@ -19,7 +19,8 @@
 //! (see [`check_base_url`]): a region or project that is no location name or project id, and could
 //! so move the host or the path, fails the request instead of reaching a URL.
 
-use apex_adapter_kit::http::{join_url, path_segment};
+use apex_adapter_kit::http::{join_url, path_segment, post};
+use apex_adapter_kit::invalid;
 use apex_adapter_kit::types::{AdapterError, ChatRequest, ErrorKind, HttpRequest, Target};
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
@@ -224,7 +225,7 @@ fn model_segment(model: &str) -> String {
 }
 
 fn http_request(target: &Target, url: String, body: Vec<u8>) -> HttpRequest {
-    let mut headers = vec![
+    let headers = vec![
         (
             "authorization".to_string(),
             format!("Bearer {}", target.api_key),
@@ -232,17 +233,7 @@ fn http_request(target: &Target, url: String, body: Vec<u8>) -> HttpRequest {
         ("content-type".to_string(), "application/json".to_string()),
     ];
     // `anthropic-beta` travels as a header on Vertex too.
-    headers.extend(target.headers.iter().cloned());
-    HttpRequest {
-        method: "POST".to_string(),
-        url,
-        headers,
-        body,
-    }
-}
-
-fn invalid(message: impl std::fmt::Display) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::InvalidRequest, message.to_string())
+    post(target, url, headers, body)
 }
 
 /// A Messages body edited for Vertex, and what the URL needs from it.

@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use apex_adapter_kit::http::{join_url, parse_data_url, path_segment};
+use apex_adapter_kit::http::{join_url, parse_data_url, path_segment, post};
+use apex_adapter_kit::invalid;
+use apex_adapter_kit::json::object_or_empty as arguments;
 use apex_adapter_kit::types::{
     AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, ImageSource, Reasoning,
     ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
@@ -47,21 +49,11 @@ pub fn model_path(model: &str) -> String {
 /// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.
 /// The key travels in a header, never in the URL, so no error page can echo it back.
 pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
-    let mut headers = vec![
+    let headers = vec![
         ("x-goog-api-key".to_string(), target.api_key.clone()),
         ("content-type".to_string(), "application/json".to_string()),
     ];
-    headers.extend(target.headers.iter().cloned());
-    HttpRequest {
-        method: "POST".to_string(),
-        url: join_url(&target.base_url, path),
-        headers,
-        body,
-    }
-}
-
-fn invalid(e: impl std::fmt::Display) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string())
+    post(target, join_url(&target.base_url, path), headers, body)
 }
 
 /// The part of `extra` merged one level down: its `generationConfig`.
@@ -372,14 +364,6 @@ fn signature_part(signature: &str) -> Part<'_> {
     let mut part = Part::new(Data::Text(""));
     part.thought_signature = Some(signature);
     part
-}
-
-/// Tool-call arguments as a JSON object, verbatim; `{}` when empty, invalid or not an object.
-fn arguments(arguments: &str) -> Box<RawValue> {
-    match serde_json::from_str::<Box<RawValue>>(arguments) {
-        Ok(raw) if raw.get().starts_with('{') => raw,
-        _ => RawValue::from_string("{}".to_string()).unwrap_or_default(),
-    }
 }
 
 fn image_data(image: &Image) -> Result<Data<'_>, AdapterError> {
