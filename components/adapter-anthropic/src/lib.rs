@@ -4,7 +4,8 @@
 //! - `request.rs`: neutral request → `POST {base_url}/messages`
 //! - `response.rs`: message body or error body → neutral response or classified error
 //! - `stream.rs`: Messages SSE events → neutral stream events
-//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth, body edit)
+//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth; `vertex/base_url.rs`: the base-URL
+//!   check; `vertex/body.rs`: the body edit)
 //!
 //! Kinds:
 //! - `anthropic`: `base_url` includes the version prefix (`https://api.anthropic.com/v1`); auth is
