@@ -1,8 +1,10 @@
 //! Adapter for the Google Gemini API (`generateContent` / `streamGenerateContent`).
 //!
 //! - `wire.rs`: request wire types, and the raw-JSON body object
-//! - `schema.rs`: JSON Schema → the OpenAPI subset Gemini's `Schema` accepts
+//! - `schema.rs`: JSON Schema → the OpenAPI subset Gemini's `Schema` accepts (`schema/references.rs`:
+//!   `$ref` inlining and `allOf` merging; `schema/keywords.rs`: keyword rewriting)
 //! - `request.rs`: neutral request → `POST {base_url}/models/{model}:generateContent`
+//!   (`request/contents.rs`: messages → `contents`)
 //! - `response.rs`: `GenerateContentResponse` → neutral response
 //! - `error.rs`: Google error bodies → classified errors
 //! - `stream.rs`: `streamGenerateContent?alt=sse` events → neutral stream events
