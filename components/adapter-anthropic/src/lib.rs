@@ -4,7 +4,8 @@
 //! - `request.rs`: neutral request → `POST {base_url}/messages`
 //! - `response.rs`: message body or error body → neutral response or classified error
 //! - `stream.rs`: Messages SSE events → neutral stream events
-//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth, body edit)
+//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth; `vertex/base_url.rs`: the base-URL
+//!   check; `vertex/body.rs`: the body edit)
 //!
 //! Kinds:
 //! - `anthropic`: `base_url` includes the version prefix (`https://api.anthropic.com/v1`); auth is
@@ -54,6 +55,7 @@ pub struct Anthropic;
 
 impl Adapter for Anthropic {
     const KINDS: &'static [&'static str] = &["anthropic", vertex::KIND];
+    const NAME: &'static str = "Anthropic";
     type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
@@ -96,10 +98,6 @@ impl Adapter for Anthropic {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
-    }
-
-    fn decoder(_kind: &str) -> Self::Decoder {
-        apex_adapter_kit::sse::SseStream::default()
     }
 }
 

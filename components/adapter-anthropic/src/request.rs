@@ -2,12 +2,14 @@
 
 use std::borrow::Cow;
 
-use apex_adapter_kit::http::{join_url, parse_data_url};
+use apex_adapter_kit::http::{join_url, parse_data_url, post};
+use apex_adapter_kit::invalid;
+use apex_adapter_kit::json::object_or_empty as tool_input;
+use apex_adapter_kit::json::tool_parameters;
 use apex_adapter_kit::types::{
     AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, Reasoning,
     ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
 };
-use serde_json::value::RawValue;
 
 use crate::wire::{self, Block, RawObject, ToolResultContent};
 
@@ -28,7 +30,7 @@ pub(crate) fn body_json(request: &ChatRequest) -> Result<Vec<u8>, AdapterError> 
 
 /// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.
 pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
-    let mut headers = vec![
+    let headers = vec![
         ("x-api-key".to_string(), target.api_key.clone()),
         (
             "anthropic-version".to_string(),
@@ -39,17 +41,7 @@ pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
         ),
         ("content-type".to_string(), "application/json".to_string()),
     ];
-    headers.extend(target.headers.iter().cloned());
-    HttpRequest {
-        method: "POST".to_string(),
-        url: join_url(&target.base_url, path),
-        headers,
-        body,
-    }
-}
-
-fn invalid(e: impl std::fmt::Display) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string())
+    post(target, join_url(&target.base_url, path), headers, body)
 }
 
 fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
@@ -213,14 +205,6 @@ fn block(part: &ContentPart, from_assistant: bool) -> Option<(&'static str, Bloc
     }
 }
 
-/// Tool-call arguments as a JSON object, verbatim; `{}` when empty, invalid or not an object.
-fn tool_input(arguments: &str) -> Box<RawValue> {
-    match serde_json::from_str::<Box<RawValue>>(arguments) {
-        Ok(raw) if raw.get().starts_with('{') => raw,
-        _ => RawValue::from_string("{}".to_string()).unwrap_or_default(),
-    }
-}
-
 fn image_block(image: &Image) -> Block<'_> {
     use apex_adapter_kit::types::ImageSource as Source;
     let source = match &image.source {
@@ -265,18 +249,8 @@ fn tool_result(result: &ToolResult) -> Block<'_> {
 }
 
 fn tool(tool: &Tool) -> Result<wire::Tool<'_>, AdapterError> {
-    let input_schema = if tool.parameters.trim().is_empty() {
-        // `input_schema` is required: a tool without parameters takes an empty object.
-        RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_string())
-            .map_err(invalid)?
-    } else {
-        serde_json::from_str::<Box<RawValue>>(&tool.parameters).map_err(|e| {
-            apex_adapter_kit::error(
-                ErrorKind::InvalidRequest,
-                format!("tool `{}` has invalid parameters JSON: {e}", tool.name),
-            )
-        })?
-    };
+    // `input_schema` is required: a tool without parameters takes an empty object.
+    let input_schema = tool_parameters(tool)?;
     Ok(wire::Tool {
         name: &tool.name,
         description: tool.description.as_deref(),

@@ -16,9 +16,7 @@ pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, Target,
-};
+use apex_adapter_kit::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, Target};
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -47,19 +45,11 @@ pub struct Cohere;
 
 impl Adapter for Cohere {
     const KINDS: &'static [&'static str] = &["cohere"];
+    const NAME: &'static str = "Cohere";
     type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
-    }
-
-    fn forward_request(
-        _target: &Target,
-        protocol: Protocol,
-        _path: &str,
-        _body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
-        Err(apex_adapter_kit::not_forwarded("Cohere", protocol, ""))
     }
 
     fn parse_response(
@@ -70,10 +60,6 @@ impl Adapter for Cohere {
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
     }
-
-    fn decoder(_kind: &str) -> Self::Decoder {
-        apex_adapter_kit::sse::SseStream::default()
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -82,6 +68,7 @@ apex_adapter_kit::export_adapter_link!(crate::Cohere);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apex_adapter_kit::types::Protocol;
 
     #[test]
     fn forwards_no_protocol() {

@@ -22,11 +22,13 @@
 
 use std::borrow::Cow;
 
-use apex_adapter_kit::http::join_url;
+use apex_adapter_kit::http::{join_url, post};
+use apex_adapter_kit::json::tool_parameters;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, ImageSource, Message,
-    Reasoning, ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
+    AdapterError, ChatRequest, ContentPart, HttpRequest, Image, ImageSource, Message, Reasoning,
+    ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
 };
+use apex_adapter_kit::{invalid, unsupported};
 use serde_json::value::RawValue;
 
 use crate::wire::{self, Content, Part, RawObject};
@@ -45,7 +47,7 @@ pub fn http_request(target: &Target, body: Vec<u8>, stream: bool) -> HttpRequest
     } else {
         "application/json"
     };
-    let mut headers = vec![
+    let headers = vec![
         (
             "authorization".to_string(),
             format!("Bearer {}", target.api_key),
@@ -53,21 +55,7 @@ pub fn http_request(target: &Target, body: Vec<u8>, stream: bool) -> HttpRequest
         ("content-type".to_string(), "application/json".to_string()),
         ("accept".to_string(), accept.to_string()),
     ];
-    headers.extend(target.headers.iter().cloned());
-    HttpRequest {
-        method: "POST".to_string(),
-        url: join_url(&target.base_url, "chat"),
-        headers,
-        body,
-    }
-}
-
-fn invalid(e: impl std::fmt::Display) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string())
-}
-
-fn unsupported(message: impl Into<String>) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::Unsupported, message)
+    post(target, join_url(&target.base_url, "chat"), headers, body)
 }
 
 fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
@@ -159,18 +147,8 @@ fn tools_and_choice(
 }
 
 fn tool(tool: &Tool) -> Result<wire::Tool<'_>, AdapterError> {
-    let parameters = if tool.parameters.trim().is_empty() {
-        // `parameters` is required: a tool without parameters takes an empty object.
-        RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_string())
-            .map_err(invalid)?
-    } else {
-        serde_json::from_str::<Box<RawValue>>(&tool.parameters).map_err(|e| {
-            invalid(format!(
-                "tool `{}` has invalid parameters JSON: {e}",
-                tool.name
-            ))
-        })?
-    };
+    // `parameters` is required: a tool without parameters takes an empty object.
+    let parameters = tool_parameters(tool)?;
     Ok(wire::Tool {
         kind: "function",
         function: wire::Function {

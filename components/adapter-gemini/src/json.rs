@@ -1,6 +1,6 @@
-//! JSON helpers of this adapter: [`Json`], a tree that keeps object keys in document order
-//! (`serde_json::Value` sorts them, which would reorder a schema's properties), and [`compact`],
-//! which strips the insignificant whitespace of JSON text and changes nothing else.
+//! [`Json`], a JSON tree that keeps object keys in document order (`serde_json::Value` sorts them,
+//! which would reorder a schema's properties). Whitespace compaction is the kit's
+//! `apex_adapter_kit::json::compact`.
 
 // BTreeMap, not HashMap: std's hasher seeds itself from `wasi:random/insecure-seed`, and adapters
 // import no capability (`adapter_fixtures.rs` checks the chain's imports).
@@ -239,32 +239,6 @@ impl<'de> Deserialize<'de> for Json {
     }
 }
 
-/// Valid JSON `text` without the whitespace between tokens; strings, numbers and key order are
-/// kept byte for byte.
-pub fn compact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -309,12 +283,5 @@ mod tests {
         assert_eq!(object.keys().last(), Some("k0"));
         assert_eq!(object.get("k1"), Some(&Json::Null));
         assert_eq!(object.get("last"), Some(&Json::Bool(true)));
-    }
-
-    #[test]
-    fn compact_strips_whitespace_outside_strings_only() {
-        let text = "{\n  \"a b\": \"x \\\" y\\\\\",\n  \"n\": 1.50,\n\t\"list\": [ 1 , 2 ]\r\n}";
-        assert_eq!(compact(text), r#"{"a b":"x \" y\\","n":1.50,"list":[1,2]}"#);
-        assert_eq!(compact("\"Zürich  \""), "\"Zürich  \"");
     }
 }

@@ -1,12 +1,14 @@
 //! Adapter for the Google Gemini API (`generateContent` / `streamGenerateContent`).
 //!
 //! - `wire.rs`: request wire types, and the raw-JSON body object
-//! - `schema.rs`: JSON Schema → the OpenAPI subset Gemini's `Schema` accepts
+//! - `schema.rs`: JSON Schema → the OpenAPI subset Gemini's `Schema` accepts (`schema/references.rs`:
+//!   `$ref` inlining and `allOf` merging; `schema/keywords.rs`: keyword rewriting)
 //! - `request.rs`: neutral request → `POST {base_url}/models/{model}:generateContent`
+//!   (`request/contents.rs`: messages → `contents`)
 //! - `response.rs`: `GenerateContentResponse` → neutral response
 //! - `error.rs`: Google error bodies → classified errors
 //! - `stream.rs`: `streamGenerateContent?alt=sse` events → neutral stream events
-//! - `json.rs`: an order-keeping JSON tree (for schemas) and whitespace compaction
+//! - `json.rs`: an order-keeping JSON tree (for schemas)
 //!
 //! Kind: `gemini`. `base_url` includes the version (`https://generativelanguage.googleapis.com/v1beta`);
 //! auth is the `x-goog-api-key` header. A model may be named `gemini-2.5-flash` or
@@ -60,9 +62,7 @@ pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, Target,
-};
+use apex_adapter_kit::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, Target};
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -93,19 +93,11 @@ pub struct Gemini;
 
 impl Adapter for Gemini {
     const KINDS: &'static [&'static str] = &["gemini"];
+    const NAME: &'static str = "Gemini";
     type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
-    }
-
-    fn forward_request(
-        _target: &Target,
-        protocol: Protocol,
-        _path: &str,
-        _body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
-        Err(apex_adapter_kit::not_forwarded("Gemini", protocol, ""))
     }
 
     fn parse_response(
@@ -116,10 +108,6 @@ impl Adapter for Gemini {
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
     }
-
-    fn decoder(_kind: &str) -> Self::Decoder {
-        apex_adapter_kit::sse::SseStream::default()
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -128,6 +116,7 @@ apex_adapter_kit::export_adapter_link!(crate::Gemini);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apex_adapter_kit::types::Protocol;
 
     fn target() -> Target {
         Target {

@@ -2,6 +2,7 @@
 //! here also decode each event of a stream (`stream.rs`), which is one `GenerateContentResponse`.
 
 use apex_adapter_kit::http::malformed;
+use apex_adapter_kit::json::compact;
 use apex_adapter_kit::types::{
     AdapterError, ChatResponse, ContentPart, FinishReason, Image, ImageSource, Thinking, ToolCall,
     Usage,
@@ -10,7 +11,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{self, ErrorDetail};
-use crate::json::compact;
 
 /// A `GenerateContentResponse` (or, in a stream, an `error` event).
 #[derive(Deserialize)]

@@ -129,15 +129,11 @@ impl SseDecode for Decoder {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use apex_adapter_kit::StreamDecode;
     use apex_adapter_kit::sse::SseStream;
     use apex_adapter_kit::types::ErrorKind;
 
     fn decode(body: &str) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut decoder = SseStream::<Decoder>::default();
-        let mut events = decoder.feed(body.as_bytes())?;
-        events.extend(decoder.finish()?);
-        Ok(events)
+        apex_adapter_kit::decode_stream(SseStream::<Decoder>::default(), &[body.as_bytes()])
     }
 
     #[test]

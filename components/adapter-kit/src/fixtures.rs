@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::Adapter;
 use crate::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, StreamEvent, Target};
-use crate::{Adapter, StreamDecode};
 
 /// What a fixture runner needs from an adapter, native or compiled.
 pub trait Translate {
@@ -79,13 +79,7 @@ impl<A: Adapter> Translate for Native<A> {
         kind: &str,
         chunks: &[&[u8]],
     ) -> Result<Vec<StreamEvent>, AdapterError> {
-        let mut decoder = A::decoder(kind);
-        let mut events = Vec::new();
-        for chunk in chunks {
-            events.extend(decoder.feed(chunk)?);
-        }
-        events.extend(decoder.finish()?);
-        Ok(events)
+        crate::decode_stream(A::decoder(kind), chunks)
     }
 }
 
@@ -346,4 +340,32 @@ pub fn check_coverage(dir: &Path, capabilities: &[&str]) {
             dir.display()
         );
     }
+}
+
+/// The golden-fixture tests of an adapter crate, for its `tests/*.rs`: `golden_cases` runs every
+/// case under the crate's `fixtures/` through `$adapter` natively, and
+/// `every_capability_has_a_case` fails when one of `$capabilities` has no case.
+///
+/// ```ignore
+/// apex_adapter_kit::fixture_tests!(apex_adapter_gemini::Gemini, apex_adapter_gemini::CAPABILITIES);
+/// ```
+#[macro_export]
+macro_rules! fixture_tests {
+    ($adapter:ty, $capabilities:expr $(,)?) => {
+        #[test]
+        fn golden_cases() {
+            let dir = ::std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+            let count = $crate::fixtures::run_all(
+                &mut $crate::fixtures::Native::<$adapter>::default(),
+                &dir,
+            );
+            assert!(count > 0);
+        }
+
+        #[test]
+        fn every_capability_has_a_case() {
+            let dir = ::std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+            $crate::fixtures::check_coverage(&dir, $capabilities);
+        }
+    };
 }

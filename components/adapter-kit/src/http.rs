@@ -1,6 +1,6 @@
 //! Helpers on the HTTP side of translation: headers, URLs, error classification by status.
 
-use crate::types::{AdapterError, ErrorKind};
+use crate::types::{AdapterError, ErrorKind, HttpRequest, Target};
 
 /// The value of header `name` (case-insensitive).
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -8,6 +8,23 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
         .map(|(_, value)| value.as_str())
+}
+
+/// A `POST` of `body` to `url` with `headers` (auth, content type), then the target's own headers
+/// appended.
+pub fn post(
+    target: &Target,
+    url: String,
+    mut headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> HttpRequest {
+    headers.extend(target.headers.iter().cloned());
+    HttpRequest {
+        method: "POST".to_string(),
+        url,
+        headers,
+        body,
+    }
 }
 
 /// `base` joined with `path` (exactly one `/` between them).

@@ -7,6 +7,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::types::{AdapterError, Tool};
+
 /// A JSON object whose values are raw JSON text, kept in insertion order.
 #[derive(Debug, Default)]
 pub struct RawObject(Vec<(String, Box<RawValue>)>);
@@ -45,6 +47,57 @@ impl RawObject {
     }
 }
 
+/// A tool's `parameters` schema as raw JSON, verbatim; a tool without parameters takes an empty
+/// object schema (providers that require one refuse a tool without it). Invalid JSON is an
+/// `invalid_request` naming the tool.
+pub fn tool_parameters(tool: &Tool) -> Result<Box<RawValue>, AdapterError> {
+    if tool.parameters.trim().is_empty() {
+        RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_string())
+            .map_err(crate::invalid)
+    } else {
+        serde_json::from_str::<Box<RawValue>>(&tool.parameters).map_err(|e| {
+            crate::invalid(format!(
+                "tool `{}` has invalid parameters JSON: {e}",
+                tool.name
+            ))
+        })
+    }
+}
+
+/// Tool-call arguments as a JSON object, verbatim; `{}` when empty, invalid or not an object.
+pub fn object_or_empty(text: &str) -> Box<RawValue> {
+    match serde_json::from_str::<Box<RawValue>>(text) {
+        Ok(raw) if raw.get().starts_with('{') => raw,
+        _ => RawValue::from_string("{}".to_string()).unwrap_or_default(),
+    }
+}
+
+/// Valid JSON `text` without the whitespace between tokens; strings, numbers and key order are
+/// kept byte for byte.
+pub fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Serialize for RawObject {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
@@ -76,5 +129,25 @@ impl<'de> Deserialize<'de> for RawObject {
         }
 
         deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_strips_whitespace_outside_strings_only() {
+        let text = "{\n  \"a b\": \"x \\\" y\\\\\",\n  \"n\": 1.50,\n\t\"list\": [ 1 , 2 ]\r\n}";
+        assert_eq!(compact(text), r#"{"a b":"x \" y\\","n":1.50,"list":[1,2]}"#);
+        assert_eq!(compact("\"Zürich  \""), "\"Zürich  \"");
+    }
+
+    #[test]
+    fn arguments_that_are_no_object_become_an_empty_one() {
+        for text in ["", "  ", "{oops", "[1,2]", "null"] {
+            assert_eq!(object_or_empty(text).get(), "{}", "{text:?}");
+        }
+        assert_eq!(object_or_empty(" {\"a\":1} ").get(), "{\"a\":1}");
     }
 }

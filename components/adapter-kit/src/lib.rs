@@ -6,7 +6,10 @@
 //! - [`Adapter`] / [`StreamDecode`]: what an adapter writes — its translation, nothing else.
 //! - [`export_adapter_link!`]: generates the component glue, including delegation of every kind the
 //!   adapter does not serve to the next link of the chain.
-//! - [`sse`], [`http`]: framing and error classification shared by adapters.
+//! - [`sse`], [`http`], [`json`]: framing, request building, error classification and JSON
+//!   helpers shared by adapters.
+//! - `fixtures` (native only) and `fixture_tests!`: the golden-case runner
+//!   and the tests every adapter crate runs with it.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fixtures;
@@ -48,27 +51,61 @@ pub trait StreamDecode {
 pub trait Adapter {
     /// The `target.kind` values this adapter serves.
     const KINDS: &'static [&'static str];
-    type Decoder: StreamDecode;
+    /// Who this adapter's messages name as the provider (`"Gemini"`, `"The native Ollama
+    /// adapter"`): the default [`Adapter::forward_request`] refusal starts with it.
+    const NAME: &'static str;
+    /// Ends the default [`Adapter::forward_request`] refusal (may be empty): a hint at what to use
+    /// instead.
+    const NOT_FORWARDED_HINT: &'static str = "";
+    type Decoder: StreamDecode + Default;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError>;
+
+    /// Forward a client body already in `protocol`. By default the provider speaks none of the
+    /// client protocols: `unsupported` ([`not_forwarded`]), so the router translates instead.
     fn forward_request(
-        target: &Target,
+        _target: &Target,
         protocol: Protocol,
-        path: &str,
-        body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError>;
+        _path: &str,
+        _body: Vec<u8>,
+    ) -> Result<HttpRequest, AdapterError> {
+        Err(not_forwarded(
+            Self::NAME,
+            protocol,
+            Self::NOT_FORWARDED_HINT,
+        ))
+    }
+
     fn parse_response(
         kind: &str,
         status: u16,
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError>;
-    fn decoder(kind: &str) -> Self::Decoder;
+
+    /// A decoder for a streamed reply of `kind`; by default a fresh [`Adapter::Decoder`],
+    /// whatever the kind.
+    fn decoder(_kind: &str) -> Self::Decoder {
+        Self::Decoder::default()
+    }
 
     /// Whether this adapter serves `kind`.
     fn serves(kind: &str) -> bool {
         Self::KINDS.contains(&kind)
     }
+}
+
+/// Decode `chunks` as one whole stream with `decoder`: every event, or the first error.
+pub fn decode_stream<D: StreamDecode>(
+    mut decoder: D,
+    chunks: &[&[u8]],
+) -> Result<Vec<StreamEvent>, AdapterError> {
+    let mut events = Vec::new();
+    for chunk in chunks {
+        events.extend(decoder.feed(chunk)?);
+    }
+    events.extend(decoder.finish()?);
+    Ok(events)
 }
 
 impl types::ChatRequest {
@@ -103,6 +140,16 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> AdapterError {
         status: None,
         retry_after_ms: None,
     }
+}
+
+/// An `invalid_request` error saying `e` (a request the provider cannot be sent).
+pub fn invalid(e: impl std::fmt::Display) -> AdapterError {
+    error(ErrorKind::InvalidRequest, e.to_string())
+}
+
+/// An `unsupported` error saying `message` (a request this provider cannot express).
+pub fn unsupported(message: impl Into<String>) -> AdapterError {
+    error(ErrorKind::Unsupported, message)
 }
 
 /// A client protocol's name, for messages.

@@ -20,9 +20,7 @@ pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, Target,
-};
+use apex_adapter_kit::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, Target};
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -51,23 +49,13 @@ pub struct Ollama;
 
 impl Adapter for Ollama {
     const KINDS: &'static [&'static str] = &["ollama"];
+    const NAME: &'static str = "The native Ollama adapter";
+    const NOT_FORWARDED_HINT: &'static str =
+        " (for Ollama's OpenAI-compatible API, use an `openai` target with the `ollama` profile)";
     type Decoder = stream::Decoder;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
-    }
-
-    fn forward_request(
-        _target: &Target,
-        protocol: Protocol,
-        _path: &str,
-        _body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
-        Err(apex_adapter_kit::not_forwarded(
-            "The native Ollama adapter",
-            protocol,
-            " (for Ollama's OpenAI-compatible API, use an `openai` target with the `ollama` profile)",
-        ))
     }
 
     fn parse_response(
@@ -78,10 +66,6 @@ impl Adapter for Ollama {
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
     }
-
-    fn decoder(_kind: &str) -> Self::Decoder {
-        stream::Decoder::default()
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -90,6 +74,7 @@ apex_adapter_kit::export_adapter_link!(crate::Ollama);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apex_adapter_kit::types::Protocol;
 
     fn target() -> Target {
         Target {

@@ -14,11 +14,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use apex_adapter_kit::http::{join_url, parse_data_url};
+use apex_adapter_kit::http::{join_url, parse_data_url, post};
+use apex_adapter_kit::json::object_or_empty as arguments;
+use apex_adapter_kit::json::tool_parameters;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, Message, Reasoning,
-    ResponseFormat, Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
+    AdapterError, ChatRequest, ContentPart, HttpRequest, Image, Message, Reasoning, ResponseFormat,
+    Role, Target, Tool, ToolChoice, ToolResult, ToolResultPart,
 };
+use apex_adapter_kit::{invalid, unsupported};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -51,21 +54,12 @@ pub fn http_request(target: &Target, body: Vec<u8>) -> HttpRequest {
     if !key.is_empty() {
         headers.push(("authorization".to_string(), format!("Bearer {key}")));
     }
-    headers.extend(target.headers.iter().cloned());
-    HttpRequest {
-        method: "POST".to_string(),
-        url: join_url(server_root(&target.base_url), CHAT_PATH),
+    post(
+        target,
+        join_url(server_root(&target.base_url), CHAT_PATH),
         headers,
         body,
-    }
-}
-
-fn invalid(e: impl std::fmt::Display) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::InvalidRequest, e.to_string())
-}
-
-fn unsupported(message: impl Into<String>) -> AdapterError {
-    apex_adapter_kit::error(ErrorKind::Unsupported, message)
+    )
 }
 
 /// `options` of an `extra` object, when it is an object.
@@ -315,14 +309,6 @@ fn tool_message<'a>(
     Ok(message)
 }
 
-/// Tool-call arguments as a JSON object, verbatim; `{}` when empty, invalid or not an object.
-fn arguments(arguments: &str) -> Box<RawValue> {
-    match serde_json::from_str::<Box<RawValue>>(arguments) {
-        Ok(raw) if raw.get().starts_with('{') => raw,
-        _ => RawValue::from_string("{}".to_string()).unwrap_or_default(),
-    }
-}
-
 /// The base64 payload of an image: Ollama takes nothing else.
 fn image_data(image: &Image) -> Result<Cow<'_, str>, AdapterError> {
     use apex_adapter_kit::types::ImageSource as Source;
@@ -342,18 +328,8 @@ fn image_data(image: &Image) -> Result<Cow<'_, str>, AdapterError> {
 }
 
 fn tool(tool: &Tool) -> Result<wire::Tool<'_>, AdapterError> {
-    let parameters = if tool.parameters.trim().is_empty() {
-        // A tool without parameters takes an empty object.
-        RawValue::from_string(r#"{"type":"object","properties":{}}"#.to_string())
-            .map_err(invalid)?
-    } else {
-        serde_json::from_str::<Box<RawValue>>(&tool.parameters).map_err(|e| {
-            invalid(format!(
-                "tool `{}` has invalid parameters JSON: {e}",
-                tool.name
-            ))
-        })?
-    };
+    // A tool without parameters takes an empty object.
+    let parameters = tool_parameters(tool)?;
     Ok(wire::Tool {
         kind: "function",
         function: wire::ToolFunction {

@@ -8,6 +8,7 @@
 //!   (`stamp`: the same `created_at` digits; `n`: the call's position in the answer, from 0).
 
 use apex_adapter_kit::http::{kind_for_status, malformed, upstream_error};
+use apex_adapter_kit::json::compact;
 use apex_adapter_kit::types::{
     AdapterError, ChatResponse, ContentPart, ErrorKind, FinishReason, Thinking, ToolCall, Usage,
 };
@@ -129,31 +130,6 @@ pub(crate) fn arguments_text(raw: Option<&RawValue>) -> String {
         return "{}".to_string();
     }
     compact(text)
-}
-
-/// `json` without whitespace outside strings.
-pub(crate) fn compact(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            if c == '"' {
-                in_string = true;
-            }
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The neutral finish reason for a `done_reason`, given whether the answer called tools.

@@ -2,27 +2,11 @@
 //! case's `upstream-response.sse` holds Ollama's raw NDJSON body: the runner feeds bytes as they
 //! are, in uneven chunks.
 
-use std::path::PathBuf;
-
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::fixtures::{Native, check_coverage, run_all};
 use apex_adapter_kit::types::{ChatRequest, ContentPart, Message, Role, Target, Tool, ToolCall};
 use apex_adapter_ollama::{CAPABILITIES, Ollama};
 
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-#[test]
-fn golden_cases() {
-    let count = run_all(&mut Native::<Ollama>::default(), &fixtures_dir());
-    assert!(count > 0);
-}
-
-#[test]
-fn every_capability_has_a_case() {
-    check_coverage(&fixtures_dir(), CAPABILITIES);
-}
+apex_adapter_kit::fixture_tests!(Ollama, CAPABILITIES);
 
 fn target(api_key: &str) -> Target {
     Target {

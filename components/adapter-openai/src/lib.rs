@@ -46,6 +46,7 @@ pub struct OpenAi;
 
 impl Adapter for OpenAi {
     const KINDS: &'static [&'static str] = &["openai", "azure"];
+    const NAME: &'static str = "OpenAI-compatible providers";
     type Decoder = apex_adapter_kit::sse::SseStream<stream::Decoder>;
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
@@ -77,10 +78,6 @@ impl Adapter for OpenAi {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
-    }
-
-    fn decoder(_kind: &str) -> Self::Decoder {
-        apex_adapter_kit::sse::SseStream::default()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Neutral request → OpenAI Chat Completions request.
 
-use apex_adapter_kit::http::{join_url, path_segment};
+use apex_adapter_kit::http::{join_url, path_segment, post};
 use apex_adapter_kit::types::{
     AdapterError, ChatRequest, ContentPart, ErrorKind, HttpRequest, Image, ImageSource, Message,
     ResponseFormat, Role, Target, ToolChoice, ToolResultPart,
@@ -56,13 +56,7 @@ pub fn http_request(target: &Target, path: &str, model: &str, body: Vec<u8>) -> 
         ));
         join_url(&target.base_url, path)
     };
-    headers.extend(target.headers.iter().cloned());
-    HttpRequest {
-        method: "POST".to_string(),
-        url,
-        headers,
-        body,
-    }
+    post(target, url, headers, body)
 }
 
 /// A node of the upstream body: JSON built here, or JSON text from the client embedded verbatim

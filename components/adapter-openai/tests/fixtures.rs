@@ -1,28 +1,12 @@
 //! Golden fixture cases (`fixtures/<case>/`, format in `apex_adapter_kit::fixtures`).
 
-use std::path::PathBuf;
-
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::fixtures::{Native, check_coverage, run_all};
 use apex_adapter_kit::types::{
     ChatRequest, ContentPart, JsonSchemaFormat, Message, ResponseFormat, Role, Target, Tool,
 };
 use apex_adapter_openai::{CAPABILITIES, OpenAi};
 
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-#[test]
-fn golden_cases() {
-    let count = run_all(&mut Native::<OpenAi>::default(), &fixtures_dir());
-    assert!(count > 0);
-}
-
-#[test]
-fn every_capability_has_a_case() {
-    check_coverage(&fixtures_dir(), CAPABILITIES);
-}
+apex_adapter_kit::fixture_tests!(OpenAi, CAPABILITIES);
 
 fn target(kind: &str, profile: &str, base_url: &str) -> Target {
     Target {

@@ -6,8 +6,10 @@
 
 #[cfg(target_arch = "wasm32")]
 mod component {
+    // The repository's `wit/` first (the drafts the router imports, which the shim exports), then
+    // this crate's `wit/` (the shim's world and the drafts `wasmtime serve` implements).
     wit_bindgen::generate!({
-        path: "wit",
+        path: ["../../wit", "wit"],
         world: "apex:wasmtime-serve-shim/shim",
         generate_all,
     });

@@ -8,6 +8,7 @@ use apex_adapter_kit::{Adapter, StreamDecode, error};
 
 pub struct Rogue;
 
+#[derive(Default)]
 pub struct NoStream;
 
 impl StreamDecode for NoStream {
@@ -21,6 +22,7 @@ impl StreamDecode for NoStream {
 
 impl Adapter for Rogue {
     const KINDS: &'static [&'static str] = &["rogue"];
+    const NAME: &'static str = "The rogue adapter";
     type Decoder = NoStream;
 
     fn build_request(target: &Target, _request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
