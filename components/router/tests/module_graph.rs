@@ -5,6 +5,8 @@
 //! `super::` or a child module's name, each resolved to the longest file prefix it names. Test
 //! modules (`tests.rs`, and what follows `#[cfg(test)]` in a file) are left out.
 
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};

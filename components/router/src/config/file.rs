@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Strategy;
+use super::types::Strategy;
 use crate::routing::failure::FailureClass;
 
 /// The whole document; every section may be left out.

@@ -4,14 +4,17 @@
 use std::collections::BTreeMap;
 
 use super::catalog::{self, CATALOG, CatalogEntry, VERTEX_KIND, vertex_base_url};
+use super::defaults::{
+    DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS, DEFAULT_CACHE_TTL_SECS,
+    DEFAULT_COOLDOWN_SECS, DEFAULT_KEEPALIVE_SECS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_RESPONSES_TTL_SECS, ECHO_MODEL, SINGLE_KEY_NAME, SINGLE_KEY_VARIABLE,
+};
+use super::error::ConfigError;
 use super::file::{
     ConfigFile, GatewaySection, ModelSection, PatternSection, ProviderSection, TargetSpec,
 };
-use super::{
-    AliasPolicy, Config, ConfigError, DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS,
-    DEFAULT_CACHE_TTL_SECS, DEFAULT_COOLDOWN_SECS, DEFAULT_KEEPALIVE_SECS, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_RESPONSES_TTL_SECS, DEFAULT_TIMEOUTS, ECHO_MODEL, Provider, SINGLE_KEY_NAME,
-    SINGLE_KEY_VARIABLE, Strategy, TargetRef, Timeouts,
+use super::types::{
+    AliasPolicy, Config, DEFAULT_TIMEOUTS, Provider, Strategy, TargetRef, Timeouts,
 };
 use crate::http::auth::GatewayKey;
 use crate::routing::failure::FailureClass;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CATALOG, ConfigError, DEFAULT_CACHE_TTL_SECS, ECHO_MODEL, MIN_HEADER_SECRET_BYTES};
+use super::catalog::CATALOG;
+use super::defaults::{DEFAULT_CACHE_TTL_SECS, ECHO_MODEL, MIN_HEADER_SECRET_BYTES};
+use super::error::ConfigError;
 use crate::http::auth::GatewayKey;
 use crate::routing::failure::FailureClass;
 
@@ -318,3 +320,10 @@ impl Config {
         out
     }
 }
+
+/// The timeouts `[gateway]` leaves unset.
+pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    connect: 10,
+    first_token: 120,
+    total: 900,
+};

@@ -29,14 +29,12 @@ mod tests;
 
 pub use entry::{CachedResponse, storable};
 pub use key::{cache_key, canonical_request};
-pub use replay::replay_events;
+pub use replay::{REPLAY_CHUNK_CHARS, replay_events};
 
 /// The response header that says whether the cache answered: `hit` or `miss`.
 pub const CACHE_HEADER: &str = "x-apex-cache";
 /// Prefix of cache entries in the key-value store.
 pub const KV_PREFIX: &str = "apex:cache:";
-/// Text and thinking replay in pieces of at most this many characters.
-pub const REPLAY_CHUNK_CHARS: usize = 64;
 
 /// The key-value entry of a cache key.
 pub fn kv_key(cache_key: &str) -> String {

@@ -4,7 +4,8 @@ use apex_adapter_kit::types::{
     ChatResponse, ContentPart, StreamEvent, StreamStart, ToolCallDelta, ToolCallStart,
 };
 
-use super::REPLAY_CHUNK_CHARS;
+/// Text and thinking replay in pieces of at most this many characters.
+pub const REPLAY_CHUNK_CHARS: usize = 64;
 
 /// A cached answer as a neutral event stream, for any surface's stream writer: `start`, the
 /// content in order (thinking deltas then its signature, text deltas in pieces of

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::BUCKETS_MS;
+/// Upper bounds of the latency buckets, in milliseconds; a last bucket holds everything slower.
+pub const BUCKETS_MS: [u64; 13] = [
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {

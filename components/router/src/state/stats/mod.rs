@@ -29,15 +29,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use counters::{Counters, Histogram};
+pub use counters::{BUCKETS_MS, Counters, Histogram};
 
 use crate::config::Config;
 use crate::routing::health::{Cooldown, Health, Subject};
 
-/// Upper bounds of the latency buckets, in milliseconds; a last bucket holds everything slower.
-pub const BUCKETS_MS: [u64; 13] = [
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
-];
 /// How many documents each alias's stats are spread over.
 pub const SHARDS: u32 = 4;
 /// Prefix of stats documents in the key-value store.

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{BUCKETS_MS, Histogram, Stats};
+use super::Stats;
+use super::counters::{BUCKETS_MS, Histogram};
 use crate::routing::health::{Cooldown, Subject};
 
 impl Stats {

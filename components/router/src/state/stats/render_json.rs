@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Counters, Stats};
+use super::Stats;
+use super::counters::Counters;
 use crate::routing::health::{Cooldown, Subject};
 
 impl Counters {
