@@ -1,0 +1,92 @@
+//! The processes under test: the fake provider and Apex, started, pinned and measured.
+
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+pub fn sibling(name: &str) -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.parent().context("binary dir")?.join(name);
+    if !path.exists() {
+        bail!(
+            "{} not found: build with `cargo build --release -p apex-host --bins`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+pub fn has_taskset() -> bool {
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn spawn(
+    program: &std::path::Path,
+    args: &[&str],
+    cpus: Option<&str>,
+    env: &[(&str, String)],
+) -> Result<(Child, String)> {
+    let mut command = match cpus {
+        Some(cpus) if has_taskset() => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus]).arg(program);
+            c
+        }
+        _ => Command::new(program),
+    };
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if std::io::BufRead::read_line(&mut reader, &mut line)? == 0 {
+            bail!("{} exited before listening", program.display());
+        }
+        if let Some(at) = line.find("listening on ") {
+            let address = line[at + 13..]
+                .trim()
+                .trim_start_matches("http://")
+                .to_string();
+            // Keep draining stdout so the child never blocks on a full pipe.
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            return Ok((child, address));
+        }
+    }
+}
+
+pub fn rss_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub fn cpus() -> (Option<&'static str>, Option<&'static str>) {
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if n >= 2 {
+        (Some("0"), Some("1-"))
+    } else {
+        (None, None)
+    }
+}
