@@ -4,7 +4,7 @@ use wasip2::http::types::{Method, ResponseOutparam};
 
 use crate::config::Config;
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::http::reply::{json_headers, send_error};
+use crate::http::reply::{self, json_headers, send_error, with_type};
 use crate::http::{Client, access, transport};
 use crate::platform::now_secs;
 use crate::routing::{count_tokens, dispatch};
@@ -27,7 +27,7 @@ pub fn route(
     use surfaces::ollama::{self, OllamaChat, OllamaGenerate};
     use surfaces::openai_chat::OpenAiChat;
     let cors = client.cors;
-    let json = |out, body: &[u8]| transport::respond(out, 200, json_headers(cors), body);
+    let json = |out, body: &[u8]| reply::json(out, body, cors);
     match (method, path) {
         (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
         (Method::Get, "/stats" | "/metrics") if !is_admin(config, client.caller) => {
@@ -39,11 +39,7 @@ pub fn route(
         ),
         (Method::Get, "/metrics") => {
             let text = shared::snapshot(config).render_prometheus(crate::platform::now_ms());
-            let mut headers = vec![(
-                "content-type".to_string(),
-                "text/plain; version=0.0.4; charset=utf-8".to_string(),
-            )];
-            headers.extend_from_slice(cors);
+            let headers = with_type("text/plain; version=0.0.4; charset=utf-8", cors);
             transport::respond(out, 200, headers, text.as_bytes());
         }
         (Method::Post, "/v1/chat/completions" | "/chat/completions") => {

@@ -174,11 +174,7 @@ pub fn resource(
             return fail(out, client, &error);
         }
     };
-    let json = |out, body: Vec<u8>| {
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        headers.extend_from_slice(client.cors);
-        transport::respond(out, 200, headers, &body);
-    };
+    let json = |out, body: Vec<u8>| crate::http::reply::json(out, &body, client.cors);
     match resource.action {
         Action::Retrieve => json(
             out,
