@@ -14,6 +14,9 @@
 //!
 //! The same runner drives a native adapter ([`Adapter`]) and a compiled component (the host-tests
 //! implement [`Translate`] over wasmtime). `APEX_BLESS=1` rewrites expectations for review.
+//!
+//! The helpers ([`expect`], [`expect_bytes`], [`run_each`], [`bless`]) also drive the router's
+//! surface cases (`components/router/fixtures/`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -153,7 +156,8 @@ pub fn cases(dir: &Path) -> Vec<Case> {
     cases
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
+/// A file parsed as JSON; the error names the file.
+pub fn read_json(path: &Path) -> Result<Value, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -162,11 +166,14 @@ fn to_value<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-fn bless() -> bool {
+/// Whether expectations are rewritten (`APEX_BLESS=1`) instead of checked.
+pub fn bless() -> bool {
     std::env::var_os("APEX_BLESS").is_some()
 }
 
-fn expect(path: &Path, actual: Value, what: &str) -> Result<(), String> {
+/// Check `actual` against the JSON in `path` (compared as parsed JSON); under [`bless`], write it
+/// there instead. `Err` lists where the two differ.
+pub fn expect(path: &Path, actual: Value, what: &str) -> Result<(), String> {
     if bless() {
         // Rewrite only what differs, so a bless leaves unchanged expectations byte for byte.
         if read_json(path).ok().as_ref() == Some(&actual) {
@@ -177,11 +184,152 @@ fn expect(path: &Path, actual: Value, what: &str) -> Result<(), String> {
     }
     let expected = read_json(path)?;
     if expected != actual {
+        let mut diff = Vec::new();
+        json_diff("", &expected, &actual, &mut diff);
         return Err(format!(
-            "{what} differs\n  expected: {expected}\n  actual:   {actual}"
+            "{what} differs ({}):\n{}\n  expected: {expected}\n  actual:   {actual}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            diff.join("\n")
         ));
     }
     Ok(())
+}
+
+/// Check `actual` against the bytes of `path` exactly (a final newline in the file is not part of
+/// them, so files end in one); under [`bless`], write it there instead. `Err` shows the first
+/// differing line.
+pub fn expect_bytes(path: &Path, actual: &[u8], what: &str) -> Result<(), String> {
+    let read = |path: &Path| -> Result<Vec<u8>, String> {
+        let mut bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if bytes.last() == Some(&b'\n') && !actual.ends_with(b"\n") {
+            bytes.pop();
+        }
+        Ok(bytes)
+    };
+    if bless() {
+        if read(path).ok().as_deref() == Some(actual) {
+            return Ok(());
+        }
+        let mut bytes = actual.to_vec();
+        if !bytes.ends_with(b"\n") {
+            bytes.push(b'\n');
+        }
+        return fs::write(path, bytes).map_err(|e| e.to_string());
+    }
+    let expected = read(path)?;
+    if expected == actual {
+        return Ok(());
+    }
+    let (expected, actual) = (
+        String::from_utf8_lossy(&expected),
+        String::from_utf8_lossy(actual),
+    );
+    let (want, got): (Vec<&str>, Vec<&str>) =
+        (expected.split('\n').collect(), actual.split('\n').collect());
+    let line = (0..want.len().max(got.len()))
+        .find(|&i| want.get(i) != got.get(i))
+        .unwrap_or(0);
+    let show = |lines: &[&str]| {
+        lines
+            .get(line)
+            .map_or("(none)".to_string(), |l| l.to_string())
+    };
+    let want_line = show(&want);
+    let got_line = show(&got);
+    let column = want_line
+        .chars()
+        .zip(got_line.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    Err(format!(
+        "{what} differs ({}) at line {}, column {}:\n  - {want_line}\n  + {got_line}\n  ({} lines expected, {} written)",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        line + 1,
+        column + 1,
+        want.len(),
+        got.len(),
+    ))
+}
+
+/// Where `expected` and `actual` differ, as `path: expected → actual` lines (JSON paths).
+pub fn json_diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(got)) => {
+            for (key, value) in want {
+                let at = format!("{path}.{key}");
+                match got.get(key) {
+                    Some(other) => json_diff(&at, value, other, out),
+                    None => out.push(format!("  {at}: {value} → (missing)")),
+                }
+            }
+            for (key, value) in got {
+                if !want.contains_key(key) {
+                    out.push(format!("  {path}.{key}: (missing) → {value}"));
+                }
+            }
+        }
+        (Value::Array(want), Value::Array(got)) => {
+            for i in 0..want.len().max(got.len()) {
+                let at = format!("{path}[{i}]");
+                match (want.get(i), got.get(i)) {
+                    (Some(a), Some(b)) => json_diff(&at, a, b, out),
+                    (Some(a), None) => out.push(format!("  {at}: {a} → (missing)")),
+                    (None, Some(b)) => out.push(format!("  {at}: (missing) → {b}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        _ if expected != actual => {
+            let at = if path.is_empty() { "." } else { path };
+            out.push(format!("  {at}: {expected} → {actual}"));
+        }
+        _ => {}
+    }
+}
+
+/// Every folder under `dir` that holds a `case.toml`, sorted by name: `(name, folder)`.
+pub fn case_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut dirs: Vec<(String, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| {
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            )
+        })
+        .filter(|(_, path)| path.join("case.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Run `run` on every case folder under `dir` ([`case_dirs`]); panics (this is test code) listing
+/// each failing case by name with what differs, or when there is no case at all. Returns how
+/// many cases ran.
+#[allow(clippy::panic)]
+pub fn run_each(dir: &Path, mut run: impl FnMut(&Path) -> Result<(), String>) -> usize {
+    let cases = case_dirs(dir);
+    assert!(
+        !cases.is_empty(),
+        "no fixture cases under {}",
+        dir.display()
+    );
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, path)| run(path).err().map(|why| format!("{name}: {why}")))
+        .collect();
+    if !failures.is_empty() {
+        panic!(
+            "{} of {} fixture cases under {} failed:\n{}",
+            failures.len(),
+            cases.len(),
+            dir.display(),
+            failures.join("\n")
+        );
+    }
+    cases.len()
 }
 
 /// Split a stream body into uneven chunks, so framing across chunk borders is exercised.

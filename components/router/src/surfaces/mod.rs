@@ -7,6 +7,12 @@
 //! - `models`: `GET /v1/models`
 //! - `ollama`: the Ollama API (`POST /api/chat`, `POST /api/generate`, `GET /api/tags`,
 //!   `POST /api/show`, `GET /api/ps`, `GET /api/version`)
+//!
+//! Each protocol is a folder: `wire` (the body as clients send it), `request` (to the neutral
+//! form), `render` (whole answers), `stream` (the stream format). Their cases — a client body and
+//! its neutral request or error, a neutral answer and its bytes, neutral events and the stream
+//! written — are data in `components/router/fixtures/<surface>/<case>/`, run by
+//! `tests/surfaces.rs` (`APEX_BLESS=1` rewrites the expectations).
 
 pub mod anthropic_messages;
 pub mod json;

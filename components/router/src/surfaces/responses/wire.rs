@@ -457,24 +457,3 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
         extra: None,
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::surfaces::openai_chat::parse_json;
-
-    #[test]
-    fn a_client_history_that_is_no_items_is_a_bad_request() {
-        for history in [r#"["ct"]"#, r#"[{"type":"message","content":[{}]}]"#, "[1]"] {
-            let body = format!(r#"{{"model":"m","input":"x","apex_history":{history}}}"#);
-            let request = parse_json::<WireRequest>(body.as_bytes()).unwrap();
-            let error = to_neutral(request).unwrap_err();
-            assert_eq!(error.status, 400, "{history}: {}", error.message);
-            assert!(
-                error.message.starts_with("apex_history[0]"),
-                "{}",
-                error.message
-            );
-        }
-    }
-}

@@ -1,0 +1,112 @@
+//! The OpenAI Chat Completions surface: `POST /v1/chat/completions`.
+//!
+//! - `wire.rs`: the request as clients send it
+//! - `request.rs`: its conversion to the neutral form
+//! - `render.rs`: `chat.completion` objects
+//! - `stream.rs`: `chat.completion.chunk` events
+//! - here: the surface, what routing reads, and [`parse_json`] (shared by every surface)
+
+mod render;
+mod request;
+mod stream;
+mod wire;
+
+use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
+use serde::Deserialize;
+
+pub use render::render_response;
+pub use request::to_neutral;
+pub use stream::ChunkWriter;
+pub use wire::WireRequest;
+
+use crate::http::error::{ApiError, ErrorFormat};
+use crate::surfaces::{Routing, Surface};
+
+/// `POST /v1/chat/completions`.
+pub struct OpenAiChat;
+
+impl Surface for OpenAiChat {
+    const PROTOCOL: Protocol = Protocol::OpenaiChat;
+    const FORWARD_PATH: &'static str = "chat/completions";
+    const ID_PREFIX: &'static str = "chatcmpl-";
+    const ERRORS: ErrorFormat = ErrorFormat::OpenAi;
+    type Writer = ChunkWriter;
+
+    fn routing(body: &[u8]) -> Result<Routing, ApiError> {
+        let fields = parse_json::<RoutingFields>(body)?;
+        Ok(Routing {
+            stream: fields.stream(),
+            include_usage: fields.include_usage(),
+            model: fields.model,
+            echo: serde_json::Value::Null,
+        })
+    }
+
+    fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError> {
+        to_neutral(parse_json::<WireRequest>(body)?)
+    }
+
+    fn render(
+        response: &ChatResponse,
+        id: &str,
+        model: &str,
+        created: u64,
+        _routing: &Routing,
+    ) -> Vec<u8> {
+        render_response(response, id, model, created)
+    }
+
+    fn writer(id: String, model: String, created: u64, routing: &Routing) -> ChunkWriter {
+        ChunkWriter::new(id, model, created, routing.include_usage)
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+/// What routing needs from a body: checked up front for every request. The rest is validated only
+/// when a target translates it (forwarding keeps fields the neutral form cannot hold).
+#[derive(Deserialize)]
+pub struct RoutingFields {
+    pub model: String,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+    #[allow(dead_code)] // checked to be an array of objects, not used
+    messages: Vec<serde::de::IgnoredAny>,
+}
+
+impl RoutingFields {
+    pub fn stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    /// Whether the client asked for usage in its stream.
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+}
+
+/// Parse a body, naming the field at fault when it does not fit.
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if inner.is_syntax() || inner.is_eof() {
+                format!("Request body is not valid JSON: {inner}")
+            } else if path == "." {
+                format!("Invalid request body: {inner}")
+            } else {
+                format!("Invalid request body at `{path}`: {inner}")
+            };
+            Err(ApiError::bad_request(message))
+        }
+    }
+}

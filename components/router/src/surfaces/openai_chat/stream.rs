@@ -1,0 +1,137 @@
+//! Neutral stream events as `chat.completion.chunk` server-sent events.
+
+use apex_adapter_kit::types::{StreamEvent, Usage};
+use serde_json::{Value, json};
+
+use super::render::{finish_reason, usage_json};
+use crate::http::error::ApiError;
+use crate::surfaces::StreamWriter;
+
+/// Renders neutral stream events as `chat.completion.chunk` server-sent events.
+pub struct ChunkWriter {
+    id: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+    usage: Option<Usage>,
+    started: bool,
+}
+
+impl ChunkWriter {
+    pub fn new(id: String, model: String, created: u64, include_usage: bool) -> Self {
+        Self {
+            id,
+            model,
+            created,
+            include_usage,
+            usage: None,
+            started: false,
+        }
+    }
+
+    fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>) {
+        let chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+        });
+        sse(out, &chunk);
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if !self.started {
+            self.started = true;
+            self.chunk(out, json!({"role": "assistant", "content": ""}), None);
+        }
+    }
+
+    /// Append the SSE bytes for `event` to `out`.
+    pub fn event(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match event {
+            // The role chunk waits for the first content: until then nothing has reached the
+            // client, so a failure right after the provider's start can still fail over.
+            StreamEvent::Start(_) => {}
+            StreamEvent::TextDelta(text) => {
+                self.start(out);
+                self.chunk(out, json!({"content": text}), None);
+            }
+            StreamEvent::ThinkingDelta(text) => {
+                self.start(out);
+                self.chunk(out, json!({"reasoning_content": text}), None);
+            }
+            StreamEvent::ThinkingSignature(_) => {}
+            StreamEvent::ToolCallStart(call) => {
+                self.start(out);
+                self.chunk(
+                    out,
+                    json!({"tool_calls": [{
+                        "index": call.index,
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": ""},
+                    }]}),
+                    None,
+                );
+            }
+            StreamEvent::ToolCallDelta(delta) => {
+                self.start(out);
+                self.chunk(
+                    out,
+                    json!({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.arguments}}]}),
+                    None,
+                );
+            }
+            StreamEvent::Usage(usage) => self.usage = Some(*usage),
+            StreamEvent::Finish(reason) => {
+                self.start(out);
+                self.chunk(out, json!({}), Some(finish_reason(*reason)));
+                if self.include_usage {
+                    let chunk = json!({
+                        "id": self.id,
+                        "object": "chat.completion.chunk",
+                        "created": self.created,
+                        "model": self.model,
+                        "choices": [],
+                        "usage": self.usage.as_ref().map(usage_json),
+                    });
+                    sse(out, &chunk);
+                }
+            }
+        }
+    }
+
+    /// The end of a successful stream.
+    pub fn done(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+
+    /// A failure after the stream began: an error event (what OpenAI sends), no `[DONE]`.
+    pub fn error(error: &ApiError, out: &mut Vec<u8>) {
+        let body = json!({"error": {"message": error.message, "type": error.kind, "param": null, "code": error.code}});
+        sse(out, &body);
+    }
+}
+
+impl StreamWriter for ChunkWriter {
+    fn event(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        ChunkWriter::event(self, event, out);
+    }
+
+    fn done(&mut self, out: &mut Vec<u8>) {
+        ChunkWriter::done(out);
+    }
+
+    fn error(&mut self, error: &ApiError, out: &mut Vec<u8>) {
+        ChunkWriter::error(error, out);
+    }
+}
+
+fn sse(out: &mut Vec<u8>, value: &Value) {
+    out.extend_from_slice(b"data: ");
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
+}
