@@ -63,8 +63,12 @@ fn file_for(path: &[String]) -> Option<PathBuf> {
 
 /// The code of a file without comments and without its test module.
 fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests {") {
-        Some(at) => &text[..at],
+    let text = match text.match_indices("#[cfg(test)]\n").find(|(at, found)| {
+        let next = text[at + found.len()..].lines().next().unwrap_or("");
+        next.trim_start_matches(|c: char| c != 'm')
+            .starts_with("mod tests")
+    }) {
+        Some((at, _)) => &text[..at],
         None => text,
     };
     text.lines()

@@ -26,6 +26,7 @@
 //! - Model metadata ([`tags`], [`show`], [`ps`]) is derived from the config only, so it is stable:
 //!   `digest` is the SHA-256 of the alias and its targets, `modified_at` is [`MODIFIED_AT`].
 
+mod endpoint;
 pub mod models;
 mod render;
 mod request;
@@ -36,82 +37,17 @@ use std::marker::PhantomData;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
 
+pub use endpoint::{
+    Chat, Endpoint, Generate, Peek, chat_load_reply, load_reply, render_chat, render_generate,
+};
 pub use models::{MODIFIED_AT, OLLAMA_VERSION, ps, show, tags, version};
-pub use render::{Line, chat_load_reply, created_at, load_reply, render_chat, render_generate};
+pub use render::{Line, created_at};
 pub use request::sniff_media_type;
 pub use stream::NdjsonWriter;
+pub use wire::model_name;
 
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::surfaces::openai_chat::parse_json;
 use crate::surfaces::{Routing, Surface};
-
-/// What differs between `POST /api/chat` and `POST /api/generate`.
-pub trait Endpoint {
-    /// Whether replies carry tool calls (generate requests have no tools).
-    const TOOL_CALLS: bool;
-    /// What routing reads from a body.
-    fn peek(body: &[u8]) -> Result<Peek, ApiError>;
-    /// The whole request in neutral form.
-    fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError>;
-    /// Append one reply object (no newline).
-    fn write(line: Line, out: &mut Vec<u8>);
-}
-
-/// What routing reads from an Ollama body.
-pub struct Peek {
-    model: String,
-    stream: Option<bool>,
-    /// Ollama's "load the model" call: no messages, or no prompt.
-    load: bool,
-}
-
-/// `POST /api/chat`: messages in, a `message` out.
-pub struct Chat;
-
-impl Endpoint for Chat {
-    const TOOL_CALLS: bool = true;
-
-    fn peek(body: &[u8]) -> Result<Peek, ApiError> {
-        let fields = parse_json::<wire::ChatRoutingFields>(body)?;
-        Ok(Peek {
-            model: fields.model,
-            stream: fields.stream,
-            load: fields.messages.is_none_or(|m| m.is_empty()),
-        })
-    }
-
-    fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError> {
-        request::chat_to_neutral(parse_json::<wire::ChatWire>(body)?)
-    }
-
-    fn write(line: Line, out: &mut Vec<u8>) {
-        render::write_chat(line, out);
-    }
-}
-
-/// `POST /api/generate`: a prompt in, a `response` out.
-pub struct Generate;
-
-impl Endpoint for Generate {
-    const TOOL_CALLS: bool = false;
-
-    fn peek(body: &[u8]) -> Result<Peek, ApiError> {
-        let fields = parse_json::<wire::GenerateRoutingFields>(body)?;
-        Ok(Peek {
-            model: fields.model,
-            stream: fields.stream,
-            load: fields.prompt.is_none_or(|p| p.is_empty()),
-        })
-    }
-
-    fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError> {
-        request::generate_to_neutral(parse_json::<wire::GenerateWire>(body)?)
-    }
-
-    fn write(line: Line, out: &mut Vec<u8>) {
-        render::write_generate(line, out);
-    }
-}
 
 /// An Ollama endpoint as a surface.
 pub struct Ollama<E>(PhantomData<E>);
@@ -160,7 +96,7 @@ impl<E: Endpoint> Surface for Ollama<E> {
         created: u64,
         _routing: &Routing,
     ) -> Vec<u8> {
-        render::render::<E>(response, model, created)
+        render::render_with(E::write, response, model, created)
     }
 
     fn writer(_id: String, model: String, created: u64, _routing: &Routing) -> NdjsonWriter<E> {
@@ -178,19 +114,13 @@ impl<E: Endpoint> Ollama<E> {
 
     /// The answer to a load call: `done` at once, `done_reason` `load`.
     pub fn load_reply(model: &str, created: u64) -> Vec<u8> {
-        render::load::<E>(model, created)
+        render::load_with(E::write, model, created)
     }
 }
 
 /// Ollama's answer for a model it does not have.
 fn not_found(model: &str) -> ApiError {
     ApiError::not_found(format!("model \"{model}\" not found, try pulling it first"))
-}
-
-/// The model a client asked for, without Ollama's default tag: `gpt-4o:latest` is `gpt-4o`.
-/// Other tags are part of the name.
-pub fn model_name(requested: &str) -> &str {
-    requested.strip_suffix(":latest").unwrap_or(requested)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::model_name;
 use super::render::created_at;
+use super::wire::model_name;
 use crate::config::{Config, ECHO_MODEL, TargetRef};
 use crate::http::error::ApiError;
 use crate::surfaces::openai_chat::parse_json;

@@ -6,8 +6,6 @@ use apex_adapter_kit::types::{ChatResponse, ContentPart, FinishReason, ToolCall,
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{Chat, Endpoint, Generate};
-
 /// `created_at` for `secs` since the Unix epoch: RFC 3339 UTC with six fractional digits, as in
 /// Ollama's docs (`2023-08-04T19:22:45.000000Z`; every RFC 3339 parser reads it, and so does
 /// Python's `%f`, which nine digits would break).
@@ -271,8 +269,14 @@ fn gather(response: &ChatResponse) -> (String, String, Vec<&ToolCall>) {
     (text, thinking, calls)
 }
 
-/// A neutral response as one reply object of endpoint `E` (`stream: false`).
-pub fn render<E: Endpoint>(response: &ChatResponse, model: &str, created: u64) -> Vec<u8> {
+/// A neutral response as one reply object (`stream: false`), written by `write` (an endpoint's
+/// [`super::endpoint::Endpoint::write`]).
+pub fn render_with(
+    write: fn(Line, &mut Vec<u8>),
+    response: &ChatResponse,
+    model: &str,
+    created: u64,
+) -> Vec<u8> {
     let (text, thinking, calls) = gather(response);
     let created_at = created_at(created);
     let reason = done_reason(response.finish_reason);
@@ -286,39 +290,17 @@ pub fn render<E: Endpoint>(response: &ChatResponse, model: &str, created: u64) -
         .map(|(i, call)| out_call(i as u32, &call.id, &call.name, &call.arguments))
         .collect();
     let mut out = Vec::new();
-    E::write(line, &mut out);
+    write(line, &mut out);
     out
 }
 
-/// A neutral response as an `/api/chat` reply (`stream: false`).
-pub fn render_chat(response: &ChatResponse, model: &str, created: u64) -> Vec<u8> {
-    render::<Chat>(response, model, created)
-}
-
-/// A neutral response as an `/api/generate` reply (`stream: false`). Tool calls are dropped:
-/// generate requests carry no tools.
-pub fn render_generate(response: &ChatResponse, model: &str, created: u64) -> Vec<u8> {
-    render::<Generate>(response, model, created)
-}
-
-/// The answer of endpoint `E` to a request without messages or prompt (Ollama's way to load a
-/// model): `done` at once, with `done_reason` `load` and no counts.
-pub fn load<E: Endpoint>(model: &str, created: u64) -> Vec<u8> {
+/// The answer to a request without messages or prompt (Ollama's way to load a model), written by
+/// `write`: `done` at once, with `done_reason` `load` and no counts.
+pub fn load_with(write: fn(Line, &mut Vec<u8>), model: &str, created: u64) -> Vec<u8> {
     let created_at = created_at(created);
     let mut out = Vec::new();
-    E::write(Line::last(model, &created_at, "load", None), &mut out);
+    write(Line::last(model, &created_at, "load", None), &mut out);
     out
-}
-
-/// The answer to `/api/generate` without a prompt (Ollama's way to load a model):
-/// `{"model","created_at","response":"","done":true,"done_reason":"load"}`.
-pub fn load_reply(model: &str, created: u64) -> Vec<u8> {
-    load::<Generate>(model, created)
-}
-
-/// The answer to `/api/chat` without messages (Ollama's way to load a model).
-pub fn chat_load_reply(model: &str, created: u64) -> Vec<u8> {
-    load::<Chat>(model, created)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use apex_adapter_kit::types::{
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::model_name;
+use super::wire::model_name;
 use super::wire::{ChatWire, GenerateWire, Think, WireOptions};
 use crate::http::error::ApiError;
 

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use apex_adapter_kit::types::{FinishReason, StreamEvent, Usage};
 
-use super::Endpoint;
+use super::endpoint::Endpoint;
 use super::render::{Line, Metrics, created_at, done_reason, out_call};
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::StreamWriter;

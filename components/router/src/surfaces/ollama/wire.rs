@@ -122,3 +122,9 @@ impl<'de> Deserialize<'de> for Think {
         deserializer.deserialize_any(Visitor)
     }
 }
+
+/// The model a client asked for, without Ollama's default tag: `gpt-4o:latest` is `gpt-4o`.
+/// Other tags are part of the name.
+pub fn model_name(requested: &str) -> &str {
+    requested.strip_suffix(":latest").unwrap_or(requested)
+}
