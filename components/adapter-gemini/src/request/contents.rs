@@ -101,6 +101,12 @@ pub(super) fn conversation(
         }
     }
 
+    if validates_signatures(&request.model) {
+        for content in &mut contents {
+            sign_first_call(content);
+        }
+    }
+
     // Function responses lead their turn, right after the calls they answer.
     for content in &mut contents {
         if content.role == Some("user") {
@@ -110,6 +116,33 @@ pub(super) fn conversation(
         }
     }
     Ok((system, contents))
+}
+
+/// Google's documented placeholder for a function call whose signature is gone (a conversation
+/// that began on another model, or reasoning the gateway no longer has): the request passes, the
+/// model's earlier reasoning is lost.
+pub const PLACEHOLDER_SIGNATURE: &str = "skip_thought_signature_validator";
+
+/// Whether `model` rejects a model turn whose first function call has no signature (Gemini 3 and
+/// later; 1.x and 2.x models take unsigned calls).
+fn validates_signatures(model: &str) -> bool {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    !(name.starts_with("gemini-1") || name.starts_with("gemini-2"))
+}
+
+/// Give a model turn's first function call the placeholder signature when it has none.
+fn sign_first_call(content: &mut Content<'_>) {
+    if content.role != Some("model") {
+        return;
+    }
+    if let Some(first) = content
+        .parts
+        .iter_mut()
+        .find(|part| matches!(part.data, Data::FunctionCall(_)))
+        && first.thought_signature.is_none()
+    {
+        first.thought_signature = Some(PLACEHOLDER_SIGNATURE);
+    }
 }
 
 /// Append `parts` to the last content when it has `role`, else as a new content.

@@ -10,6 +10,7 @@
 //! | `apex:cache:<hash>` (cached answer) | `stored_at_ms` + `ttl_secs` |
 //! | `apex:cool:key:…`, `apex:cool:target:…` (cooldowns) | `until_ms`; strikes a day after the last one ([`Cooldown::expires_at_ms`]) |
 //! | `apex:token:<provider>#<i>` (Vertex access token) | `expires_at` (s) |
+//! | `apex:carry:<caller>:<call id>` (reasoning kept for a client protocol without a place for it) | `expires_at` (s): `responses_ttl_secs` after the answer |
 //! | `apex:stats:…`, `apex:rr:…`, `apex:rotation:…` | never: a few per configured alias or provider |
 //! | `apex:sweep:last` ([`SweepState`]) | never: one entry |
 //!
@@ -46,6 +47,8 @@ pub enum Kind {
     Cooldown,
     /// A cached access token (`expires_at`, seconds).
     Token,
+    /// Reasoning kept for a client protocol without a place for it (`expires_at`, seconds).
+    Carried,
 }
 
 /// The kind of entry `key` names, if it is one that expires.
@@ -58,6 +61,7 @@ pub fn kind_of(key: &str) -> Option<Kind> {
         (health::KEY_PREFIX, Kind::Cooldown),
         (health::TARGET_PREFIX, Kind::Cooldown),
         (crate::routing::google_auth::TOKEN_PREFIX, Kind::Token),
+        (crate::state::carry::KV_PREFIX, Kind::Carried),
     ];
     kinds
         .iter()
@@ -80,7 +84,7 @@ pub fn is_expired(key: &str, value: &[u8], now_ms: u64) -> bool {
     let now_secs = now_ms / 1000;
     match kind_of(key) {
         None => false,
-        Some(Kind::Response | Kind::Route | Kind::Token) => {
+        Some(Kind::Response | Kind::Route | Kind::Token | Kind::Carried) => {
             serde_json::from_slice::<ExpiresAt>(value).is_ok_and(|v| v.expires_at <= now_secs)
         }
         Some(Kind::Cache) => serde_json::from_slice::<Cached>(value).is_ok_and(|v| {

@@ -6,9 +6,11 @@
 //! - `responses`: stored `/v1/responses` answers (`previous_response_id`, GET, DELETE, input
 //!   items)
 //! - `expiry`: which entries expire and the sweep's paging; `sweep`: its I/O
+//! - `carry`: reasoning kept for client protocols without a place for it (thought signatures)
 //! - `sealed`: secrets sealed before they are stored (access tokens)
 
 pub mod cache;
+pub mod carry;
 pub mod expiry;
 pub mod sealed;
 pub mod stats;

@@ -94,6 +94,10 @@ pub trait Surface {
     const STREAM_CONTENT_TYPE: &'static str = "text/event-stream";
     /// Whether finished answers are handed to [`Surface::record`] (streams are accumulated).
     const STORES: bool = false;
+    /// Whether the protocol carries signed reasoning back to the gateway (Anthropic thinking
+    /// blocks, Responses reasoning items). When it does not, the gateway keeps that reasoning for
+    /// the tool calls it led to (`state::carry`).
+    const CARRIES_REASONING: bool = false;
     /// Whether the ids of answers a provider made (forwarded requests) are kept with the
     /// provider and key that made them, so follow-ups can be sent to the same place.
     const PINS_IDS: bool = false;

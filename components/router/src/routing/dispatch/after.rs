@@ -12,12 +12,28 @@ use crate::platform::{monotonic_ms, now_ms, now_secs};
 use crate::routing::health::{self, Cooldown, Health, Subject};
 use crate::routing::targets::Attempt;
 use crate::state::cache::{self, CachedResponse};
+use crate::state::carry;
 use crate::state::shared;
 use crate::state::stats::{CacheOutcome, Event};
 use crate::surfaces::responses::{Route, provider_response_id, route_key};
 use crate::surfaces::{Completed, Surface};
 
 impl<S: Surface> Request<'_, S> {
+    /// A translated answer whose reasoning the client's protocol cannot carry: keep it for the
+    /// tool calls it led to (`state::carry`), then keep the answer as any other.
+    pub fn keep_translated(&self, id: &str, created: u64, response: &ChatResponse) {
+        if !S::CARRIES_REASONING
+            && let Some((first, kept)) = carry::collect(
+                response,
+                now_secs().saturating_add(self.config.responses_ttl_secs),
+            )
+            && let Some(bucket) = crate::platform::store()
+        {
+            let _ = bucket.set(&carry::kv_key(self.client.caller, &first), &kept.encode());
+        }
+        self.keep_answer(id, created, response);
+    }
+
     /// A finished answer (`id` is the one the client saw): cached, and stored by the surface.
     pub fn keep_answer(&self, id: &str, created: u64, response: &ChatResponse) {
         if let Some(plan) = &self.cache

@@ -28,6 +28,7 @@ use crate::http::error::ApiError;
 use crate::http::reply::send_error;
 use crate::platform::monotonic_ms;
 use crate::routing::targets;
+use crate::state::carry;
 use crate::state::stats::{self, CacheOutcome};
 use crate::surfaces::Surface;
 use after::Tally;
@@ -59,6 +60,11 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         }
         return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
     };
+    if request.reasoning_missing() {
+        request
+            .headers
+            .push((carry::MISSING_HEADER.to_string(), "missing".to_string()));
+    }
     let name = stats::stats_name(config, served_as);
     let mut tally = Tally::default();
 

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::platform::now_secs;
+use crate::state::carry::{self, Carried, Reattached};
 use crate::surfaces::{Routing, Surface};
 
 /// A cache entry to write when the answer completes.
@@ -27,7 +28,8 @@ pub struct Request<'a, S: Surface> {
     /// The request in neutral form, built the first time a target needs translation (forwarding
     /// never depends on it, so fields the neutral form cannot hold still reach same-protocol
     /// upstreams). A lazy parse, not a side channel.
-    neutral: OnceCell<Result<ChatRequest, ApiError>>,
+    /// With it, what putting kept reasoning back did (`state::carry`).
+    neutral: OnceCell<(Result<ChatRequest, ApiError>, Reattached)>,
     pub routing: Routing,
     pub client: &'a Client<'a>,
     /// Headers every answer carries (CORS, `x-apex-cache`).
@@ -62,12 +64,40 @@ impl<'a, S: Surface> Request<'a, S> {
         }
     }
 
-    /// The request in neutral form (parsed and validated once).
+    /// The request in neutral form (parsed and validated once), with the reasoning the gateway
+    /// kept for its tool calls put back when the client's protocol cannot carry it.
     pub fn neutral(&self) -> Result<&ChatRequest, ApiError> {
-        self.neutral
-            .get_or_init(|| S::to_neutral(self.body))
-            .as_ref()
-            .map_err(Clone::clone)
+        self.parsed().0.as_ref().map_err(Clone::clone)
+    }
+
+    fn parsed(&self) -> &(Result<ChatRequest, ApiError>, Reattached) {
+        self.neutral.get_or_init(|| {
+            let mut request = S::to_neutral(self.body);
+            let mut done = Reattached::default();
+            if let Ok(request) = request.as_mut()
+                && !S::CARRIES_REASONING
+            {
+                done = carry::reattach(request, |call_id| self.kept_reasoning(call_id));
+            }
+            (request, done)
+        })
+    }
+
+    /// The reasoning kept for the answer whose first tool call is `call_id`, if the caller made it
+    /// and it has not expired.
+    fn kept_reasoning(&self, call_id: &str) -> Option<Carried> {
+        let bucket = crate::platform::store()?;
+        let key = carry::kv_key(self.client.caller, call_id);
+        let bytes = bucket.get(&key).ok().flatten()?;
+        Carried::decode(&bytes).filter(|kept| kept.expires_at > now_secs())
+    }
+
+    /// Whether tool calls came back whose kept reasoning was not found (expired, or made
+    /// elsewhere). Parses the request only when it may hold tool calls.
+    pub fn reasoning_missing(&self) -> bool {
+        !S::CARRIES_REASONING
+            && carry::may_hold_tool_calls(self.body)
+            && self.parsed().1.missing > 0
     }
 
     pub fn writer(&self, id: String) -> S::Writer {
@@ -82,6 +112,12 @@ impl<'a, S: Surface> Request<'a, S> {
     /// Whether finished answers must be collected (to store or to cache them).
     pub fn keeps_answers(&self) -> bool {
         S::STORES || self.cache.is_some()
+    }
+
+    /// Whether translated answers must be collected: to keep them, or to keep the reasoning the
+    /// client's protocol cannot carry.
+    pub fn keeps_translated(&self) -> bool {
+        self.keeps_answers() || !S::CARRIES_REASONING
     }
 
     /// How long a streaming client may wait in silence before a keepalive (`None`: never).

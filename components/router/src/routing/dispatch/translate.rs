@@ -40,7 +40,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let created = now_secs();
                 let rendered = S::render(&response, &id, request.alias, created, &request.routing);
                 // Kept before the client has it, so its next request can already use it.
-                request.keep_answer(&id, created, &response);
+                request.keep_translated(&id, created, &response);
                 request.respond(sink, 200, json_headers(&request.headers), &rendered);
                 Report::delivered()
             }
@@ -68,7 +68,7 @@ impl<S: Surface> Call<'_, '_, S> {
             &request.routing,
         );
         // The whole answer, for surfaces that store it and aliases that cache.
-        let mut whole = request.keeps_answers().then(Accumulator::default);
+        let mut whole = request.keeps_translated().then(Accumulator::default);
         let mut pending = Vec::new();
         // `Pending` or keepalive-`Started` until content flows; then `content` is set.
         let mut sink = Some(sink);
@@ -128,7 +128,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 && finished
                 && let Some(response) = whole.take().and_then(Accumulator::finish)
             {
-                request.keep_answer(&id, created, &response);
+                request.keep_translated(&id, created, &response);
             }
             if end && finished {
                 writer.done(&mut pending);

@@ -40,6 +40,7 @@ impl Surface for AnthropicMessages {
     const FORWARD_PATH: &'static str = "messages";
     const ID_PREFIX: &'static str = "msg_";
     const ERRORS: ErrorFormat = ErrorFormat::Anthropic;
+    const CARRIES_REASONING: bool = true;
     type Writer = EventWriter;
 
     fn routing(body: &[u8]) -> Result<Routing, ApiError> {

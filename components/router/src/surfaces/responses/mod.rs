@@ -53,6 +53,7 @@ impl Surface for Responses {
     const ERRORS: ErrorFormat = ErrorFormat::OpenAi;
     const STORES: bool = true;
     const PINS_IDS: bool = true;
+    const CARRIES_REASONING: bool = true;
     type Writer = stream::EventWriter;
 
     /// Natively only to providers configured so, and never for a conversation the gateway keeps.
