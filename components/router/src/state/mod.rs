@@ -6,12 +6,13 @@
 //! - `responses`: stored `/v1/responses` answers (`previous_response_id`, GET, DELETE, input
 //!   items)
 //! - `expiry`: which entries expire and the sweep's paging; `sweep`: its I/O
-//! - `sealed`: secrets sealed before they are stored (access tokens)
+//! - `sealed`: secrets sealed before they are stored; `tokens`: cached access tokens, sealed
 
 pub mod cache;
 pub mod expiry;
 pub mod sealed;
 pub mod stats;
+pub mod tokens;
 
 #[cfg(target_arch = "wasm32")]
 pub mod responses;
