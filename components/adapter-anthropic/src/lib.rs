@@ -17,7 +17,14 @@
 //!   for streams). `api_key` is an OAuth access token, sent as `Authorization: Bearer`. The body
 //!   has no `model` and carries `"anthropic_version": "vertex-2023-10-16"` (or `api_version` when
 //!   it starts with `vertex-`). Replies and streams are Anthropic's; errors may also come in
-//!   Google's `{"error": {"code", "message", "status"}}` shape.
+//!   Google's `{"error": {"code", "message", "status"}}` shape. The configured keys are
+//!   service-account key files, exchanged for access tokens (`exchanges-credential`): the adapter
+//!   checks them, signs the JWT and reads the token endpoint's reply; the router sends and caches.
+//!   Without a `base_url`, the provider's `region` and `project` settings (or the project its key
+//!   names) make one.
+//!
+//! Both kinds forward the Anthropic Messages protocol untouched and describe Claude's current
+//! models: a 200k-token context, images, thinking.
 
 pub mod request;
 pub mod response;
@@ -27,8 +34,12 @@ pub mod wire;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+    AccessToken, AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, KindInfo,
+    Protocol, SettingProblem, Target,
 };
+
+/// The context window of Claude's current models, in tokens.
+pub const CONTEXT_WINDOW: u32 = 200_000;
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -98,6 +109,60 @@ impl Adapter for Anthropic {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
+    }
+
+    fn describe(kind: &str, _profile: &str) -> KindInfo {
+        KindInfo {
+            forwards: vec![Protocol::AnthropicMessages],
+            exchanges_credential: kind == vertex::KIND,
+            context_window: CONTEXT_WINDOW,
+            vision: true,
+            thinking: true,
+        }
+    }
+
+    fn default_base_url(
+        kind: &str,
+        settings: &[(String, String)],
+        credential: Option<&str>,
+    ) -> Result<String, SettingProblem> {
+        if kind == vertex::KIND {
+            vertex::default_base_url(settings, credential)
+        } else {
+            Err(SettingProblem::base_url_required())
+        }
+    }
+
+    fn check_credential(kind: &str, credential: &str) -> Result<(), String> {
+        if kind == vertex::KIND {
+            vertex::check_credential(credential)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn exchange_request(
+        kind: &str,
+        credential: &str,
+        now_secs: u64,
+    ) -> Result<HttpRequest, AdapterError> {
+        if kind == vertex::KIND {
+            vertex::exchange_request(credential, now_secs)
+        } else {
+            Err(apex_adapter_kit::no_exchange(kind))
+        }
+    }
+
+    fn exchange_response(
+        kind: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<AccessToken, AdapterError> {
+        if kind == vertex::KIND {
+            vertex::exchange_response(status, body)
+        } else {
+            Err(apex_adapter_kit::no_exchange(kind))
+        }
     }
 }
 

@@ -19,10 +19,16 @@
 //! (see [`check_base_url`]): a region or project that is no location name or project id, and could
 //! so move the host or the path, fails the request instead of reaching a URL.
 //!
-//! `base_url.rs` holds that check, `body.rs` the edit of a Messages body for Vertex.
+//! Keys are service-account key files: `service_account.rs` checks them (when the router loads its
+//! configuration) and turns one into the request exchanging it for an access token (the router
+//! sends it, caches the token and passes it back as `target.api_key`), as pure functions.
+//!
+//! `base_url.rs` holds the default base URL (from the `region` and `project` settings) and that
+//! check, `body.rs` the edit of a Messages body for Vertex.
 
 mod base_url;
 mod body;
+pub mod service_account;
 #[cfg(test)]
 mod tests;
 
@@ -30,8 +36,17 @@ use apex_adapter_kit::http::{join_url, path_segment, post};
 use apex_adapter_kit::invalid;
 use apex_adapter_kit::types::{AdapterError, ChatRequest, ErrorKind, HttpRequest, Target};
 
-pub use base_url::check_base_url;
+pub use base_url::{base_url, check_base_url, default_base_url};
 pub use body::{VertexBody, edit_body};
+pub use service_account::{ServiceAccount, exchange_request, exchange_response};
+
+/// Whether `json` is a usable service-account key (the problem reads after the name of the
+/// variable holding it).
+pub fn check_credential(json: &str) -> Result<(), String> {
+    ServiceAccount::parse(json)
+        .map(|_| ())
+        .map_err(|e| format!("is not a usable service-account key: {e}"))
+}
 
 /// The adapter kind.
 pub const KIND: &str = "vertex-anthropic";

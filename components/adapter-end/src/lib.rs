@@ -1,4 +1,5 @@
-//! The end of the adapter chain: every kind that reaches it is unknown.
+//! The end of the adapter chain: every kind that reaches it is unknown (`describe` answers
+//! `none`; a default base URL is one it cannot give: `base_url` is required).
 
 #[cfg(target_arch = "wasm32")]
 mod component {
@@ -19,6 +20,38 @@ mod component {
 
         fn kinds() -> Vec<String> {
             Vec::new()
+        }
+
+        fn describe(_kind: String, _profile: String) -> Option<KindInfo> {
+            None
+        }
+
+        fn default_base_url(
+            _kind: String,
+            _settings: Vec<(String, String)>,
+            _credential: Option<String>,
+        ) -> Result<String, SettingProblem> {
+            Err(SettingProblem::base_url_required())
+        }
+
+        fn check_credential(kind: String, _credential: String) -> Result<(), String> {
+            Err(unknown_kind(&kind).message)
+        }
+
+        fn exchange_request(
+            kind: String,
+            _credential: String,
+            _now_secs: u64,
+        ) -> Result<HttpRequest, AdapterError> {
+            Err(unknown_kind(&kind))
+        }
+
+        fn exchange_response(
+            kind: String,
+            _status: u16,
+            _body: Vec<u8>,
+        ) -> Result<AccessToken, AdapterError> {
+            Err(unknown_kind(&kind))
         }
 
         fn build_request(

@@ -62,7 +62,12 @@ pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, Target};
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ChatResponse, HttpRequest, KindInfo, Target,
+};
+
+/// The context window of Gemini's current models, in tokens.
+pub const CONTEXT_WINDOW: u32 = 1_048_576;
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -107,6 +112,17 @@ impl Adapter for Gemini {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
+    }
+
+    /// Gemini forwards no client protocol; its current models take a 1M-token context, images,
+    /// and return thought summaries.
+    fn describe(_kind: &str, _profile: &str) -> KindInfo {
+        KindInfo {
+            context_window: CONTEXT_WINDOW,
+            vision: true,
+            thinking: true,
+            ..KindInfo::plain()
+        }
     }
 }
 

@@ -31,8 +31,13 @@ pub mod types {
 }
 
 use types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+    AccessToken, AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, KindInfo,
+    Protocol, SettingProblem, StreamEvent, Target,
 };
+
+/// The context window a kind advertises unless it says otherwise: a conservative 128k tokens
+/// (clients trim history to it).
+pub const DEFAULT_CONTEXT_WINDOW: u32 = 128_000;
 
 /// The most one streamed event (a server-sent event, an NDJSON line) may hold: 8 MiB. A longer one
 /// is a malformed reply, so an upstream that never ends its event cannot make a decoder buffer
@@ -92,6 +97,83 @@ pub trait Adapter {
     /// Whether this adapter serves `kind`.
     fn serves(kind: &str) -> bool {
         Self::KINDS.contains(&kind)
+    }
+
+    /// What `kind` (one of [`Adapter::KINDS`]) is with provider `profile`; by default
+    /// [`KindInfo::plain`]: it forwards no client protocol, its keys are sent as they are, its
+    /// models take [`DEFAULT_CONTEXT_WINDOW`] tokens, no images, and return no reasoning.
+    fn describe(_kind: &str, _profile: &str) -> KindInfo {
+        KindInfo::plain()
+    }
+
+    /// The base URL of a provider of `kind` configured without one, from its `settings`
+    /// (`region`, `project`, ...) and first credential. By default there is none:
+    /// `base_url` "is required" ([`SettingProblem::base_url_required`]).
+    fn default_base_url(
+        _kind: &str,
+        _settings: &[(String, String)],
+        _credential: Option<&str>,
+    ) -> Result<String, SettingProblem> {
+        Err(SettingProblem::base_url_required())
+    }
+
+    /// Whether `credential` is usable as a key of `kind`: the problem reads after the name of the
+    /// variable holding it, and never quotes it. By default every key is.
+    fn check_credential(_kind: &str, _credential: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The request exchanging `credential` for an access token at `now_secs`, for kinds that
+    /// describe `exchanges_credential`. By default: `unsupported` ([`no_exchange`]).
+    fn exchange_request(
+        kind: &str,
+        _credential: &str,
+        _now_secs: u64,
+    ) -> Result<HttpRequest, AdapterError> {
+        Err(no_exchange(kind))
+    }
+
+    /// The access token in the reply to [`Adapter::exchange_request`]. By default:
+    /// `unsupported` ([`no_exchange`]).
+    fn exchange_response(
+        kind: &str,
+        _status: u16,
+        _body: &[u8],
+    ) -> Result<AccessToken, AdapterError> {
+        Err(no_exchange(kind))
+    }
+}
+
+impl KindInfo {
+    /// A kind that forwards no client protocol, sends its keys as they are, and whose models
+    /// take [`DEFAULT_CONTEXT_WINDOW`] tokens, no images, and return no reasoning.
+    pub fn plain() -> Self {
+        Self {
+            forwards: Vec::new(),
+            exchanges_credential: false,
+            context_window: DEFAULT_CONTEXT_WINDOW,
+            vision: false,
+            thinking: false,
+        }
+    }
+
+    /// Whether providers of this kind take `protocol` untouched.
+    pub fn forwards(&self, protocol: Protocol) -> bool {
+        self.forwards.contains(&protocol)
+    }
+}
+
+impl SettingProblem {
+    pub fn new(setting: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// What a kind with no default base URL answers: `base_url` "is required".
+    pub fn base_url_required() -> Self {
+        Self::new("base_url", "is required")
     }
 }
 
@@ -173,6 +255,14 @@ pub fn not_forwarded(provider: &str, protocol: Protocol, hint: &str) -> AdapterE
     )
 }
 
+/// The error of a credential exchange asked of a kind that sends its keys as they are.
+pub fn no_exchange(kind: &str) -> AdapterError {
+    error(
+        ErrorKind::Unsupported,
+        format!("provider kind `{kind}` sends its keys as they are: it exchanges no credential"),
+    )
+}
+
 /// The error the end of the chain gives for a kind nobody serves.
 pub fn unknown_kind(kind: &str) -> AdapterError {
     error(
@@ -213,6 +303,64 @@ macro_rules! export_adapter_link {
                         <This>::KINDS.iter().map(|k| k.to_string()).collect();
                     kinds.extend(next::kinds());
                     kinds
+                }
+
+                fn describe(
+                    kind: ::std::string::String,
+                    profile: ::std::string::String,
+                ) -> ::std::option::Option<KindInfo> {
+                    if <This>::serves(&kind) {
+                        ::std::option::Option::Some(<This>::describe(&kind, &profile))
+                    } else {
+                        next::describe(&kind, &profile)
+                    }
+                }
+
+                fn default_base_url(
+                    kind: ::std::string::String,
+                    settings: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    credential: ::std::option::Option<::std::string::String>,
+                ) -> Result<::std::string::String, SettingProblem> {
+                    if <This>::serves(&kind) {
+                        <This>::default_base_url(&kind, &settings, credential.as_deref())
+                    } else {
+                        next::default_base_url(&kind, &settings, credential.as_deref())
+                    }
+                }
+
+                fn check_credential(
+                    kind: ::std::string::String,
+                    credential: ::std::string::String,
+                ) -> Result<(), ::std::string::String> {
+                    if <This>::serves(&kind) {
+                        <This>::check_credential(&kind, &credential)
+                    } else {
+                        next::check_credential(&kind, &credential)
+                    }
+                }
+
+                fn exchange_request(
+                    kind: ::std::string::String,
+                    credential: ::std::string::String,
+                    now_secs: u64,
+                ) -> Result<HttpRequest, AdapterError> {
+                    if <This>::serves(&kind) {
+                        <This>::exchange_request(&kind, &credential, now_secs)
+                    } else {
+                        next::exchange_request(&kind, &credential, now_secs)
+                    }
+                }
+
+                fn exchange_response(
+                    kind: ::std::string::String,
+                    status: u16,
+                    body: ::std::vec::Vec<u8>,
+                ) -> Result<AccessToken, AdapterError> {
+                    if <This>::serves(&kind) {
+                        <This>::exchange_response(&kind, status, &body)
+                    } else {
+                        next::exchange_response(&kind, status, &body)
+                    }
                 }
 
                 fn build_request(target: Target, request: ChatRequest) -> Result<HttpRequest, AdapterError> {

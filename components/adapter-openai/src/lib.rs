@@ -15,7 +15,7 @@ pub mod stream;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, KindInfo, Protocol, Target,
 };
 
 /// What this adapter translates; each has golden cases under `fixtures/` (checked by
@@ -78,6 +78,18 @@ impl Adapter for OpenAi {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
+    }
+
+    /// Both kinds forward OpenAI Chat Completions and Responses bodies untouched; what the models
+    /// take and return is the profile's.
+    fn describe(_kind: &str, profile: &str) -> KindInfo {
+        let profile = profile::profile(profile);
+        KindInfo {
+            forwards: vec![Protocol::OpenaiChat, Protocol::OpenaiResponses],
+            vision: profile.vision,
+            thinking: profile.thinking,
+            ..KindInfo::plain()
+        }
     }
 }
 

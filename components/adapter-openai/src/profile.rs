@@ -14,6 +14,10 @@ pub struct Profile {
     pub max_completion_tokens: bool,
     /// Accepts `reasoning_effort`.
     pub reasoning_effort: bool,
+    /// Its current models take images (described to clients, e.g. Ollama's `/api/show`).
+    pub vision: bool,
+    /// Its current models return reasoning text (described to clients likewise).
+    pub thinking: bool,
 }
 
 const GENERIC: Profile = Profile {
@@ -23,6 +27,8 @@ const GENERIC: Profile = Profile {
     developer_role: false,
     max_completion_tokens: false,
     reasoning_effort: false,
+    vision: true,
+    thinking: false,
 };
 
 const PROFILES: &[Profile] = &[
@@ -43,6 +49,8 @@ const PROFILES: &[Profile] = &[
     Profile {
         name: "deepseek",
         reasoning_content: true,
+        vision: false,
+        thinking: true,
         ..GENERIC
     },
     Profile {

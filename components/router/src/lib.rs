@@ -9,6 +9,8 @@
 //!   responses, expiry)
 //! - `config/`: the TOML config, variables, the provider catalog
 //! - `platform`: clocks, ids, the store handle, host variables
+//! - `adapters`: the adapter chain answering the configuration's questions about kinds (the
+//!   router knows no provider kind by name)
 //!
 //! Pure logic is plain Rust and tested natively; what touches WASI is compiled for wasm32 only
 //! (`platform`, `bindings`, and the I/O modules each folder marks so).
@@ -19,6 +21,8 @@ pub mod routing;
 pub mod state;
 pub mod surfaces;
 
+#[cfg(target_arch = "wasm32")]
+mod adapters;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 #[cfg(target_arch = "wasm32")]

@@ -2,7 +2,44 @@
 //! a project and a region that cannot move its host or path.
 
 use apex_adapter_kit::invalid;
-use apex_adapter_kit::types::AdapterError;
+use apex_adapter_kit::types::{AdapterError, SettingProblem};
+
+use super::service_account::ServiceAccount;
+
+/// Vertex AI's API root for a project and region (`global` has no regional host).
+pub fn base_url(project: &str, region: &str) -> String {
+    let host = if region == "global" {
+        "aiplatform.googleapis.com".to_string()
+    } else {
+        format!("{region}-aiplatform.googleapis.com")
+    };
+    format!("https://{host}/v1/projects/{project}/locations/{region}")
+}
+
+/// The base URL of a provider configured without one: from its `region` setting and its
+/// `project` setting, or else the project its first service-account key names.
+pub fn default_base_url(
+    settings: &[(String, String)],
+    credential: Option<&str>,
+) -> Result<String, SettingProblem> {
+    let setting = |name: &str| {
+        settings
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let region = setting("region").ok_or_else(|| {
+        SettingProblem::new("region", "is required (e.g. \"us-east5\" or \"global\")")
+    })?;
+    let project = setting("project")
+        .or_else(|| {
+            credential
+                .and_then(|key| ServiceAccount::parse(key).ok())
+                .and_then(|account| account.project_id)
+        })
+        .ok_or_else(|| SettingProblem::new("project", "is required (the key file names none)"))?;
+    Ok(base_url(&project, &region))
+}
 
 /// Check that `base_url` is `{scheme}://{host}/{version}/projects/{PROJECT}/locations/{REGION}`
 /// (one trailing `/` allowed): `http` or `https`, a host (and port) with no user info, a version

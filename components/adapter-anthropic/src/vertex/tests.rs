@@ -148,17 +148,42 @@ fn bad_bodies_and_paths_are_refused() {
     }
 }
 
-/// The base URL the router builds for a project and a region (its `vertex_base_url`).
+/// The base URL a provider configured with a project and a region gets ([`base_url`]).
 fn configured(project: &str, region: &str) -> Target {
-    let host = if region == "global" {
-        "aiplatform.googleapis.com".to_string()
-    } else {
-        format!("{region}-aiplatform.googleapis.com")
-    };
     Target {
-        base_url: format!("https://{host}/v1/projects/{project}/locations/{region}"),
+        base_url: base_url::base_url(project, region),
         ..target()
     }
+}
+
+#[test]
+fn default_base_urls_come_from_the_region_and_the_project() {
+    let settings = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        default_base_url(
+            &settings(&[("region", "us-east5"), ("project", "p1")]),
+            None
+        ),
+        Ok("https://us-east5-aiplatform.googleapis.com/v1/projects/p1/locations/us-east5".into())
+    );
+    assert_eq!(
+        default_base_url(&settings(&[("region", "global"), ("project", "p1")]), None),
+        Ok("https://aiplatform.googleapis.com/v1/projects/p1/locations/global".into())
+    );
+    let problem = default_base_url(&settings(&[("project", "p1")]), None).unwrap_err();
+    assert_eq!(problem.setting, "region");
+    assert_eq!(
+        problem.problem,
+        "is required (e.g. \"us-east5\" or \"global\")"
+    );
+    let problem = default_base_url(&settings(&[("region", "us")]), Some("{}")).unwrap_err();
+    assert_eq!(problem.setting, "project");
+    assert_eq!(problem.problem, "is required (the key file names none)");
 }
 
 #[test]

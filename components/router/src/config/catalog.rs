@@ -1,5 +1,7 @@
 //! The built-in provider catalog, as data: what `[providers.<name>]` defaults to, and which
-//! providers a key variable in the environment switches on (with their default aliases).
+//! providers a key variable in the environment switches on (with their default aliases); and the
+//! kind of a section that names none. What a kind *is* is not here: the adapters describe it
+//! ([`Kinds`](super::Kinds)).
 
 /// A well-known provider: what `[providers.<name>]` defaults to, and what its key variable enables.
 pub struct CatalogEntry {
@@ -74,20 +76,11 @@ pub const CATALOG: &[CatalogEntry] = &[
         .prefixes(&["command-"]),
 ];
 
+/// The adapter kind of a `[providers.<name>]` section that names none and is not in the catalog:
+/// OpenAI-compatible, what most providers and local servers speak.
+pub const DEFAULT_KIND: &str = "openai";
+
 /// The catalog entry of a provider name.
 pub fn lookup(name: &str) -> Option<&'static CatalogEntry> {
     CATALOG.iter().find(|entry| entry.name == name)
-}
-
-/// The kind whose keys are Google service-account key files (exchanged for access tokens).
-pub const VERTEX_KIND: &str = "vertex-anthropic";
-
-/// Vertex AI's API root for a project and region (`global` has no regional host).
-pub fn vertex_base_url(project: &str, region: &str) -> String {
-    let host = if region == "global" {
-        "aiplatform.googleapis.com".to_string()
-    } else {
-        format!("{region}-aiplatform.googleapis.com")
-    };
-    format!("https://{host}/v1/projects/{project}/locations/{region}")
 }

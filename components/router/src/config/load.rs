@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::catalog::{self, CATALOG, CatalogEntry, VERTEX_KIND, vertex_base_url};
+use apex_adapter_kit::types::{KindInfo, Protocol};
+
+use super::catalog::{self, CATALOG, CatalogEntry, DEFAULT_KIND};
 use super::defaults::{
     DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS, DEFAULT_CACHE_TTL_SECS,
     DEFAULT_COOLDOWN_SECS, DEFAULT_KEEPALIVE_SECS, DEFAULT_MAX_BODY_BYTES,
@@ -13,16 +15,35 @@ use super::error::ConfigError;
 use super::file::{
     ConfigFile, GatewaySection, ModelSection, PatternSection, ProviderSection, TargetSpec,
 };
+use super::kinds::Kinds;
 use super::types::{
     AliasPolicy, Config, DEFAULT_TIMEOUTS, Provider, Strategy, TargetRef, Timeouts,
 };
 use crate::http::auth::GatewayKey;
 use crate::routing::failure::FailureClass;
 
-/// Build the config from its TOML text (`None`: defaults only) and a variable lookup.
+/// Build the config from its TOML text (`None`: defaults only) and a variable lookup, natively:
+/// in the router's own tests with the kinds the native adapter crates describe, elsewhere
+/// (fuzzing, host tests) with [`PlainKinds`](super::PlainKinds). The component uses
+/// [`load_with`] and the adapter chain.
 pub fn load(
     text: Option<&str>,
     var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    #[cfg(test)]
+    let kinds = super::native_kinds::NativeKinds;
+    #[cfg(not(test))]
+    let kinds = super::kinds::PlainKinds;
+    load_with(text, var, &kinds)
+}
+
+/// Build the config from its TOML text (`None`: defaults only) and a variable lookup, asking
+/// `kinds` what each provider's kind is, what base URL it defaults to and whether its keys are
+/// usable.
+pub fn load_with(
+    text: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+    kinds: &dyn Kinds,
 ) -> Result<Config, ConfigError> {
     let file: ConfigFile = match text.map(str::trim) {
         Some(text) if !text.is_empty() => toml::from_str(text).map_err(ConfigError::document)?,
@@ -34,11 +55,11 @@ pub fn load(
     let gateway_keys = gateway_keys(&gateway, &vars)?;
     let mut providers = BTreeMap::new();
     for (name, section) in file.providers {
-        let provider = provider(name, section, &vars)?;
+        let provider = provider(name, section, &vars, kinds)?;
         providers.insert(provider.name.clone(), provider);
     }
     if gateway.auto_providers {
-        auto_providers(&mut providers, &vars);
+        auto_providers(&mut providers, &vars, kinds);
     }
     let mut models = catalog_aliases(&providers);
     let mut policies = BTreeMap::new();
@@ -131,25 +152,33 @@ fn gateway_keys(
     Ok(keys)
 }
 
-/// One `[providers.<name>]` section, its catalog entry (if any) filling what it leaves out.
+/// One `[providers.<name>]` section, its catalog entry (if any) filling what it leaves out and
+/// its kind's adapter (through `kinds`) describing the rest.
 fn provider(
     name: String,
     section: ProviderSection,
     vars: &Variables,
+    kinds: &dyn Kinds,
 ) -> Result<Provider, ConfigError> {
     let at = |field: &str| format!("providers.{name}.{field}");
     let entry = catalog::lookup(&name);
     let kind = section
         .kind
         .or_else(|| entry.map(|e| e.kind.to_string()))
-        .unwrap_or_else(|| "openai".to_string());
+        .unwrap_or_else(|| DEFAULT_KIND.to_string());
+    let profile = section.profile.unwrap_or_else(|| name.clone());
+    let described = kinds.describe(&kind, &profile);
     let variables = section.keys.unwrap_or_else(|| {
         entry
             .map(|e| vec![e.key_variable.to_string()])
             .unwrap_or_default()
     });
-    let keys: Vec<String> = variables.iter().filter_map(|v| vars.get(v)).collect();
-    if !variables.is_empty() && keys.is_empty() {
+    // Each set variable with its value.
+    let set: Vec<(&String, String)> = variables
+        .iter()
+        .filter_map(|v| vars.get(v).map(|value| (v, value)))
+        .collect();
+    if !variables.is_empty() && set.is_empty() {
         return Err(ConfigError::new(
             at("keys"),
             format!(
@@ -158,28 +187,41 @@ fn provider(
             ),
         ));
     }
-    let project = if kind == VERTEX_KIND {
-        vertex_project(&at("keys"), &keys, &variables, section.project)?
-    } else {
-        section.project
-    };
-    let base_url = match (section.base_url, kind.as_str()) {
-        (Some(url), _) => url,
-        (None, VERTEX_KIND) => {
-            let region = section.region.ok_or_else(|| {
-                ConfigError::new(
-                    at("region"),
-                    "is required (e.g. \"us-east5\" or \"global\")",
-                )
-            })?;
-            let project = project.ok_or_else(|| {
-                ConfigError::new(at("project"), "is required (the key file names none)")
-            })?;
-            vertex_base_url(&project, &region)
+    if let Some(info) = &described {
+        if info.exchanges_credential && set.is_empty() {
+            return Err(ConfigError::new(
+                at("keys"),
+                format!(
+                    "must name variables holding credentials (kind `{kind}` exchanges them for access tokens)"
+                ),
+            ));
         }
-        (None, _) => entry
-            .map(|e| e.base_url.to_string())
-            .ok_or_else(|| ConfigError::new(at("base_url"), "is required"))?,
+        for (variable, key) in &set {
+            kinds.check_credential(&kind, key).map_err(|problem| {
+                ConfigError::new(at("keys"), format!("variable `{variable}` {problem}"))
+            })?;
+        }
+    }
+    let keys: Vec<String> = set.into_iter().map(|(_, key)| key).collect();
+    let base_url = match section.base_url {
+        Some(url) => url,
+        None => {
+            let settings: Vec<(String, String)> =
+                [("region", section.region), ("project", section.project)]
+                    .into_iter()
+                    .filter_map(|(setting, value)| value.map(|v| (setting.to_string(), v)))
+                    .collect();
+            match kinds.default_base_url(&kind, &settings, keys.first().map(String::as_str)) {
+                Ok(url) => url,
+                // No default from the kind: the catalog entry's, if any.
+                Err(problem) if problem.setting == "base_url" => entry
+                    .map(|e| e.base_url.to_string())
+                    .ok_or_else(|| ConfigError::new(at("base_url"), problem.problem))?,
+                Err(problem) => {
+                    return Err(ConfigError::new(at(&problem.setting), problem.problem));
+                }
+            }
+        }
     };
     if crate::http::url::parse(&base_url).is_none() {
         return Err(ConfigError::new(
@@ -187,11 +229,12 @@ fn provider(
             format!("`{base_url}` is not an http(s) URL"),
         ));
     }
-    let native_responses = native_responses(section.responses.as_deref(), &kind)
+    let info = described.unwrap_or_else(KindInfo::plain);
+    let native_responses = native_responses(section.responses.as_deref(), &kind, &info)
         .map_err(|problem| ConfigError::new(at("responses"), problem))?;
     Ok(Provider {
         native_responses,
-        profile: section.profile.unwrap_or_else(|| name.clone()),
+        profile,
         name,
         kind,
         base_url,
@@ -199,61 +242,44 @@ fn provider(
         api_version: section.api_version,
         headers: section.headers.into_iter().collect(),
         anthropic_betas: section.anthropic_betas,
+        forwards: info.forwards,
+        exchanges_credential: info.exchanges_credential,
+        context_window: info.context_window,
+        vision: info.vision,
+        thinking: info.thinking,
     })
 }
 
-/// A Vertex AI provider's keys must be service-account key files; the first one naming a
-/// project is the project unless the section names one.
-fn vertex_project(
-    path: &str,
-    keys: &[String],
-    variables: &[String],
-    project: Option<String>,
-) -> Result<Option<String>, ConfigError> {
-    if keys.is_empty() {
-        return Err(ConfigError::new(
-            path,
-            "must name variables holding service-account key files",
-        ));
-    }
-    let mut project = project;
-    for (key, variable) in keys.iter().zip(variables) {
-        let account = crate::routing::google_auth::ServiceAccount::parse(key).map_err(|e| {
-            ConfigError::new(
-                path,
-                format!("variable `{variable}` is not a usable service-account key: {e}"),
-            )
-        })?;
-        if project.is_none() {
-            project = account.project_id;
-        }
-    }
-    Ok(project)
-}
-
-/// `responses = "gateway" | "native"`: whether `/v1/responses` is forwarded as it is.
-fn native_responses(responses: Option<&str>, kind: &str) -> Result<bool, String> {
+/// `responses = "gateway" | "native"`: whether `/v1/responses` is forwarded as it is, which needs
+/// a kind that forwards the OpenAI Responses protocol.
+fn native_responses(responses: Option<&str>, kind: &str, info: &KindInfo) -> Result<bool, String> {
     match responses {
         None | Some("gateway") => Ok(false),
-        Some("native") if matches!(kind, "openai" | "azure") => Ok(true),
-        Some("native") => Err("\"native\" needs an OpenAI or Azure provider".to_string()),
+        Some("native") if info.forwards(Protocol::OpenaiResponses) => Ok(true),
+        Some("native") => Err(format!(
+            "\"native\" needs a provider whose kind forwards the {} protocol; kind `{kind}` does not",
+            apex_adapter_kit::protocol_name(Protocol::OpenaiResponses)
+        )),
         Some(other) => Err(format!("must be \"gateway\" or \"native\", not `{other}`")),
     }
 }
 
 /// Catalog providers without a section whose key variable is set (`gateway.auto_providers`).
-fn auto_providers(providers: &mut BTreeMap<String, Provider>, vars: &Variables) {
+fn auto_providers(providers: &mut BTreeMap<String, Provider>, vars: &Variables, kinds: &dyn Kinds) {
     for entry in CATALOG {
         if providers.contains_key(entry.name) {
             continue;
         }
         if let Some(key) = vars.get(entry.key_variable) {
-            providers.insert(entry.name.to_string(), catalog_provider(entry, key));
+            providers.insert(entry.name.to_string(), catalog_provider(entry, key, kinds));
         }
     }
 }
 
-fn catalog_provider(entry: &CatalogEntry, key: String) -> Provider {
+fn catalog_provider(entry: &CatalogEntry, key: String, kinds: &dyn Kinds) -> Provider {
+    let info = kinds
+        .describe(entry.kind, entry.name)
+        .unwrap_or_else(KindInfo::plain);
     Provider {
         name: entry.name.to_string(),
         kind: entry.kind.to_string(),
@@ -264,6 +290,11 @@ fn catalog_provider(entry: &CatalogEntry, key: String) -> Provider {
         headers: Vec::new(),
         anthropic_betas: None,
         native_responses: false,
+        forwards: info.forwards,
+        exchanges_credential: info.exchanges_credential,
+        context_window: info.context_window,
+        vision: info.vision,
+        thinking: info.thinking,
     }
 }
 

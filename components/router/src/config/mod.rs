@@ -45,23 +45,29 @@
 //!
 //! Modules, one job each: `types` (the resolved [`Config`] and its parts), `file` (the file's
 //! sections as written), `catalog` (the built-in providers, as data), `defaults` (names and
-//! defaults), `load` (file + variables →
-//! [`Config`]), `error` ([`ConfigError`]: where, and what is wrong).
+//! defaults), `kinds` ([`Kinds`]: what the configuration asks the adapters about their kinds —
+//! the router knows none by name), `load` (file + variables → [`Config`]), `error`
+//! ([`ConfigError`]: where, and what is wrong).
 
 mod catalog;
 mod defaults;
 mod error;
 mod file;
+mod kinds;
 mod load;
 mod types;
 
 #[cfg(test)]
+mod native_kinds;
+#[cfg(test)]
 mod tests;
 
-pub use catalog::{CATALOG, CatalogEntry, VERTEX_KIND, vertex_base_url};
+pub use catalog::{CATALOG, CatalogEntry, DEFAULT_KIND};
 pub use defaults::*;
 pub use error::ConfigError;
-pub use load::load;
+pub use kinds::{Kinds, PlainKinds};
+pub use load::{load, load_with};
+
 pub use types::{
     Alias, AliasPolicy, Config, DEFAULT_TIMEOUTS, Provider, Strategy, TargetRef, Timeouts, glob,
 };

@@ -11,6 +11,10 @@ fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
+/// TEST ONLY: the host tests' service-account key (it belongs to no account).
+const SERVICE_ACCOUNT: &str =
+    include_str!("../../../../host-tests/tests/fixtures/vertex-test-service-account.json");
+
 #[test]
 fn vertex_providers_need_service_account_keys_and_build_their_url() {
     let text =
@@ -22,14 +26,120 @@ fn vertex_providers_need_service_account_keys_and_build_their_url() {
         error.contains("providers.vx") && error.contains("`sa`"),
         "{error}"
     );
-    assert_eq!(
-        vertex_base_url("p1", "us-east5"),
-        "https://us-east5-aiplatform.googleapis.com/v1/projects/p1/locations/us-east5"
+    assert!(
+        error.contains("not a usable service-account key"),
+        "{error}"
     );
+
+    // The project is the key file's unless the section names one.
+    let config = load(Some(text), &vars(&[("sa", SERVICE_ACCOUNT)])).unwrap();
+    let vx = &config.providers["vx"];
     assert_eq!(
-        vertex_base_url("p1", "global"),
+        vx.base_url,
+        "https://us-east5-aiplatform.googleapis.com/v1/projects/apex-test-project/locations/us-east5"
+    );
+    assert!(vx.exchanges_credential);
+    let global = format!("{text}\nproject = \"p1\"").replace("us-east5", "global");
+    let config = load(Some(&global), &vars(&[("sa", SERVICE_ACCOUNT)])).unwrap();
+    assert_eq!(
+        config.providers["vx"].base_url,
         "https://aiplatform.googleapis.com/v1/projects/p1/locations/global"
     );
+
+    let no_region = "[providers.vx]\nkind = \"vertex-anthropic\"\nkeys = [\"sa\"]";
+    let error = load(Some(no_region), &vars(&[("sa", SERVICE_ACCOUNT)])).unwrap_err();
+    assert_eq!(error.path, "providers.vx.region");
+    assert_eq!(
+        error.problem,
+        "is required (e.g. \"us-east5\" or \"global\")"
+    );
+    let no_project = SERVICE_ACCOUNT.replace("\"project_id\"", "\"unused\"");
+    let error = load(Some(text), &vars(&[("sa", &no_project)])).unwrap_err();
+    assert_eq!(error.path, "providers.vx.project");
+    assert_eq!(error.problem, "is required (the key file names none)");
+    let error = load(
+        Some("[providers.vx]\nkind = \"vertex-anthropic\"\nregion = \"us\"\nkeys = []"),
+        &vars(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(error.path, "providers.vx.keys");
+    // A base URL given is used as it is.
+    let given = "[providers.vx]\nkind = \"vertex-anthropic\"\nbase_url = \"http://vertex.test/v1/projects/p/locations/r\"\nkeys = [\"sa\"]";
+    let config = load(Some(given), &vars(&[("sa", SERVICE_ACCOUNT)])).unwrap();
+    assert_eq!(
+        config.providers["vx"].base_url,
+        "http://vertex.test/v1/projects/p/locations/r"
+    );
+}
+
+#[test]
+fn providers_carry_what_their_adapter_describes() {
+    use apex_adapter_kit::types::Protocol;
+    let text = r#"
+        [providers.anthropic]
+        [providers.deepseek]
+        [providers.local]
+        base_url = "http://127.0.0.1:9/v1"
+        keys = []
+        responses = "native"
+        [providers.g]
+        kind = "gemini"
+        base_url = "http://g.test"
+        keys = []
+        [providers.o]
+        kind = "ollama"
+        base_url = "http://o.test"
+        keys = []
+    "#;
+    let config = load(Some(text), &|name| Some(format!("value-of-{name}"))).unwrap();
+    let p = &config.providers;
+    let facts = |name: &str| {
+        let p = &p[name];
+        (
+            p.context_window,
+            p.vision,
+            p.thinking,
+            p.exchanges_credential,
+        )
+    };
+    assert_eq!(facts("anthropic"), (200_000, true, true, false));
+    assert_eq!(facts("deepseek"), (128_000, false, true, false));
+    assert_eq!(facts("local"), (128_000, true, false, false));
+    assert_eq!(facts("g"), (1_048_576, true, true, false));
+    assert_eq!(facts("o"), (128_000, false, false, false));
+    assert_eq!(p["local"].kind, DEFAULT_KIND, "no kind, not in the catalog");
+    assert!(p["local"].native_responses);
+    assert!(p["local"].forwards_protocol(Protocol::OpenaiResponses));
+    assert!(p["anthropic"].forwards_protocol(Protocol::AnthropicMessages));
+    assert!(!p["anthropic"].forwards_protocol(Protocol::OpenaiChat));
+    assert!(p["g"].forwards.is_empty());
+    assert!(
+        config
+            .check_kinds(&super::native_kinds::NativeKinds::kinds())
+            .is_ok()
+    );
+
+    // Catalog providers switched on by their key variable are described too.
+    let config = load(None, &vars(&[("gemini_api_key", "k")])).unwrap();
+    assert_eq!(config.providers["gemini"].context_window, 1_048_576);
+
+    // `responses = "native"` needs a kind forwarding the Responses protocol.
+    let error = load(
+        Some("[providers.x]\nkind = \"gemini\"\nbase_url = \"http://x\"\nkeys = []\nresponses = \"native\""),
+        &vars(&[]),
+    )
+    .unwrap_err();
+    assert!(error.problem.contains("OpenAI Responses"), "{error}");
+
+    // Without adapter knowledge every kind is plain.
+    let plain = load_with(
+        Some(text.replace("responses = \"native\"", "").as_str()),
+        &|n| Some(n.to_string()),
+        &PlainKinds,
+    )
+    .unwrap();
+    assert_eq!(plain.providers["anthropic"].context_window, 128_000);
+    assert!(plain.providers["anthropic"].forwards.is_empty());
 }
 
 #[test]

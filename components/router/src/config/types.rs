@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use apex_adapter_kit::types::Protocol;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::CATALOG;
@@ -75,9 +76,25 @@ pub struct Provider {
     pub anthropic_betas: Option<Vec<String>>,
     /// `/v1/responses` is forwarded to the provider's own Responses API.
     pub native_responses: bool,
+    /// What its kind's adapter described (`describe` in the adapter interface), so the router
+    /// asks the provider rather than its kind's name:
+    /// client protocols it takes untouched,
+    pub forwards: Vec<Protocol>,
+    /// whether its keys are credentials exchanged for access tokens before use,
+    pub exchanges_credential: bool,
+    /// and what its current models take and return: context window in tokens, images,
+    /// reasoning text.
+    pub context_window: u32,
+    pub vision: bool,
+    pub thinking: bool,
 }
 
 impl Provider {
+    /// Whether the provider takes client bodies in `protocol` untouched.
+    pub fn forwards_protocol(&self, protocol: Protocol) -> bool {
+        self.forwards.contains(&protocol)
+    }
+
     /// Whether a client's `anthropic-beta` flag may be forwarded to this provider.
     pub fn allows_beta(&self, flag: &str) -> bool {
         match &self.anthropic_betas {
@@ -118,6 +135,8 @@ impl std::fmt::Debug for Provider {
             .field("base_url", &self.base_url)
             .field("keys", &format_args!("[{} redacted]", self.keys.len()))
             .field("api_version", &self.api_version)
+            .field("forwards", &self.forwards)
+            .field("exchanges_credential", &self.exchanges_credential)
             .finish_non_exhaustive()
     }
 }
@@ -297,8 +316,9 @@ impl Config {
     /// redacting those would mangle the bodies they appear in. A value `<scheme> <credential>`
     /// (`Bearer ...`) adds its credential alone too.
     ///
-    /// Vertex AI's access tokens are not here: they are obtained at run time
-    /// (`credentials::for_key`), so `dispatch` adds the credential of the attempt under way.
+    /// Access tokens exchanged for credentials (providers whose kind `exchanges_credential`) are
+    /// not here: they are obtained at run time (`credentials::for_key`), so `dispatch` adds the
+    /// credential of the attempt under way.
     pub fn secrets(&self) -> Vec<&str> {
         let mut out = Vec::new();
         for provider in self.providers.values() {

@@ -29,7 +29,7 @@ fn config() -> &'static Result<Config, config::ConfigError> {
     static CONFIG: OnceLock<Result<Config, config::ConfigError>> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let text = variable(config::CONFIG_VARIABLE);
-        let config = config::load(text.as_deref(), &variable)?;
+        let config = config::load_with(text.as_deref(), &variable, &crate::adapters::Chain)?;
         config.check_kinds(&crate::bindings::adapter::kinds())?;
         Ok(config)
     })

@@ -5,13 +5,12 @@
 //! - `dispatch`: plan, attempts, the client stream and what comes after an answer
 //! - `accumulate`: a stream folded back into the whole answer; `echo`: the built-in `echo` model
 //! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
-//! - `credentials` and `google_auth`: access tokens for providers that exchange a credential
-//!   first (Vertex AI), cached in the key-value store
+//! - `credentials`: access tokens for providers whose kind exchanges a credential first (the
+//!   adapter signs and parses; this sends, and caches the token in the key-value store)
 
 pub mod accumulate;
 pub mod echo;
 pub mod failure;
-pub mod google_auth;
 pub mod health;
 pub mod strategy;
 pub mod targets;

@@ -9,7 +9,7 @@
 //! | `apex:response-route:<id>` (native response's provider and key) | `expires_at` (s), as above |
 //! | `apex:cache:<hash>` (cached answer) | `stored_at_ms` + `ttl_secs` |
 //! | `apex:cool:key:…`, `apex:cool:target:…` (cooldowns) | `until_ms`; strikes a day after the last one ([`Cooldown::expires_at_ms`]) |
-//! | `apex:token:<provider>#<i>` (Vertex access token) | `expires_at` (s) |
+//! | `apex:token:<provider>#<i>` (access token exchanged for a credential) | `expires_at` (s) |
 //! | `apex:carry:<caller>:<call id>` (reasoning kept for a client protocol without a place for it) | `expires_at` (s): `responses_ttl_secs` after the answer |
 //! | `apex:stats:…`, `apex:rr:…`, `apex:rotation:…` | never: a few per configured alias or provider |
 //! | `apex:sweep:last` ([`SweepState`]) | never: one entry |
@@ -60,7 +60,7 @@ pub fn kind_of(key: &str) -> Option<Kind> {
         (crate::state::cache::KV_PREFIX, Kind::Cache),
         (health::KEY_PREFIX, Kind::Cooldown),
         (health::TARGET_PREFIX, Kind::Cooldown),
-        (crate::routing::google_auth::TOKEN_PREFIX, Kind::Token),
+        (crate::state::tokens::TOKEN_PREFIX, Kind::Token),
         (crate::state::carry::KV_PREFIX, Kind::Carried),
     ];
     kinds

@@ -7,13 +7,14 @@
 //!   items)
 //! - `expiry`: which entries expire and the sweep's paging; `sweep`: its I/O
 //! - `carry`: reasoning kept for client protocols without a place for it (thought signatures)
-//! - `sealed`: secrets sealed before they are stored (access tokens)
+//! - `sealed`: secrets sealed before they are stored; `tokens`: cached access tokens, sealed
 
 pub mod cache;
 pub mod carry;
 pub mod expiry;
 pub mod sealed;
 pub mod stats;
+pub mod tokens;
 
 #[cfg(target_arch = "wasm32")]
 pub mod responses;

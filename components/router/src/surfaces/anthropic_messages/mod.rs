@@ -85,10 +85,7 @@ impl Surface for AnthropicMessages {
 /// flags the provider's allow-list lets through (all of them when it has none).
 fn forward_headers(target: &mut Target, provider: &Provider, client: &[(String, String)]) {
     // Only Anthropic's own protocol has these headers; other kinds use api_version otherwise.
-    if !matches!(
-        target.kind.as_str(),
-        "anthropic" | crate::config::VERTEX_KIND
-    ) {
+    if !provider.forwards_protocol(Protocol::AnthropicMessages) {
         return;
     }
     if target.api_version.is_none() {

@@ -38,6 +38,9 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The context window advertised for the built-in echo model.
+const ECHO_CONTEXT_WINDOW: u32 = 128_000;
+
 /// What the model endpoints say about one servable model, from its first target.
 struct Entry {
     /// The listed and requested name, without `:latest`.
@@ -45,7 +48,10 @@ struct Entry {
     /// The provider kind of the first target (`apex` for the built-in echo model): the model's
     /// `family` and `general.architecture`.
     kind: String,
-    profile: String,
+    /// What the first target's kind says of its models (the echo model: 128k, neither).
+    context_window: u32,
+    vision: bool,
+    thinking: bool,
     digest: String,
 }
 
@@ -70,7 +76,9 @@ impl Entry {
         Self {
             alias: alias.to_string(),
             kind: provider.map_or_else(|| "apex".to_string(), |p| p.kind.clone()),
-            profile: provider.map_or_else(|| ECHO_MODEL.to_string(), |p| p.profile.clone()),
+            context_window: provider.map_or(ECHO_CONTEXT_WINDOW, |p| p.context_window),
+            vision: provider.is_some_and(|p| p.vision),
+            thinking: provider.is_some_and(|p| p.thinking),
             digest,
         }
     }
@@ -91,29 +99,20 @@ impl Entry {
     }
 
     /// The context window advertised (`<arch>.context_length`, `context_length`): what the
-    /// provider family's current models take — Anthropic 200k, Gemini 1M — and a conservative
-    /// 128k for the rest (clients trim history to it).
+    /// kind's adapter says its current models take (clients trim history to it).
     fn context_length(&self) -> u32 {
-        match self.kind.as_str() {
-            "anthropic" => 200_000,
-            "gemini" => 1_048_576,
-            _ => 128_000,
-        }
+        self.context_window
     }
 
-    /// `capabilities`: `completion` and `tools` always (every route takes tools); `vision` for
-    /// the kinds whose models take images (`openai` except the DeepSeek profile, `azure`,
-    /// `anthropic`, `gemini`; not `cohere`, `ollama`, or the echo model); `thinking` where the
-    /// provider returns reasoning text (`anthropic`, `gemini`, the `deepseek` profile).
+    /// `capabilities`: `completion` and `tools` always (every route takes tools); `vision` and
+    /// `thinking` as the kind's adapter describes its models (by profile for OpenAI-compatible
+    /// providers; neither for the echo model).
     fn capabilities(&self) -> Vec<&'static str> {
         let mut capabilities = vec!["completion", "tools"];
-        let (kind, profile) = (self.kind.as_str(), self.profile.as_str());
-        if matches!(kind, "azure" | "anthropic" | "gemini")
-            || (kind == "openai" && profile != "deepseek")
-        {
+        if self.vision {
             capabilities.push("vision");
         }
-        if matches!(kind, "anthropic" | "gemini") || profile == "deepseek" {
+        if self.thinking {
             capabilities.push("thinking");
         }
         capabilities

@@ -1,17 +1,21 @@
-//! Google service-account OAuth, without I/O: what the router needs to turn a service-account key
-//! (the JSON file Google Cloud issues) into an access token for Vertex AI.
+//! Google service-account OAuth, as pure functions: what turns a service-account key (the JSON
+//! file Google Cloud issues) into an access token for Vertex AI. The router sends the request and
+//! caches the token; this module has no I/O, no clock and no randomness.
 //!
 //! The flow (Google's "OAuth 2.0 for Server to Server Applications", RFC 7523):
 //! 1. [`ServiceAccount::parse`] the key file.
 //! 2. [`assertion`]: a JWT signed with the account's RSA key (RS256), valid one hour.
-//! 3. `POST` [`token_request_body`] to `token_uri`, content type [`TOKEN_REQUEST_CONTENT_TYPE`].
-//! 4. [`parse_token_response`]: the access token and its lifetime in seconds; reuse it until
-//!    shortly before it expires.
+//! 3. `POST` [`token_request_body`] to `token_uri`, content type [`TOKEN_REQUEST_CONTENT_TYPE`]
+//!    ([`exchange_request`] builds that request).
+//! 4. [`parse_token_response`]: the access token and its lifetime in seconds
+//!    ([`exchange_response`]); reuse it until shortly before it expires.
 //!
 //! No error message ever contains the private key, the assertion or a token.
 
 use std::fmt;
 
+use apex_adapter_kit::error;
+use apex_adapter_kit::types::{AccessToken, AdapterError, ErrorKind, HttpRequest};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
@@ -28,9 +32,6 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 pub const ASSERTION_LIFETIME_SECS: u64 = 3600;
 /// The content type of [`token_request_body`].
 pub const TOKEN_REQUEST_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
-/// Prefix of the key-value entries caching access tokens (`<prefix><provider>#<key index>`, the
-/// value `{"token", "expires_at"}`).
-pub const TOKEN_PREFIX: &str = "apex:token:";
 /// The grant type of a JWT assertion (RFC 7523).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -258,6 +259,34 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<(String, u64), S
         );
     }
     Err(message)
+}
+
+/// The request exchanging the service-account key `json` for an access token at `now_secs`;
+/// an unusable key is an `auth` error (the key is broken).
+pub fn exchange_request(json: &str, now_secs: u64) -> Result<HttpRequest, AdapterError> {
+    let account = ServiceAccount::parse(json)
+        .map_err(|e| error(ErrorKind::Auth, format!("the service-account key: {e}")))?;
+    let assertion = assertion(&account, now_secs)
+        .map_err(|e| error(ErrorKind::Auth, format!("signing: {e}")))?;
+    Ok(HttpRequest {
+        method: "POST".to_string(),
+        url: account.token_uri,
+        headers: vec![(
+            "content-type".to_string(),
+            TOKEN_REQUEST_CONTENT_TYPE.to_string(),
+        )],
+        body: token_request_body(&assertion).into_bytes(),
+    })
+}
+
+/// The access token in the token endpoint's reply, or why there is none (`auth`).
+pub fn exchange_response(status: u16, body: &[u8]) -> Result<AccessToken, AdapterError> {
+    let (token, expires_in_secs) =
+        parse_token_response(status, body).map_err(|e| error(ErrorKind::Auth, e))?;
+    Ok(AccessToken {
+        token,
+        expires_in_secs,
+    })
 }
 
 /// At most 300 characters, no control characters.
@@ -542,6 +571,42 @@ ynbg5UAGTwyEZoBZOQ+VaLzdnyN4+geOi+CojCmGoSb36jV9VMJcFb/4sofqp7N+\n\
         sa.private_key = broken;
         assert_no_key(&assertion(&sa, NOW).unwrap_err());
         assert_no_key(&format!("{:?}", account()));
+    }
+
+    #[test]
+    fn the_exchange_is_a_signed_form_post_and_its_reply_a_token() {
+        let request = exchange_request(&key_file().to_string(), NOW).unwrap();
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.url, DEFAULT_TOKEN_URI);
+        assert_eq!(
+            request.headers,
+            vec![(
+                "content-type".to_string(),
+                TOKEN_REQUEST_CONTENT_TYPE.to_string()
+            )]
+        );
+        let expected = token_request_body(&assertion(&account(), NOW).unwrap());
+        assert_eq!(request.body, expected.into_bytes());
+
+        let error = exchange_request(r#"{"type":"authorized_user"}"#, NOW).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Auth);
+        assert!(
+            error.message.starts_with("the service-account key: "),
+            "{}",
+            error.message
+        );
+
+        let token = exchange_response(200, br#"{"access_token":"ya29.t","expires_in":99}"#);
+        assert_eq!(
+            token,
+            Ok(AccessToken {
+                token: "ya29.t".to_string(),
+                expires_in_secs: 99
+            })
+        );
+        let error = exchange_response(400, br#"{"error":"invalid_grant"}"#).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Auth);
+        assert!(error.message.contains("invalid_grant"), "{}", error.message);
     }
 
     #[test]
