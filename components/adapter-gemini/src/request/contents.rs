@@ -296,3 +296,27 @@ pub(super) fn function_response(text: &str, is_error: bool) -> Result<Box<RawVal
     };
     response.map_err(invalid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::validates_signatures;
+
+    #[test]
+    fn only_models_that_check_signatures_get_the_placeholder() {
+        for model in [
+            "gemini-3-pro-preview",
+            "models/gemini-3.1-flash",
+            "gemini-4-argon",
+            "my-tuned-model",
+        ] {
+            assert!(validates_signatures(model), "{model}");
+        }
+        for model in [
+            "gemini-2.5-flash",
+            "models/gemini-2.0-flash",
+            "gemini-1.5-pro",
+        ] {
+            assert!(!validates_signatures(model), "{model}");
+        }
+    }
+}
