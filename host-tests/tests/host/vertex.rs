@@ -4,10 +4,8 @@
 //! to rawPredict / streamRawPredict with the Vertex body. The key file is a test-only key made for
 //! these tests (`fixtures/vertex-test-service-account.json`); its token URI is a scripted upstream.
 
-mod common;
-
+use crate::common::Gateway;
 use apex_host::outbound::Reply;
-use common::Gateway;
 use serde_json::{Value, json};
 
 const TOKEN_URI: &str = "http://localhost:9/token";

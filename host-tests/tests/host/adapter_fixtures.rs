@@ -2,8 +2,6 @@
 //! The adapters' golden fixtures, run through the compiled adapter chain (`adapters.wasm`): the
 //! same cases `cargo test -p apex-adapter-<kind>` runs natively.
 
-mod common;
-
 use std::path::Path;
 
 use apex_adapter_kit::fixtures::{Translate, run_all};
@@ -58,7 +56,7 @@ impl Compiled {
             .enable_all()
             .build()
             .unwrap();
-        let (engine, component) = common::compiled(apex_host::components::ADAPTERS);
+        let (engine, component) = crate::common::compiled(apex_host::components::ADAPTERS);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
         let mut store = Store::new(
@@ -234,7 +232,7 @@ fn the_chain_reports_its_kinds_and_refuses_unknown_ones() {
 /// interface of types only (no functions) that every host satisfies without providing anything.
 #[test]
 fn the_adapter_chain_imports_no_capability() {
-    let (engine, component) = common::compiled(apex_host::components::ADAPTERS);
+    let (engine, component) = crate::common::compiled(apex_host::components::ADAPTERS);
     let imports: Vec<String> = component
         .component_type()
         .imports(&engine)

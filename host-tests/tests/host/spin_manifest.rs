@@ -4,8 +4,6 @@
 //! router reads are declared and passed to it, the router may reach every built-in provider, and
 //! apex.spin.toml names only variables Spin passes.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use apex_router::config::{CATALOG, CONFIG_VARIABLE, SINGLE_KEY_VARIABLE};
@@ -28,7 +26,7 @@ fn table<'a>(value: &'a Table, key: &str) -> &'a Table {
 }
 
 fn component_names(wasm: &'static [u8], imports: bool) -> Vec<String> {
-    let (engine, component) = common::compiled(wasm);
+    let (engine, component) = crate::common::compiled(wasm);
     let ty = component.component_type();
     if imports {
         ty.imports(&engine).map(|(n, _)| n.to_string()).collect()

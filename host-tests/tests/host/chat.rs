@@ -2,12 +2,10 @@
 //! Chat completions through the composed app, against scripted upstreams that reply in each
 //! provider's recorded wire shape.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::Gateway;
 use apex_host::outbound::Reply;
-use common::Gateway;
 use serde_json::{Value, json};
 
 const OPENAI: &str = "http://openai.test/v1";

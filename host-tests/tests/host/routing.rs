@@ -3,12 +3,10 @@
 //! Retry-After (kept in the key-value store), strategies and their distributions, the response
 //! cache, and `/stats` and `/metrics`.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{Gateway, Response};
 use apex_host::outbound::Reply;
-use common::{Gateway, Response};
 use serde_json::{Value, json};
 
 const A: &str = "http://a.test/v1";

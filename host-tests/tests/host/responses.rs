@@ -3,11 +3,9 @@
 //! objects and the event stream, state in the key-value store (chains on every provider kind,
 //! `store: false`, per-key scoping, expiry, persistence), and the stored-response endpoints.
 
-mod common;
-
+use crate::common::{Gateway, Response};
 use apex_host::kv::KvStore;
 use apex_host::outbound::Reply;
-use common::{Gateway, Response};
 use serde_json::{Value, json};
 
 const OPENAI: &str = "http://openai.test/v1";

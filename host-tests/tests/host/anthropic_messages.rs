@@ -3,12 +3,10 @@
 //! app: forwarded to Anthropic providers, translated for every other kind, errors in Anthropic's
 //! format.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{Gateway, Response};
 use apex_host::outbound::Reply;
-use common::{Gateway, Response};
 use serde_json::{Value, json};
 
 const OPENAI: &str = "http://openai.test/v1";

@@ -12,7 +12,8 @@ use http_body_util::{BodyExt, Full};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Compile each component once per test binary (and cache machine code across runs).
+/// Compile each component once per process: every test of the binary shares it (and machine code
+/// is cached across runs).
 pub fn compiled(wasm: &'static [u8]) -> (Engine, Component) {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     static CACHE: OnceLock<std::sync::Mutex<Vec<(usize, Component)>>> = OnceLock::new();

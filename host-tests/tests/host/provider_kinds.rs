@@ -3,10 +3,8 @@
 //! request, streamed, reaches the provider in its own protocol and comes back intact (text with
 //! non-ASCII characters, the tool call's name and argument JSON, usage, the finish reason).
 
-mod common;
-
+use crate::common::{Gateway, Response};
 use apex_host::outbound::Reply;
-use common::{Gateway, Response};
 use serde_json::{Value, json};
 
 const GEMINI: &str = "http://gemini.test/v1beta";

@@ -3,8 +3,6 @@
 //! `wasmtime serve -S cli -S keyvalue -S config` links: WASI, wasi-http, and the
 //! `wasmtime-wasi-keyvalue` / `wasmtime-wasi-config` implementations of the older drafts.
 
-mod common;
-
 use std::sync::Arc;
 
 use apex_host::outbound::{Hooks, Reply, Scripted};
@@ -56,7 +54,8 @@ struct Serve {
 
 impl Serve {
     fn new(vars: &[(&str, &str)]) -> Self {
-        let (engine, component) = common::compiled(apex_host::components::APEX_WASMTIME_SERVE);
+        let (engine, component) =
+            crate::common::compiled(apex_host::components::APEX_WASMTIME_SERVE);
         let mut linker: Linker<ServeState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();

@@ -3,10 +3,8 @@
 //! generate on translated providers (NDJSON streams by default), the model endpoints, key-in-path
 //! auth, and errors as `{"error": ...}`.
 
-mod common;
-
+use crate::common::{Gateway, Response};
 use apex_host::outbound::Reply;
-use common::{Gateway, Response};
 use serde_json::{Value, json};
 
 const OPENAI: &str = "http://openai.test/v1";
