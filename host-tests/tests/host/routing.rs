@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-//! Routing through the composed app with scripted upstreams: failover, cooldowns that honour
-//! Retry-After (kept in the key-value store), strategies and their distributions, the response
-//! cache, and `/stats` and `/metrics`.
+//! Routing through the composed app with scripted upstreams: cooldowns that honour Retry-After
+//! (kept in the key-value store), strategies and their distributions, timeouts, the per-key
+//! concurrency limit, and `/stats` and `/metrics`. Failover, the cache and strikes are scenarios
+//! (`host-tests/scenarios/routing-*`).
 
 use std::time::Duration;
 
@@ -144,22 +145,6 @@ fn hosts(gw: &Gateway) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_5xx_fails_over_to_the_next_target() {
-    let gw = gateway("");
-    gw.upstream.push(A, error(503));
-    gw.upstream.push(A, error(503));
-    gw.upstream.push(B, ok("from b"));
-    let r = ask(&gw, "chain", "key-alice").await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["choices"][0]["message"]["content"], "from b");
-    assert_eq!(
-        hosts(&gw),
-        ["a.test", "a.test", "b.test"],
-        "both keys of a, then b"
-    );
-}
-
-#[tokio::test]
 async fn a_429_benches_its_key_until_retry_after() {
     let gw = gateway("");
     gw.upstream
@@ -236,33 +221,6 @@ async fn a_400_goes_back_unchanged_and_is_not_retried() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_moves_to_the_next_target() {
-    let gw = gateway("");
-    gw.upstream.push(A, Reply::Refused);
-    gw.upstream.push(A, Reply::Refused);
-    gw.upstream.push(B, ok("b answers"));
-    let r = ask(&gw, "chain", "key-alice").await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["choices"][0]["message"]["content"], "b answers");
-}
-
-#[tokio::test]
-async fn failover_classes_are_configurable() {
-    // Only rate limits fail over: a 503 goes straight back.
-    let gw = Gateway::new(
-        &config("").replace(
-            "[gateway]\n",
-            "[gateway]\nfailover_on = [\"rate-limited\"]\n",
-        ),
-        VARS,
-    );
-    gw.upstream.push(A, error(503));
-    let r = ask(&gw, "chain", "key-alice").await;
-    assert_eq!(r.status, 503, "{}", r.text());
-    assert_eq!(gw.upstream.requests().len(), 1);
-}
-
-#[tokio::test]
 async fn round_robin_spreads_evenly() {
     let gw = gateway("");
     for url in [A, B, C] {
@@ -324,103 +282,6 @@ async fn random_and_least_used_reach_every_target() {
         (8..=12).contains(&to_b),
         "least-used sent {to_b} of 20 to b: {least:?}"
     );
-}
-
-#[tokio::test]
-async fn the_cache_answers_repeats_without_calling_the_provider() {
-    let gw = gateway("");
-    gw.upstream.push(B, ok("cached answer ☕"));
-    let first = ask(&gw, "cached", "key-alice").await;
-    assert_eq!(first.status, 200);
-    assert_eq!(first.header("x-apex-cache"), Some("miss"));
-    let second = ask(&gw, "cached", "key-alice").await;
-    assert_eq!(second.status, 200, "{}", second.text());
-    assert_eq!(second.header("x-apex-cache"), Some("hit"));
-    assert_eq!(
-        second.json()["choices"][0]["message"]["content"],
-        "cached answer ☕"
-    );
-    assert_eq!(gw.upstream.requests().len(), 1, "no upstream call on a hit");
-    // A streaming request for the same conversation is replayed as a stream.
-    let streamed = ask_with(&gw, "cached", "key-alice", &[], true).await;
-    assert_eq!(streamed.header("x-apex-cache"), Some("hit"));
-    assert_eq!(streamed.header("content-type"), Some("text/event-stream"));
-    let text: String = streamed
-        .sse_json()
-        .iter()
-        .filter_map(|c| {
-            c["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
-    assert_eq!(text, "cached answer ☕");
-    assert!(streamed.text().ends_with("data: [DONE]\n\n"));
-    assert_eq!(gw.upstream.requests().len(), 1);
-    // Another gateway key does not see alice's entries; no-cache bypasses the lookup.
-    gw.upstream.push(B, ok("for bob"));
-    let bob = ask(&gw, "cached", "key-bob").await;
-    assert_eq!(bob.header("x-apex-cache"), Some("miss"));
-    assert_eq!(bob.json()["choices"][0]["message"]["content"], "for bob");
-    gw.upstream.push(B, ok("fresh"));
-    let bypass = ask_with(
-        &gw,
-        "cached",
-        "key-alice",
-        &[("cache-control", "no-cache")],
-        false,
-    )
-    .await;
-    assert_eq!(bypass.header("x-apex-cache"), Some("miss"));
-    assert_eq!(bypass.json()["choices"][0]["message"]["content"], "fresh");
-    assert_eq!(gw.upstream.requests().len(), 3);
-    // Aliases without `cache = true` never cache.
-    gw.upstream.push(A, ok("one"));
-    gw.upstream.push(A, ok("two"));
-    assert_eq!(
-        ask(&gw, "solo", "key-alice").await.header("x-apex-cache"),
-        None
-    );
-    let again = ask(&gw, "solo", "key-alice").await;
-    assert_eq!(again.json()["choices"][0]["message"]["content"], "two");
-}
-
-#[tokio::test]
-async fn a_cached_stream_comes_from_a_streamed_answer_too() {
-    let gw = gateway("");
-    let chunk = |delta: Value, finish: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m2",
-                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
-        )
-    };
-    gw.upstream.push(
-        B,
-        Reply::sse([
-            chunk(
-                json!({"role": "assistant", "content": "Hallo "}),
-                Value::Null,
-            ),
-            chunk(json!({"content": "Welt"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            "data: [DONE]\n\n".to_string(),
-        ]),
-    );
-    let first = ask_with(&gw, "cached", "key-alice", &[], true).await;
-    assert_eq!(first.status, 200);
-    let second = ask(&gw, "cached", "key-alice").await;
-    assert_eq!(
-        second.header("x-apex-cache"),
-        Some("hit"),
-        "{}",
-        second.text()
-    );
-    assert_eq!(
-        second.json()["choices"][0]["message"]["content"],
-        "Hallo Welt"
-    );
-    assert_eq!(gw.upstream.requests().len(), 1);
 }
 
 #[tokio::test]
@@ -501,36 +362,6 @@ async fn stats_and_metrics_show_requests_errors_and_cooldowns() {
 }
 
 #[tokio::test]
-async fn without_admin_keys_only_a_single_key_reads_stats() {
-    // Two tenants and no admin list: neither reads the other's traffic.
-    let gw = gateway("");
-    let stats = gw
-        .call(
-            "GET",
-            "/stats",
-            &[("authorization", "Bearer key-alice")],
-            b"",
-        )
-        .await;
-    assert_eq!(stats.status, 403, "{}", stats.text());
-    // An admin list naming no key is a configuration error.
-    let broken = Gateway::new(
-        &config("").replace("[gateway]\n", "[gateway]\nadmin_keys = [\"carol\"]\n"),
-        VARS,
-    );
-    let r = broken
-        .call(
-            "GET",
-            "/v1/models",
-            &[("authorization", "Bearer key-alice")],
-            b"",
-        )
-        .await;
-    assert_eq!(r.status, 500);
-    assert!(r.text().contains("gateway.admin_keys"), "{}", r.text());
-}
-
-#[tokio::test]
 async fn a_provider_slower_than_first_token_timeout_is_left_for_the_next() {
     let gw = Gateway::new(
         &config("").replace(
@@ -582,40 +413,6 @@ async fn the_total_timeout_ends_a_stalled_request_with_504() {
     let r = ask(&gw, "solo", "key-alice").await;
     assert_eq!(r.status, 504, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "upstream_timeout");
-}
-
-#[tokio::test]
-async fn flaky_targets_are_benched_after_allowed_fails_in_a_row() {
-    let gw = gateway("");
-    // Three requests, each failing once on `a` (both keys) before b answers: the third run of
-    // failures reaches allowed_fails (3) in a row and benches `a`.
-    for _ in 0..2 {
-        gw.upstream.push(A, error(500));
-        gw.upstream.push(A, error(500));
-        gw.upstream.push(B, ok("b"));
-        assert_eq!(ask(&gw, "chain", "key-alice").await.status, 200);
-    }
-    assert_eq!(hosts(&gw).iter().filter(|h| *h == "a.test").count(), 4);
-    gw.upstream.push(B, ok("b again"));
-    assert_eq!(ask(&gw, "chain", "key-alice").await.status, 200);
-    assert_eq!(
-        hosts(&gw).iter().filter(|h| *h == "a.test").count(),
-        4,
-        "a benched after 4 failures in a row: {:?}",
-        hosts(&gw)
-    );
-    // A success clears the strikes: one failure then a success, and `a` stays in rotation.
-    let gw = gateway("");
-    gw.upstream.push(A, error(500));
-    gw.upstream.push(A, ok("a recovers"));
-    assert_eq!(ask(&gw, "chain", "key-alice").await.status, 200);
-    for _ in 0..3 {
-        gw.upstream.push(A, error(500));
-        gw.upstream.push(A, ok("a again"));
-        let r = ask(&gw, "chain", "key-alice").await;
-        assert_eq!(r.json()["choices"][0]["message"]["content"], "a again");
-    }
-    assert!(!hosts(&gw).contains(&"b.test".to_string()));
 }
 
 #[tokio::test]
