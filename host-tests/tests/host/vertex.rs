@@ -1,8 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! Anthropic on Vertex AI through the composed app: the service-account key is exchanged for an
-//! access token (RS256 JWT assertion), the token is cached in the key-value store, and requests go
-//! to rawPredict / streamRawPredict with the Vertex body. The key file is a test-only key made for
-//! these tests (`fixtures/vertex-test-service-account.json`); its token URI is a scripted upstream.
+//! access token (RS256 JWT assertion, decoded and checked here), the token is cached in the
+//! key-value store (sealed: the store holds no token), and requests go to rawPredict with the
+//! Vertex body. The key file is a test-only key made for these tests
+//! (`fixtures/vertex-test-service-account.json`, also in the `vertex-*` scenarios' vars.toml);
+//! its token URI is a scripted upstream. streamRawPredict and a refused exchange are scenarios.
 
 use crate::common::Gateway;
 use apex_host::outbound::Reply;
@@ -156,71 +158,5 @@ async fn openai_clients_reach_claude_on_vertex_with_a_cached_token() {
     assert!(
         stored.iter().any(|v| v.contains("\"sealed\"")),
         "the sealed token is cached: {stored:?}"
-    );
-}
-
-#[tokio::test]
-async fn claude_code_streams_pass_through_to_stream_raw_predict() {
-    let gw = gateway();
-    gw.upstream.push(TOKEN_URI, token_reply());
-    let recorded = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_vrtx_02\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":2}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-    gw.upstream.push(VERTEX, Reply::sse([recorded]));
-    let body = r#"{"model":"vclaude","max_tokens":100,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]}"#;
-    let r = gw
-        .call(
-            "POST",
-            "/v1/messages",
-            &[
-                ("anthropic-version", "2023-06-01"),
-                ("anthropic-beta", "interleaved-thinking-2025-05-14"),
-            ],
-            body.as_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.text(), recorded);
-    let call = &gw.upstream.requests()[1];
-    assert!(call.url.ends_with(":streamRawPredict"), "{}", call.url);
-    assert_eq!(
-        call.header("anthropic-beta"),
-        Some("interleaved-thinking-2025-05-14")
-    );
-    assert_eq!(call.header("anthropic-version"), None);
-    let sent = String::from_utf8(call.body.clone()).unwrap();
-    assert!(
-        sent.contains(r#""cache_control":{"type":"ephemeral"}"#),
-        "{sent}"
-    );
-    assert!(!sent.contains("vclaude"), "{sent}");
-    assert!(
-        sent.contains(r#""anthropic_version":"vertex-2023-10-16""#),
-        "{sent}"
-    );
-}
-
-#[tokio::test]
-async fn a_refused_token_exchange_is_the_gateways_problem_and_leaks_nothing() {
-    let gw = gateway();
-    gw.upstream.push(
-        TOKEN_URI,
-        Reply::json(
-            400,
-            r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#,
-        ),
-    );
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            &json!({"model": "vclaude", "messages": [{"role": "user", "content": "x"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 502, "{}", r.text());
-    assert_eq!(r.json()["error"]["code"], "upstream_auth_failed");
-    assert!(!r.text().contains("PRIVATE KEY"));
-    assert!(r.text().contains("invalid_grant"), "{}", r.text());
-    assert_eq!(
-        gw.upstream.requests().len(),
-        1,
-        "no Vertex call without a token"
     );
 }
