@@ -21,7 +21,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
     let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
-        targets::check_model_name(&routing.model)?;
+        targets::check_model_name(config, &routing.model)?;
         Ok(routing)
     }) {
         Ok(routing) => routing,
