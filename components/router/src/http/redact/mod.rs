@@ -73,6 +73,9 @@ pub struct Redactor {
     patterns: Vec<Pattern>,
     /// Secrets whose partial hints are redacted.
     hints: Vec<Vec<char>>,
+    /// Which patterns (without `\` or `%`) start with each ASCII character; index 128: the
+    /// others.
+    by_first: Vec<Vec<usize>>,
     /// Bit `a << 8 | b`: an encoded secret can start with bytes `a b`.
     pairs: Vec<u64>,
     /// Bytes that may start an encoded secret whatever follows.
@@ -86,6 +89,7 @@ impl Redactor {
         let mut redactor = Self {
             patterns: Vec::new(),
             hints: Vec::new(),
+            by_first: vec![Vec::new(); 129],
             pairs: vec![0; 1024],
             starts: [false; 256],
             window: 0,
@@ -120,6 +124,12 @@ impl Redactor {
             2 * longest + MAX_MASK_CHARS
         };
         redactor.window = longest.max(hint) * MAX_BYTES_PER_CHAR;
+        // One lookup per byte: a start byte sets every pair it begins.
+        for a in 0..=255u8 {
+            if redactor.starts[usize::from(a)] {
+                (0..=255u8).for_each(|b| redactor.pair(a, b));
+            }
+        }
         redactor
     }
 
@@ -145,10 +155,15 @@ impl Redactor {
         for next in [second, b'\\', b'%'] {
             self.pair(first, next);
         }
-        self.patterns.push(Pattern {
+        let pattern = Pattern {
             chars: text.chars().collect(),
             shallow: text.contains(['\\', '%']),
-        });
+        };
+        if !pattern.shallow {
+            let slot = pattern.chars.first().map_or(128, |c| first_slot(*c));
+            self.by_first[slot].push(self.patterns.len());
+        }
+        self.patterns.push(pattern);
     }
 
     fn pair(&mut self, a: u8, b: u8) {
@@ -158,9 +173,6 @@ impl Redactor {
 
     fn candidate(&self, text: &[u8], at: usize) -> bool {
         let a = text[at];
-        if self.starts[usize::from(a)] {
-            return true;
-        }
         let b = text.get(at + 1).copied().unwrap_or(0);
         let bit = usize::from(a) << 8 | usize::from(b);
         self.pairs[bit >> 6] & (1 << (bit & 63)) != 0
@@ -250,23 +262,33 @@ impl Redactor {
                 best = Some(best.map_or(end, |b| b.max(end)));
             }
         };
-        for pattern in &self.patterns {
-            if pattern.shallow {
-                for json in 0..=deepest.json {
-                    for percent in [false, deepest.percent] {
-                        let layer = Layer { json, percent };
-                        consider(match_at(text, at, layer, &pattern.chars));
-                    }
+        for pattern in self.patterns.iter().filter(|p| p.shallow) {
+            for json in 0..=deepest.json {
+                for percent in [false, deepest.percent] {
+                    let layer = Layer { json, percent };
+                    consider(match_at(text, at, layer, &pattern.chars));
                 }
-            } else if first == pattern.chars.first().copied() {
-                consider(match_at(text, at, deepest, &pattern.chars));
             }
         }
+        if let Some(c) = first {
+            for &index in &self.by_first[first_slot(c)] {
+                consider(match_at(text, at, deepest, &self.patterns[index].chars));
+            }
+        }
+        // A hint starts with the secret's first character or with its mask.
+        let masked = matches!(first, Some('*' | '…' | '.'));
         for secret in &self.hints {
-            consider(hint_at(text, at, deepest, secret));
+            if masked || first == secret.first().copied() {
+                consider(hint_at(text, at, deepest, secret));
+            }
         }
         best
     }
+}
+
+/// Where patterns starting with `c` are listed in `Redactor::by_first`.
+fn first_slot(c: char) -> usize {
+    if c.is_ascii() { c as usize } else { 128 }
 }
 
 /// Redact `secrets` from `text` (a [`Redactor`] made for one use).
@@ -363,21 +385,29 @@ fn match_at(text: &[u8], mut at: usize, layer: Layer, chars: &[char]) -> Option<
 /// Where a partial hint of `secret` starting at `at` ends: a prefix of it, a mask, a suffix of
 /// it, revealing at least [`MIN_HINT_CHARS`] characters.
 fn hint_at(text: &[u8], at: usize, layer: Layer, secret: &[char]) -> Option<usize> {
-    // `ends[p]`: where the first `p` characters of the secret end.
-    let mut ends = vec![at];
-    let mut pos = at;
-    while let Some(expected) = secret.get(ends.len() - 1) {
+    // The longest prefix of the secret written at `at`.
+    let (mut longest, mut pos) = (0, at);
+    while let Some(expected) = secret.get(longest) {
         match decode(text, pos, layer) {
             Some((c, next)) if c == *expected => {
                 pos = next;
-                ends.push(next);
+                longest += 1;
             }
             _ => break,
         }
     }
-    // The longest prefix first; a shorter one when the secret's own dots ran into the mask.
-    for (shown, &end) in ends.iter().enumerate().rev() {
-        let Some(after) = mask_at(text, end, layer) else {
+    // The longest prefix first; a shorter one only where the secret's own `.`, `*` or `…` may
+    // have run into the mask.
+    for shown in (0..=longest).rev() {
+        if shown < longest && !matches!(secret[shown], '*' | '…' | '.') {
+            continue;
+        }
+        let end = if shown == longest {
+            Some(pos)
+        } else {
+            match_at(text, at, layer, &secret[..shown])
+        };
+        let Some(after) = end.and_then(|end| mask_at(text, end, layer)) else {
             continue;
         };
         let (tail, end) = suffix_at(text, after, layer, secret);
