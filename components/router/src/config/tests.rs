@@ -297,7 +297,7 @@ fn secrets_include_custom_header_values() {
     // Short values are flags and versions, not credentials: scrubbing them would mangle bodies.
     assert!(!secrets.contains(&"true"), "{secrets:?}");
     assert!(secrets.contains(&"cf-secret-token"), "{secrets:?}");
-    let echoed = crate::http::error::scrub(
+    let echoed = crate::http::redact::redact(
         r#"{"error":"bad header: Bearer cf-secret-token (cf-secret-token)","retry":true}"#,
         &secrets,
     );

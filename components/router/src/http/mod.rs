@@ -7,6 +7,7 @@
 //! - `auth`, `cors`, `access` (an open gateway: local names, no foreign pages; the admin scope),
 //!   `concurrency` (per-key in-flight slots)
 //! - `error`: [`error::ApiError`] rendered in each protocol; `reply`: whole answers and headers
+//! - `redact`: secrets out of every upstream-derived byte a client sees, in every encoding
 //! - `transport`: outbound calls and the client response over `wasi:http`
 //! - `url`: provider base URLs and same-origin checks
 
@@ -16,6 +17,7 @@ mod client;
 pub mod concurrency;
 pub mod cors;
 pub mod error;
+pub mod redact;
 pub mod url;
 
 pub use client::Client;

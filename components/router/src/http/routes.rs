@@ -142,7 +142,7 @@ fn ollama_load(
         .ok()
         .and_then(|m| m.model.or(m.name))
         .unwrap_or_default();
-    if let Err(error) = crate::routing::targets::check_model_name(&requested) {
+    if let Err(error) = crate::routing::targets::check_model_name(config, &requested) {
         return send_error(out, &error, ErrorFormat::Ollama, client.cors);
     }
     let model = surfaces::ollama::model_name(&requested);

@@ -21,7 +21,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
     let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
-        targets::check_model_name(&routing.model)?;
+        targets::check_model_name(config, &routing.model)?;
         Ok(routing)
     }) {
         Ok(routing) => routing,
@@ -75,12 +75,8 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         if status == 429 || status >= 500 || status == 401 || status == 403 {
             continue;
         }
-        let text = upstream::scrubbed(
-            config,
-            Some(&target.api_key),
-            &String::from_utf8_lossy(&reply),
-        );
-        return transport::respond(out, status, json_headers(client.cors), text.as_bytes());
+        let reply = upstream::redactor(config, Some(&target.api_key)).bytes(&reply);
+        return transport::respond(out, status, json_headers(client.cors), &reply);
     }
     let request = match anthropic_messages::count_request(&body) {
         Ok(request) => request,

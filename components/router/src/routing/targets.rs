@@ -8,18 +8,98 @@ use crate::http::error::ApiError;
 /// them) small.
 pub const MAX_MODEL_NAME_BYTES: usize = 256;
 
-/// Refuses a requested model name longer than [`MAX_MODEL_NAME_BYTES`]: a 400
-/// `invalid_request_error` on `model` (the name itself is not quoted back).
-pub fn check_model_name(model: &str) -> Result<(), ApiError> {
-    if model.len() <= MAX_MODEL_NAME_BYTES {
-        return Ok(());
+/// The one check of a requested model name, made where a request is first read (chat on every
+/// surface, `count_tokens`, Ollama's load, show): a 400 `invalid_request_error` on `model`
+/// before any provider is asked.
+///
+/// - At most [`MAX_MODEL_NAME_BYTES`] (the name itself is not quoted back then).
+/// - No control characters, `?`, `#`, `%` (percent-encoded separators or dots), or `\`, and
+///   no empty, `.` or `..` path segment: whatever a provider's URL or a front end in between
+///   makes of it, the name cannot name another resource.
+/// - The model id a client chose for a configured provider (the part after `provider/`, or a
+///   name sent to the catalog provider owning its prefix) has `/` only where that provider's
+///   ids do: `openai`-kind providers (OpenRouter's `vendor/model`, Together's
+///   `meta-llama/...`, Fireworks' `accounts/...`) and Ollama (`user/model`); Gemini takes its
+///   own `models/` or `tunedModels/` prefix; other kinds none.
+pub fn check_model_name(config: &Config, model: &str) -> Result<(), ApiError> {
+    if model.len() > MAX_MODEL_NAME_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "The model name is {} bytes long; the limit is {MAX_MODEL_NAME_BYTES}.",
+            model.len()
+        ))
+        .code("model_name_too_long")
+        .param("model"));
     }
-    Err(ApiError::bad_request(format!(
-        "The model name is {} bytes long; the limit is {MAX_MODEL_NAME_BYTES}.",
-        model.len()
-    ))
-    .code("model_name_too_long")
+    let served = config.route_name(model);
+    let chosen = served
+        .split_once('/')
+        .filter(|(provider, id)| {
+            !config.models.contains_key(served.as_ref()) && !config.names_target(provider, id)
+        })
+        .and_then(|(provider, id)| Some((config.providers.get(provider)?, id)));
+    let problem = model_name_problem(model).or_else(|| {
+        chosen.and_then(|(provider, id)| {
+            model_name_problem(id).or_else(|| slash_problem(&provider.kind, id))
+        })
+    });
+    let Some(problem) = problem else {
+        return Ok(());
+    };
+    // Named, with control characters spelled out.
+    let shown: String = model
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect();
+    Err(ApiError::bad_request(match chosen {
+        Some((provider, _)) => format!(
+            "The model `{shown}` is not a model id of provider `{}`: {problem}.",
+            provider.name
+        ),
+        None => format!("The model `{shown}` is not a model name: {problem}."),
+    })
+    .code("invalid_model_name")
     .param("model"))
+}
+
+/// What makes `name` unfit to reach a provider, whatever its kind.
+pub fn model_name_problem(name: &str) -> Option<&'static str> {
+    if name.chars().any(char::is_control) {
+        return Some("it has a control character");
+    }
+    if name.contains(['?', '#']) {
+        return Some("it has a `?` or `#`");
+    }
+    if name.contains('%') {
+        return Some("it has a `%` (percent-encoding)");
+    }
+    if name.contains('\\') {
+        return Some("it has a backslash");
+    }
+    if name.contains('/')
+        && name
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Some("it has an empty, `.` or `..` path segment");
+    }
+    None
+}
+
+/// Whether a provider of `kind` has model ids like `id` with respect to `/`.
+pub fn slash_problem(kind: &str, id: &str) -> Option<&'static str> {
+    let bare = match kind {
+        "openai" | "ollama" => return None,
+        "gemini" => id
+            .strip_prefix("models/")
+            .or_else(|| id.strip_prefix("tunedModels/"))
+            .unwrap_or(id),
+        _ => id,
+    };
+    bare.contains('/')
+        .then_some("this provider's model ids have no `/`")
 }
 
 /// One try: a provider, the upstream model and the index of the key to use.
@@ -101,13 +181,40 @@ mod tests {
         );
     }
 
+    fn names_config() -> Config {
+        let text = r#"
+            [providers.or]
+            kind = "openai"
+            base_url = "http://or.test/v1"
+            keys = ["k"]
+            [providers.gm]
+            kind = "gemini"
+            base_url = "http://gm.test"
+            keys = ["k"]
+            [providers.an]
+            kind = "anthropic"
+            base_url = "http://an.test"
+            keys = ["k"]
+            [providers.ol]
+            kind = "ollama"
+            base_url = "http://ol.test"
+            keys = []
+            [models."team/coder"]
+            targets = ["an/claude-x"]
+        "#;
+        let vars = |name: &str| Some(format!("v-{name}"));
+        crate::config::load(Some(text), &vars).unwrap()
+    }
+
     #[test]
     fn model_names_are_bounded() {
-        assert_eq!(check_model_name(&"m".repeat(MAX_MODEL_NAME_BYTES)), Ok(()));
-        assert_eq!(check_model_name(""), Ok(()));
+        let config = names_config();
+        let check = |name: &str| check_model_name(&config, name);
+        assert_eq!(check(&"m".repeat(MAX_MODEL_NAME_BYTES)), Ok(()));
+        assert_eq!(check(""), Ok(()));
         // Bytes, not characters: 128 two-byte characters fit, one more does not.
-        assert_eq!(check_model_name(&"\u{e9}".repeat(128)), Ok(()));
-        let error = check_model_name(&format!("openai/{}", "\u{e9}".repeat(126))).unwrap_err();
+        assert_eq!(check(&"\u{e9}".repeat(128)), Ok(()));
+        let error = check(&format!("or/{}", "\u{e9}".repeat(127))).unwrap_err();
         assert_eq!(
             (error.status, error.kind, error.param, error.code),
             (
@@ -119,7 +226,64 @@ mod tests {
         );
         assert_eq!(
             error.message,
-            "The model name is 259 bytes long; the limit is 256."
+            "The model name is 257 bytes long; the limit is 256."
+        );
+    }
+
+    #[test]
+    fn model_names_are_model_ids_not_paths() {
+        let config = names_config();
+        let check = |name: &str| check_model_name(&config, name).map_err(|e| e.message);
+        for good in [
+            "gpt-4.1",
+            "claude-3-5-sonnet@20240620",
+            "gm/models/gemini-2.0-flash",
+            "gm/gemini-2.5-flash",
+            "gm/tunedModels/my-model",
+            "ol/llama3.2:latest",
+            "ol/library/llama3.2",
+            "or/deepseek-ai/DeepSeek-V3",
+            "or/accounts/fireworks/models/llama-v3p1-8b-instruct",
+            "or/meta-llama/llama-4-scout-17b-16e-instruct",
+            "an/claude-sonnet-4-5",
+            "team/coder",
+            "my model ...",
+        ] {
+            assert_eq!(check(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("gm/../../../x", "path segment"),
+            ("or/vendor/../model", "path segment"),
+            ("or/./x", "path segment"),
+            ("or//x", "path segment"),
+            ("or/x/", "path segment"),
+            ("../x", "path segment"),
+            ("or/x?alt=1", "`?`"),
+            ("or/x#frag", "`#`"),
+            ("or/x%2Fy", "percent"),
+            ("gm/..%2F..%2Fx", "percent"),
+            ("or/x\\..\\y", "backslash"),
+            ("or/x\ny", "control"),
+            ("gm/vendor/model", "no `/`"),
+            ("gm/models/a/b", "no `/`"),
+            ("an/claude/x", "no `/`"),
+            ("unknown/../x", "path segment"),
+        ] {
+            let message = check(bad).unwrap_err();
+            assert!(message.contains(why), "{bad}: {message}");
+        }
+        let error = check_model_name(&config, "gm/../x\n").unwrap_err();
+        assert_eq!(
+            (error.status, error.code),
+            (400, Some("invalid_model_name"))
+        );
+        assert_eq!(
+            error.message,
+            "The model `gm/../x\\n` is not a model id of provider `gm`: it has a control character."
+        );
+        assert_eq!(
+            check("gm/x/y").unwrap_err(),
+            "The model `gm/x/y` is not a model id of provider `gm`: this provider's model ids have no `/`."
         );
     }
 

@@ -122,7 +122,11 @@ fn forward(
         });
     let (mut request, target) = match request {
         Ok(built) => built,
-        Err(error) => return fail(out, client, &ApiError::from_upstream(&error)),
+        Err(error) => {
+            let mut error = ApiError::from_upstream(&error);
+            error.message = upstream::scrubbed(config, None, &error.message);
+            return fail(out, client, &error);
+        }
     };
     if !upstream::on_origin(&request, &target) {
         return fail(
@@ -135,18 +139,17 @@ fn forward(
     request.body.clear();
     match upstream::call(&request, &config.timeouts) {
         Ok(reply) => {
-            let text = upstream::scrubbed(
-                config,
-                Some(&target.api_key),
-                &String::from_utf8_lossy(&reply.body),
-            );
+            let body = upstream::redactor(config, Some(&target.api_key)).bytes(&reply.body);
             let headers = crate::http::reply::json_headers(client.cors);
-            transport::respond(out, reply.status, headers, text.as_bytes());
+            transport::respond(out, reply.status, headers, &body);
         }
         Err(error) => fail(
             out,
             client,
-            &ApiError::bad_gateway(format!("Could not reach the provider ({}).", error.message)),
+            &ApiError::bad_gateway(format!(
+                "Could not reach the provider ({}).",
+                upstream::scrubbed(config, Some(&target.api_key), &error.message)
+            )),
         ),
     }
 }
@@ -174,7 +177,10 @@ pub fn resource(
             return fail(out, client, &error);
         }
     };
-    let json = |out, body: Vec<u8>| crate::http::reply::json(out, &body, client.cors);
+    // A stored response holds what a provider answered: redacted like a live one.
+    let redactor = upstream::redactor(config, None);
+    let json =
+        |out, body: Vec<u8>| crate::http::reply::json(out, &redactor.bytes(&body), client.cors);
     match resource.action {
         Action::Retrieve => json(
             out,

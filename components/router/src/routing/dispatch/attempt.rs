@@ -9,6 +9,7 @@ use super::sink::{Clock, Sink};
 use super::upstream::{self, MAX_UPSTREAM_BODY, transport_error};
 use crate::bindings::adapter;
 use crate::http::error::ApiError;
+use crate::http::redact::Redactor;
 use crate::http::reply::json_headers;
 use crate::http::transport::{self, TransportError, UpstreamResponse, Waited};
 use crate::routing::failure::{self, FailureClass};
@@ -87,7 +88,10 @@ pub fn attempt<'a, S: Surface>(
     // carry) may still suit the next target: nothing was sent, so move on.
     let (http, forwarded) = match call.build(&target) {
         Ok(built) => built,
-        Err(error) => return Outcome::Retry(error, sink).into(),
+        Err(mut error) => {
+            error.message = call.scrubbed(&error.message);
+            return Outcome::Retry(error, sink).into();
+        }
     };
     if !upstream::on_origin(&http, &target) {
         let error = ApiError::bad_gateway(format!(
@@ -153,9 +157,15 @@ impl<S: Surface> Call<'_, '_, S> {
             .map_err(|error| ApiError::from_upstream(&error))
     }
 
+    /// What the client may see of this attempt's upstream bytes: the config's secrets and this
+    /// attempt's credential redacted (see `http::redact`).
+    pub fn redactor(&self) -> Redactor {
+        upstream::redactor(self.request.config, self.credential.as_deref())
+    }
+
     /// `text` without the config's secrets and this attempt's credential.
     pub fn scrubbed(&self, text: &str) -> String {
-        upstream::scrubbed(self.request.config, self.credential.as_deref(), text)
+        self.redactor().text(text)
     }
 
     /// A provider failure of `class`: the next attempt when the gateway fails over on it, else
@@ -186,7 +196,9 @@ impl<S: Surface> Call<'_, '_, S> {
     /// A connection failure or timeout.
     pub fn transport_failed(&self, error: &TransportError, sink: Sink) -> Report {
         let class = FailureClass::transport(error.timeout);
-        self.failed(transport_error(error), class, None, class.as_str(), sink)
+        let mut api_error = transport_error(error);
+        api_error.message = self.scrubbed(&api_error.message);
+        self.failed(api_error, class, None, class.as_str(), sink)
     }
 
     /// A failure the adapter classified.
@@ -242,12 +254,12 @@ impl<S: Surface> Call<'_, '_, S> {
         }
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
-                let text = self.scrubbed(&String::from_utf8_lossy(&body));
+                let body = self.redactor().bytes(&body).into_owned();
                 transport::respond(
                     out,
                     reply.status,
                     json_headers(&self.request.headers),
-                    text.as_bytes(),
+                    &body,
                 );
             }
             sink => {

@@ -1,6 +1,8 @@
 //! Delivery when the provider speaks the client's protocol: its reply reaches the client
-//! untouched (a stream byte for byte, keepalives only between complete events). When answers are
-//! kept (stored responses, the cache), a decoder reads along.
+//! untouched but for secrets (a stream byte for byte, keepalives only between complete events),
+//! which are redacted from every body and every stream line (`http::redact`: a line is sent once
+//! it is complete, so a key split across chunks is found too). When answers are kept (stored
+//! responses, the cache), a decoder reads along what the client gets.
 
 use apex_adapter_kit::types::Target;
 
@@ -9,6 +11,7 @@ use super::sink::{Read, Sink};
 use super::upstream::{MAX_UPSTREAM_BODY, forwarded_headers, transport_error};
 use crate::bindings::adapter;
 use crate::http::error::ApiError;
+use crate::http::redact::Stream;
 use crate::http::transport::{ClientResponse, UpstreamResponse};
 use crate::platform::now_secs;
 use crate::routing::accumulate::Accumulator;
@@ -66,7 +69,9 @@ impl<S: Surface> Call<'_, '_, S> {
         let request = self.request;
         match reply.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
-                let headers = forwarded_headers(&reply, &request.headers);
+                let redactor = self.redactor();
+                let headers = forwarded_headers(&reply, &request.headers, &redactor);
+                let body = redactor.bytes(&body);
                 self.pin(&body);
                 if request.keeps_answers()
                     && let Ok(response) =
@@ -85,7 +90,9 @@ impl<S: Surface> Call<'_, '_, S> {
     /// before committing, so a connection that dies at once fails over.
     pub fn pipe(&mut self, target: &Target, mut reply: UpstreamResponse, sink: Sink) -> Report {
         let request = self.request;
-        let headers = forwarded_headers(&reply, &request.headers);
+        let redactor = self.redactor();
+        let mut redacting = Stream::new(&redactor);
+        let headers = forwarded_headers(&reply, &request.headers, &redactor);
         let mut along = ReadAlong::new(&target.kind, request.keeps_answers());
         let mut sink = Some(sink);
         let first = match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {
@@ -115,6 +122,7 @@ impl<S: Surface> Call<'_, '_, S> {
         let Some(sink) = sink else {
             return Report::delivered();
         };
+        let first = redacting.push(&first);
         let mut client = match sink {
             Sink::Pending(out) => ClientResponse::start(out, reply.status, &headers),
             Sink::Started(client) => client,
@@ -134,6 +142,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let boundary = tail == *b"\n\n";
                 match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| boundary) {
                     Read::Chunk(chunk) => {
+                        let chunk = redacting.push(&chunk);
                         remember_tail(&mut tail, &chunk);
                         along.feed(&chunk, false);
                         if let Some(buffer) = head.as_mut() {
@@ -150,15 +159,20 @@ impl<S: Surface> Call<'_, '_, S> {
                         }
                     }
                     Read::End => {
+                        let rest = redacting.finish();
+                        along.feed(&rest, false);
+                        if let Some(Sink::Started(client)) = sink.as_mut() {
+                            client.write(&rest);
+                        }
                         complete = true;
                         break;
                     }
                     Read::ClientLeft => break,
                     Read::Failed(error) => {
-                        let mut bytes = Vec::new();
-                        request
-                            .writer(String::new())
-                            .error(&transport_error(&error), &mut bytes);
+                        let mut bytes = redacting.finish();
+                        let mut error = transport_error(&error);
+                        error.message = redactor.text(&error.message);
+                        request.writer(String::new()).error(&error, &mut bytes);
                         if let Some(Sink::Started(client)) = sink.as_mut() {
                             client.write(&bytes);
                         }

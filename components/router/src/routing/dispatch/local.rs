@@ -7,6 +7,7 @@ use wasip2::http::types::ResponseOutparam;
 use super::attempt::Outcome;
 use super::request::Request;
 use super::sink::Sink;
+use super::upstream;
 use crate::http::reply::json_headers;
 use crate::http::transport;
 use crate::platform::{now_secs, random_id};
@@ -43,6 +44,8 @@ impl<S: Surface> Request<'_, S> {
         let created = now_secs();
         // Kept before the client has it, so its next request can already use it.
         self.keep_answer(&id, created, response);
+        // A cached answer is a provider's: redacted like one.
+        let redactor = upstream::redactor(self.config, None);
         if self.routing.stream {
             let mut writer = S::writer(id, self.alias.to_string(), created, &self.routing);
             let mut bytes = Vec::new();
@@ -50,9 +53,11 @@ impl<S: Surface> Request<'_, S> {
                 writer.event(event, &mut bytes);
             }
             writer.done(&mut bytes);
+            let bytes = redactor.bytes(&bytes);
             transport::respond(out, 200, self.stream_headers(), &bytes);
         } else {
             let body = S::render(response, &id, self.alias, created, &self.routing);
+            let body = redactor.bytes(&body);
             transport::respond(out, 200, json_headers(&self.headers), &body);
         }
     }

@@ -42,7 +42,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
     let started = monotonic_ms();
     // Only what routing needs; the full request is validated when a target translates it.
     let routing = match S::routing(&body).and_then(|routing| {
-        targets::check_model_name(&routing.model)?;
+        targets::check_model_name(config, &routing.model)?;
         Ok(routing)
     }) {
         Ok(routing) => routing,

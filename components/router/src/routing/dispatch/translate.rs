@@ -2,6 +2,8 @@
 //! and rendered in the client's. Nothing but keepalives is sent until the first content decodes,
 //! so an early failure can still fail over.
 
+use std::borrow::Cow;
+
 use apex_adapter_kit::types::{AdapterError, StreamEvent, Target};
 
 use super::attempt::{Call, Outcome, Report};
@@ -39,6 +41,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let id = random_id(S::ID_PREFIX);
                 let created = now_secs();
                 let rendered = S::render(&response, &id, request.alias, created, &request.routing);
+                let rendered = self.redactor().bytes(&rendered).into_owned();
                 // Kept before the client has it, so its next request can already use it.
                 request.keep_translated(&id, created, &response);
                 request.respond(sink, 200, json_headers(&request.headers), &rendered);
@@ -58,6 +61,7 @@ impl<S: Surface> Call<'_, '_, S> {
         sink: Sink,
     ) -> Report {
         let request = self.request;
+        let redactor = self.redactor();
         let decoder = adapter::StreamDecoder::new(&target.kind);
         let id = random_id(S::ID_PREFIX);
         let created = now_secs();
@@ -106,7 +110,7 @@ impl<S: Surface> Call<'_, '_, S> {
                         Failure::Adapter(error) => ApiError::from_upstream(error),
                         Failure::Transport(error) => transport_error(error),
                     };
-                    error.message = self.scrubbed(&error.message);
+                    error.message = redactor.text(&error.message);
                     if let Sink::Started(mut client) = current {
                         writer.error(&error, &mut pending);
                         client.write(&pending);
@@ -134,6 +138,11 @@ impl<S: Surface> Call<'_, '_, S> {
                 writer.done(&mut pending);
             }
             if !pending.is_empty() || end {
+                // Whole events: a key the provider wrote into one is found (the model never saw
+                // a key, so none is split across deltas).
+                if let Cow::Owned(redacted) = redactor.bytes(&pending) {
+                    pending = redacted;
+                }
                 let Some(current) = sink.take() else {
                     return Report::delivered();
                 };

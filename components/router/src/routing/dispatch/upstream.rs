@@ -5,7 +5,8 @@
 use apex_adapter_kit::types::{AdapterError, HttpRequest, Target};
 
 use crate::config::{Config, Provider, Timeouts};
-use crate::http::error::{ApiError, scrub};
+use crate::http::error::ApiError;
+use crate::http::redact::Redactor;
 use crate::http::transport::{self, TransportError, UpstreamResponse};
 use crate::routing::targets::Attempt;
 
@@ -72,12 +73,17 @@ pub fn call(request: &HttpRequest, timeouts: &Timeouts) -> Result<Buffered, Tran
     })
 }
 
-/// `text` without the config's secrets and `credential` (an access token exists only at run
-/// time, so the config does not know it).
-pub fn scrubbed(config: &Config, credential: Option<&str>, text: &str) -> String {
+/// The redactor for what a call with `credential` brings back: the config's secrets and
+/// `credential` (an access token exists only at run time, so the config does not know it).
+pub fn redactor(config: &Config, credential: Option<&str>) -> Redactor {
     let mut secrets = config.secrets();
     secrets.extend(credential);
-    scrub(text, &secrets)
+    Redactor::new(&secrets)
+}
+
+/// `text` without the config's secrets and `credential`, in any encoding (see `http::redact`).
+pub fn scrubbed(config: &Config, credential: Option<&str>, text: &str) -> String {
+    redactor(config, credential).text(text)
 }
 
 /// The client's error for a provider that could not be reached or timed out.
@@ -93,12 +99,13 @@ pub fn transport_error(error: &TransportError) -> ApiError {
 }
 
 /// Headers for a forwarded reply: the provider's content type (a stream may come back as JSON when
-/// a provider ignores `stream`), no caching, and `extra` (CORS, ...).
+/// a provider ignores `stream`; redacted like the body), no caching, and `extra` (CORS, ...).
 pub fn forwarded_headers(
     upstream: &UpstreamResponse,
     extra: &[(String, String)],
+    redactor: &Redactor,
 ) -> Vec<(String, String)> {
     let content_type = apex_adapter_kit::http::header(&upstream.headers, "content-type")
         .unwrap_or("application/json");
-    crate::http::reply::stream_headers(content_type, extra)
+    crate::http::reply::stream_headers(&redactor.text(content_type), extra)
 }

@@ -253,7 +253,7 @@ pub fn show(config: &Config, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         .filter(|m| !m.is_empty())
         .or(request.name.filter(|m| !m.is_empty()))
         .ok_or_else(|| ApiError::bad_request("model is required").param("model"))?;
-    crate::routing::targets::check_model_name(&requested)?;
+    crate::routing::targets::check_model_name(config, &requested)?;
     let name = model_name(&requested);
     let served_as = config.route_name(name);
     let served_as: &str = &served_as;
