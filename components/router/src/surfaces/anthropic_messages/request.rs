@@ -193,6 +193,20 @@ pub fn to_neutral(request: WireRequest, needs_max_tokens: bool) -> Result<ChatRe
                 };
                 messages.push(message(Role::Assistant, parts));
             }
+            // A system message inside the conversation (what Claude Code sends with its
+            // mid-conversation-system beta): kept at its position; adapters place it as their
+            // provider can (a system message there, or with the system prompt).
+            "system" => {
+                let text = system_text(wire.content).map_err(|error| ApiError {
+                    message: error
+                        .message
+                        .replacen("system", &format!("{at}.content"), 1),
+                    ..error
+                })?;
+                if !text.is_empty() {
+                    messages.push(message(Role::System, vec![ContentPart::Text(text)]));
+                }
+            }
             other => {
                 return Err(invalid(format!(
                     "{at}.role: Input should be 'user' or 'assistant', not `{other}`"
