@@ -81,6 +81,16 @@ impl ApiError {
         )
     }
 
+    /// A WebSocket upgrade: the gateway speaks plain HTTP only.
+    pub fn upgrade_required() -> Self {
+        Self::new(
+            426,
+            "invalid_request_error",
+            "WebSocket connections are not supported here; use HTTP requests.",
+        )
+        .code("websocket_not_supported")
+    }
+
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(502, "api_error", message).code("upstream_error")
     }

@@ -52,6 +52,11 @@ pub fn route(
             count_tokens::count_tokens(config, client, body, out)
         }
         (Method::Post, "/v1/responses") => responses::create(config, client, body, out),
+        // Codex tries the Responses API over a WebSocket first; wasi:http has no upgrades, so say
+        // so at once (426) and it falls back to HTTP without retrying.
+        (Method::Get, "/v1/responses") if wants_websocket(client.headers) => {
+            send_error(out, &ApiError::upgrade_required(), errors, cors)
+        }
         (Method::Get | Method::Delete | Method::Post, _) if path.starts_with("/v1/responses/") => {
             let rest = path.trim_start_matches("/v1/responses/");
             let verb = match method {
@@ -160,4 +165,16 @@ fn ollama_load(
         json_headers(client.cors),
         &reply(model, now_secs()),
     );
+}
+
+/// Whether the request asks to switch to a WebSocket: `Upgrade: websocket`, or the handshake's
+/// `Sec-WebSocket-Key` (hosts drop the hop-by-hop `Upgrade` and `Connection` headers before the
+/// component sees the request).
+fn wants_websocket(headers: &[(String, String)]) -> bool {
+    let header = |name| apex_adapter_kit::http::header(headers, name);
+    header("sec-websocket-key").is_some()
+        || header("upgrade").is_some_and(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        })
 }
