@@ -56,13 +56,13 @@ impl From<Outcome> for Report {
     }
 }
 
-/// The attempt under way: the request, which key it uses, its clock, and the credential it sends
-/// (scrubbed from anything the client sees, like the config's secrets).
+/// The attempt under way: the request, which key it uses, its clock, and the redaction of what
+/// it brings back (the config's secrets and the credential it sends), built once per attempt.
 pub struct Call<'r, 'a, S: Surface> {
     pub request: &'r Request<'a, S>,
     pub attempt: &'r Attempt<'a>,
     pub clock: Clock,
-    pub credential: Option<String>,
+    pub redactor: Redactor,
 }
 
 /// Make `attempt` for `request`, answering into `sink`.
@@ -72,18 +72,19 @@ pub fn attempt<'a, S: Surface>(
     sink: Sink,
 ) -> Report {
     let config = request.config;
+    let target = upstream::target(attempt, &config.timeouts);
+    let credential = target.as_ref().ok().map(|target| target.api_key.as_str());
     let mut call = Call {
         request,
         attempt,
         clock: Clock::start(request, config.timeouts.first_token),
-        credential: None,
+        redactor: upstream::redactor(config, credential),
     };
-    let mut target = match upstream::target(attempt, &config.timeouts) {
+    let mut target = match target {
         Ok(target) => target,
         Err(error) => return call.adapter_failed(&error, sink),
     };
     S::forward_target(&mut target, attempt.provider, request.client.headers);
-    call.credential = Some(target.api_key.clone());
     // A request this target cannot take (unsupported feature, fields the translation cannot
     // carry) may still suit the next target: nothing was sent, so move on.
     let (http, forwarded) = match call.build(&target) {
@@ -157,15 +158,9 @@ impl<S: Surface> Call<'_, '_, S> {
             .map_err(|error| ApiError::from_upstream(&error))
     }
 
-    /// What the client may see of this attempt's upstream bytes: the config's secrets and this
-    /// attempt's credential redacted (see `http::redact`).
-    pub fn redactor(&self) -> Redactor {
-        upstream::redactor(self.request.config, self.credential.as_deref())
-    }
-
     /// `text` without the config's secrets and this attempt's credential.
     pub fn scrubbed(&self, text: &str) -> String {
-        self.redactor().text(text)
+        self.redactor.text(text)
     }
 
     /// A provider failure of `class`: the next attempt when the gateway fails over on it, else
@@ -254,7 +249,7 @@ impl<S: Surface> Call<'_, '_, S> {
         }
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
-                let body = self.redactor().bytes(&body).into_owned();
+                let body = self.redactor.bytes(&body).into_owned();
                 transport::respond(
                     out,
                     reply.status,

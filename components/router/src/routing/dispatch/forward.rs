@@ -69,8 +69,8 @@ impl<S: Surface> Call<'_, '_, S> {
         let request = self.request;
         match reply.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
-                let redactor = self.redactor();
-                let headers = forwarded_headers(&reply, &request.headers, &redactor);
+                let redactor = &self.redactor;
+                let headers = forwarded_headers(&reply, &request.headers, redactor);
                 let body = redactor.bytes(&body);
                 self.pin(&body);
                 if request.keeps_answers()
@@ -90,9 +90,9 @@ impl<S: Surface> Call<'_, '_, S> {
     /// before committing, so a connection that dies at once fails over.
     pub fn pipe(&mut self, target: &Target, mut reply: UpstreamResponse, sink: Sink) -> Report {
         let request = self.request;
-        let redactor = self.redactor();
-        let mut redacting = Stream::new(&redactor);
-        let headers = forwarded_headers(&reply, &request.headers, &redactor);
+        let redactor = &self.redactor;
+        let mut redacting = Stream::new(redactor);
+        let headers = forwarded_headers(&reply, &request.headers, redactor);
         let mut along = ReadAlong::new(&target.kind, request.keeps_answers());
         let mut sink = Some(sink);
         let first = match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {

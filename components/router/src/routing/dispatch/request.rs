@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use apex_adapter_kit::types::ChatRequest;
 
-use crate::config::Config;
+use crate::config::{Config, Provider};
 use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::platform::now_secs;
@@ -114,10 +114,10 @@ impl<'a, S: Surface> Request<'a, S> {
         S::STORES || self.cache.is_some()
     }
 
-    /// Whether translated answers must be collected: to keep them, or to keep the reasoning the
-    /// client's protocol cannot carry.
-    pub fn keeps_translated(&self) -> bool {
-        self.keeps_answers() || !S::CARRIES_REASONING
+    /// Whether translated answers of `provider` must be collected: to keep them, or to keep the
+    /// reasoning the client's protocol cannot carry (only providers whose models reason have any).
+    pub fn keeps_translated(&self, provider: &Provider) -> bool {
+        self.keeps_answers() || (!S::CARRIES_REASONING && provider.thinking)
     }
 
     /// How long a streaming client may wait in silence before a keepalive (`None`: never).

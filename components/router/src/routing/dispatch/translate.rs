@@ -41,7 +41,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let id = random_id(S::ID_PREFIX);
                 let created = now_secs();
                 let rendered = S::render(&response, &id, request.alias, created, &request.routing);
-                let rendered = self.redactor().bytes(&rendered).into_owned();
+                let rendered = self.redactor.bytes(&rendered).into_owned();
                 // Kept before the client has it, so its next request can already use it.
                 request.keep_translated(&id, created, &response);
                 request.respond(sink, 200, json_headers(&request.headers), &rendered);
@@ -61,7 +61,7 @@ impl<S: Surface> Call<'_, '_, S> {
         sink: Sink,
     ) -> Report {
         let request = self.request;
-        let redactor = self.redactor();
+        let redactor = &self.redactor;
         let decoder = adapter::StreamDecoder::new(&target.kind);
         let id = random_id(S::ID_PREFIX);
         let created = now_secs();
@@ -72,7 +72,9 @@ impl<S: Surface> Call<'_, '_, S> {
             &request.routing,
         );
         // The whole answer, for surfaces that store it and aliases that cache.
-        let mut whole = request.keeps_translated().then(Accumulator::default);
+        let mut whole = request
+            .keeps_translated(self.attempt.provider)
+            .then(Accumulator::default);
         let mut pending = Vec::new();
         // `Pending` or keepalive-`Started` until content flows; then `content` is set.
         let mut sink = Some(sink);
