@@ -15,6 +15,7 @@
 //! `tests/surfaces.rs` (`APEX_BLESS=1` rewrites the expectations).
 
 pub mod anthropic_messages;
+pub mod function_tool;
 pub mod json;
 pub mod models;
 pub mod ollama;

@@ -319,15 +319,10 @@ pub(super) fn chat_to_neutral(request: ChatWire) -> Result<ChatRequest, ApiError
         .tools
         .unwrap_or_default()
         .into_iter()
+        // Ollama has no strict mode.
         .map(|tool| Tool {
-            name: tool.function.name,
-            description: tool.function.description,
-            parameters: tool
-                .function
-                .parameters
-                .map(|p| p.get().to_string())
-                .unwrap_or_else(|| r#"{"type":"object","properties":{}}"#.to_string()),
             strict: None,
+            ..tool.into_tool()
         })
         .collect();
     let sampling = sampling(request.options)?;

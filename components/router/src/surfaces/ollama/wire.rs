@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::surfaces::function_tool::WireTool;
+
 #[derive(Deserialize)]
 pub(super) struct ChatRoutingFields {
     pub(super) model: String,
@@ -67,19 +69,6 @@ pub(super) struct WireToolCall {
 pub(super) struct WireCallFunction {
     pub(super) name: String,
     pub(super) arguments: Option<Box<RawValue>>,
-}
-
-/// An OpenAI-style function tool (`type` is not checked, as Ollama doesn't).
-#[derive(Deserialize)]
-pub(super) struct WireTool {
-    pub(super) function: WireToolFunction,
-}
-
-#[derive(Deserialize)]
-pub(super) struct WireToolFunction {
-    pub(super) name: String,
-    pub(super) description: Option<String>,
-    pub(super) parameters: Option<Box<RawValue>>,
 }
 
 /// The `options` the neutral form can carry. Runner and sampler settings it cannot (`num_ctx`,

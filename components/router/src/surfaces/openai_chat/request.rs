@@ -2,11 +2,12 @@
 
 use apex_adapter_kit::types::{
     ChatRequest, ContentPart, Image, ImageSource, JsonSchemaFormat, Message, Reasoning,
-    ResponseFormat, Role, Thinking, Tool, ToolCall, ToolChoice, ToolResult, ToolResultPart,
+    ResponseFormat, Role, Thinking, ToolCall, ToolChoice, ToolResult, ToolResultPart,
 };
 
 use super::wire::{Content, Part, Stop, WireRequest, WireResponseFormat, WireToolChoice};
 use crate::http::error::ApiError;
+use crate::surfaces::function_tool::WireTool;
 
 fn text_of(content: Content, at: &str) -> Result<String, ApiError> {
     match content {
@@ -116,20 +117,7 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
             }
         });
     }
-    let tools = request
-        .tools
-        .into_iter()
-        .map(|tool| Tool {
-            name: tool.function.name,
-            description: tool.function.description,
-            parameters: tool
-                .function
-                .parameters
-                .map(|p| p.get().to_string())
-                .unwrap_or_else(|| r#"{"type":"object","properties":{}}"#.to_string()),
-            strict: tool.function.strict,
-        })
-        .collect();
+    let tools = request.tools.into_iter().map(WireTool::into_tool).collect();
     let tool_choice = match request.tool_choice {
         None => None,
         Some(WireToolChoice::Mode(mode)) => Some(match mode.as_str() {

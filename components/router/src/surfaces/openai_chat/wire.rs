@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::surfaces::function_tool::WireTool;
+
 use crate::surfaces::text_or_list::{ListItem, TextOrList};
 
 #[derive(Deserialize)]
@@ -91,19 +93,6 @@ pub(super) struct WireFunction {
     pub(super) name: String,
     #[serde(default)]
     pub(super) arguments: String,
-}
-
-#[derive(Deserialize)]
-pub(super) struct WireTool {
-    pub(super) function: WireToolFunction,
-}
-
-#[derive(Deserialize)]
-pub(super) struct WireToolFunction {
-    pub(super) name: String,
-    pub(super) description: Option<String>,
-    pub(super) parameters: Option<Box<RawValue>>,
-    pub(super) strict: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -353,10 +353,7 @@ fn function_tool(tool: WireTool, at: &str, namespace: Option<&str>) -> Result<To
             None => name,
         },
         description: tool.description,
-        parameters: tool
-            .parameters
-            .map(|p| p.get().to_string())
-            .unwrap_or_else(|| r#"{"type":"object","properties":{}}"#.to_string()),
+        parameters: crate::surfaces::function_tool::parameters(tool.parameters),
         strict: tool.strict,
     })
 }
