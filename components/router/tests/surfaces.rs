@@ -89,12 +89,18 @@ fn error_json(error: &ApiError) -> Value {
 
 fn routing_json(routing: &Result<Routing, ApiError>) -> Value {
     match routing {
-        Ok(routing) => json!({
-            "model": routing.model,
-            "stream": routing.stream,
-            "include_usage": routing.include_usage,
-            "echo": routing.echo,
-        }),
+        Ok(routing) => {
+            let mut fields = json!({
+                "model": routing.model,
+                "stream": routing.stream,
+                "include_usage": routing.include_usage,
+                "echo": routing.echo,
+            });
+            if !routing.hosted_tools.is_empty() {
+                fields["hosted_tools"] = json!(routing.hosted_tools);
+            }
+            fields
+        }
         Err(error) => json!({ "error": error_json(error) }),
     }
 }
@@ -168,6 +174,7 @@ fn run_case<S: Surface>(dir: &Path) -> Result<(), String> {
         stream: false,
         include_usage: case.include_usage,
         echo: Value::Null,
+        hosted_tools: Vec::new(),
     };
     let request = dir.join("request.json");
     if request.exists() {

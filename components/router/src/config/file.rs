@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::types::Strategy;
+use super::types::{HostedTools, Strategy};
 use crate::routing::failure::FailureClass;
 
 /// The whole document; every section may be left out.
@@ -62,6 +62,8 @@ pub(super) struct GatewaySection {
     pub(super) first_token_timeout_secs: Option<u64>,
     pub(super) total_timeout_secs: Option<u64>,
     pub(super) responses_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub(super) hosted_tools: HostedTools,
 }
 
 impl Default for GatewaySection {
@@ -85,6 +87,7 @@ impl Default for GatewaySection {
             max_concurrent_per_key: None,
             auto_providers: true,
             echo_model: true,
+            hosted_tools: HostedTools::default(),
         }
     }
 }

@@ -100,6 +100,7 @@ pub fn load_with(
         providers,
         models,
         echo_model: gateway.echo_model,
+        hosted_tools: gateway.hosted_tools,
     })
 }
 

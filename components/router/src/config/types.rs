@@ -31,6 +31,22 @@ pub enum Strategy {
     LeastUsed,
 }
 
+/// What happens to a client's hosted tools (tools the provider runs itself: OpenAI's `web_search`,
+/// `file_search`, ...; Anthropic's server tools) when the request is translated for a provider that
+/// cannot run them (`hosted_tools = "..."` in `[gateway]`). Forwarded requests keep them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostedTools {
+    /// Map a tool to the provider's own equivalent where Apex knows one, else drop it (default).
+    /// No mapping is implemented yet, so today this drops like `drop`.
+    #[default]
+    Map,
+    /// Leave the tool out of the provider's request and name it in `x-apex-dropped-tools`.
+    Drop,
+    /// Refuse the request with a 400 naming the tool.
+    Reject,
+}
+
 /// How an alias is served besides its targets (`[models.<alias>]`). Catalog aliases and direct
 /// `provider/model` names get [`AliasPolicy::default`]: failover, no cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +217,7 @@ pub struct Config {
     /// How long stored `/v1/responses` live.
     pub responses_ttl_secs: u64,
     pub echo_model: bool,
+    pub hosted_tools: HostedTools,
 }
 
 /// How long the gateway waits for providers, in seconds.

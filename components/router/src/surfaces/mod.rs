@@ -16,6 +16,7 @@
 
 pub mod anthropic_messages;
 pub mod function_tool;
+pub mod hosted_tools;
 pub mod json;
 pub mod models;
 pub mod ollama;
@@ -38,6 +39,9 @@ pub struct Routing {
     pub include_usage: bool,
     /// Request settings the surface repeats in its answers (the Responses object echoes them).
     pub echo: serde_json::Value,
+    /// The hosted tools the request offers (see [`hosted_tools`]): kept when forwarded, dropped or
+    /// refused when translated.
+    pub hosted_tools: Vec<String>,
 }
 
 impl Routing {
@@ -47,6 +51,7 @@ impl Routing {
             stream,
             include_usage: false,
             echo: serde_json::Value::Null,
+            hosted_tools: Vec::new(),
         }
     }
 }

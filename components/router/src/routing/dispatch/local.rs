@@ -58,7 +58,7 @@ impl<S: Surface> Request<'_, S> {
         } else {
             let body = S::render(response, &id, self.alias, created, &self.routing);
             let body = redactor.bytes(&body);
-            transport::respond(out, 200, json_headers(&self.headers), &body);
+            transport::respond(out, 200, json_headers(&self.answer_headers()), &body);
         }
     }
 }

@@ -7,12 +7,12 @@ use std::marker::PhantomData;
 
 use apex_adapter_kit::types::ChatRequest;
 
-use crate::config::{Config, Provider};
+use crate::config::{Config, HostedTools, Provider};
 use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::platform::now_secs;
 use crate::state::carry::{self, Carried, Reattached};
-use crate::surfaces::{Routing, Surface};
+use crate::surfaces::{Routing, Surface, hosted_tools};
 
 /// A cache entry to write when the answer completes.
 pub struct CachePlan {
@@ -72,6 +72,10 @@ impl<'a, S: Surface> Request<'a, S> {
 
     fn parsed(&self) -> &(Result<ChatRequest, ApiError>, Reattached) {
         self.neutral.get_or_init(|| {
+            let hosted = &self.routing.hosted_tools;
+            if !hosted.is_empty() && self.config.hosted_tools == HostedTools::Reject {
+                return (Err(hosted_tools::refused(hosted)), Reattached::default());
+            }
             let mut request = S::to_neutral(self.body);
             let mut done = Reattached::default();
             if let Ok(request) = request.as_mut()
@@ -104,9 +108,22 @@ impl<'a, S: Surface> Request<'a, S> {
         S::writer(id, self.alias.to_string(), now_secs(), &self.routing)
     }
 
-    /// Headers of the client's event stream.
+    /// Headers of a translated (or local) answer: those of every answer, and the hosted tools
+    /// the provider went without.
+    pub fn answer_headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.headers.clone();
+        if !self.routing.hosted_tools.is_empty() {
+            headers.push((
+                hosted_tools::DROPPED_HEADER.to_string(),
+                self.routing.hosted_tools.join(", "),
+            ));
+        }
+        headers
+    }
+
+    /// Headers of the client's event stream (translated or local).
     pub fn stream_headers(&self) -> Vec<(String, String)> {
-        crate::http::reply::stream_headers(S::STREAM_CONTENT_TYPE, &self.headers)
+        crate::http::reply::stream_headers(S::STREAM_CONTENT_TYPE, &self.answer_headers())
     }
 
     /// Whether finished answers must be collected (to store or to cache them).

@@ -50,6 +50,7 @@ impl Surface for AnthropicMessages {
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
             echo: Value::Null,
+            hosted_tools: crate::surfaces::hosted_tools::in_anthropic_tools(fields.tools.as_deref()),
         })
     }
 
@@ -117,6 +118,7 @@ struct RoutingFields {
     stream: Option<bool>,
     #[allow(dead_code)] // checked to be an array, not used
     messages: Vec<serde::de::IgnoredAny>,
+    tools: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// A `count_tokens` body (no `max_tokens`) in neutral form, for the local estimate.

@@ -216,8 +216,9 @@ pub fn to_neutral(request: WireRequest, needs_max_tokens: bool) -> Result<ChatRe
     }
     let mut tools = Vec::new();
     for (i, tool) in request.tools.unwrap_or_default().into_iter().enumerate() {
-        if let Some(kind) = tool.kind.as_deref().filter(|k| *k != "custom") {
-            return Err(only_on_anthropic(&format!("tools[{i}]"), kind));
+        // Server tools are left out (`Routing::hosted_tools` says which).
+        if tool.kind.as_deref().is_some_and(|k| k != "custom") {
+            continue;
         }
         tools.push(Tool {
             name: tool.name,

@@ -82,6 +82,7 @@ impl<E: Endpoint> Surface for Ollama<E> {
             stream: peek.stream.unwrap_or(true),
             include_usage: true,
             echo: serde_json::Value::Null,
+            hosted_tools: Vec::new(),
         })
     }
 

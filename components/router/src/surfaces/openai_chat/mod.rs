@@ -37,6 +37,7 @@ impl Surface for OpenAiChat {
         Ok(Routing {
             stream: fields.stream(),
             include_usage: fields.include_usage(),
+            hosted_tools: fields.hosted_tools(),
             model: fields.model,
             echo: serde_json::Value::Null,
         })
@@ -75,9 +76,19 @@ pub struct RoutingFields {
     stream_options: Option<StreamOptions>,
     #[allow(dead_code)] // checked to be an array of objects, not used
     messages: Vec<serde::de::IgnoredAny>,
+    /// OpenAI's search models search the web when this is present (a hosted tool).
+    web_search_options: Option<serde::de::IgnoredAny>,
 }
 
 impl RoutingFields {
+    /// The hosted tools the request offers: web search, for OpenAI's search models.
+    pub fn hosted_tools(&self) -> Vec<String> {
+        match self.web_search_options {
+            Some(_) => vec!["web_search".to_string()],
+            None => Vec::new(),
+        }
+    }
+
     pub fn stream(&self) -> bool {
         self.stream.unwrap_or(false)
     }

@@ -157,15 +157,11 @@ fn required<T>(value: Option<T>, at: &str, field: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| invalid(format!("Missing required parameter: '{at}.{field}'.")))
 }
 
-/// Tools the provider would have to run itself (OpenAI's hosted tools): only OpenAI can.
+/// A `tool_choice` that forces a tool the provider would have to run itself (OpenAI's hosted
+/// tools): only OpenAI can.
 fn hosted_tool(at: &str, kind: &str) -> ApiError {
-    let hint = if kind.starts_with("web_search") {
-        " (Codex: set `web_search = \"disabled\"` in its config)"
-    } else {
-        ""
-    };
     invalid(format!(
-        "{at}: the built-in `{kind}` tool runs on OpenAI's servers; this model's provider cannot run it. Send function tools only{hint}."
+        "{at}: the built-in `{kind}` tool runs on OpenAI's servers; this model's provider cannot run it, so it cannot be forced. Force a function tool or use `auto`."
     ))
     .code("unsupported_tool")
 }
@@ -332,14 +328,15 @@ fn tools(wire: Vec<WireTool>) -> Result<Vec<Tool>, ApiError> {
             "namespace" => {
                 let namespace = required(tool.name, &at, "name")?;
                 for (j, inner) in tool.tools.unwrap_or_default().into_iter().enumerate() {
-                    let at = format!("{at}.tools[{j}]");
-                    if inner.kind != "function" {
-                        return Err(hosted_tool(&at, &inner.kind));
+                    // Hosted tools are left out (`Routing::hosted_tools` says which).
+                    if inner.kind == "function" {
+                        let at = format!("{at}.tools[{j}]");
+                        out.push(function_tool(inner, &at, Some(&namespace))?);
                     }
-                    out.push(function_tool(inner, &at, Some(&namespace))?);
                 }
             }
-            other => return Err(hosted_tool(&at, other)),
+            // Hosted tools are left out (`Routing::hosted_tools` says which).
+            _ => {}
         }
     }
     Ok(out)
