@@ -73,7 +73,9 @@ impl Surface for Responses {
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
             echo: fields.echo(),
-            hosted_tools: crate::surfaces::hosted_tools::in_responses_tools(fields.tools.as_deref()),
+            hosted_tools: crate::surfaces::hosted_tools::in_responses_tools(
+                fields.tools.as_deref(),
+            ),
         })
     }
 
