@@ -6,6 +6,7 @@ mod common;
 mod adapter_fixtures;
 mod anthropic_messages;
 mod chat;
+mod client_libs;
 mod local_host;
 mod openai_sdk;
 mod outbound;

@@ -1,0 +1,194 @@
+"""What the Python tests share: where Apex and the scripted provider are, the expected-failure list,
+and reading what the provider received, per provider kind."""
+
+import fnmatch
+import json
+import os
+import urllib.parse
+import urllib.request
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APEX_URL = os.environ.get("APEX_URL", "")
+APEX_KEY = os.environ.get("APEX_KEY", "")
+PROVIDER_URL = os.environ.get("PROVIDER_URL", "")
+
+# The Apex alias served by each provider kind (run.py's config), and the provider's model behind it.
+KINDS = {"openai": "openai-kind", "anthropic": "anthropic-kind", "gemini": "gemini-kind"}
+UPSTREAM_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash"}
+
+# What the scripted provider answers (scripted_provider.py).
+TEXT = "Hello from the scripted provider."
+WEATHER_ARGS = {"city": "Paris"}
+STRUCTURED = {"city": "Paris", "temperature_c": 21}
+TOOL_OUTPUT = "18 degrees and sunny"
+WEATHER_TOOL_DESCRIPTION = "Current weather for a city"
+
+
+def expected_failure(cell):
+    """The reason a cell is listed in expected_failures.txt, or None (always None with
+    APEX_LIBS_IGNORE_EXPECTED=1, to see how listed cells fail)."""
+    if os.environ.get("APEX_LIBS_IGNORE_EXPECTED") == "1":
+        return None
+    reason = None
+    with open(os.path.join(HERE, "expected_failures.txt")) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("# Waiting for:"):
+                reason = line.removeprefix("# ").strip()
+            if not line or line.startswith("#"):
+                continue
+            pattern = line.split("#", 1)[0].strip()
+            if len(pattern.split("/")) == len(cell.split("/")) and all(
+                fnmatch.fnmatchcase(part, want) for part, want in zip(cell.split("/"), pattern.split("/"))
+            ):
+                return reason or "listed in expected_failures.txt"
+    return None
+
+
+def nonce(cell):
+    return f"[{cell} {uuid.uuid4().hex[:8]}]"
+
+
+def provider_requests(marker):
+    """The requests the scripted provider received whose body holds `marker`, oldest first."""
+    url = f"{PROVIDER_URL}/_scripted/requests?" + urllib.parse.urlencode({"contains": marker})
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)["requests"]
+
+
+def received(marker, kind, count=None):
+    """The provider's requests for this marker, checked: each one reached the kind's API, was
+    accepted, and named the upstream model."""
+    requests = provider_requests(marker)
+    assert requests, f"the {kind} provider received no request holding {marker}"
+    for request in requests:
+        assert request["status"] == 200, f"the provider rejected {request['path']}: {request.get('error')}\n{request['raw']}"
+        path = request["path"]
+        model = UPSTREAM_MODELS[kind]
+        if kind == "openai":
+            assert path == "/v1/chat/completions", path
+            assert request["body"]["model"] == model
+            assert request["headers"]["authorization"] == "Bearer sk-scripted-openai"
+        elif kind == "anthropic":
+            assert path == "/v1/messages", path
+            assert request["body"]["model"] == model
+            assert request["headers"]["x-api-key"] == "sk-ant-scripted"
+        else:
+            assert path in (f"/v1beta/models/{model}:generateContent", f"/v1beta/models/{model}:streamGenerateContent"), path
+            assert request["headers"]["x-goog-api-key"] == "scripted-gemini-key"
+    if count is not None:
+        assert len(requests) == count, f"expected {count} provider requests, got {len(requests)}"
+    return requests
+
+
+def is_stream(kind, request):
+    if kind == "gemini":
+        return request["path"].endswith(":streamGenerateContent") and request["query"] == "alt=sse"
+    return request["body"].get("stream") is True
+
+
+def user_texts(kind, body):
+    """Every user-turn text the provider got."""
+    texts = []
+    if kind == "openai":
+        for message in body["messages"]:
+            if message["role"] == "user":
+                content = message["content"]
+                texts += [content] if isinstance(content, str) else [p.get("text", "") for p in content]
+    elif kind == "anthropic":
+        for message in body["messages"]:
+            if message["role"] == "user":
+                content = message["content"]
+                texts += [content] if isinstance(content, str) else [b.get("text", "") for b in content if b.get("type") == "text"]
+    else:
+        for content in body["contents"]:
+            if content.get("role", "user") == "user":
+                texts += [p["text"] for p in content["parts"] if "text" in p]
+    return texts
+
+
+def tools_offered(kind, body):
+    """{name: (description, parameter schema)} of the function tools declared to the provider."""
+    if kind == "openai":
+        return {t["function"]["name"]: (t["function"].get("description"), t["function"].get("parameters")) for t in body.get("tools", [])}
+    if kind == "anthropic":
+        return {t["name"]: (t.get("description"), t.get("input_schema")) for t in body.get("tools", [])}
+    out = {}
+    for tool in body.get("tools", []):
+        for d in tool.get("functionDeclarations", []):
+            out[d["name"]] = (d.get("description"), d.get("parameters", d.get("parametersJsonSchema")))
+    return out
+
+
+def tool_exchange(kind, body):
+    """(call name, call arguments, result text) of the tool call and result the provider was sent back."""
+    if kind == "openai":
+        messages = body["messages"]
+        call = next(m for m in messages if m["role"] == "assistant" and m.get("tool_calls"))["tool_calls"][0]
+        result = next(m for m in messages if m["role"] == "tool")
+        assert result["tool_call_id"] == call["id"]
+        content = result["content"]
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+        return call["function"]["name"], json.loads(call["function"]["arguments"]), text
+    if kind == "anthropic":
+        messages = body["messages"]
+        use = next(b for m in messages if m["role"] == "assistant" and isinstance(m["content"], list) for b in m["content"] if b["type"] == "tool_use")
+        result = next(b for m in messages if m["role"] == "user" and isinstance(m["content"], list) for b in m["content"] if b["type"] == "tool_result")
+        assert result["tool_use_id"] == use["id"]
+        content = result.get("content")
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
+        return use["name"], use["input"], text
+    contents = body["contents"]
+    call = next(p["functionCall"] for c in contents if c.get("role") == "model" for p in c["parts"] if "functionCall" in p)
+    response = next(p["functionResponse"] for c in contents if c.get("role", "user") == "user" for p in c["parts"] if "functionResponse" in p)
+    assert response["name"] == call["name"]
+    # The scripted provider reads the result text from the same place.
+    payload = response["response"]
+    text = payload.get("content", payload.get("output", payload.get("result", payload)))
+    return call["name"], call.get("args", {}), text if isinstance(text, str) else json.dumps(text)
+
+
+def structured_request(kind, body):
+    """(how, schema): how the provider was asked for a structured answer (a JSON schema for the
+    answer, or a forced tool) and the schema it got."""
+    if kind == "openai":
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            return "json_schema", response_format["json_schema"]["schema"]
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict):
+            name = choice["function"]["name"]
+            return "tool", tools_offered(kind, body)[name][1]
+        if choice == "required" and len(body.get("tools", [])) == 1:
+            return "tool", body["tools"][0]["function"].get("parameters")
+    elif kind == "anthropic":
+        output = (body.get("output_config") or {}).get("format") or body.get("output_format")
+        if output:
+            return "json_schema", output["schema"]
+        choice = body.get("tool_choice") or {}
+        if choice.get("type") == "tool":
+            return "tool", tools_offered(kind, body)[choice["name"]][1]
+        if choice.get("type") == "any" and len(body.get("tools", [])) == 1:
+            return "tool", body["tools"][0].get("input_schema")
+    else:
+        config = body.get("generationConfig") or {}
+        if config.get("responseMimeType") == "application/json":
+            return "json_schema", config.get("responseJsonSchema", config.get("responseSchema"))
+        calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+        if calling.get("mode") == "ANY" and len(calling.get("allowedFunctionNames", [])) == 1:
+            return "tool", tools_offered(kind, body)[calling["allowedFunctionNames"][0]][1]
+        offered = tools_offered(kind, body)
+        if calling.get("mode") == "ANY" and len(offered) == 1:
+            return "tool", next(iter(offered.values()))[1]
+    raise AssertionError(f"the {kind} provider was not asked for a structured answer: {json.dumps(body)}")
+
+
+def assert_weather_schema(schema):
+    """The answer schema every structured test uses: {city: string, temperature_c: number}."""
+    assert schema is not None
+    properties = schema["properties"]
+    assert set(properties) == {"city", "temperature_c"}, properties
+    assert properties["city"]["type"].lower() == "string"
+    assert properties["temperature_c"]["type"].lower() in ("number", "integer")
+    assert set(schema.get("required", [])) == {"city", "temperature_c"}

@@ -1,0 +1,99 @@
+"""LangChain chat models pointed at Apex: ChatOpenAI (Chat Completions, and the Responses API),
+ChatAnthropic and ChatGoogleGenerativeAI, each against providers of the openai, anthropic and
+gemini kinds: text, a stream, a tool round trip and a structured answer. Each checks what the
+library returned and what the provider received."""
+
+import pytest
+from langchain_anthropic import ChatAnthropic
+from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_google_genai import ChatGoogleGenerativeAI
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
+
+from helpers import (
+    APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
+    assert_weather_schema, is_stream, nonce, received, structured_request, tool_exchange, tools_offered, user_texts,
+)
+
+LIBRARY = "langchain"
+SURFACES = ["openai-chat", "openai-responses", "anthropic", "google-genai"]
+
+
+def chat_model(surface, kind):
+    model = KINDS[kind]
+    if surface == "openai-chat":
+        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60)
+    if surface == "openai-responses":
+        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, use_responses_api=True)
+    if surface == "anthropic":
+        return ChatAnthropic(model=model, base_url=APEX_URL, api_key=APEX_KEY, max_retries=0, timeout=60, max_tokens=256)
+    return ChatGoogleGenerativeAI(model=model, base_url=APEX_URL, google_api_key=APEX_KEY, max_retries=0, timeout=60)
+
+
+@tool(description=WEATHER_TOOL_DESCRIPTION)
+def get_weather(city: str) -> str:
+    return TOOL_OUTPUT
+
+
+class Weather(BaseModel):
+    city: str
+    temperature_c: float
+
+
+cells = pytest.mark.parametrize("kind", list(KINDS))
+surfaces = pytest.mark.parametrize("surface", SURFACES)
+
+
+@surfaces
+@cells
+def test_text(surface, kind, cell):
+    marker = nonce(cell)
+    message = chat_model(surface, kind).invoke([HumanMessage(f"Say hello {marker}")])
+    assert message.text == TEXT
+    (request,) = received(marker, kind, count=1)
+    assert not is_stream(kind, request)
+    assert any(marker in text for text in user_texts(kind, request["body"]))
+
+
+@surfaces
+@cells
+def test_stream(surface, kind, cell):
+    marker = nonce(cell)
+    pieces = [chunk.text for chunk in chat_model(surface, kind).stream([HumanMessage(f"Say hello {marker}")])]
+    assert "".join(pieces) == TEXT
+    assert len([p for p in pieces if p]) > 1, f"one chunk, not a stream: {pieces}"
+    (request,) = received(marker, kind, count=1)
+    assert is_stream(kind, request)
+
+
+@surfaces
+@cells
+def test_tool(surface, kind, cell):
+    marker = nonce(cell)
+    model = chat_model(surface, kind).bind_tools([get_weather])
+    messages = [HumanMessage(f"What is the weather in Paris? {marker}")]
+    call = model.invoke(messages)
+    assert [(c["name"], c["args"]) for c in call.tool_calls] == [("get_weather", WEATHER_ARGS)]
+    messages += [call, ToolMessage(TOOL_OUTPUT, tool_call_id=call.tool_calls[0]["id"])]
+    final = model.invoke(messages)
+    first, second = received(marker, kind, count=2)
+    description, parameters = tools_offered(kind, first["body"])["get_weather"]
+    assert description == WEATHER_TOOL_DESCRIPTION
+    assert list(parameters["properties"]) == ["city"]
+    name, arguments, result = tool_exchange(kind, second["body"])
+    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
+    assert TOOL_OUTPUT in result
+    assert final.text == f"Weather report: {result}"
+    assert not final.tool_calls
+
+
+@surfaces
+@cells
+def test_structured(surface, kind, cell):
+    marker = nonce(cell)
+    answer = chat_model(surface, kind).with_structured_output(Weather).invoke([HumanMessage(f"Weather in Paris as JSON {marker}")])
+    assert answer == Weather(**STRUCTURED)
+    (request,) = received(marker, kind, count=1)
+    _how, schema = structured_request(kind, request["body"])
+    assert_weather_schema(schema)

@@ -1,0 +1,107 @@
+"""LiteLLM as a client library pointed at Apex (`openai/<alias>`, `anthropic/<alias>`,
+`gemini/<alias>` with `api_base`), against providers of the openai, anthropic and gemini kinds:
+text, a stream, a tool round trip and a structured answer (`response_format`). Each checks what
+LiteLLM returned and what the provider received."""
+
+import json
+
+import litellm
+import pytest
+
+from helpers import (
+    APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
+    assert_weather_schema, is_stream, nonce, received, structured_request, tool_exchange, tools_offered, user_texts,
+)
+
+LIBRARY = "litellm"
+SURFACES = ["openai", "anthropic", "gemini"]
+litellm.suppress_debug_info = True
+
+TOOLS = [{
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": WEATHER_TOOL_DESCRIPTION,
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}]
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "temperature_c": {"type": "number"}},
+    "required": ["city", "temperature_c"],
+    "additionalProperties": False,
+}
+
+
+def complete(surface, kind, **kwargs):
+    api_base = {"openai": f"{APEX_URL}/v1", "anthropic": APEX_URL, "gemini": f"{APEX_URL}/v1beta"}[surface]
+    return litellm.completion(model=f"{surface}/{KINDS[kind]}", api_base=api_base, api_key=APEX_KEY, max_tokens=256, num_retries=0, timeout=60, **kwargs)
+
+
+cells = pytest.mark.parametrize("kind", list(KINDS))
+surfaces = pytest.mark.parametrize("surface", SURFACES)
+
+
+@surfaces
+@cells
+def test_text(surface, kind, cell):
+    marker = nonce(cell)
+    response = complete(surface, kind, messages=[{"role": "user", "content": f"Say hello {marker}"}])
+    assert response.choices[0].message.content == TEXT
+    assert response.choices[0].finish_reason == "stop"
+    (request,) = received(marker, kind, count=1)
+    assert not is_stream(kind, request)
+    assert any(marker in text for text in user_texts(kind, request["body"]))
+
+
+@surfaces
+@cells
+def test_stream(surface, kind, cell):
+    marker = nonce(cell)
+    stream = complete(surface, kind, stream=True, messages=[{"role": "user", "content": f"Say hello {marker}"}])
+    pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
+    assert "".join(pieces) == TEXT
+    assert len([p for p in pieces if p]) > 1, f"one chunk, not a stream: {pieces}"
+    (request,) = received(marker, kind, count=1)
+    assert is_stream(kind, request)
+
+
+@surfaces
+@cells
+def test_tool(surface, kind, cell):
+    marker = nonce(cell)
+    messages = [{"role": "user", "content": f"What is the weather in Paris? {marker}"}]
+    response = complete(surface, kind, messages=messages, tools=TOOLS)
+    calls = response.choices[0].message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [("get_weather", WEATHER_ARGS)]
+    assert response.choices[0].finish_reason == "tool_calls"
+    messages += [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": calls[0].id, "type": "function", "function": {"name": calls[0].function.name, "arguments": calls[0].function.arguments}}
+        ]},
+        {"role": "tool", "tool_call_id": calls[0].id, "content": TOOL_OUTPUT},
+    ]
+    final = complete(surface, kind, messages=messages, tools=TOOLS)
+    first, second = received(marker, kind, count=2)
+    description, parameters = tools_offered(kind, first["body"])["get_weather"]
+    assert description == WEATHER_TOOL_DESCRIPTION
+    assert list(parameters["properties"]) == ["city"]
+    name, arguments, result = tool_exchange(kind, second["body"])
+    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
+    assert TOOL_OUTPUT in result
+    assert final.choices[0].message.content == f"Weather report: {result}"
+
+
+@surfaces
+@cells
+def test_structured(surface, kind, cell):
+    marker = nonce(cell)
+    response = complete(
+        surface, kind,
+        messages=[{"role": "user", "content": f"Weather in Paris as JSON {marker}"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "weather", "strict": True, "schema": WEATHER_SCHEMA}},
+    )
+    assert json.loads(response.choices[0].message.content) == STRUCTURED
+    (request,) = received(marker, kind, count=1)
+    _how, schema = structured_request(kind, request["body"])
+    assert_weather_schema(schema)
