@@ -1,8 +1,8 @@
 // The Vercel AI SDK pointed at Apex: @ai-sdk/openai (`openai.chat(...)` and the default Responses
 // provider `openai(...)`), @ai-sdk/openai-compatible, @ai-sdk/anthropic and @ai-sdk/google, each
-// against providers of the openai, anthropic and gemini kinds: text, a stream, a tool round trip
-// (the tool runs and its result goes back), a structured answer (`Output.object`) and
-// `generateObject`. Each cell checks what the SDK returned and what the provider received.
+// against providers of the openai, anthropic and gemini kinds: text and a stream (with a system
+// prompt, and usage), a tool round trip (the tool runs and its result goes back), the same
+// streamed, a structured answer (`Output.object`) and `generateObject`. Each cell checks what the SDK returned and what the provider received.
 //
 // run.py starts the scripted provider and Apex (APEX_URL, APEX_KEY, PROVIDER_URL) and copies this
 // file next to the installed packages. Cells in expected_failures.txt must fail (strict).
@@ -29,9 +29,13 @@ const WEATHER_ARGS = { city: 'Paris' };
 const STRUCTURED = { city: 'Paris', temperature_c: 21 };
 const TOOL_OUTPUT = '18 degrees and sunny';
 const WEATHER_TOOL_DESCRIPTION = 'Current weather for a city';
+const SYSTEM = 'Answer in one short sentence.';
 
 const openai = createOpenAI({ baseURL: `${APEX_URL}/v1`, apiKey: APEX_KEY });
-const compatible = createOpenAICompatible({ name: 'apex', baseURL: `${APEX_URL}/v1`, apiKey: APEX_KEY, supportsStructuredOutputs: true });
+// supportsStructuredOutputs: JSON schemas rather than json_object; includeUsage: usage in streams.
+const compatible = createOpenAICompatible({
+  name: 'apex', baseURL: `${APEX_URL}/v1`, apiKey: APEX_KEY, supportsStructuredOutputs: true, includeUsage: true,
+});
 const anthropic = createAnthropic({ baseURL: `${APEX_URL}/v1`, apiKey: APEX_KEY });
 const google = createGoogleGenerativeAI({ baseURL: `${APEX_URL}/v1beta`, apiKey: APEX_KEY });
 
@@ -117,6 +121,13 @@ function userTexts(kind, body) {
   return body.messages.filter((m) => m.role === 'user').map((m) => textOf(Array.isArray(m.content) ? m.content.filter((b) => b.type === 'text') : m.content));
 }
 
+// The system prompt texts the provider got, where its API wants them.
+function systemTexts(kind, body) {
+  if (kind === 'openai') return body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content));
+  if (kind === 'anthropic') return body.system === undefined ? [] : [textOf(body.system)];
+  return body.systemInstruction ? [textOf(body.systemInstruction.parts)] : [];
+}
+
 function toolsOffered(kind, body) {
   const out = {};
   if (kind === 'openai') for (const t of body.tools ?? []) out[t.function.name] = [t.function.description, t.function.parameters];
@@ -188,26 +199,31 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
 
     cell(`aisdk/${surface}/${kind}/text`, async (id) => {
       const marker = nonce(id);
-      const result = await generateText({ model, prompt: `Say hello ${marker}`, maxRetries: 0 });
+      const result = await generateText({ model, system: SYSTEM, prompt: `Say hello ${marker}`, maxRetries: 0 });
       assert.equal(result.text, TEXT);
       assert.equal(result.finishReason, 'stop');
+      assert.deepEqual([result.usage.inputTokens, result.usage.outputTokens], [11, 7]);
       const [request] = await received(marker, kind, 1);
       assert.ok(!isStream(kind, request));
       assert.ok(userTexts(kind, request.body).some((text) => text.includes(marker)));
+      assert.deepEqual(systemTexts(kind, request.body), [SYSTEM]);
     });
 
     cell(`aisdk/${surface}/${kind}/stream`, async (id) => {
       const marker = nonce(id);
       let failure;
-      const result = streamText({ model, prompt: `Say hello ${marker}`, maxRetries: 0, onError: ({ error }) => { failure = error; } });
+      const result = streamText({ model, system: SYSTEM, prompt: `Say hello ${marker}`, maxRetries: 0, onError: ({ error }) => { failure = error; } });
       const pieces = [];
       for await (const piece of result.textStream) pieces.push(piece);
       if (failure) throw failure;
       assert.equal(pieces.join(''), TEXT);
       assert.ok(pieces.filter(Boolean).length > 1, `one chunk, not a stream: ${JSON.stringify(pieces)}`);
       assert.equal(await result.finishReason, 'stop');
+      const usage = await result.usage;
+      assert.deepEqual([usage.inputTokens, usage.outputTokens], [11, 7]);
       const [request] = await received(marker, kind, 1);
       assert.ok(isStream(kind, request));
+      assert.deepEqual(systemTexts(kind, request.body), [SYSTEM]);
     });
 
     cell(`aisdk/${surface}/${kind}/tool`, async (id) => {
@@ -237,6 +253,39 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
       assert.deepEqual([name, args], ['get_weather', WEATHER_ARGS]);
       assert.ok(output.includes(TOOL_OUTPUT), output);
       assert.equal(result.text, `Weather report: ${output}`);
+    });
+
+    cell(`aisdk/${surface}/${kind}/stream-tool`, async (id) => {
+      const marker = nonce(id);
+      const executed = [];
+      let failure;
+      const result = streamText({
+        model,
+        prompt: `What is the weather in Paris? ${marker}`,
+        maxRetries: 0,
+        stopWhen: isStepCount(2),
+        onError: ({ error }) => { failure = error; },
+        tools: {
+          get_weather: tool({
+            description: WEATHER_TOOL_DESCRIPTION,
+            inputSchema: z.object({ city: z.string() }),
+            execute: async (input) => { executed.push(input); return TOOL_OUTPUT; },
+          }),
+        },
+      });
+      const pieces = [];
+      for await (const piece of result.textStream) pieces.push(piece);
+      if (failure) throw failure;
+      assert.deepEqual(executed, [WEATHER_ARGS]);
+      const steps = await result.steps;
+      assert.equal(steps.length, 2);
+      assert.deepEqual(steps[0].toolCalls.map((c) => [c.toolName, c.input]), [['get_weather', WEATHER_ARGS]]);
+      const [first, second] = await received(marker, kind, 2);
+      assert.ok(isStream(kind, first) && isStream(kind, second));
+      const [name, args, output] = toolExchange(kind, second.body);
+      assert.deepEqual([name, args], ['get_weather', WEATHER_ARGS]);
+      assert.ok(output.includes(TOOL_OUTPUT), output);
+      assert.equal(pieces.join(''), `Weather report: ${output}`);
     });
 
     cell(`aisdk/${surface}/${kind}/structured`, async (id) => {

@@ -23,6 +23,7 @@ WEATHER_ARGS = {"city": "Paris"}
 STRUCTURED = {"city": "Paris", "temperature_c": 21}
 TOOL_OUTPUT = "18 degrees and sunny"
 WEATHER_TOOL_DESCRIPTION = "Current weather for a city"
+SYSTEM = "Answer in one short sentence."
 
 
 def expected_failure(cell):
@@ -106,6 +107,23 @@ def user_texts(kind, body):
             if content.get("role", "user") == "user":
                 texts += [p["text"] for p in content["parts"] if "text" in p]
     return texts
+
+
+def system_texts(kind, body):
+    """The system prompt texts the provider got, where its API wants them (OpenAI: system or
+    developer messages; Anthropic: `system`; Gemini: `systemInstruction`)."""
+    if kind == "openai":
+        return [
+            content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+            for m in body["messages"] if m["role"] in ("system", "developer") for content in [m["content"]]
+        ]
+    if kind == "anthropic":
+        system = body.get("system")
+        if system is None:
+            return []
+        return [system] if isinstance(system, str) else ["".join(b.get("text", "") for b in system)]
+    instruction = body.get("systemInstruction")
+    return ["".join(p.get("text", "") for p in instruction["parts"])] if instruction else []
 
 
 def tools_offered(kind, body):

@@ -390,7 +390,8 @@ def anthropic_answer(body):
         for piece in chunks(json.dumps(args)):
             events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}}))
     events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    events.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 7}}))
+    # message_delta's usage is cumulative, input tokens included.
+    events.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage}))
     events.append(event("message_stop", {"type": "message_stop"}))
     return 200, "sse", events
 

@@ -1,11 +1,12 @@
 """LangChain chat models pointed at Apex: ChatOpenAI (Chat Completions, and the Responses API),
 ChatAnthropic and ChatGoogleGenerativeAI, each against providers of the openai, anthropic and
-gemini kinds: text, a stream, a tool round trip and a structured answer. Each checks what the
-library returned and what the provider received."""
+gemini kinds: text and a stream (with a system prompt, and usage), a tool round trip (also
+streamed) and a structured answer. Each checks what the library returned and what the provider
+received."""
 
 import pytest
 from langchain_anthropic import ChatAnthropic
-from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
@@ -13,7 +14,8 @@ from pydantic import BaseModel
 
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    assert_weather_schema, is_stream, nonce, received, structured_request, tool_exchange, tools_offered, user_texts,
+    SYSTEM, assert_weather_schema, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
+    tools_offered, user_texts,
 )
 
 LIBRARY = "langchain"
@@ -23,9 +25,12 @@ SURFACES = ["openai-chat", "openai-responses", "anthropic", "google-genai"]
 def chat_model(surface, kind):
     model = KINDS[kind]
     if surface == "openai-chat":
-        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60)
+        # stream_usage: with a base_url of its own, ChatOpenAI asks for usage in streams only when told.
+        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, stream_usage=True)
     if surface == "openai-responses":
-        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, use_responses_api=True)
+        return ChatOpenAI(
+            model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, stream_usage=True, use_responses_api=True
+        )
     if surface == "anthropic":
         return ChatAnthropic(model=model, base_url=APEX_URL, api_key=APEX_KEY, max_retries=0, timeout=60, max_tokens=256)
     return ChatGoogleGenerativeAI(model=model, base_url=APEX_URL, google_api_key=APEX_KEY, max_retries=0, timeout=60)
@@ -49,22 +54,28 @@ surfaces = pytest.mark.parametrize("surface", SURFACES)
 @cells
 def test_text(surface, kind, cell):
     marker = nonce(cell)
-    message = chat_model(surface, kind).invoke([HumanMessage(f"Say hello {marker}")])
+    message = chat_model(surface, kind).invoke([SystemMessage(SYSTEM), HumanMessage(f"Say hello {marker}")])
     assert message.text == TEXT
+    assert (message.usage_metadata["input_tokens"], message.usage_metadata["output_tokens"]) == (11, 7)
     (request,) = received(marker, kind, count=1)
     assert not is_stream(kind, request)
     assert any(marker in text for text in user_texts(kind, request["body"]))
+    assert system_texts(kind, request["body"]) == [SYSTEM]
 
 
 @surfaces
 @cells
 def test_stream(surface, kind, cell):
     marker = nonce(cell)
-    pieces = [chunk.text for chunk in chat_model(surface, kind).stream([HumanMessage(f"Say hello {marker}")])]
+    chunks = list(chat_model(surface, kind).stream([SystemMessage(SYSTEM), HumanMessage(f"Say hello {marker}")]))
+    pieces = [chunk.text for chunk in chunks]
     assert "".join(pieces) == TEXT
     assert len([p for p in pieces if p]) > 1, f"one chunk, not a stream: {pieces}"
+    usage = sum(chunks[1:], chunks[0]).usage_metadata
+    assert (usage["input_tokens"], usage["output_tokens"]) == (11, 7)
     (request,) = received(marker, kind, count=1)
     assert is_stream(kind, request)
+    assert system_texts(kind, request["body"]) == [SYSTEM]
 
 
 @surfaces
@@ -97,3 +108,23 @@ def test_structured(surface, kind, cell):
     (request,) = received(marker, kind, count=1)
     _how, schema = structured_request(kind, request["body"])
     assert_weather_schema(schema)
+
+
+@surfaces
+@cells
+def test_stream_tool(surface, kind, cell):
+    marker = nonce(cell)
+    model = chat_model(surface, kind).bind_tools([get_weather])
+    messages = [HumanMessage(f"What is the weather in Paris? {marker}")]
+    call = None
+    for chunk in model.stream(messages):
+        call = chunk if call is None else call + chunk
+    assert [(c["name"], c["args"]) for c in call.tool_calls] == [("get_weather", WEATHER_ARGS)]
+    messages += [call, ToolMessage(TOOL_OUTPUT, tool_call_id=call.tool_calls[0]["id"])]
+    pieces = [chunk.text for chunk in model.stream(messages)]
+    first, second = received(marker, kind, count=2)
+    assert is_stream(kind, first) and is_stream(kind, second)
+    name, arguments, result = tool_exchange(kind, second["body"])
+    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
+    assert TOOL_OUTPUT in result
+    assert "".join(pieces) == f"Weather report: {result}"

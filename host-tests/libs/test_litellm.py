@@ -1,7 +1,8 @@
 """LiteLLM as a client library pointed at Apex (`openai/<alias>`, `anthropic/<alias>`,
 `gemini/<alias>` with `api_base`), against providers of the openai, anthropic and gemini kinds:
-text, a stream, a tool round trip and a structured answer (`response_format`). Each checks what
-LiteLLM returned and what the provider received."""
+text and a stream (with a system prompt, and usage), a tool round trip (also streamed) and a
+structured answer (`response_format`). Each checks what LiteLLM returned and what the provider
+received."""
 
 import json
 
@@ -10,7 +11,8 @@ import pytest
 
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    assert_weather_schema, is_stream, nonce, received, structured_request, tool_exchange, tools_offered, user_texts,
+    SYSTEM, assert_weather_schema, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
+    tools_offered, user_texts,
 )
 
 LIBRARY = "litellm"
@@ -46,24 +48,33 @@ surfaces = pytest.mark.parametrize("surface", SURFACES)
 @cells
 def test_text(surface, kind, cell):
     marker = nonce(cell)
-    response = complete(surface, kind, messages=[{"role": "user", "content": f"Say hello {marker}"}])
+    response = complete(surface, kind, messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Say hello {marker}"}])
     assert response.choices[0].message.content == TEXT
     assert response.choices[0].finish_reason == "stop"
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (11, 7)
     (request,) = received(marker, kind, count=1)
     assert not is_stream(kind, request)
     assert any(marker in text for text in user_texts(kind, request["body"]))
+    assert system_texts(kind, request["body"]) == [SYSTEM]
 
 
 @surfaces
 @cells
 def test_stream(surface, kind, cell):
     marker = nonce(cell)
-    stream = complete(surface, kind, stream=True, messages=[{"role": "user", "content": f"Say hello {marker}"}])
-    pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
+    stream = complete(
+        surface, kind, stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Say hello {marker}"}],
+    )
+    chunks = list(stream)
+    pieces = [chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices]
     assert "".join(pieces) == TEXT
     assert len([p for p in pieces if p]) > 1, f"one chunk, not a stream: {pieces}"
+    usage = [chunk.usage for chunk in chunks if getattr(chunk, "usage", None)]
+    assert usage and (usage[-1].prompt_tokens, usage[-1].completion_tokens) == (11, 7), usage
     (request,) = received(marker, kind, count=1)
     assert is_stream(kind, request)
+    assert system_texts(kind, request["body"]) == [SYSTEM]
 
 
 @surfaces
@@ -105,3 +116,28 @@ def test_structured(surface, kind, cell):
     (request,) = received(marker, kind, count=1)
     _how, schema = structured_request(kind, request["body"])
     assert_weather_schema(schema)
+
+
+@surfaces
+@cells
+def test_stream_tool(surface, kind, cell):
+    marker = nonce(cell)
+    messages = [{"role": "user", "content": f"What is the weather in Paris? {marker}"}]
+    chunks = list(complete(surface, kind, messages=messages, tools=TOOLS, stream=True))
+    built = litellm.stream_chunk_builder(chunks, messages=messages)
+    calls = built.choices[0].message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [("get_weather", WEATHER_ARGS)]
+    assert built.choices[0].finish_reason == "tool_calls"
+    messages += [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": calls[0].id, "type": "function", "function": {"name": calls[0].function.name, "arguments": calls[0].function.arguments}}
+        ]},
+        {"role": "tool", "tool_call_id": calls[0].id, "content": TOOL_OUTPUT},
+    ]
+    pieces = [chunk.choices[0].delta.content or "" for chunk in complete(surface, kind, messages=messages, tools=TOOLS, stream=True) if chunk.choices]
+    first, second = received(marker, kind, count=2)
+    assert is_stream(kind, first) and is_stream(kind, second)
+    name, arguments, result = tool_exchange(kind, second["body"])
+    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
+    assert TOOL_OUTPUT in result
+    assert "".join(pieces) == f"Weather report: {result}"
