@@ -302,6 +302,26 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
       assertWeatherSchema(schema);
     });
 
+    if (surface === 'anthropic') {
+      // For a model id it does not know (an Apex alias), @ai-sdk/anthropic asks for structured output
+      // through a forced `json` tool; with outputFormat it sends Anthropic's output_config.format.
+      cell(`aisdk/${surface}/${kind}/structured-output-format`, async (id) => {
+        const marker = nonce(id);
+        const result = await generateText({
+          model,
+          prompt: `Weather in Paris as JSON ${marker}`,
+          maxRetries: 0,
+          output: Output.object({ schema: weatherSchema }),
+          providerOptions: { anthropic: { structuredOutputMode: 'outputFormat' } },
+        });
+        assert.deepEqual(result.output, STRUCTURED);
+        const [request] = await received(marker, kind, 1);
+        const [how, schema] = structuredRequest(kind, request.body);
+        assert.equal(how, 'json_schema');
+        assertWeatherSchema(schema);
+      });
+    }
+
     cell(`aisdk/${surface}/${kind}/object`, async (id) => {
       const marker = nonce(id);
       const result = await generateObject({ model, prompt: `Weather in Paris as JSON ${marker}`, maxRetries: 0, schema: weatherSchema });
