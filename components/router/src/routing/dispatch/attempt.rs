@@ -11,10 +11,10 @@ use crate::bindings::adapter;
 use crate::http::error::ApiError;
 use crate::http::redact::Redactor;
 use crate::http::reply::json_headers;
-use crate::http::transport::{self, TransportError, UpstreamResponse, Waited};
+use crate::http::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 use crate::routing::failure::{self, FailureClass};
 use crate::routing::targets::Attempt;
-use crate::surfaces::Surface;
+use crate::surfaces::{StreamWriter, Surface};
 
 /// How an attempt ended, for the client.
 pub enum Outcome {
@@ -25,6 +25,35 @@ pub enum Outcome {
     /// Nothing but keepalives reached the client: the next attempt may answer, with the sink
     /// back and the reason (the client's error if no attempt is left).
     Retry(ApiError, Sink),
+    /// A stream broke after the client got part of it, and the alias continues such streams
+    /// (`resume`): the next candidate may continue it.
+    Cut(Cut),
+}
+
+/// A stream cut after the client got part of it: what it has, to continue elsewhere.
+pub struct Cut {
+    /// What went wrong (the client's in-band error if nobody continues).
+    pub error: ApiError,
+    /// The client's stream, started.
+    pub client: ClientResponse,
+    /// Continues the client's stream (the one that wrote it, or a fresh one when its chunks
+    /// stand alone).
+    pub writer: Box<dyn StreamWriter>,
+    /// The answer text the client has.
+    pub text: String,
+    /// Whether a continuation can pick it up (only text so far: no tool call, no reasoning).
+    pub continuable: bool,
+}
+
+impl Cut {
+    /// End the client's stream with the in-band error; the stats label of that error.
+    pub fn fail(mut self) -> &'static str {
+        let mut bytes = Vec::new();
+        self.writer.error(&self.error, &mut bytes);
+        self.client.write(&bytes);
+        self.client.finish();
+        failure::client_label(&self.error)
+    }
 }
 
 /// A provider failure seen in an attempt (for cooldowns and stats).
@@ -186,6 +215,22 @@ impl<S: Surface> Call<'_, '_, S> {
                 label,
             }),
         }
+    }
+
+    /// A stream that broke after the client got part of it: continued on the next candidate when
+    /// the alias says `resume` and the cut can be continued, else ended with an in-band error.
+    pub fn cut(&self, cut: Cut, class: FailureClass) -> Report {
+        let observed = Some(Observed {
+            class,
+            retry_after_ms: None,
+            label: class.as_str(),
+        });
+        let outcome = if self.request.patience.resume && cut.continuable {
+            Outcome::Cut(cut)
+        } else {
+            Outcome::ClientError(cut.fail())
+        };
+        Report { outcome, observed }
     }
 
     /// A connection failure or timeout.
