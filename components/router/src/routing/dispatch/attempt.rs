@@ -16,6 +16,11 @@ use crate::routing::failure::{self, FailureClass};
 use crate::routing::targets::Attempt;
 use crate::surfaces::{StreamWriter, Surface};
 
+/// Names the provider that answered (its name in the config).
+pub const PROVIDER_HEADER: &str = "x-apex-provider";
+/// Names the model the provider was asked for.
+pub const MODEL_HEADER: &str = "x-apex-model";
+
 /// How an attempt ended, for the client.
 pub enum Outcome {
     /// The client has its answer (or left before it was complete).
@@ -185,6 +190,14 @@ impl<S: Surface> Call<'_, '_, S> {
         adapter::build_request(target, &neutral)
             .map(|http| (http, false))
             .map_err(|error| ApiError::from_upstream(&error))
+    }
+
+    /// `headers` and who answered: `x-apex-provider` (the provider's name in the config) and
+    /// `x-apex-model` (the model it was asked for).
+    pub fn answered_by(&self, mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+        headers.push((PROVIDER_HEADER.into(), self.attempt.provider.name.clone()));
+        headers.push((MODEL_HEADER.into(), self.attempt.model.to_string()));
+        headers
     }
 
     /// `text` without the config's secrets and this attempt's credential.

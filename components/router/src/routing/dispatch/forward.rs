@@ -71,7 +71,8 @@ impl<S: Surface> Call<'_, '_, S> {
         match reply.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
                 let redactor = &self.redactor;
-                let headers = forwarded_headers(&reply, &request.headers, redactor);
+                let headers =
+                    forwarded_headers(&reply, &self.answered_by(request.headers.clone()), redactor);
                 let body = redactor.bytes(&body);
                 self.pin(&body);
                 if request.keeps_answers()
@@ -97,7 +98,8 @@ impl<S: Surface> Call<'_, '_, S> {
         let request = self.request;
         let redactor = &self.redactor;
         let mut redacting = Stream::new(redactor);
-        let headers = forwarded_headers(&reply, &request.headers, redactor);
+        let headers =
+            forwarded_headers(&reply, &self.answered_by(request.headers.clone()), redactor);
         let is_sse = apex_adapter_kit::http::header(&reply.headers, "content-type")
             .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
         let mut gate = Gate {

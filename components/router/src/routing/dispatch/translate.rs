@@ -47,7 +47,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 request.respond(
                     sink,
                     200,
-                    json_headers(&request.answer_headers()),
+                    json_headers(&self.answered_by(request.answer_headers())),
                     &rendered,
                 );
                 Report::delivered()
@@ -179,7 +179,7 @@ impl<S: Surface> Call<'_, '_, S> {
                         current,
                     );
                 }
-                let mut client = request.stream_to(current);
+                let mut client = request.stream_answer(current, &self.answered_by(Vec::new()));
                 if let Cow::Owned(redacted) = redactor.bytes(&pending) {
                     pending = redacted;
                 }
@@ -202,7 +202,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let Some(current) = sink.take() else {
                     return Report::delivered();
                 };
-                let mut client = request.stream_to(current);
+                let mut client = request.stream_answer(current, &self.answered_by(Vec::new()));
                 content = true;
                 if !client.write(&pending) {
                     client.finish();
