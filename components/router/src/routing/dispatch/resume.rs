@@ -32,8 +32,12 @@ pub fn resume<S: Surface>(request: &Request<S>, attempt: &Attempt, cut: Cut) -> 
     };
     let redactor = upstream::redactor(config, Some(&target.api_key));
     let mut cut = cut;
-    // With the text as a prefill first; without when the candidate refuses one.
+    // With the text as a prefill first where the provider continues one; afresh when it does not,
+    // or refuses it.
     for prefill in [true, false] {
+        if prefill && !attempt.provider.prefill {
+            continue;
+        }
         let mut continuation = neutral.clone();
         continuation.model = attempt.model.to_string();
         continuation.stream = true;
