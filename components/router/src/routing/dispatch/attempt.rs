@@ -6,7 +6,7 @@ use apex_adapter_kit::types::{AdapterError, ErrorKind, HttpRequest, Target};
 
 use super::request::Request;
 use super::sink::{Clock, Sink};
-use super::upstream::{self, MAX_UPSTREAM_BODY, transport_error};
+use super::upstream::{self, transport_error};
 use crate::bindings::adapter;
 use crate::http::error::ApiError;
 use crate::http::redact::Redactor;
@@ -51,6 +51,22 @@ pub struct Cut {
 }
 
 impl Cut {
+    pub fn new(
+        error: ApiError,
+        client: ClientResponse,
+        writer: impl StreamWriter + 'static,
+        text: String,
+        continuable: bool,
+    ) -> Self {
+        Self {
+            error,
+            client,
+            writer: Box::new(writer),
+            text,
+            continuable,
+        }
+    }
+
     /// End the client's stream with the in-band error; the stats label of that error.
     pub fn fail(mut self) -> &'static str {
         let mut bytes = Vec::new();
@@ -67,6 +83,31 @@ pub struct Observed {
     pub class: FailureClass,
     pub retry_after_ms: Option<u64>,
     pub label: &'static str,
+}
+
+impl Observed {
+    /// A failure of `class` with no instruction from the provider.
+    pub fn of_class(class: FailureClass) -> Self {
+        Self {
+            class,
+            retry_after_ms: None,
+            label: class.as_str(),
+        }
+    }
+
+    /// A failure an adapter classified (`None`: not the provider's fault).
+    pub fn of_adapter(error: &AdapterError) -> Option<Self> {
+        FailureClass::of(error.kind).map(|class| Self {
+            class,
+            retry_after_ms: error.retry_after_ms,
+            label: failure::kind_label(error.kind),
+        })
+    }
+
+    /// A connection failure or timeout.
+    pub fn of_transport(error: &TransportError) -> Self {
+        Self::of_class(FailureClass::transport(error.timeout))
+    }
 }
 
 /// What one attempt returns.
@@ -233,11 +274,7 @@ impl<S: Surface> Call<'_, '_, S> {
     /// A stream that broke after the client got part of it: continued on the next candidate when
     /// the alias says `resume` and the cut can be continued, else ended with an in-band error.
     pub fn cut(&self, cut: Cut, class: FailureClass) -> Report {
-        let observed = Some(Observed {
-            class,
-            retry_after_ms: None,
-            label: class.as_str(),
-        });
+        let observed = Some(Observed::of_class(class));
         let outcome = if self.request.patience.resume && cut.continuable {
             Outcome::Cut(cut)
         } else {
@@ -279,24 +316,10 @@ impl<S: Surface> Call<'_, '_, S> {
         forwarded: bool,
         sink: Sink,
     ) -> Report {
-        let body = reply.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
-        let error = match adapter::parse_response(&target.kind, reply.status, &reply.headers, &body)
-        {
-            Err(error) => error,
-            Ok(_) => apex_adapter_kit::http::upstream_error(
-                apex_adapter_kit::http::kind_for_status(reply.status),
-                reply.status,
-                &reply.headers,
-                format!("upstream returned HTTP {}", reply.status),
-            ),
-        };
+        let (error, body) = upstream::refusal(&target.kind, &mut reply);
         let mut api_error = ApiError::from_upstream(&error);
         api_error.message = self.scrubbed(&api_error.message);
-        let observed = FailureClass::of(error.kind).map(|class| Observed {
-            class,
-            retry_after_ms: error.retry_after_ms,
-            label: failure::kind_label(error.kind),
-        });
+        let observed = Observed::of_adapter(&error);
         if let Some(seen) = observed
             && self.request.config.fails_over(seen.class)
         {

@@ -10,12 +10,12 @@ use apex_adapter_kit::types::{ContentPart, ErrorKind, Message, Role, StreamEvent
 use super::attempt::{Cut, Observed, Outcome, Report};
 use super::request::Request;
 use super::sink::{Clock, Read, Sink};
-use super::upstream::{self, MAX_UPSTREAM_BODY};
+use super::upstream;
 use crate::bindings::adapter;
 use crate::http::error::ApiError;
 use crate::http::redact::Redactor;
 use crate::http::transport::{self, TransportError, Waited};
-use crate::routing::failure::{self, FailureClass};
+use crate::routing::failure::FailureClass;
 use crate::routing::stitch::Stitch;
 use crate::routing::targets::Attempt;
 use crate::surfaces::Surface;
@@ -83,17 +83,7 @@ pub fn resume<S: Surface>(request: &Request<S>, attempt: &Attempt, cut: Cut) -> 
             Err(error) => return back(cut, observed_transport(&error)),
         };
         if !(200..300).contains(&reply.status) {
-            let body = reply.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
-            let error =
-                match adapter::parse_response(&target.kind, reply.status, &reply.headers, &body) {
-                    Err(error) => error,
-                    Ok(_) => apex_adapter_kit::http::upstream_error(
-                        apex_adapter_kit::http::kind_for_status(reply.status),
-                        reply.status,
-                        &reply.headers,
-                        format!("upstream returned HTTP {}", reply.status),
-                    ),
-                };
+            let (error, _) = upstream::refusal(&target.kind, &mut reply);
             // A refused prefill: ask again without one.
             if prefill && !cut.text.is_empty() && error.kind == ErrorKind::InvalidRequest {
                 continue;
@@ -188,12 +178,7 @@ fn stream<S: Surface>(
             .code("upstream_incomplete");
             cut.error = error;
             let class = FailureClass::MalformedReply;
-            let observed = Observed {
-                class,
-                retry_after_ms: None,
-                label: class.as_str(),
-            };
-            return broke(stitch, cut, Some(observed));
+            return broke(stitch, cut, Some(Observed::of_class(class)));
         }
     }
 }
@@ -219,18 +204,9 @@ fn back(cut: Cut, observed: Option<Observed>) -> Report {
 }
 
 fn observed_adapter(error: &apex_adapter_kit::types::AdapterError) -> Option<Observed> {
-    FailureClass::of(error.kind).map(|class| Observed {
-        class,
-        retry_after_ms: error.retry_after_ms,
-        label: failure::kind_label(error.kind),
-    })
+    Observed::of_adapter(error)
 }
 
 fn observed_transport(error: &TransportError) -> Option<Observed> {
-    let class = FailureClass::transport(error.timeout);
-    Some(Observed {
-        class,
-        retry_after_ms: None,
-        label: class.as_str(),
-    })
+    Some(Observed::of_transport(error))
 }

@@ -130,14 +130,7 @@ impl<S: Surface> Call<'_, '_, S> {
                     let Sink::Started(client) = current else {
                         return Outcome::ClientError(failure::client_label(&error)).into();
                     };
-                    let cut = Cut {
-                        error,
-                        client,
-                        writer: Box::new(writer),
-                        text,
-                        continuable: !tool_calls,
-                    };
-                    return self.cut(cut, class);
+                    return self.cut(Cut::new(error, client, writer, text, !tool_calls), class);
                 }
             };
             for event in events.iter() {
@@ -184,13 +177,7 @@ impl<S: Surface> Call<'_, '_, S> {
                     pending = redacted;
                 }
                 client.write(&pending);
-                let cut = Cut {
-                    error,
-                    client,
-                    writer: Box::new(writer),
-                    text,
-                    continuable: !tool_calls,
-                };
+                let cut = Cut::new(error, client, writer, text, !tool_calls);
                 return self.cut(cut, FailureClass::MalformedReply);
             }
             if !pending.is_empty() || end {
