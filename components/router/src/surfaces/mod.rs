@@ -42,6 +42,18 @@ pub struct Routing {
     /// The hosted tools the request offers (see [`hosted_tools`]): kept when forwarded, dropped or
     /// refused when translated.
     pub hosted_tools: Vec<String>,
+    /// Tools whose calls the surface renders in a form of its own.
+    pub tool_names: ToolNames,
+}
+
+/// Tool names a surface renders calls of in a form of their own (the Responses API's namespaces
+/// and custom tools, `responses::tools`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolNames {
+    /// Namespaces whose flattened `<namespace>__<name>` calls are split back.
+    pub namespaces: Vec<String>,
+    /// Custom (freeform) tools, by flattened name: their calls carry text, not JSON arguments.
+    pub freeform: Vec<String>,
 }
 
 impl Routing {
@@ -52,6 +64,7 @@ impl Routing {
             include_usage: false,
             echo: serde_json::Value::Null,
             hosted_tools: Vec::new(),
+            tool_names: ToolNames::default(),
         }
     }
 }

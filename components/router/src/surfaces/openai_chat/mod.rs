@@ -38,6 +38,7 @@ impl Surface for OpenAiChat {
             stream: fields.stream(),
             include_usage: fields.include_usage(),
             hosted_tools: fields.hosted_tools(),
+            tool_names: Default::default(),
             model: fields.model,
             echo: serde_json::Value::Null,
         })
