@@ -157,11 +157,15 @@ impl Cooldown {
 }
 
 /// What a failure of `class` benches: the key for rate limits and refused credentials (they are
-/// per key), the target for everything else (the provider or model is at fault) — except a 404
+/// per key; a provider without keys has none, so its rate limit benches the target, not every
+/// model it serves), the target for everything else (the provider or model is at fault) — except a 404
 /// for a model the config does not name: a direct `provider/<model>` the client made up is the
 /// client's mistake, and benching it would store an entry per invented name (`None`).
 pub fn subject_for(class: FailureClass, attempt: &Attempt, config: &Config) -> Option<Subject> {
     match class {
+        FailureClass::RateLimited if attempt.provider.keys.is_empty() => {
+            Some(Subject::target(attempt.target))
+        }
         FailureClass::RateLimited | FailureClass::Auth => {
             Some(Subject::key(&attempt.provider.name, attempt.key_index))
         }

@@ -72,6 +72,12 @@ fn rate_limits_and_auth_bench_the_key_the_rest_the_target() {
         subject_for(FailureClass::Server, first, &config),
         Some(Subject::target(&TargetRef::new("a", "x")))
     );
+    // Provider b has no keys: its rate limit benches the model, not all of b.
+    let keyless = all.iter().find(|a| a.provider.name == "b").unwrap();
+    assert_eq!(
+        subject_for(FailureClass::RateLimited, keyless, &config),
+        Some(Subject::target(&TargetRef::new("b", "y")))
+    );
     assert_eq!(
         subjects(&all),
         vec![
