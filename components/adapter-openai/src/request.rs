@@ -50,10 +50,13 @@ pub fn http_request(target: &Target, path: &str, model: &str, body: Vec<u8>) -> 
             join_url(&target.base_url, &path)
         )
     } else {
-        headers.push((
-            "authorization".to_string(),
-            format!("Bearer {}", target.api_key),
-        ));
+        // A provider without keys (a local server) gets no empty `Bearer`.
+        if !target.api_key.is_empty() {
+            headers.push((
+                "authorization".to_string(),
+                format!("Bearer {}", target.api_key),
+            ));
+        }
         join_url(&target.base_url, path)
     };
     post(target, url, headers, body)

@@ -175,6 +175,7 @@ fn run_case<S: Surface>(dir: &Path) -> Result<(), String> {
         include_usage: case.include_usage,
         echo: Value::Null,
         hosted_tools: Vec::new(),
+        tool_names: Default::default(),
     };
     let request = dir.join("request.json");
     if request.exists() {

@@ -16,6 +16,8 @@ mod forward;
 mod local;
 mod plan;
 mod request;
+mod resume;
+mod retry;
 mod sink;
 mod translate;
 pub mod upstream;
@@ -60,6 +62,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         }
         return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
     };
+    request.patience = spec.patience;
     if request.reasoning_missing() {
         request
             .headers
@@ -90,21 +93,78 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
             }
         };
         let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
-        let mut sink = Sink::Pending(out);
-        for next in &attempts {
-            let began = monotonic_ms();
-            let report = attempt::attempt(&request, next, sink);
-            tally.after_attempt(config, &mut health, next, &report, began);
-            match report.outcome {
-                Outcome::Delivered => break 'answer None,
-                Outcome::ClientError(label) => break 'answer Some(label),
-                Outcome::Retry(error, back) => {
-                    last = error;
-                    sink = back;
+        // `None` once a cut stream holds the client's response.
+        let mut sink = Some(Sink::Pending(out));
+        // Tries of the target under way so far: another key of the same target is a retry too.
+        let mut tries = 0;
+        // A stream cut after the client got part of it, for the next candidate to continue.
+        let mut cut: Option<attempt::Cut> = None;
+        for (i, next) in attempts.iter().enumerate() {
+            if let Some(open) = cut.take() {
+                let began = monotonic_ms();
+                let report = resume::resume(&request, next, open);
+                tally.after_attempt(config, &mut health, next, &report, began);
+                match report.outcome {
+                    Outcome::Delivered => break 'answer None,
+                    Outcome::ClientError(label) => break 'answer Some(label),
+                    Outcome::Cut(open) => cut = Some(open),
+                    // A continuation never hands back an unstarted answer.
+                    Outcome::Retry(..) => break 'answer Some("error"),
+                }
+                continue;
+            }
+            if i > 0
+                && attempts
+                    .get(i - 1)
+                    .is_some_and(|before| before.target == next.target)
+            {
+                tries += 1;
+            } else {
+                tries = 0;
+            }
+            // Another key of the same target comes next: that is the retry.
+            let then_same_target = attempts
+                .get(i + 1)
+                .is_some_and(|then| then.target == next.target);
+            // The same target again while `retry::wait` allows, then the next one.
+            while let Some(current) = sink.take() {
+                let began = monotonic_ms();
+                let report = attempt::attempt(&request, next, current);
+                tally.after_attempt(config, &mut health, next, &report, began);
+                let observed = report.observed;
+                match report.outcome {
+                    Outcome::Delivered => break 'answer None,
+                    Outcome::ClientError(label) => break 'answer Some(label),
+                    Outcome::Retry(error, back) => {
+                        last = error;
+                        sink = Some(back);
+                    }
+                    Outcome::Cut(open) => {
+                        cut = Some(open);
+                        break;
+                    }
+                }
+                let Some(wait) =
+                    retry::wait(&request, tries, observed).filter(|_| !then_same_target)
+                else {
+                    break;
+                };
+                tries += 1;
+                let Some(current) = sink.take() else {
+                    break;
+                };
+                match request.pause(current, wait) {
+                    Some(back) => sink = Some(back),
+                    // The client left while we waited.
+                    None => break 'answer None,
                 }
             }
         }
-        Some(request.fail(sink, &last))
+        match (cut, sink) {
+            (Some(open), _) => Some(open.fail()),
+            (None, Some(current)) => Some(request.fail(current, &last)),
+            (None, None) => None,
+        }
     };
 
     if config.stats {

@@ -53,6 +53,7 @@ impl Surface for AnthropicMessages {
             hosted_tools: crate::surfaces::hosted_tools::in_anthropic_tools(
                 fields.tools.as_deref(),
             ),
+            tool_names: Default::default(),
         })
     }
 

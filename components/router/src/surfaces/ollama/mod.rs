@@ -83,6 +83,7 @@ impl<E: Endpoint> Surface for Ollama<E> {
             include_usage: true,
             echo: serde_json::Value::Null,
             hosted_tools: Vec::new(),
+            tool_names: Default::default(),
         })
     }
 

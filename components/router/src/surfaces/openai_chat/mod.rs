@@ -20,7 +20,7 @@ pub use stream::ChunkWriter;
 pub use wire::WireRequest;
 
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::surfaces::{Routing, Surface};
+use crate::surfaces::{Delivered, Routing, Surface};
 
 /// `POST /v1/chat/completions`.
 pub struct OpenAiChat;
@@ -38,6 +38,7 @@ impl Surface for OpenAiChat {
             stream: fields.stream(),
             include_usage: fields.include_usage(),
             hosted_tools: fields.hosted_tools(),
+            tool_names: Default::default(),
             model: fields.model,
             echo: serde_json::Value::Null,
         })
@@ -59,6 +60,12 @@ impl Surface for OpenAiChat {
 
     fn writer(id: String, model: String, created: u64, routing: &Routing) -> ChunkWriter {
         ChunkWriter::new(id, model, created, routing.include_usage)
+    }
+
+    /// Chunks stand alone (a fresh writer's chunks continue any stream), so a forwarded stream
+    /// can be continued: what each chunk delivered.
+    fn forwarded_event(data: &[u8]) -> Option<Delivered> {
+        Some(stream::delivered(data))
     }
 }
 

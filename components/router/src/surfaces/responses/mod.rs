@@ -7,6 +7,7 @@
 //! - `record.rs`: the stored record of a response, and its input items
 //! - `chain.rs`: `previous_response_id` chains followed back through the records
 //! - `reference.rs`: `item_reference` input items resolved from the records
+//! - `tools.rs`: namespaces, custom (freeform) tools and `additional_tools` items
 //! - `route.rs`: where a natively made response lives
 //! - `resource.rs`: `/v1/responses/{id}[/input_items|/cancel]` read strictly (what may be forwarded)
 //! - here: the surface and the settings a response object echoes
@@ -26,6 +27,7 @@ pub mod render;
 pub mod resource;
 mod route;
 pub mod stream;
+pub mod tools;
 pub mod wire;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
@@ -78,6 +80,7 @@ impl Surface for Responses {
             hosted_tools: crate::surfaces::hosted_tools::in_responses_tools(
                 fields.tools.as_deref(),
             ),
+            tool_names: tools::declared(fields.tools.as_deref(), fields.input.as_deref()),
         })
     }
 
@@ -120,6 +123,8 @@ struct RoutingFields {
     text: Option<Box<RawValue>>,
     tool_choice: Option<Box<RawValue>>,
     tools: Option<Box<RawValue>>,
+    /// Read for `additional_tools` items only (`tools::declared`).
+    input: Option<Box<RawValue>>,
     top_p: Option<f64>,
     truncation: Option<String>,
     user: Option<String>,

@@ -3,7 +3,7 @@
 use apex_adapter_kit::types::{ChatResponse, ContentPart, FinishReason, Usage};
 use serde_json::{Map, Value, json};
 
-use super::wire::NAMESPACE_SEPARATOR;
+use super::tools;
 use crate::surfaces::Routing;
 
 /// The suffix of a response id (`resp_<suffix>`), shared by its items' ids.
@@ -13,45 +13,6 @@ fn suffix(id: &str) -> &str {
 
 pub(super) fn item_id(prefix: &str, response_id: &str, index: usize) -> String {
     format!("{prefix}_{}{index:02}", suffix(response_id))
-}
-
-/// The namespaces the request declared (their flattened tool names are split back on output).
-pub(super) fn namespaces(routing: &Routing) -> Vec<String> {
-    routing.echo["tools"]
-        .as_array()
-        .map(|tools| {
-            tools
-                .iter()
-                .filter(|t| t["type"] == "namespace")
-                .filter_map(|t| t["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A `function_call` item; a flattened namespaced name is split back into `namespace` + `name`.
-pub(super) fn function_call(
-    id: &str,
-    call_id: &str,
-    name: &str,
-    arguments: &str,
-    status: &str,
-    spaces: &[String],
-) -> Value {
-    let mut item = json!({
-        "id": id, "type": "function_call", "status": status,
-        "call_id": call_id, "name": name, "arguments": arguments,
-    });
-    for space in spaces {
-        if let Some(inner) = name
-            .strip_prefix(space.as_str())
-            .and_then(|rest| rest.strip_prefix(NAMESPACE_SEPARATOR))
-        {
-            item["name"] = json!(inner);
-            item["namespace"] = json!(space);
-        }
-    }
-    item
 }
 
 pub(super) fn message_item(id: &str, text: &str, status: &str) -> Value {
@@ -87,7 +48,7 @@ pub fn usage_json(usage: &Usage) -> Value {
 
 /// The output items of a whole answer.
 pub fn output_items(response: &ChatResponse, id: &str, routing: &Routing) -> Vec<Value> {
-    let spaces = namespaces(routing);
+    let names = &routing.tool_names;
     let mut items = Vec::new();
     let mut text: Option<String> = None;
     let mut summary: Vec<String> = Vec::new();
@@ -139,13 +100,13 @@ pub fn output_items(response: &ChatResponse, id: &str, routing: &Routing) -> Vec
                 flush_reasoning(&mut items, &mut reasoning, &mut summary, &mut signature);
                 flush_text(&mut items, &mut text);
                 let index = items.len();
-                items.push(function_call(
-                    &item_id("fc", id, index),
+                items.push(tools::call_item(
+                    &item_id(tools::call_prefix(&call.name, names), id, index),
                     &call.id,
                     &call.name,
                     &call.arguments,
                     "completed",
-                    &spaces,
+                    names,
                 ));
             }
             _ => {}

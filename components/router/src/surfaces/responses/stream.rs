@@ -4,10 +4,8 @@
 use apex_adapter_kit::types::{StreamEvent, Usage};
 use serde_json::{Value, json};
 
-use super::render::{
-    State, function_call, item_id, message_item, namespaces, reasoning_item, response_object,
-    status,
-};
+use super::render::{State, item_id, message_item, reasoning_item, response_object, status};
+use super::tools;
 use crate::http::error::ApiError;
 use crate::surfaces::{Routing, StreamWriter};
 
@@ -24,6 +22,9 @@ enum Open {
         call_id: String,
         name: String,
         arguments: String,
+        /// A custom tool's call: its text is sent whole when the call is complete (the provider
+        /// streams JSON arguments around it).
+        custom: bool,
     },
 }
 
@@ -33,7 +34,6 @@ pub struct EventWriter {
     model: String,
     created: u64,
     routing: Routing,
-    spaces: Vec<String>,
     sequence: u64,
     started: bool,
     /// Finished output items.
@@ -45,7 +45,6 @@ pub struct EventWriter {
 impl EventWriter {
     pub fn new(id: String, model: String, created: u64, routing: &Routing) -> Self {
         Self {
-            spaces: namespaces(routing),
             id,
             model,
             created,
@@ -107,6 +106,7 @@ impl EventWriter {
         let prefix = match self.open {
             Some(Open::Message { .. }) => "msg",
             Some(Open::Reasoning { .. }) => "rs",
+            Some(Open::Call { custom: true, .. }) => "ctc",
             Some(Open::Call { .. }) | None => "fc",
         };
         item_id(prefix, &self.id, self.index())
@@ -161,21 +161,38 @@ impl EventWriter {
                 call_id,
                 name,
                 arguments,
+                custom,
             } => {
-                let id = item_id("fc", &self.id, index);
+                let names = &self.routing.tool_names;
+                let id = item_id(tools::call_prefix(&name, names), &self.id, index);
                 let arguments = if arguments.is_empty() {
                     "{}".to_string()
                 } else {
                     arguments
                 };
-                self.emit(
-                    out,
-                    "response.function_call_arguments.done",
-                    json!({
-                        "item_id": id, "output_index": index, "arguments": arguments,
-                    }),
-                );
-                function_call(&id, &call_id, &name, &arguments, "completed", &self.spaces)
+                if custom {
+                    let input = tools::custom_input(&arguments);
+                    self.emit(
+                        out,
+                        "response.custom_tool_call_input.delta",
+                        json!({"item_id": id, "output_index": index, "delta": input}),
+                    );
+                    self.emit(
+                        out,
+                        "response.custom_tool_call_input.done",
+                        json!({"item_id": id, "output_index": index, "input": input}),
+                    );
+                } else {
+                    self.emit(
+                        out,
+                        "response.function_call_arguments.done",
+                        json!({
+                            "item_id": id, "output_index": index, "arguments": arguments,
+                        }),
+                    );
+                }
+                let names = &self.routing.tool_names;
+                tools::call_item(&id, &call_id, &name, &arguments, "completed", names)
             }
         };
         self.emit(
@@ -301,9 +318,14 @@ impl StreamWriter for EventWriter {
                 self.start(out);
                 self.close(out);
                 let index = self.index();
-                let id = item_id("fc", &self.id, index);
-                let item =
-                    function_call(&id, &call.id, &call.name, "", "in_progress", &self.spaces);
+                let names = &self.routing.tool_names;
+                let custom = tools::call_prefix(&call.name, names) == "ctc";
+                let id = item_id(tools::call_prefix(&call.name, names), &self.id, index);
+                let mut item =
+                    tools::call_item(&id, &call.id, &call.name, "", "in_progress", names);
+                if custom {
+                    item["input"] = json!("");
+                }
                 self.emit(
                     out,
                     "response.output_item.added",
@@ -313,6 +335,7 @@ impl StreamWriter for EventWriter {
                     call_id: call.id.clone(),
                     name: call.name.clone(),
                     arguments: String::new(),
+                    custom,
                 });
             }
             StreamEvent::ToolCallDelta(delta) => {
@@ -321,8 +344,14 @@ impl StreamWriter for EventWriter {
                 }
                 let id = self.open_id();
                 let index = self.index();
-                if let Some(Open::Call { arguments, .. }) = self.open.as_mut() {
+                if let Some(Open::Call {
+                    arguments, custom, ..
+                }) = self.open.as_mut()
+                {
                     arguments.push_str(&delta.arguments);
+                    if *custom {
+                        return;
+                    }
                     self.emit(
                         out,
                         "response.function_call_arguments.delta",

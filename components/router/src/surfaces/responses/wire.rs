@@ -7,12 +7,9 @@ use apex_adapter_kit::types::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::tools::{self, NAMESPACE_SEPARATOR};
 use crate::http::error::ApiError;
 use crate::surfaces::text_or_list::{ListItem, TextOrList};
-
-/// Separates a namespace from a tool name when namespaced tools are flattened for providers
-/// (which accept only `[A-Za-z0-9_-]` names).
-pub const NAMESPACE_SEPARATOR: &str = "__";
 
 #[derive(Deserialize)]
 pub struct WireRequest {
@@ -73,6 +70,10 @@ pub struct WireItem {
     pub summary: Option<Vec<WirePart>>,
     pub encrypted_content: Option<String>,
     pub id: Option<String>,
+    /// An `additional_tools` item's tools.
+    pub tools: Option<Vec<WireTool>>,
+    /// A `custom_tool_call`'s text.
+    pub input: Option<String>,
 }
 
 /// Message content or a tool output: a string, or a list of parts.
@@ -117,6 +118,8 @@ pub struct WireTool {
     pub strict: Option<bool>,
     /// The function tools of a `namespace` tool.
     pub tools: Option<Vec<WireTool>>,
+    /// A custom tool's input format (`text`, or a `grammar`).
+    pub format: Option<Box<RawValue>>,
 }
 
 /// `"auto"`, `"none"`, `"required"`, or `{"type": "function", "name": ...}`.
@@ -233,11 +236,12 @@ fn push_assistant(messages: &mut Vec<Message>, part: ContentPart) {
     }
 }
 
-/// Convert the input items, in order.
+/// Convert the input items, in order; the tools of `additional_tools` items go to `more_tools`.
 pub fn items_to_messages(
     items: Vec<WireItem>,
     at: &str,
     messages: &mut Vec<Message>,
+    more_tools: &mut Vec<WireTool>,
 ) -> Result<(), ApiError> {
     for (i, item) in items.into_iter().enumerate() {
         let at = format!("{at}[{i}]");
@@ -265,22 +269,26 @@ pub fn items_to_messages(
                     }
                 }
             }
-            "function_call" => {
+            "function_call" | "custom_tool_call" => {
                 let name = required(item.name, &at, "name")?;
-                let name = match item.namespace {
-                    Some(namespace) => format!("{namespace}{NAMESPACE_SEPARATOR}{name}"),
-                    None => name,
+                let name = flat_name(item.namespace.as_deref(), name);
+                let arguments = if kind == "custom_tool_call" {
+                    tools::custom_arguments(&item.input.unwrap_or_default())
+                } else {
+                    item.arguments.unwrap_or_default()
                 };
                 push_assistant(
                     messages,
                     ContentPart::ToolCall(ToolCall {
                         id: required(item.call_id, &at, "call_id")?,
                         name,
-                        arguments: item.arguments.unwrap_or_default(),
+                        arguments,
                     }),
                 );
             }
-            "function_call_output" => {
+            // Tools declared mid-conversation (Codex): offered with the request's own.
+            "additional_tools" => more_tools.extend(item.tools.unwrap_or_default()),
+            "function_call_output" | "custom_tool_call_output" => {
                 let output = required(item.output, &at, "output")?;
                 messages.push(message(
                     Role::Tool,
@@ -316,7 +324,7 @@ pub fn items_to_messages(
             }
             other => {
                 return Err(invalid(format!(
-                    "{at}.type: `{other}` items are not supported by this gateway's translation (messages, function_call, function_call_output, reasoning and item_reference are)."
+                    "{at}.type: `{other}` items are not supported by this gateway's translation (messages, function_call, function_call_output, custom_tool_call, custom_tool_call_output, additional_tools, reasoning and item_reference are)."
                 )));
             }
         }
@@ -330,14 +338,17 @@ fn tools(wire: Vec<WireTool>) -> Result<Vec<Tool>, ApiError> {
         let at = format!("tools[{i}]");
         match tool.kind.as_str() {
             "function" => out.push(function_tool(tool, &at, None)?),
+            "custom" => out.push(custom_tool(tool, &at, None)?),
             // Function tools grouped under a name: flattened as `<namespace>__<name>`.
             "namespace" => {
                 let namespace = required(tool.name, &at, "name")?;
                 for (j, inner) in tool.tools.unwrap_or_default().into_iter().enumerate() {
                     // Hosted tools are left out (`Routing::hosted_tools` says which).
-                    if inner.kind == "function" {
-                        let at = format!("{at}.tools[{j}]");
-                        out.push(function_tool(inner, &at, Some(&namespace))?);
+                    let at = format!("{at}.tools[{j}]");
+                    match inner.kind.as_str() {
+                        "function" => out.push(function_tool(inner, &at, Some(&namespace))?),
+                        "custom" => out.push(custom_tool(inner, &at, Some(&namespace))?),
+                        _ => {}
                     }
                 }
             }
@@ -348,13 +359,29 @@ fn tools(wire: Vec<WireTool>) -> Result<Vec<Tool>, ApiError> {
     Ok(out)
 }
 
+/// A tool's name as providers see it: `<namespace>__<name>` inside a namespace.
+fn flat_name(namespace: Option<&str>, name: String) -> String {
+    match namespace {
+        Some(namespace) => format!("{namespace}{NAMESPACE_SEPARATOR}{name}"),
+        None => name,
+    }
+}
+
+/// A custom (freeform) tool, offered as a function taking its text (`tools`).
+fn custom_tool(tool: WireTool, at: &str, namespace: Option<&str>) -> Result<Tool, ApiError> {
+    let name = required(tool.name, at, "name")?;
+    Ok(Tool {
+        name: flat_name(namespace, name),
+        description: tools::custom_description(tool.description, tool.format.as_deref()),
+        parameters: tools::custom_parameters(),
+        strict: None,
+    })
+}
+
 fn function_tool(tool: WireTool, at: &str, namespace: Option<&str>) -> Result<Tool, ApiError> {
     let name = required(tool.name, at, "name")?;
     Ok(Tool {
-        name: match namespace {
-            Some(namespace) => format!("{namespace}{NAMESPACE_SEPARATOR}{name}"),
-            None => name,
-        },
+        name: flat_name(namespace, name),
         description: tool.description,
         parameters: crate::surfaces::function_tool::parameters(tool.parameters),
         strict: tool.strict,
@@ -369,6 +396,7 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
         ));
     }
     let mut messages = Vec::new();
+    let mut more_tools = Vec::new();
     if let Some(instructions) = request.instructions.filter(|i| !i.is_empty()) {
         messages.push(message(Role::System, vec![ContentPart::Text(instructions)]));
     }
@@ -384,14 +412,21 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
             })?;
             items.push(item);
         }
-        items_to_messages(items, "previous_response_id", &mut messages)?;
+        items_to_messages(
+            items,
+            "previous_response_id",
+            &mut messages,
+            &mut more_tools,
+        )?;
     }
     match request.input {
         None => {}
         Some(Input::Text(text)) => {
             messages.push(message(Role::User, vec![ContentPart::Text(text)]))
         }
-        Some(Input::Items(items)) => items_to_messages(items, "input", &mut messages)?,
+        Some(Input::Items(items)) => {
+            items_to_messages(items, "input", &mut messages, &mut more_tools)?
+        }
     }
     if !messages.iter().any(|m| m.role != Role::System) {
         return Err(invalid("Missing required parameter: 'input'."));
@@ -435,7 +470,11 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
     Ok(ChatRequest {
         model: request.model,
         messages,
-        tools: tools(request.tools.unwrap_or_default())?,
+        tools: {
+            let mut offered = request.tools.unwrap_or_default();
+            offered.append(&mut more_tools);
+            tools(offered)?
+        },
         tool_choice,
         parallel_tool_calls: request.parallel_tool_calls,
         max_tokens: request.max_output_tokens,
