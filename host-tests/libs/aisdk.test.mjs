@@ -2,7 +2,8 @@
 // provider `openai(...)`), @ai-sdk/openai-compatible, @ai-sdk/anthropic and @ai-sdk/google, each
 // against providers of the openai, anthropic and gemini kinds: text and a stream (with a system
 // prompt, and usage), a tool round trip (the tool runs and its result goes back), the same
-// streamed, a structured answer (`Output.object`) and `generateObject`. Each cell checks what the SDK returned and what the provider received.
+// streamed, a structured answer (`Output.object`), `generateObject` and a provider's 400. Each
+// cell checks what the SDK returned and what the provider received.
 //
 // run.py starts the scripted provider and Apex (APEX_URL, APEX_KEY, PROVIDER_URL) and copies this
 // file next to the installed packages. Cells in expected_failures.txt must fail (strict).
@@ -30,6 +31,7 @@ const STRUCTURED = { city: 'Paris', temperature_c: 21 };
 const TOOL_OUTPUT = '18 degrees and sunny';
 const WEATHER_TOOL_DESCRIPTION = 'Current weather for a city';
 const SYSTEM = 'Answer in one short sentence.';
+const SCRIPTED_ERROR = '[scripted-error]';
 
 const openai = createOpenAI({ baseURL: `${APEX_URL}/v1`, apiKey: APEX_KEY });
 // supportsStructuredOutputs: JSON schemas rather than json_object; includeUsage: usage in streams.
@@ -321,6 +323,20 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
         assertWeatherSchema(schema);
       });
     }
+
+    cell(`aisdk/${surface}/${kind}/error`, async (id) => {
+      // The provider's 400 reaches the SDK as a 400 with the provider's message, and is not retried.
+      const marker = nonce(id);
+      const error = await generateText({ model, prompt: `Say hello ${SCRIPTED_ERROR} ${marker}`, maxRetries: 0 }).then(
+        () => assert.fail('no error'),
+        (e) => e,
+      );
+      const response = await fetch(`${PROVIDER_URL}/_scripted/requests?contains=${encodeURIComponent(marker)}`);
+      const { requests } = await response.json();
+      assert.deepEqual(requests.map((r) => r.status), [400]);
+      assert.equal(error.statusCode, 400, String(error));
+      assert.ok(String(error.message).includes('scripted rejection'), error.message);
+    });
 
     cell(`aisdk/${surface}/${kind}/object`, async (id) => {
       const marker = nonce(id);

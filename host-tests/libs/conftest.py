@@ -27,7 +27,7 @@ def cell_id(item):
     params = getattr(getattr(item, "callspec", None), "params", {})
     if library is None or "surface" not in params or "kind" not in params:
         return None
-    capability = item.originalname.removeprefix("test_")
+    capability = item.originalname.removeprefix("test_").replace("_", "-")
     return f"{library}/{params['surface']}/{params['kind']}/{capability}"
 
 

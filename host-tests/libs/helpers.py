@@ -24,6 +24,17 @@ STRUCTURED = {"city": "Paris", "temperature_c": 21}
 TOOL_OUTPUT = "18 degrees and sunny"
 WEATHER_TOOL_DESCRIPTION = "Current weather for a city"
 SYSTEM = "Answer in one short sentence."
+SCRIPTED_ERROR = "[scripted-error]"
+
+
+def status_of(error):
+    """The HTTP status a library's exception carries."""
+    for attribute in ("status_code", "code", "status"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, int):
+            return value
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None)
 
 
 def expected_failure(cell):

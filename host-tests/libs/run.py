@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -40,11 +41,11 @@ def start(args, env=None, pattern=r"listening on (?:http://)?(\S+)"):
         match = re.search(pattern, line)
         if match:
             # Keep draining its output so it never blocks on a full pipe.
-            import threading
-
-            def drain(stream=proc.stdout, name=os.path.basename(args[0]) if args[0] != sys.executable else os.path.basename(args[1])):
+            def drain(stream=proc.stdout, name=os.path.basename(args[-1] if args[0] == sys.executable else args[0])):
+                # The provider's rejections are always shown (they explain a failing cell); the rest
+                # with APEX_LIBS_VERBOSE=1.
                 for out in stream:
-                    if os.environ.get("APEX_LIBS_VERBOSE"):
+                    if os.environ.get("APEX_LIBS_VERBOSE") or out.startswith("rejected "):
                         sys.stderr.write(f"[{name}] {out}")
 
             threading.Thread(target=drain, daemon=True).start()

@@ -17,7 +17,8 @@ What it answers is decided by the request:
 - tools offered and no tool result yet: a call to `get_weather` with WEATHER_ARGS, or, when
   `get_weather` is not offered, to the first tool with STRUCTURED;
 - a tool result in the last turn: "Weather report: <the result text>";
-- otherwise TEXT (streams split it into a few chunks).
+- otherwise TEXT (streams split it into a few chunks);
+- but a request holding SCRIPTED_ERROR gets a 400 in the API's error format.
 
 `python3 scripted_provider.py [--listen 127.0.0.1:0]` prints `listening on ADDR`.
 """
@@ -33,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 TEXT = "Hello from the scripted provider."
 WEATHER_ARGS = {"city": "Paris"}
 STRUCTURED = {"city": "Paris", "temperature_c": 21}
+# A request holding this is answered 400 in the API's error format.
+SCRIPTED_ERROR = "[scripted-error]"
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 RECORDS = []
@@ -609,6 +612,7 @@ class Handler(BaseHTTPRequestHandler):
             api = "gemini"
         else:
             record["status"] = 404
+            print(f"rejected {path}: no such route", file=sys.stderr, flush=True)
             return self.send(404, "json", {"error": {"message": f"no route {path}", "type": "invalid_request_error"}})
         try:
             try:
@@ -620,6 +624,8 @@ class Handler(BaseHTTPRequestHandler):
             if api == "gemini":
                 body = gemini_normalize(body)
             record["body"] = body
+            if SCRIPTED_ERROR in raw:
+                raise Reject(f"scripted rejection: the prompt holds {SCRIPTED_ERROR}")
             if api == "openai":
                 if not headers.get("authorization", "").startswith("Bearer "):
                     raise Reject("You didn't provide an API key.", 401)

@@ -1,8 +1,8 @@
 """LangChain chat models pointed at Apex: ChatOpenAI (Chat Completions, and the Responses API),
 ChatAnthropic and ChatGoogleGenerativeAI, each against providers of the openai, anthropic and
 gemini kinds: text and a stream (with a system prompt, and usage), a tool round trip (also
-streamed) and a structured answer. Each checks what the library returned and what the provider
-received."""
+streamed), a structured answer and a provider's 400. Each checks what the library returned and
+what the provider received."""
 
 import pytest
 from langchain_anthropic import ChatAnthropic
@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    SYSTEM, assert_weather_schema, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
-    tools_offered, user_texts,
+    SCRIPTED_ERROR, SYSTEM, assert_weather_schema, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
+    provider_requests, tools_offered, user_texts,
 )
 
 LIBRARY = "langchain"
@@ -128,3 +128,16 @@ def test_stream_tool(surface, kind, cell):
     assert (name, arguments) == ("get_weather", WEATHER_ARGS)
     assert TOOL_OUTPUT in result
     assert "".join(pieces) == f"Weather report: {result}"
+
+
+@surfaces
+@cells
+def test_error(surface, kind, cell):
+    """The provider's 400 reaches the library as a 400 with the provider's message, and is not retried."""
+    marker = nonce(cell)
+    with pytest.raises(Exception) as raised:
+        chat_model(surface, kind).invoke([HumanMessage(f"Say hello {SCRIPTED_ERROR} {marker}")])
+    requests = provider_requests(marker)
+    assert [r["status"] for r in requests] == [400]
+    assert status_of(raised.value) == 400, repr(raised.value)
+    assert "scripted rejection" in str(raised.value), str(raised.value)

@@ -1,8 +1,8 @@
 """LiteLLM as a client library pointed at Apex (`openai/<alias>`, `anthropic/<alias>`,
 `gemini/<alias>` with `api_base`), against providers of the openai, anthropic and gemini kinds:
-text and a stream (with a system prompt, and usage), a tool round trip (also streamed) and a
-structured answer (`response_format`). Each checks what LiteLLM returned and what the provider
-received."""
+text and a stream (with a system prompt, and usage), a tool round trip (also streamed), a
+structured answer (`response_format`) and a provider's 400. Each checks what LiteLLM returned and
+what the provider received."""
 
 import json
 
@@ -11,8 +11,8 @@ import pytest
 
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    SYSTEM, assert_weather_schema, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
-    tools_offered, user_texts,
+    SCRIPTED_ERROR, SYSTEM, assert_weather_schema, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
+    provider_requests, tools_offered, user_texts,
 )
 
 LIBRARY = "litellm"
@@ -141,3 +141,16 @@ def test_stream_tool(surface, kind, cell):
     assert (name, arguments) == ("get_weather", WEATHER_ARGS)
     assert TOOL_OUTPUT in result
     assert "".join(pieces) == f"Weather report: {result}"
+
+
+@surfaces
+@cells
+def test_error(surface, kind, cell):
+    """The provider's 400 reaches the library as a 400 with the provider's message, and is not retried."""
+    marker = nonce(cell)
+    with pytest.raises(Exception) as raised:
+        complete(surface, kind, messages=[{"role": "user", "content": f"Say hello {SCRIPTED_ERROR} {marker}"}])
+    requests = provider_requests(marker)
+    assert [r["status"] for r in requests] == [400]
+    assert status_of(raised.value) == 400, repr(raised.value)
+    assert "scripted rejection" in str(raised.value), str(raised.value)
