@@ -20,7 +20,7 @@ use crate::surfaces::Surface;
 pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
-    let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
+    let routing = match AnthropicMessages::routing(&body, Default::default()).and_then(|routing| {
         targets::check_model_name(config, &routing.model)?;
         Ok(routing)
     }) {

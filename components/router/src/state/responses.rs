@@ -74,7 +74,7 @@ fn chain(id: &str, client: &Client, ttl_secs: u64) -> Result<Vec<(String, Record
 /// `store: false`).
 pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     let Some(previous) = responses::previous_id(&body) else {
-        return dispatch::chat::<Responses>(config, client, body, out);
+        return dispatch::chat::<Responses>(config, client, body, Default::default(), out);
     };
     let chain = match chain(&previous, client, config.responses_ttl_secs) {
         Ok(chain) => chain,
@@ -86,13 +86,13 @@ pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutp
                     pin: Some((route.provider.as_str(), route.key_index)),
                     ..*client
                 };
-                return dispatch::chat::<Responses>(config, &pinned, body, out);
+                return dispatch::chat::<Responses>(config, &pinned, body, Default::default(), out);
             }
             return fail(out, client, &error.error(&previous));
         }
     };
     match responses::continue_from(&body, &chain) {
-        Ok(body) => dispatch::chat::<Responses>(config, client, body, out),
+        Ok(body) => dispatch::chat::<Responses>(config, client, body, Default::default(), out),
         Err(error) => fail(out, client, &error),
     }
 }

@@ -14,6 +14,9 @@ use crate::platform::now_secs;
 use crate::state::carry::{self, Carried, Reattached};
 use crate::surfaces::{Routing, Surface};
 
+/// The response header naming the hosted tools a translated request went without.
+pub const DROPPED_TOOLS_HEADER: &str = "x-apex-dropped-tools";
+
 /// A cache entry to write when the answer completes.
 pub struct CachePlan {
     pub key: String,
@@ -102,6 +105,12 @@ impl<'a, S: Surface> Request<'a, S> {
 
     pub fn writer(&self, id: String) -> S::Writer {
         S::writer(id, self.alias.to_string(), now_secs(), &self.routing)
+    }
+
+    /// `x-apex-dropped-tools`: the client's hosted tools a translation drops, if any.
+    pub fn dropped_tools_header(&self) -> Option<(String, String)> {
+        let names = S::dropped_in_translation(self.body);
+        (!names.is_empty()).then(|| (DROPPED_TOOLS_HEADER.to_string(), names.join(",")))
     }
 
     /// Headers of the client's event stream.

@@ -120,6 +120,19 @@ impl<S: Surface> Request<'_, S> {
         }
     }
 
+    /// The event stream of a translated answer (its headers say which tools the translation
+    /// dropped), started now if it was not yet.
+    pub fn translated_stream_to(&self, sink: Sink) -> ClientResponse {
+        match sink {
+            Sink::Pending(out) => {
+                let mut headers = self.stream_headers();
+                headers.extend(self.dropped_tools_header());
+                ClientResponse::start(out, 200, &headers)
+            }
+            Sink::Started(client) => client,
+        }
+    }
+
     /// Send a keepalive on the event stream, starting it if needed. `None`: the client left.
     pub fn keepalive(&self, sink: Sink) -> Option<Sink> {
         let mut bytes = Vec::new();

@@ -44,7 +44,9 @@ impl<S: Surface> Call<'_, '_, S> {
                 let rendered = self.redactor.bytes(&rendered).into_owned();
                 // Kept before the client has it, so its next request can already use it.
                 request.keep_translated(&id, created, &response);
-                request.respond(sink, 200, json_headers(&request.headers), &rendered);
+                let mut headers = json_headers(&request.headers);
+                headers.extend(request.dropped_tools_header());
+                request.respond(sink, 200, headers, &rendered);
                 Report::delivered()
             }
             // A 2xx reply that does not parse (or an error inside one): another target may do
@@ -148,7 +150,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let Some(current) = sink.take() else {
                     return Report::delivered();
                 };
-                let mut client = request.stream_to(current);
+                let mut client = request.translated_stream_to(current);
                 content = true;
                 if !client.write(&pending) {
                     client.finish();
