@@ -133,7 +133,13 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     } else {
         match auth::authenticate(&config.gateway_keys, presented) {
             Some(name) => name,
-            None => return send_error(out, &ApiError::unauthorized(), errors, &cors_headers),
+            None => {
+                let mut error = ApiError::unauthorized();
+                if errors == ErrorFormat::Google {
+                    error.message = "Missing or invalid API key: send the gateway key as `x-goog-api-key: <key>`, `?key=<key>` or `Authorization: Bearer <key>`.".to_string();
+                }
+                return send_error(out, &error, errors, &cors_headers);
+            }
         }
     };
     let client = Client {
