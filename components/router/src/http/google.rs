@@ -1,15 +1,14 @@
 //! The Gemini API routes (`surfaces::gemini`): generate and stream through dispatch, the model
-//! list, and `countTokens` (a local estimate).
+//! list, and `countTokens` (`routing::count_tokens::gemini`).
 
 use wasip2::http::types::{Method, ResponseOutparam};
 
-use crate::config::{Config, ECHO_MODEL};
+use crate::config::Config;
 use crate::http::Client;
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::http::reply::{self, send_error};
-use crate::routing::{dispatch, targets};
+use crate::routing::{count_tokens, dispatch, targets};
 use crate::surfaces::PathParams;
-use crate::surfaces::anthropic_messages::estimate_tokens;
 use crate::surfaces::gemini::{
     self, Call, GenerateContent, StreamArray, StreamSse, model_name, percent_decode,
 };
@@ -59,7 +58,7 @@ pub fn route(
             "streamGenerateContent" => {
                 dispatch::chat::<StreamArray>(config, client, body, path, out)
             }
-            "countTokens" => count_tokens(config, client, model, &body, out),
+            "countTokens" => count_tokens::gemini(config, client, model, &body, out),
             other => {
                 let error = ApiError::not_found(format!(
                     "Method `{other}` is not served by this gateway: use generateContent, streamGenerateContent or countTokens."
@@ -68,27 +67,5 @@ pub fn route(
             }
         },
         _ => send_error(out, &ApiError::method_not_allowed(), ERRORS, cors),
-    }
-}
-
-/// `:countTokens`: the gateway's documented estimate (about four bytes a token) for a model it
-/// serves, as `{"totalTokens": N}`.
-fn count_tokens(config: &Config, client: &Client, model: &str, body: &[u8], out: ResponseOutparam) {
-    let cors = client.cors;
-    if let Err(error) = targets::check_model_name(config, model) {
-        return send_error(out, &error, ERRORS, cors);
-    }
-    let served = config.route_name(model);
-    let known = config.targets(&served).is_some_and(|t| !t.is_empty())
-        || (served.as_ref() == ECHO_MODEL && config.echo_model);
-    if !known {
-        return send_error(out, &gemini::not_found(model), ERRORS, cors);
-    }
-    match gemini::count_request(body) {
-        Ok(request) => {
-            let reply = format!(r#"{{"totalTokens":{}}}"#, estimate_tokens(&request));
-            reply::json(out, reply.as_bytes(), cors)
-        }
-        Err(error) => send_error(out, &error, ERRORS, cors),
     }
 }

@@ -208,6 +208,22 @@ pub fn count_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     request::to_neutral(request, false)
 }
 
+/// A `countTokens` body for upstream model `model`: a `generateContentRequest.model` (which
+/// names the alias) becomes `models/{model}`; any other body goes as it is.
+pub fn count_body_for(body: &[u8], model: &str) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut whole)) = serde_json::from_slice(body) else {
+        return body.to_vec();
+    };
+    match whole
+        .get_mut("generateContentRequest")
+        .and_then(|inner| inner.get_mut("model"))
+    {
+        Some(named) => *named = serde_json::Value::String(format!("models/{}", model_name(model))),
+        None => return body.to_vec(),
+    }
+    serde_json::to_vec(&whole).unwrap_or_else(|_| body.to_vec())
+}
+
 /// A Gemini API call, read from the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call<'a> {
@@ -328,6 +344,18 @@ mod tests {
             forward_path("models/gemini-2.5-pro", "streamGenerateContent", "?alt=sse"),
             "models/gemini-2.5-pro:streamGenerateContent?alt=sse"
         );
+    }
+
+    #[test]
+    fn count_bodies_name_the_upstream_model() {
+        let body = br#"{"generateContentRequest":{"model":"models/alias","contents":[]}}"#;
+        assert_eq!(
+            count_body_for(body, "gemini-2.5-pro"),
+            br#"{"generateContentRequest":{"contents":[],"model":"models/gemini-2.5-pro"}}"#
+                .to_vec()
+        );
+        let plain = br#"{"contents": []}"#;
+        assert_eq!(count_body_for(plain, "m"), plain.to_vec());
     }
 
     #[test]
