@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A scripted OpenAI-compatible provider for the end-to-end client scripts (Claude Code, Codex).
+"""A scripted OpenAI-compatible provider for the end-to-end client scripts (Claude Code, Codex,
+Gemini CLI).
 
 It answers `POST .../chat/completions` in OpenAI's wire format (JSON, or SSE when `stream` is
 true, with usage when `stream_options.include_usage` asks for it), following one script:
