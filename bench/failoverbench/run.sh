@@ -98,10 +98,12 @@ fi
 WALL_PID=""
 APEX_PID=""
 cleanup() {
-  [ -n "$APEX_PID" ] && kill "$APEX_PID" 2>/dev/null && wait "$APEX_PID" 2>/dev/null
-  [ -n "$WALL_PID" ] && kill "$WALL_PID" 2>/dev/null && wait "$WALL_PID" 2>/dev/null
+  local status=$?
+  [ -n "$APEX_PID" ] && kill "$APEX_PID" 2>/dev/null && { wait "$APEX_PID" 2>/dev/null || true; }
+  [ -n "$WALL_PID" ] && kill "$WALL_PID" 2>/dev/null && { wait "$WALL_PID" 2>/dev/null || true; }
   [ "$KEEP" = 1 ] || rm -rf "$RUN/apex-data"
-  return 0
+  # The script's own status, not the stopped processes'.
+  exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
