@@ -65,7 +65,7 @@ pub fn to_neutral(request: GenerateRequest, stream: bool) -> Result<ChatRequest,
                 )));
             }
             let parameters = match (declaration.parameters_json_schema, declaration.parameters) {
-                (Some(schema), _) => schema.get().to_string(),
+                (Some(schema), _) => lowercase_types(&schema),
                 (None, Some(schema)) => json_schema(&schema).to_string(),
                 (None, None) => function_tool::parameters(None),
             };
@@ -360,7 +360,7 @@ fn generation(config: GenerationConfig, neutral: &mut ChatRequest) -> Result<(),
     neutral.stop = config.stop_sequences;
     neutral.seed = config.seed;
     let schema = match (config.response_json_schema, config.response_schema) {
-        (Some(schema), _) => Some(schema.get().to_string()),
+        (Some(schema), _) => Some(lowercase_types(&schema)),
         (None, Some(schema)) => Some(json_schema(&schema).to_string()),
         (None, None) => None,
     };
@@ -403,4 +403,20 @@ fn generation(config: GenerationConfig, neutral: &mut ChatRequest) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// A JSON Schema as Gemini takes it: Google's clients send OpenAPI-style type names there too
+/// (Gemini CLI's `"type": "OBJECT"`), which Gemini accepts and JSON Schema providers refuse, so
+/// they are lowercased like the rest of [`json_schema`]'s conversion (a proper JSON Schema passes
+/// unchanged).
+fn lowercase_types(schema: &RawValue) -> String {
+    // Rewritten only when something changes: the client's key order (which orders a model's
+    // output fields) stays as sent.
+    match serde_json::from_str::<Value>(schema.get()) {
+        Ok(value) => match json_schema(&value) {
+            converted if converted != value => converted.to_string(),
+            _ => schema.get().to_string(),
+        },
+        Err(_) => schema.get().to_string(),
+    }
 }
