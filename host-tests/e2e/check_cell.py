@@ -16,7 +16,8 @@ recording proxy). A cell passes when all of these hold:
 - Apex answered every CLI request with a 2xx, except the documented 426 to Codex's WebSocket
   upgrade (`GET /v1/responses` with `Upgrade: websocket`).
 
-Prints `PASS` or `FAIL: <reasons>` as its first line, then the evidence for a failure: Apex's
+Prints `PASS` or `FAIL: <the likeliest cause>` as its first line, then every reason and the
+evidence for a failure: Apex's
 non-2xx answers (request and response bodies), the provider's refusals, the CLI output's end.
 """
 
@@ -86,7 +87,28 @@ for x in exchanges:
 dropped = sorted({x["response_headers"]["x-apex-dropped-tools"] for x in exchanges
                   if (x.get("response_headers") or {}).get("x-apex-dropped-tools")})
 
-print("PASS" if not reasons else "FAIL: " + "; ".join(dict.fromkeys(reasons)))
+
+def brief():
+    """The likeliest cause first: Apex's own error answer, then a provider refusal, then the rest."""
+    for x in exchanges:
+        code = x.get("status")
+        if code is not None and code >= 300 and not (code == 426 and x.get("method") == "GET"):
+            try:
+                error = json.loads(x.get("response_body") or "{}").get("error")
+                message = error.get("message") if isinstance(error, dict) else error
+            except ValueError:
+                message = (x.get("response_body") or "")[:120]
+            path = x["path"].split("?")[0]
+            return f"Apex {code} on {x['method']} {path}: {str(message)[:140]}"
+    for r in refused:
+        error = (r.get("error") or {}).get("error") or {}
+        return f"provider refused ({r['status']}): {str(error.get('message'))[:140]}"
+    return reasons[0]
+
+
+print("PASS" if not reasons else "FAIL: " + brief())
+if reasons:
+    print("all reasons: " + "; ".join(dict.fromkeys(reasons)))
 print(f"requests: CLI->Apex {len(exchanges)}, Apex->provider {len(provider)}"
       + (f"; x-apex-dropped-tools: {', '.join(dropped)}" if dropped else ""))
 if reasons:

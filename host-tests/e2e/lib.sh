@@ -5,21 +5,34 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-wait_for() { # file -> the address after `listening on`
+wait_for() { # file -> the address after `listening on`, from a complete line (a line still
+  # being written could hold half an address)
+  local address
   for _ in $(seq 1 600); do
-    if grep -qE 'listening on' "$1" 2>/dev/null; then
-      grep -oE 'listening on (http://)?[0-9.:]+' "$1" | head -1 | sed -E 's/listening on (http:\/\/)?//'
-      return 0
-    fi
+    address="$(python3 - "$1" <<'PY'
+import re, sys
+try:
+    lines = open(sys.argv[1], errors="replace").read().split("\n")[:-1]
+except FileNotFoundError:
+    lines = []
+for line in lines:
+    found = re.search(r"listening on (?:http://)?([0-9.]+:[0-9]+)", line)
+    if found:
+        print(found.group(1))
+        break
+PY
+)"
+    if [ -n "$address" ]; then echo "$address"; return 0; fi
     sleep 0.2
   done
   echo "timed out waiting for $1:" >&2; cat "$1" >&2; return 1
 }
 
 # The CLIs: name -> npm package, binary, variable that pins a version.
-cli_package() { case "$1" in claude-code) echo @anthropic-ai/claude-code ;; codex) echo @openai/codex ;; gemini-cli) echo @google/gemini-cli ;; esac; }
-cli_binary() { case "$1" in claude-code) echo claude ;; codex) echo codex ;; gemini-cli) echo gemini ;; esac; }
-cli_pin() { case "$1" in claude-code) echo "${CLAUDE_CODE_VERSION:-}" ;; codex) echo "${CODEX_VERSION:-}" ;; gemini-cli) echo "${GEMINI_CLI_VERSION:-}" ;; esac; }
+# codex-alias is Codex with `model` set to an Apex alias, as README's Codex config has it.
+cli_package() { case "$1" in claude-code) echo @anthropic-ai/claude-code ;; codex|codex-alias) echo @openai/codex ;; gemini-cli) echo @google/gemini-cli ;; esac; }
+cli_binary() { case "$1" in claude-code) echo claude ;; codex|codex-alias) echo codex ;; gemini-cli) echo gemini ;; esac; }
+cli_pin() { case "$1" in claude-code) echo "${CLAUDE_CODE_VERSION:-}" ;; codex|codex-alias) echo "${CODEX_VERSION:-}" ;; gemini-cli) echo "${GEMINI_CLI_VERSION:-}" ;; esac; }
 
 # install_cli NAME: the newest version npm serves (`npm view`), or the version its variable pins,
 # installed once into $work/npm/<package>@<version> (a rerun reuses it). Without the registry,
@@ -49,8 +62,11 @@ install_cli() {
   printf -v "cli_version_${name//-/_}" '%s' "$version"
 }
 
-# start_provider: the scripted provider (scripted_provider.py) for every kind; sets $provider,
-# $provider_log, and $marker, the secret word written to $work/project/notes.txt.
+# start_provider: the scripted provider (scripted_provider.py) for every kind, with each CLI's
+# file-reading tool: Claude Code `Read`, Gemini CLI `read_file`, Codex `exec_command`,
+# `shell_command` or `shell` (by model family), or, for the models Codex drives in code mode (its
+# default), `exec`, a freeform tool whose input is JavaScript calling the nested `exec_command`.
+# Sets $provider, $provider_log, and $marker, the secret word written to $work/project/notes.txt.
 start_provider() {
   marker="apex-e2e-$RANDOM$RANDOM"
   mkdir -p "$work/project"
@@ -60,7 +76,8 @@ start_provider() {
   E2E_LOG="$provider_log" E2E_UPSTREAM_KEY="$upstream_key" \
   E2E_TOOLS="{\"Read\": {\"file_path\": \"$notes\"}, \"read_file\": {\"file_path\": \"$notes\"},
     \"exec_command\": {\"cmd\": \"cat notes.txt\"}, \"shell_command\": {\"command\": \"cat notes.txt\"},
-    \"shell\": {\"command\": [\"cat\", \"notes.txt\"]}}" \
+    \"shell\": {\"command\": [\"cat\", \"notes.txt\"]},
+    \"exec\": \"const result = await tools.exec_command({cmd: 'cat notes.txt'});\\ntext(result.output);\"}" \
     python3 "$root/host-tests/e2e/scripted_provider.py" > "$work/provider.out" 2>&1 &
   pids+=($!)
   provider="$(wait_for "$work/provider.out")"

@@ -7,6 +7,7 @@
 #   E2E_INSTALL_ONLY=1 bash host-tests/e2e/run-all.sh      # only download the CLIs (CI does this first)
 #
 # CLIs: claude-code (`claude -p`, Anthropic Messages), codex (`codex exec`, the Responses API),
+# codex-alias (the same with `model = "<an Apex alias>"`, as README's Codex config has it),
 # gemini-cli (`gemini -p`, Gemini's generateContent). Versions: `npm view <package> version` at
 # run time, so a new CLI release that breaks against Apex shows up here the day it ships; set
 # CLAUDE_CODE_VERSION, CODEX_VERSION or GEMINI_CLI_VERSION to pin one. Installs are cached under
@@ -30,7 +31,7 @@ set -uo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${E2E_WORK:-$root/target/e2e}"
-clis="${E2E_CLIS:-claude-code codex gemini-cli}"
+clis="${E2E_CLIS:-claude-code codex codex-alias gemini-cli}"
 kinds="${E2E_KINDS:-openai anthropic gemini}"
 modes="${E2E_MODES:-text tool}"
 cell_timeout="${E2E_CELL_TIMEOUT:-180}"
@@ -85,11 +86,15 @@ run_cli() {
         ANTHROPIC_BASE_URL="http://$apex" ANTHROPIC_AUTH_TOKEN="$gateway_key" ANTHROPIC_API_KEY="" \
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
         timeout "$cell_timeout" "$bin" -p "$prompt" --allowedTools Read --output-format text ;;
-    codex)
+    codex|codex-alias)
       # As README's "Use with Codex": only the provider; Codex's default model, tools (web_search
-      # included) and everything else as they come.
+      # included) and everything else as they come. codex-alias: the same with `model` naming an
+      # Apex alias, as README's example does (Codex then uses its generic model family's tools).
       mkdir -p "$dir/home/codex"
+      local model_line=""
+      [ "$cli" = codex-alias ] && model_line='model = "e2e"'
       cat > "$dir/home/codex/config.toml" <<TOML
+$model_line
 model_provider = "apex"
 
 [model_providers.apex]
@@ -103,9 +108,15 @@ TOML
         timeout "$cell_timeout" "$bin" exec --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \
         "$prompt" ;;
     gemini-cli)
-      # Gemini's own variables: an API key (the gateway key) and the base URL.
+      # Gemini's own variables: an API key (the gateway key) and the base URL. With only those,
+      # gemini -p picks its `gateway` auth type from GOOGLE_GEMINI_BASE_URL and then refuses it
+      # ("Invalid auth method selected.", exit 41; Gemini CLI 0.61), so settings.json names the
+      # API-key auth, which still sends to GOOGLE_GEMINI_BASE_URL. Headless runs need the project
+      # trusted (GEMINI_CLI_TRUST_WORKSPACE, as its docs say for automation).
+      mkdir -p "$dir/home/.gemini"
+      echo '{"security": {"auth": {"selectedType": "gemini-api-key"}}}' > "$dir/home/.gemini/settings.json"
       env -u GOOGLE_API_KEY -u GOOGLE_GENAI_USE_VERTEXAI -u GOOGLE_CLOUD_PROJECT HOME="$dir/home" \
-        GEMINI_API_KEY="$gateway_key" GOOGLE_GEMINI_BASE_URL="http://$apex" \
+        GEMINI_API_KEY="$gateway_key" GOOGLE_GEMINI_BASE_URL="http://$apex" GEMINI_CLI_TRUST_WORKSPACE=true \
         timeout "$cell_timeout" "$bin" -p "$prompt" ;;
   esac
 }
@@ -130,16 +141,16 @@ for cli in $clis; do
       tail -n +"$((exchanges_from + 1))" "$work/exchanges-$kind.jsonl" > "$dir/exchanges.jsonl"
       python3 "$root/host-tests/e2e/check_cell.py" "$dir" "$kind" "$mode" "$marker" "$status" > "$dir/verdict"
       verdict="$(head -1 "$dir/verdict")"
-      sed -n 2p "$dir/verdict"
+      grep "^requests:" "$dir/verdict"
       if [ "$verdict" = PASS ]; then
         echo "PASS (${secs}s)"
       else
         failed=1
         echo "${verdict} (${secs}s)"
-        tail -n +3 "$dir/verdict" | cut -c1-2000
+        grep -v "^requests:" "$dir/verdict" | tail -n +2 | cut -c1-2000
         echo "--- apex log (end)"; tail -5 "$work/apex-$kind.out" | cut -c1-2000
       fi
-      results+=("$cli|$kind|$mode|$(echo "$verdict" | cut -c1-150)|${secs}s")
+      results+=("$cli|$kind|$mode|$(echo "$verdict" | cut -c1-200)|${secs}s")
     done
   done
 done

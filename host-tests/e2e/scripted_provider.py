@@ -75,7 +75,7 @@ class View:
     """What the script needs from a request, whatever its wire format."""
 
     def __init__(self):
-        self.tools = []  # offered tool names
+        self.tools = {}  # offered tools: name -> ("function", parameters schema) or ("custom", None)
         self.user_text = ""  # every user text, tool results excluded
         self.calls = []  # names of tool calls in the conversation
         self.results = []  # texts of tool results in the conversation
@@ -92,8 +92,17 @@ def plan(view):
         return "text", f"E2E-NO-SECRET: {result[:300]}"
     if view.tools and "notes.txt" in view.user_text:
         for name, arguments in TOOLS.items():
-            if name in view.tools:
-                return "call", name, arguments
+            # A gateway may flatten a namespaced tool as `<namespace>__<name>`.
+            offered = [n for n in view.tools if n == name or (n or "").endswith("__" + name)]
+            if offered:
+                kind, schema = view.tools[offered[0]]
+                if isinstance(arguments, str) and kind == "function":
+                    # A freeform tool (its input is raw text) offered as a function: the text
+                    # goes in its one string parameter.
+                    properties = (schema or {}).get("properties") or {}
+                    strings = [p for p, sub in properties.items() if (sub or {}).get("type") in ("string", "STRING")]
+                    arguments = {(strings[0] if strings else "input"): arguments}
+                return "call", offered[0], arguments
     if view.schema is not None:
         return "text", json.dumps(sample(view.schema))
     if view.tools:
@@ -286,7 +295,9 @@ def check_openai(headers, body):
 
 def openai_view(body):
     view = View()
-    view.tools = [(t.get(t.get("type")) or {}).get("name") for t in body.get("tools") or []]
+    for tool in body.get("tools") or []:
+        spec = tool.get(tool.get("type")) or {}
+        view.tools[spec.get("name")] = (tool.get("type"), spec.get("parameters"))
     for message in body["messages"]:
         role = message.get("role")
         if role == "user":
@@ -294,7 +305,7 @@ def openai_view(body):
         elif role == "tool":
             view.results.append(text_of(message.get("content")))
         for call in message.get("tool_calls") or []:
-            view.calls.append((call.get("function") or {}).get("name"))
+            view.calls.append((call.get(call.get("type", "function")) or {}).get("name"))
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         view.schema = (response_format.get("json_schema") or {}).get("schema") or {}
@@ -312,12 +323,14 @@ def openai_answer(handler, body, step):
     call_id = "call_" + uuid.uuid4().hex[:24]
     text = step[1] if step[0] == "text" else ""
     finish = "tool_calls" if step[0] == "call" else "stop"
-    arguments = json.dumps(step[2]) if step[0] == "call" else ""
+    custom = step[0] == "call" and isinstance(step[2], str)  # a freeform (custom) tool's raw input
+    arguments = (step[2] if custom else json.dumps(step[2])) if step[0] == "call" else ""
+    field = "custom" if custom else "function"
+    value = "input" if custom else "arguments"
     if not body.get("stream"):
         message = {"role": "assistant", "content": text or None, "refusal": None, "annotations": []}
         if step[0] == "call":
-            message["tool_calls"] = [{"id": call_id, "type": "function",
-                                      "function": {"name": step[1], "arguments": arguments}}]
+            message["tool_calls"] = [{"id": call_id, "type": field, field: {"name": step[1], value: arguments}}]
         return handler.reply(200, {"id": ident, "object": "chat.completion", "created": created, "model": model,
                                    "choices": [{"index": 0, "message": message, "logprobs": None,
                                                 "finish_reason": finish}],
@@ -336,11 +349,11 @@ def openai_answer(handler, body, step):
     for piece in words(text):
         events.append(chunk({"content": piece}))
     if step[0] == "call":
-        events.append(chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
-                                             "function": {"name": step[1], "arguments": ""}}]}))
+        events.append(chunk({"tool_calls": [{"index": 0, "id": call_id, "type": field,
+                                             field: {"name": step[1], value: ""}}]}))
         half = len(arguments) // 2
         for piece in (arguments[:half], arguments[half:]):
-            events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+            events.append(chunk({"tool_calls": [{"index": 0, field: {value: piece}}]}))
     events.append(chunk({}, finish))
     if include_usage:
         events.append("data: " + json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created,
@@ -367,6 +380,9 @@ ASSISTANT_BLOCKS = {"text", "thinking", "redacted_thinking", "tool_use", "server
                     "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
                     "bash_code_execution_tool_result", "text_editor_code_execution_tool_result",
                     "mcp_tool_use", "mcp_tool_result", "container_upload", "tool_search_tool_result"}
+# The betas with which Claude Code sends `role: "system"` messages inside `messages` (and without
+# which, on a 400, it retries with that text folded into a user turn): the API takes them then.
+SYSTEM_TURN_BETAS = ("per-turn-control-", "mid-conversation-tool-changes-")
 ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 ANTHROPIC_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
@@ -438,8 +454,16 @@ def check_anthropic(headers, body, count_tokens):
     # The API combines consecutive turns of the same role into one turn; the tool pairing rules
     # below apply to those combined turns.
     turns = []  # [role, [(message index, block index, block)], first message index]
+    betas = headers.get("anthropic-beta", "")
+    system_turns = any(flag in betas for flag in SYSTEM_TURN_BETAS)
     for i, message in enumerate(messages):
         role = message.get("role")
+        if role == "system" and system_turns:
+            if not isinstance(message.get("content"), (str, list)) or any(
+                    not isinstance(b, dict) or b.get("type") != "text" for b in message.get("content") or []
+                    if not isinstance(message.get("content"), str)):
+                raise anthropic_error(400, f"messages.{i}.content: system messages hold text blocks only")
+            continue  # a system turn: no part of the user/assistant pairing below
         if role not in ("user", "assistant"):
             raise anthropic_error(400, f"messages.{i}.role: Input should be 'user' or 'assistant'")
         content = message.get("content")
@@ -503,11 +527,14 @@ def check_anthropic(headers, body, count_tokens):
 
 def anthropic_view(body):
     view = View()
-    view.tools = [t.get("name") for t in body.get("tools") or [] if t.get("type") in (None, "custom")]
+    view.tools = {t.get("name"): ("function", t.get("input_schema")) for t in body.get("tools") or []
+                  if t.get("type") in (None, "custom")}
     for message in body["messages"]:
         content = message.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         for block in blocks:
+            if message["role"] == "system":
+                continue
             if block.get("type") == "text" and message["role"] == "user":
                 view.user_text += block.get("text", "")
             elif block.get("type") == "tool_result":
@@ -786,7 +813,9 @@ def gemini_view(body):
     view = View()
     for tool in body.get("tools") or []:
         for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []:
-            view.tools.append(declaration.get("name"))
+            view.tools[declaration.get("name")] = ("function", declaration.get("parameters")
+                                                   or declaration.get("parametersJsonSchema")
+                                                   or declaration.get("parameters_json_schema"))
     for content in body["contents"]:
         for part in content.get("parts") or []:
             if content.get("role", "user") == "user" and isinstance(part.get("text"), str):
