@@ -2,7 +2,11 @@
 # the local Apex instances. Expects `root` (the repository) and `work` (a scratch directory).
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+project=""
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "$project" ] && rm -rf "$(dirname "$project")"
+}
 trap cleanup EXIT
 
 wait_for() { # file -> the address after `listening on`, from a complete line (a line still
@@ -66,13 +70,17 @@ install_cli() {
 # file-reading tool: Claude Code `Read`, Gemini CLI `read_file`, Codex `exec_command`,
 # `shell_command` or `shell` (by model family), or, for the models Codex drives in code mode (its
 # default), `exec`, a freeform tool whose input is JavaScript calling the nested `exec_command`.
-# Sets $provider, $provider_log, and $marker, the secret word written to $work/project/notes.txt.
+# Sets $provider, $provider_log, $project (a scratch directory, the CLIs' working directory) and
+# $marker, the secret word written to $project/notes.txt.
 start_provider() {
   marker="apex-e2e-$RANDOM$RANDOM"
-  mkdir -p "$work/project"
-  echo "The secret word is $marker." > "$work/project/notes.txt"
-  provider_log="$work/provider.jsonl"; : > "$provider_log"
-  local notes="$work/project/notes.txt"
+  # Outside any git repository, so the CLIs' context (git status, recent commits) holds nothing
+  # of Apex's.
+  project="$(mktemp -d "${TMPDIR:-/tmp}/apex-e2e.XXXXXX")/project"
+  mkdir -p "$project"
+  echo "The secret word is $marker." > "$project/notes.txt"
+  provider_log="$work/provider.jsonl"; : > "$provider_log"; : > "$work/provider.out"
+  local notes="$project/notes.txt"
   E2E_LOG="$provider_log" E2E_UPSTREAM_KEY="$upstream_key" \
   E2E_TOOLS="{\"Read\": {\"file_path\": \"$notes\"}, \"read_file\": {\"file_path\": \"$notes\"},
     \"exec_command\": {\"cmd\": \"cat notes.txt\"}, \"shell_command\": {\"command\": \"cat notes.txt\"},
@@ -88,11 +96,12 @@ start_provider() {
 kind_model() { case "$1" in openai) echo gpt-5-scripted ;; anthropic) echo claude-sonnet-4-5 ;; gemini) echo gemini-3-pro-preview ;; esac; }
 kind_base_url() { case "$1" in openai) echo "http://$provider/openai/v1" ;; anthropic) echo "http://$provider/anthropic/v1" ;; gemini) echo "http://$provider/gemini/v1beta" ;; esac; }
 
-# start_apex KIND: an Apex whose every model name goes to the scripted provider of that kind
-# (gateway key $gateway_key), behind a recording proxy (recording_proxy.py); sets apex_<kind>
-# (the proxy's address, what the CLIs use) and writes $work/apex-<kind>.{toml,out}.
-start_apex() {
-  local kind="$1" address proxy
+# launch_apex KIND: starts an Apex whose every model name goes to the scripted provider of that
+# kind (gateway key $gateway_key); writes $work/apex-<kind>.{toml,out}. start_apex KIND then waits
+# for it and puts a recording proxy (recording_proxy.py) in front; sets apex_<kind> (the proxy's
+# address, what the CLIs use). Launching every kind first lets them start up together.
+launch_apex() {
+  local kind="$1"
   cat > "$work/apex-$kind.toml" <<TOML
 [gateway]
 api_keys = { e2e = "apex_e2e_key" }
@@ -111,11 +120,16 @@ pattern = "*"
 model = "e2e"
 TOML
   rm -rf "$work/data-$kind"
+  : > "$work/apex-$kind.out" # here, not by the child's redirection: wait_for must not read a stale file
   APEX_E2E_KEY="$gateway_key" E2E_UPSTREAM_KEY="$upstream_key" "$apex_bin" --listen 127.0.0.1:0 \
     --config "$work/apex-$kind.toml" --data-dir "$work/data-$kind" > "$work/apex-$kind.out" 2>&1 &
   pids+=($!)
-  address="$(wait_for "$work/apex-$kind.out")"
-  : > "$work/exchanges-$kind.jsonl"
+}
+
+start_apex() {
+  local kind="$1" address proxy
+  address="$(wait_for "$work/apex-$kind.out")" || return 1
+  : > "$work/exchanges-$kind.jsonl"; : > "$work/proxy-$kind.out"
   E2E_EXCHANGES="$work/exchanges-$kind.jsonl" python3 "$root/host-tests/e2e/recording_proxy.py" "$address" \
     > "$work/proxy-$kind.out" 2>&1 &
   pids+=($!)

@@ -65,9 +65,10 @@ else
 fi
 start_provider
 echo "scripted provider on $provider; secret word $marker"
+for kind in $kinds; do launch_apex "$kind"; done
 for kind in $kinds; do start_apex "$kind" || exit 1; done
 
-# run_cli CLI KIND MODE DIR: runs the CLI in $work/project with a fresh home in DIR; its output
+# run_cli CLI KIND MODE DIR: runs the CLI in $project with a fresh home in DIR; its output
 # goes to DIR/cli.out; returns its exit status.
 run_cli() {
   local cli="$1" kind="$2" mode="$3" dir="$4" apex_var="apex_$2" prompt bin_var="cli_bin_${1//-/_}"
@@ -78,7 +79,7 @@ run_cli() {
     prompt="Read the file notes.txt and tell me the secret word in it."
   fi
   mkdir -p "$dir/home"
-  cd "$work/project" || return 1
+  cd "$project" || return 1
   case "$cli" in
     claude-code)
       # As README's "Use with Claude Code"; --allowedTools only lets -p run Read unprompted.

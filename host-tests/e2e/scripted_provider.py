@@ -19,7 +19,8 @@ shape and status when the real API would refuse it (see `check_openai`, `check_a
 Then one script, the same for every kind (see `plan`):
 
 - a request that offers one of the tools named in `E2E_TOOLS` (JSON: tool name -> arguments),
-  whose user text mentions `notes.txt` and whose conversation has no tool result yet, gets a call
+  whose user text asks for the `secret word` (file names alone do not count: CLIs list the
+  project's files in their context) and whose conversation has no tool result yet, gets a call
   to that tool;
 - a request whose conversation has a tool result gets the final answer
   `E2E-DONE: the secret word is <the apex-e2e-... word found in the result>` (or
@@ -90,7 +91,7 @@ def plan(view):
         if found:
             return "text", f"E2E-DONE: the secret word is {found.group(0)}"
         return "text", f"E2E-NO-SECRET: {result[:300]}"
-    if view.tools and "notes.txt" in view.user_text:
+    if view.tools and "secret word" in view.user_text:
         for name, arguments in TOOLS.items():
             # A gateway may flatten a namespaced tool as `<namespace>__<name>`.
             offered = [n for n in view.tools if n == name or (n or "").endswith("__" + name)]
@@ -128,7 +129,9 @@ def sample(schema):
     if kind == "array":
         return [sample(schema.get("items") or {})]
     if kind in ("integer", "number"):
-        return 0
+        low = schema.get("minimum", 0)
+        high = schema.get("maximum", low)
+        return max(low, min(high, 0)) if "minimum" in schema or "maximum" in schema else 0
     if kind == "boolean":
         return False
     return "ok"
