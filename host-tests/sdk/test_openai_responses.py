@@ -96,7 +96,21 @@ def test_store_false(client):
         client.responses.retrieve(response.id)
 
 
-def test_hosted_tools_are_refused_clearly(client):
+@pytest.mark.parametrize("model", MODELS)
+def test_hosted_tools_are_left_out_and_named(client, model):
+    # Codex offers OpenAI's hosted web_search by default.
+    raw = client.responses.with_raw_response.create(model=model, input="Say hello", tools=[{"type": "web_search"}])
+    assert raw.headers.get("x-apex-dropped-tools") == "web_search"
+    response = raw.parse()
+    assert response.status == "completed"
+    assert response.output_text == "Hello from the fake upstream."
+    # The stored response still lists the tools the client offered.
+    assert [tool.type for tool in response.tools] == ["web_search"]
+
+
+def test_forcing_a_hosted_tool_is_refused_clearly(client):
     with pytest.raises(openai.BadRequestError) as error:
-        client.responses.create(model="gpt-fake", input="news", tools=[{"type": "web_search"}])
+        client.responses.create(
+            model="gpt-fake", input="news", tools=[{"type": "web_search"}], tool_choice={"type": "web_search"}
+        )
     assert "web_search" in error.value.message

@@ -45,20 +45,7 @@ pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
 }
 
 fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
-    let json_mode = match &request.response_format {
-        None | Some(ResponseFormat::Text) => None,
-        Some(ResponseFormat::JsonObject) => Some("json_object"),
-        Some(ResponseFormat::JsonSchema(_)) => Some("json_schema"),
-    };
-    if let Some(mode) = json_mode {
-        return Err(apex_adapter_kit::error(
-            ErrorKind::Unsupported,
-            format!(
-                "response_format `{mode}` is not supported for Anthropic targets: \
-                 ask for JSON in the prompt or use a tool instead"
-            ),
-        ));
-    }
+    let output_config = output_config(request.response_format.as_ref())?;
 
     let (system, messages) = conversation(request);
     let budget = thinking_budget(request.reasoning.as_ref());
@@ -114,6 +101,10 @@ fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
         };
         body.insert("thinking", &thinking).map_err(invalid)?;
     }
+    if let Some(output_config) = &output_config {
+        body.insert("output_config", output_config)
+            .map_err(invalid)?;
+    }
     if let Some(user_id) = &request.user {
         body.insert("metadata", &wire::Metadata { user_id })
             .map_err(invalid)?;
@@ -128,6 +119,59 @@ fn body(request: &ChatRequest) -> Result<RawObject, AdapterError> {
         }
     }
     Ok(body)
+}
+
+/// Structured outputs: a JSON schema becomes `output_config.format` (Anthropic's structured
+/// outputs). Anthropic has no schema-less JSON mode, so `json_object` is refused (the client gets
+/// a 400 naming it, or another target serves it) rather than silently answered as free text.
+fn output_config(
+    format: Option<&ResponseFormat>,
+) -> Result<Option<wire::OutputConfig>, AdapterError> {
+    match format {
+        None | Some(ResponseFormat::Text) => Ok(None),
+        Some(ResponseFormat::JsonObject) => Err(apex_adapter_kit::error(
+            ErrorKind::Unsupported,
+            "response_format `json_object` is not supported for Anthropic targets: they only \
+             take a JSON schema (send `json_schema`)",
+        )),
+        Some(ResponseFormat::JsonSchema(format)) => {
+            let mut schema: serde_json::Value = serde_json::from_str(&format.schema)
+                .map_err(|e| invalid(format!("response_format schema is not valid JSON: {e}")))?;
+            close_objects(&mut schema);
+            let schema = serde_json::value::to_raw_value(&schema).map_err(invalid)?;
+            Ok(Some(wire::OutputConfig {
+                format: wire::OutputFormat {
+                    kind: "json_schema",
+                    schema,
+                },
+            }))
+        }
+    }
+}
+
+/// Anthropic's structured outputs take only closed objects: every object schema that does not
+/// say otherwise gets `"additionalProperties": false` (what OpenAI's strict mode also requires).
+fn close_objects(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            let is_object = map.get("type").is_some_and(|t| {
+                t == "object"
+                    || t.as_array()
+                        .is_some_and(|a| a.iter().any(|t| t == "object"))
+            });
+            if is_object && !map.contains_key("additionalProperties") {
+                map.insert(
+                    "additionalProperties".into(),
+                    serde_json::Value::Bool(false),
+                );
+            }
+            for value in map.values_mut() {
+                close_objects(value);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
 }
 
 /// The `system` blocks and the `messages`, with consecutive turns of one role merged.

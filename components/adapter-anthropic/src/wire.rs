@@ -93,6 +93,19 @@ pub struct Thinking {
     pub budget_tokens: u32,
 }
 
+/// `output_config` (structured outputs).
+#[derive(Debug, Serialize)]
+pub struct OutputConfig {
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutputFormat {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema: Box<serde_json::value::RawValue>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Metadata<'a> {
     pub user_id: &'a str,

@@ -42,6 +42,11 @@ pub fn now_ms() -> u64 {
         .saturating_add(u64::from(now.nanoseconds / 1_000_000))
 }
 
+/// Wait `ms` milliseconds.
+pub fn sleep_ms(ms: u64) {
+    wasip2::clocks::monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
+}
+
 /// Milliseconds on the monotonic clock (latencies, deadlines).
 pub fn monotonic_ms() -> u64 {
     wasip2::clocks::monotonic_clock::now() / 1_000_000

@@ -314,15 +314,41 @@ fn load_exchanges(step: &Path, binds: &Binds) -> (Vec<Expected>, Vec<(String, Re
                 .get("chunk_bytes")
                 .and_then(toml::Value::as_integer)
                 .map_or(body.len().max(1), |c| c as usize);
+            let millis = |name: &str| {
+                Duration::from_millis(
+                    reply
+                        .get(name)
+                        .and_then(toml::Value::as_integer)
+                        .unwrap_or(0) as u64,
+                )
+            };
+            // `pause_ms` of silence before the byte at `pause_at_byte` (a stalled stream).
+            let pause_at = reply
+                .get("pause_at_byte")
+                .and_then(toml::Value::as_integer)
+                .map(|at| at as usize);
+            let mut chunks = Vec::new();
+            let mut offset = 0;
+            for piece in body.chunks(size) {
+                let end = offset + piece.len();
+                match pause_at.filter(|at| (offset..end).contains(at)) {
+                    Some(at) => {
+                        let (before, after) = piece.split_at(at - offset);
+                        if !before.is_empty() {
+                            chunks.push((Duration::ZERO, bytes::Bytes::copy_from_slice(before)));
+                        }
+                        chunks.push((millis("pause_ms"), bytes::Bytes::copy_from_slice(after)));
+                    }
+                    None => chunks.push((Duration::ZERO, bytes::Bytes::copy_from_slice(piece))),
+                }
+                offset = end;
+            }
             Reply::Http {
                 status,
                 headers,
-                chunks: body
-                    .chunks(size)
-                    .map(|c| (Duration::ZERO, bytes::Bytes::copy_from_slice(c)))
-                    .collect(),
+                chunks,
                 cut: reply.get("cut").and_then(toml::Value::as_bool) == Some(true),
-                head_delay: Duration::ZERO,
+                head_delay: millis("delay_ms"),
             }
         };
         replies.push((origin, reply));

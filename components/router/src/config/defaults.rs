@@ -15,6 +15,13 @@ pub const DEFAULT_CACHE_TTL_SECS: u64 = 24 * 60 * 60;
 pub const DEFAULT_COOLDOWN_SECS: u64 = 30;
 /// 5xx, timeouts and connection errors in a row before a target is benched.
 pub const DEFAULT_ALLOWED_FAILS: u32 = 3;
+/// Tries of the same target again after a 429 (within [`DEFAULT_MAX_RETRY_WAIT_SECS`]), a 5xx or
+/// a refused connection, before the next candidate.
+pub const DEFAULT_RETRIES: u32 = 1;
+/// The wait before such a try when the provider named none (doubled for each further one).
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 250;
+/// The longest Retry-After the gateway waits for before trying the same target again.
+pub const DEFAULT_MAX_RETRY_WAIT_SECS: u64 = 5;
 /// How long a key the provider refused (401/403) stays out of rotation.
 pub const DEFAULT_AUTH_COOLDOWN_SECS: u64 = 600;
 /// Custom header values shorter than this are not treated as secrets (see [`Config::secrets`]).

@@ -64,6 +64,10 @@ pub(super) struct GatewaySection {
     pub(super) responses_ttl_secs: Option<u64>,
     #[serde(default)]
     pub(super) hosted_tools: HostedTools,
+    pub(super) stall_timeout_secs: Option<u64>,
+    pub(super) retries: Option<u32>,
+    pub(super) retry_backoff_ms: Option<u64>,
+    pub(super) max_retry_wait_secs: Option<u64>,
 }
 
 impl Default for GatewaySection {
@@ -88,6 +92,10 @@ impl Default for GatewaySection {
             auto_providers: true,
             echo_model: true,
             hosted_tools: HostedTools::default(),
+            stall_timeout_secs: None,
+            retries: None,
+            retry_backoff_ms: None,
+            max_retry_wait_secs: None,
         }
     }
 }
@@ -127,6 +135,11 @@ pub(super) struct ModelSection {
     #[serde(default)]
     pub(super) cache: bool,
     pub(super) cache_ttl_secs: Option<u64>,
+    pub(super) ttft_ms: Option<u64>,
+    pub(super) stall_ms: Option<u64>,
+    pub(super) retries: Option<u32>,
+    #[serde(default)]
+    pub(super) resume: bool,
 }
 
 /// A target: `"provider/model"`, or `{ provider, model, weight }`.

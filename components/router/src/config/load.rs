@@ -9,7 +9,8 @@ use super::catalog::{self, CATALOG, CatalogEntry, DEFAULT_KIND};
 use super::defaults::{
     DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS, DEFAULT_CACHE_TTL_SECS,
     DEFAULT_COOLDOWN_SECS, DEFAULT_KEEPALIVE_SECS, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_RESPONSES_TTL_SECS, ECHO_MODEL, SINGLE_KEY_NAME, SINGLE_KEY_VARIABLE,
+    DEFAULT_MAX_RETRY_WAIT_SECS, DEFAULT_RESPONSES_TTL_SECS, DEFAULT_RETRIES,
+    DEFAULT_RETRY_BACKOFF_MS, ECHO_MODEL, SINGLE_KEY_NAME, SINGLE_KEY_VARIABLE,
 };
 use super::error::ConfigError;
 use super::file::{
@@ -17,7 +18,8 @@ use super::file::{
 };
 use super::kinds::Kinds;
 use super::types::{
-    AliasPolicy, Config, DEFAULT_TIMEOUTS, Provider, Strategy, TargetRef, Timeouts,
+    AliasPolicy, Config, DEFAULT_TIMEOUTS, Patience, Provider, Retries, Strategy, TargetRef,
+    Timeouts,
 };
 use crate::http::auth::GatewayKey;
 use crate::routing::failure::FailureClass;
@@ -101,6 +103,14 @@ pub fn load_with(
         models,
         echo_model: gateway.echo_model,
         hosted_tools: gateway.hosted_tools,
+        retries: Retries {
+            count: gateway.retries.unwrap_or(DEFAULT_RETRIES),
+            backoff_ms: gateway.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
+            max_wait_ms: gateway
+                .max_retry_wait_secs
+                .unwrap_or(DEFAULT_MAX_RETRY_WAIT_SECS)
+                .saturating_mul(1000),
+        },
     })
 }
 
@@ -350,10 +360,24 @@ fn alias(
             "must be above 0 (use `cache = false` to turn the cache off)",
         ));
     }
+    for (value, field) in [(section.ttft_ms, "ttft_ms"), (section.stall_ms, "stall_ms")] {
+        if value == Some(0) {
+            return Err(ConfigError::new(
+                format!("models.{name}.{field}"),
+                "must be at least 1",
+            ));
+        }
+    }
     let policy = AliasPolicy {
         strategy: section.strategy,
         cache: section.cache,
         cache_ttl_secs,
+        patience: Patience {
+            ttft_ms: section.ttft_ms,
+            stall_ms: section.stall_ms,
+            retries: section.retries,
+            resume: section.resume,
+        },
     };
     Ok((targets, policy))
 }
@@ -409,6 +433,8 @@ fn timeouts(gateway: &GatewaySection) -> Result<Timeouts, ConfigError> {
             .unwrap_or(DEFAULT_TIMEOUTS.connect),
         first_token: positive(gateway.first_token_timeout_secs, "first_token_timeout_secs")?
             .unwrap_or(DEFAULT_TIMEOUTS.first_token),
+        stall: positive(gateway.stall_timeout_secs, "stall_timeout_secs")?
+            .unwrap_or(DEFAULT_TIMEOUTS.stall),
         total: positive(gateway.total_timeout_secs, "total_timeout_secs")?
             .unwrap_or(DEFAULT_TIMEOUTS.total),
     })

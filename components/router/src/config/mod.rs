@@ -69,6 +69,6 @@ pub use kinds::{Kinds, PlainKinds};
 pub use load::{load, load_with};
 
 pub use types::{
-    Alias, AliasPolicy, Config, DEFAULT_TIMEOUTS, HostedTools, Provider, Strategy, TargetRef, Timeouts,
-    glob,
+    Alias, AliasPolicy, Config, DEFAULT_TIMEOUTS, HostedTools, Patience, Provider, Retries,
+    Strategy, TargetRef, Timeouts, glob,
 };

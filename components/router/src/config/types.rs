@@ -56,6 +56,7 @@ pub struct AliasPolicy {
     pub cache: bool,
     /// How long a cached response stays fresh.
     pub cache_ttl_secs: u64,
+    pub patience: Patience,
 }
 
 impl Default for AliasPolicy {
@@ -64,8 +65,24 @@ impl Default for AliasPolicy {
             strategy: Strategy::Failover,
             cache: false,
             cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,
+            patience: Patience::default(),
         }
     }
+}
+
+/// How an alias rides out provider faults (`[models.<alias>]`); `None`: the `[gateway]` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Patience {
+    /// Milliseconds from sending a request to the provider's first token (a stream's first
+    /// chunk, a whole answer's status line) before the next candidate is tried.
+    pub ttft_ms: Option<u64>,
+    /// Longest silence between a stream's chunks once it has begun, in milliseconds.
+    pub stall_ms: Option<u64>,
+    /// Tries of the same target again (after a 429 within `max_retry_wait_secs`, a 5xx or a
+    /// refused connection) before the next candidate.
+    pub retries: Option<u32>,
+    /// Whether a stream cut after it began is continued on the next candidate.
+    pub resume: bool,
 }
 
 /// Everything about one servable name: its targets and its policy.
@@ -75,6 +92,7 @@ pub struct Alias {
     pub strategy: Strategy,
     pub cache: bool,
     pub cache_ttl_secs: u64,
+    pub patience: Patience,
 }
 
 /// A configured upstream provider, secrets resolved. (`Debug` shows how many keys, not the keys.)
@@ -218,6 +236,18 @@ pub struct Config {
     pub responses_ttl_secs: u64,
     pub echo_model: bool,
     pub hosted_tools: HostedTools,
+    pub retries: Retries,
+}
+
+/// Tries of the same target before the next candidate (`[gateway]`; aliases may set `retries`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    /// How many times a target is tried again after a 429, a 5xx or a refused connection.
+    pub count: u32,
+    /// The wait before trying again when the provider gave no Retry-After (doubled each time).
+    pub backoff_ms: u64,
+    /// The longest Retry-After waited for; a longer one moves on to the next candidate at once.
+    pub max_wait_ms: u64,
 }
 
 /// How long the gateway waits for providers, in seconds.
@@ -227,6 +257,9 @@ pub struct Timeouts {
     /// From sending a request to the provider's first bytes (its status line, then for streams
     /// the first chunk).
     pub first_token: u64,
+    /// The longest silence between a stream's chunks once it has begun (reasoning models pause
+    /// for minutes; the client gets keepalives meanwhile).
+    pub stall: u64,
     /// A whole client request: every attempt, and the stream to its end.
     pub total: u64,
 }
@@ -294,6 +327,7 @@ impl Config {
             strategy: policy.strategy,
             cache: policy.cache,
             cache_ttl_secs: policy.cache_ttl_secs,
+            patience: policy.patience,
         })
     }
 
@@ -362,5 +396,6 @@ impl Config {
 pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
     connect: 10,
     first_token: 120,
+    stall: 300,
     total: 900,
 };

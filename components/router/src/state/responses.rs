@@ -14,7 +14,7 @@ use crate::http::transport;
 use crate::platform::{KV_STORE, now_secs};
 use crate::routing::dispatch::{self, upstream};
 use crate::surfaces::responses::resource::{Action, Resource};
-use crate::surfaces::responses::{self, ChainError, Record, Responses, Route};
+use crate::surfaces::responses::{self, ChainError, Record, Responses, Route, reference};
 
 fn fail(out: ResponseOutparam, client: &Client, error: &ApiError) {
     send_error(out, error, ErrorFormat::OpenAi, client.cors);
@@ -73,6 +73,10 @@ fn chain(id: &str, client: &Client, ttl_secs: u64) -> Result<Vec<(String, Record
 /// provider and key. Then the request runs like any chat request (stored when it completes, unless
 /// `store: false`).
 pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
+    let body = match with_referenced_items(body, client) {
+        Ok(body) => body,
+        Err(error) => return fail(out, client, &error),
+    };
     let Some(previous) = responses::previous_id(&body) else {
         return dispatch::chat::<Responses>(config, client, body, out);
     };
@@ -95,6 +99,38 @@ pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutp
         Ok(body) => dispatch::chat::<Responses>(config, client, body, out),
         Err(error) => fail(out, client, &error),
     }
+}
+
+/// `body` with its `item_reference` items replaced by the items the caller's stored responses hold
+/// (see `surfaces::responses::reference`).
+fn with_referenced_items(body: Vec<u8>, client: &Client) -> Result<Vec<u8>, ApiError> {
+    if !reference::may_hold_references(&body) {
+        return Ok(body);
+    }
+    // A request refers to few responses, often the same one many times.
+    let mut records: Vec<(String, Option<Record>)> = Vec::new();
+    let resolved = reference::resolve(&body, |item_id| {
+        for response_id in reference::responses_holding(item_id) {
+            if !records.iter().any(|(id, _)| *id == response_id) {
+                let record = match load(&response_id, client) {
+                    Ok(record) => Some(record),
+                    Err(error) if error.status == 404 => None,
+                    Err(error) => return Err(error),
+                };
+                records.push((response_id.clone(), record));
+            }
+            let held = records
+                .iter()
+                .find(|(id, _)| *id == response_id)
+                .and_then(|(_, record)| record.as_ref())
+                .and_then(|record| record.item(item_id));
+            if let Some(item) = held {
+                return Ok(Some(item.clone()));
+            }
+        }
+        Ok(None)
+    })?;
+    Ok(resolved.unwrap_or(body))
 }
 
 /// A request about a natively made response, sent to the provider and key that made it: only

@@ -77,7 +77,7 @@ pub fn attempt<'a, S: Surface>(
     let mut call = Call {
         request,
         attempt,
-        clock: Clock::start(request, config.timeouts.first_token),
+        clock: Clock::start(request),
         redactor: upstream::redactor(config, credential),
     };
     let mut target = match target {
@@ -101,7 +101,7 @@ pub fn attempt<'a, S: Surface>(
         ));
         return Outcome::ClientError(request.fail(sink, &error)).into();
     }
-    call.clock = Clock::start(request, config.timeouts.first_token);
+    call.clock = Clock::start(request);
     let pending = match transport::start(&http, &config.timeouts) {
         Ok(pending) => pending,
         Err(error) => return call.transport_failed(&error, sink),

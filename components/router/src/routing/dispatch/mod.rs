@@ -16,6 +16,7 @@ mod forward;
 mod local;
 mod plan;
 mod request;
+mod retry;
 mod sink;
 mod translate;
 pub mod upstream;
@@ -60,6 +61,7 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         }
         return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
     };
+    request.patience = spec.patience;
     if request.reasoning_missing() {
         request
             .headers
@@ -91,16 +93,46 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
         };
         let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
         let mut sink = Sink::Pending(out);
-        for next in &attempts {
-            let began = monotonic_ms();
-            let report = attempt::attempt(&request, next, sink);
-            tally.after_attempt(config, &mut health, next, &report, began);
-            match report.outcome {
-                Outcome::Delivered => break 'answer None,
-                Outcome::ClientError(label) => break 'answer Some(label),
-                Outcome::Retry(error, back) => {
-                    last = error;
-                    sink = back;
+        // Tries of the target under way so far: another key of the same target is a retry too.
+        let mut tries = 0;
+        for (i, next) in attempts.iter().enumerate() {
+            if i > 0
+                && attempts
+                    .get(i - 1)
+                    .is_some_and(|before| before.target == next.target)
+            {
+                tries += 1;
+            } else {
+                tries = 0;
+            }
+            // Another key of the same target comes next: that is the retry.
+            let then_same_target = attempts
+                .get(i + 1)
+                .is_some_and(|then| then.target == next.target);
+            // The same target again while `retry::wait` allows, then the next one.
+            loop {
+                let began = monotonic_ms();
+                let report = attempt::attempt(&request, next, sink);
+                tally.after_attempt(config, &mut health, next, &report, began);
+                let observed = report.observed;
+                match report.outcome {
+                    Outcome::Delivered => break 'answer None,
+                    Outcome::ClientError(label) => break 'answer Some(label),
+                    Outcome::Retry(error, back) => {
+                        last = error;
+                        sink = back;
+                    }
+                }
+                let Some(wait) =
+                    retry::wait(&request, tries, observed).filter(|_| !then_same_target)
+                else {
+                    break;
+                };
+                tries += 1;
+                match request.pause(sink, wait) {
+                    Some(back) => sink = back,
+                    // The client left while we waited.
+                    None => break 'answer None,
                 }
             }
         }

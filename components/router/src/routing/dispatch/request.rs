@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use apex_adapter_kit::types::ChatRequest;
 
-use crate::config::{Config, HostedTools, Provider};
+use crate::config::{Config, HostedTools, Patience, Provider};
 use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::platform::now_secs;
@@ -38,6 +38,8 @@ pub struct Request<'a, S: Surface> {
     pub cache: Option<CachePlan>,
     /// Monotonic milliseconds by which the whole request must be done.
     pub total_deadline: u64,
+    /// How the alias rides out provider faults (set by `chat` once the alias is known).
+    pub patience: Patience,
     surface: PhantomData<S>,
 }
 
@@ -60,6 +62,7 @@ impl<'a, S: Surface> Request<'a, S> {
             headers: client.cors.to_vec(),
             cache: None,
             total_deadline: started_ms.saturating_add(config.timeouts.total.saturating_mul(1000)),
+            patience: Patience::default(),
             surface: PhantomData,
         }
     }

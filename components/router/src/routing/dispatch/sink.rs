@@ -25,32 +25,44 @@ pub struct Clock {
     total: u64,
     /// By when the provider must have sent its first bytes (until it has).
     first: u64,
-    first_bytes: bool,
+    /// The longest silence between a stream's chunks once it has begun.
+    stall_ms: u64,
+    /// When the provider last sent something (`None`: not yet).
+    last_bytes: Option<u64>,
     keepalive_ns: Option<u64>,
 }
 
 impl Clock {
-    /// An attempt starting now, with `first_token_secs` for the provider's first bytes.
-    pub fn start<S: Surface>(request: &Request<S>, first_token_secs: u64) -> Self {
+    /// An attempt starting now, with the alias's (or gateway's) time to the first token.
+    pub fn start<S: Surface>(request: &Request<S>) -> Self {
+        let timeouts = &request.config.timeouts;
+        let patience = request.patience;
+        let ttft_ms = patience
+            .ttft_ms
+            .unwrap_or(timeouts.first_token.saturating_mul(1000));
         Self {
             total: request.total_deadline,
-            first: monotonic_ms().saturating_add(first_token_secs.saturating_mul(1000)),
-            first_bytes: false,
+            first: monotonic_ms().saturating_add(ttft_ms),
+            stall_ms: patience
+                .stall_ms
+                .unwrap_or(timeouts.stall.saturating_mul(1000)),
+            last_bytes: None,
             keepalive_ns: request.keepalive_ns(),
         }
     }
 
-    /// The provider has sent something: from now on only the whole request's deadline applies.
+    /// The provider has sent something: from now on the stall limit and the whole request's
+    /// deadline apply.
     pub fn got_first_bytes(&mut self) {
-        self.first_bytes = true;
+        self.last_bytes = Some(monotonic_ms());
     }
 
-    /// The deadline that applies now (first bytes, else the whole request), in monotonic ms.
+    /// The deadline that applies now, in monotonic ms: the first bytes', then the next chunk's
+    /// (stall), never past the whole request's.
     fn deadline(&self) -> u64 {
-        if self.first_bytes {
-            self.total
-        } else {
-            self.first.min(self.total)
+        match self.last_bytes {
+            Some(last) => last.saturating_add(self.stall_ms).min(self.total),
+            None => self.first.min(self.total),
         }
     }
 
@@ -68,10 +80,17 @@ impl Clock {
     }
 
     pub fn deadline_error(&self) -> TransportError {
-        if self.first_bytes {
-            TransportError::deadline("the request took longer than total_timeout_secs")
-        } else {
-            TransportError::deadline("no answer within first_token_timeout_secs")
+        let now = monotonic_ms();
+        match self.last_bytes {
+            _ if now >= self.total => {
+                TransportError::deadline("the request took longer than total_timeout_secs")
+            }
+            Some(_) => TransportError::deadline(
+                "the provider's stream went silent for longer than the stall limit (stall_ms, stall_timeout_secs)",
+            ),
+            None => TransportError::deadline(
+                "no answer within the time to first token (ttft_ms, first_token_timeout_secs)",
+            ),
         }
     }
 }
@@ -108,6 +127,29 @@ impl<S: Surface> Request<'_, S> {
             Sink::Started(mut client) => {
                 client.write(body);
                 client.finish();
+            }
+        }
+    }
+
+    /// Wait `ms` before the next try, holding a started stream open with keepalives. `None`: the
+    /// client left meanwhile.
+    pub fn pause(&self, mut sink: Sink, ms: u64) -> Option<Sink> {
+        let until = monotonic_ms().saturating_add(ms);
+        loop {
+            let left = until.saturating_sub(monotonic_ms());
+            if left == 0 {
+                return Some(sink);
+            }
+            let keepalive_ms = match (&sink, self.keepalive_ns()) {
+                (Sink::Started(_), Some(ns)) => Some(ns / 1_000_000),
+                _ => None,
+            };
+            match keepalive_ms {
+                Some(every) if every < left => {
+                    crate::platform::sleep_ms(every);
+                    sink = self.keepalive(sink)?;
+                }
+                _ => crate::platform::sleep_ms(left),
             }
         }
     }

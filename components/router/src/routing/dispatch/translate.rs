@@ -44,7 +44,12 @@ impl<S: Surface> Call<'_, '_, S> {
                 let rendered = self.redactor.bytes(&rendered).into_owned();
                 // Kept before the client has it, so its next request can already use it.
                 request.keep_translated(&id, created, &response);
-                request.respond(sink, 200, json_headers(&request.answer_headers()), &rendered);
+                request.respond(
+                    sink,
+                    200,
+                    json_headers(&request.answer_headers()),
+                    &rendered,
+                );
                 Report::delivered()
             }
             // A 2xx reply that does not parse (or an error inside one): another target may do

@@ -142,10 +142,15 @@ impl Cooldown {
     }
 
     /// Of an existing cooldown and a new one, the one that ends later (a 429's short bench must
-    /// not cut short an auth bench).
+    /// not cut short an auth bench) — unless the existing one had lapsed when the new one was
+    /// written: a bench that is over does not outweigh the failures counted after it.
     pub fn later(existing: Option<Cooldown>, new: Cooldown) -> Cooldown {
         match existing {
-            Some(old) if old.until_ms > new.until_ms => old,
+            Some(old)
+                if old.until_ms > new.until_ms && (new.at_ms == 0 || old.is_active(new.at_ms)) =>
+            {
+                old
+            }
             _ => new,
         }
     }
@@ -206,7 +211,8 @@ pub fn cooldown_ms(
 /// A provider's own instruction benches at once: a rate limit, a refused key, any Retry-After.
 /// Other failures (5xx, overload, timeouts, connection errors, a missing model) count as strikes,
 /// and the subject is benched when they reach `allowed_fails` in a row — one flaky answer does
-/// not take a provider out; a success clears the strikes ([`Cooldown::strikes`]).
+/// not take a provider out; a success clears the strikes ([`Cooldown::strikes`]). A failure within
+/// `cooldown_secs` after a bench lapsed (the probe of a flapping provider) benches again at once.
 pub fn after_failure(
     existing: Option<Cooldown>,
     class: FailureClass,
@@ -216,7 +222,16 @@ pub fn after_failure(
 ) -> Option<Cooldown> {
     let immediate =
         retry_after_ms.is_some() || matches!(class, FailureClass::RateLimited | FailureClass::Auth);
-    if immediate || config.allowed_fails <= 1 {
+    // The first try after a bench lapsed is a probe: when it fails, the subject is benched again
+    // at once instead of being tried by every request until failures add up.
+    let probe_failed = existing.is_some_and(|e| {
+        e.until_ms > 0
+            && !e.is_active(now_ms)
+            && now_ms
+                < e.until_ms
+                    .saturating_add(config.cooldown_secs.saturating_mul(1000))
+    });
+    if immediate || probe_failed || config.allowed_fails <= 1 {
         return cooldown(class, retry_after_ms, config, now_ms);
     }
     cooldown_ms(class, None, config)?;

@@ -227,6 +227,52 @@ fn inferred_benches_are_probed_when_nothing_else_is_left() {
 }
 
 #[test]
+fn a_lapsed_bench_re_arms_on_the_next_failures() {
+    let config = crate::config::load(None, &|_| None).unwrap();
+    let benched = after_failure(None, FailureClass::Server, Some(2_000), &config, NOW).unwrap();
+    assert!(benched.is_active(NOW + 1_000));
+    // The probe right after the bench lapsed fails: benched again at once.
+    let later = NOW + 3_000;
+    let again = after_failure(
+        Some(benched),
+        FailureClass::Overloaded,
+        None,
+        &config,
+        later,
+    )
+    .unwrap();
+    assert!(again.is_active(later) && again.is_active(later + 29_000));
+    // Long after the bench, failures count as strikes again (they accumulate, not reset).
+    let much_later = NOW + 3_600_000;
+    let first = after_failure(
+        Some(benched),
+        FailureClass::Server,
+        None,
+        &config,
+        much_later,
+    )
+    .unwrap();
+    assert_eq!((first.until_ms, first.strikes), (0, 1));
+    let second =
+        after_failure(Some(first), FailureClass::Server, None, &config, much_later).unwrap();
+    let third = after_failure(
+        Some(second),
+        FailureClass::Server,
+        None,
+        &config,
+        much_later,
+    )
+    .unwrap();
+    assert!(third.is_active(much_later));
+    // What is stored: the strikes counted after the lapsed bench, not the bench.
+    assert_eq!(Cooldown::later(Some(benched), first), first);
+    let mut health = Health::default();
+    health.insert(&Subject::key("a", 0), benched);
+    health.insert(&Subject::key("a", 0), first);
+    assert_eq!(health.entries[&Subject::key("a", 0).kv_key()].strikes, 1);
+}
+
+#[test]
 fn entries_encode_and_keep_the_later_expiry() {
     let auth = bench(NOW + 600_000, FailureClass::Auth);
     let bytes = auth.encode();

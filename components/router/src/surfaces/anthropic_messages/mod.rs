@@ -50,7 +50,9 @@ impl Surface for AnthropicMessages {
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
             echo: Value::Null,
-            hosted_tools: crate::surfaces::hosted_tools::in_anthropic_tools(fields.tools.as_deref()),
+            hosted_tools: crate::surfaces::hosted_tools::in_anthropic_tools(
+                fields.tools.as_deref(),
+            ),
         })
     }
 

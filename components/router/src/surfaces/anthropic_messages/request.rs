@@ -2,8 +2,8 @@
 //! blocks the neutral form cannot carry are `unsupported` (only an Anthropic provider takes them).
 
 use apex_adapter_kit::types::{
-    ChatRequest, ContentPart, Image, ImageSource, Message, Reasoning, Role, Thinking, Tool,
-    ToolCall, ToolChoice, ToolResult, ToolResultPart,
+    ChatRequest, ContentPart, Image, ImageSource, JsonSchemaFormat, Message, Reasoning,
+    ResponseFormat, Role, Thinking, Tool, ToolCall, ToolChoice, ToolResult, ToolResultPart,
 };
 
 use super::wire::{TextOrBlocks, WireBlock, WireImageSource, WireRequest};
@@ -254,6 +254,29 @@ pub fn to_neutral(request: WireRequest, needs_max_tokens: bool) -> Result<ChatRe
             })
         }
     };
+    let response_format = match request
+        .output_config
+        .and_then(|config| config.format)
+        .map(|format| (format, "output_config.format"))
+        .or_else(|| {
+            request
+                .output_format
+                .map(|format| (format, "output_format"))
+        }) {
+        None => None,
+        Some((format, at)) => match format.kind.as_str() {
+            "json_schema" => Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: "response".to_string(),
+                schema: required(format.schema, at, "schema")?.get().to_string(),
+                strict: Some(true),
+            })),
+            other => {
+                return Err(invalid(format!(
+                    "{at}.type: Input should be 'json_schema', not `{other}`"
+                )));
+            }
+        },
+    };
     let reasoning = match request.thinking {
         None => None,
         Some(thinking) => match thinking.kind.as_str() {
@@ -290,7 +313,7 @@ pub fn to_neutral(request: WireRequest, needs_max_tokens: bool) -> Result<ChatRe
         top_k: request.top_k,
         stop: request.stop_sequences.unwrap_or_default(),
         seed: None,
-        response_format: None,
+        response_format,
         reasoning,
         user: request.metadata.and_then(|m| m.user_id),
         stream: request.stream.unwrap_or(false),

@@ -20,6 +20,21 @@ pub struct WireRequest {
     pub(super) tools: Option<Vec<WireTool>>,
     pub(super) tool_choice: Option<WireToolChoice>,
     pub(super) thinking: Option<WireThinking>,
+    /// Structured outputs: `output_config.format`, or the beta's `output_format`.
+    pub(super) output_config: Option<WireOutputConfig>,
+    pub(super) output_format: Option<WireOutputFormat>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireOutputConfig {
+    pub(super) format: Option<WireOutputFormat>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireOutputFormat {
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    pub(super) schema: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]

@@ -133,20 +133,7 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
         }),
         Some(WireToolChoice::Named { function }) => Some(ToolChoice::Named(function.name)),
     };
-    let response_format = request.response_format.map(|format| match format {
-        WireResponseFormat::Text => ResponseFormat::Text,
-        WireResponseFormat::JsonObject => ResponseFormat::JsonObject,
-        WireResponseFormat::JsonSchema { json_schema } => {
-            ResponseFormat::JsonSchema(JsonSchemaFormat {
-                name: json_schema.name,
-                schema: json_schema
-                    .schema
-                    .map(|s| s.get().to_string())
-                    .unwrap_or_else(|| "{}".to_string()),
-                strict: json_schema.strict,
-            })
-        }
-    });
+    let response_format = request.response_format.map(response_format).transpose()?;
     Ok(ChatRequest {
         model: request.model,
         messages,
@@ -172,4 +159,32 @@ pub fn to_neutral(request: WireRequest) -> Result<ChatRequest, ApiError> {
         stream: request.stream.unwrap_or(false),
         extra: None,
     })
+}
+
+/// `response_format` in neutral form, with OpenAI's wording for what it refuses.
+fn response_format(format: WireResponseFormat) -> Result<ResponseFormat, ApiError> {
+    match format.kind.as_str() {
+        "text" => Ok(ResponseFormat::Text),
+        "json_object" => Ok(ResponseFormat::JsonObject),
+        "json_schema" => {
+            let json_schema = format.json_schema.ok_or_else(|| {
+                ApiError::bad_request("Missing required parameter: 'response_format.json_schema'.")
+                    .param("response_format.json_schema")
+                    .code("missing_required_parameter")
+            })?;
+            Ok(ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: json_schema.name,
+                schema: json_schema
+                    .schema
+                    .map(|s| s.get().to_string())
+                    .unwrap_or_else(|| "{}".to_string()),
+                strict: json_schema.strict,
+            }))
+        }
+        other => Err(ApiError::bad_request(format!(
+            "Invalid value: '{other}'. Supported values are: 'text', 'json_object', and 'json_schema'."
+        ))
+        .param("response_format.type")
+        .code("invalid_value")),
+    }
 }

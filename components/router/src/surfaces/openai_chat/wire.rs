@@ -107,12 +107,14 @@ pub(super) struct NamedFunction {
     pub(super) name: String,
 }
 
+/// `response_format`: `{"type": "text" | "json_object" | "json_schema", "json_schema": {...}}`.
+/// A plain struct, not a tagged enum: serde buffers a tagged enum's content, and the schema's
+/// `RawValue` cannot be read back from that buffer.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(super) enum WireResponseFormat {
-    Text,
-    JsonObject,
-    JsonSchema { json_schema: WireJsonSchema },
+pub(super) struct WireResponseFormat {
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    pub(super) json_schema: Option<WireJsonSchema>,
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@
 //! - `stream.rs`: the event stream
 //! - `record.rs`: the stored record of a response, and its input items
 //! - `chain.rs`: `previous_response_id` chains followed back through the records
+//! - `reference.rs`: `item_reference` input items resolved from the records
 //! - `route.rs`: where a natively made response lives
 //! - `resource.rs`: `/v1/responses/{id}[/input_items|/cancel]` read strictly (what may be forwarded)
 //! - here: the surface and the settings a response object echoes
@@ -20,6 +21,7 @@
 
 mod chain;
 mod record;
+pub mod reference;
 pub mod render;
 pub mod resource;
 mod route;
@@ -73,7 +75,9 @@ impl Surface for Responses {
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
             echo: fields.echo(),
-            hosted_tools: crate::surfaces::hosted_tools::in_responses_tools(fields.tools.as_deref()),
+            hosted_tools: crate::surfaces::hosted_tools::in_responses_tools(
+                fields.tools.as_deref(),
+            ),
         })
     }
 

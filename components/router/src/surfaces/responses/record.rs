@@ -45,6 +45,11 @@ impl Record {
             .iter()
             .chain(self.response["output"].as_array().into_iter().flatten())
     }
+
+    /// The input or output item with id `id`.
+    pub fn item(&self, id: &str) -> Option<&Value> {
+        self.turn().find(|item| item["id"] == id)
+    }
 }
 
 #[derive(Deserialize)]

@@ -72,6 +72,7 @@ pub struct WireItem {
     pub output: Option<Content>,
     pub summary: Option<Vec<WirePart>>,
     pub encrypted_content: Option<String>,
+    pub id: Option<String>,
 }
 
 /// Message content or a tool output: a string, or a list of parts.
@@ -308,9 +309,14 @@ pub fn items_to_messages(
                     );
                 }
             }
+            // One the gateway could not find in its store (`state::responses` puts the items it
+            // finds in place first).
+            "item_reference" => {
+                return Err(super::reference::not_found(&required(item.id, &at, "id")?));
+            }
             other => {
                 return Err(invalid(format!(
-                    "{at}.type: `{other}` items are not supported by this gateway's translation (messages, function_call, function_call_output and reasoning are)."
+                    "{at}.type: `{other}` items are not supported by this gateway's translation (messages, function_call, function_call_output, reasoning and item_reference are)."
                 )));
             }
         }
