@@ -6,6 +6,10 @@
 #   E2E_CLIS="codex" E2E_KINDS="gemini" bash host-tests/e2e/run-all.sh
 #   E2E_INSTALL_ONLY=1 bash host-tests/e2e/run-all.sh      # only download the CLIs (CI does this first)
 #
+# Also: E2E_MODES ("text tool"), E2E_CELL_TIMEOUT (seconds for one CLI run, 90), E2E_SUITE_SECS
+# (600: later cells fail unrun), E2E_APEX_BIN (an apex binary instead of building one), E2E_WORK
+# (target/e2e).
+#
 # CLIs: claude-code (`claude -p`, Anthropic Messages), codex (`codex exec`, the Responses API),
 # codex-alias (the same with `model = "<an Apex alias>"`, as README's Codex config has it),
 # gemini-cli (`gemini -p`, Gemini's generateContent). Versions: `npm view <package> version` at
@@ -34,7 +38,8 @@ work="${E2E_WORK:-$root/target/e2e}"
 clis="${E2E_CLIS:-claude-code codex codex-alias gemini-cli}"
 kinds="${E2E_KINDS:-openai anthropic gemini}"
 modes="${E2E_MODES:-text tool}"
-cell_timeout="${E2E_CELL_TIMEOUT:-180}"
+cell_timeout="${E2E_CELL_TIMEOUT:-90}"   # one CLI run; a cell normally takes a few seconds
+suite_limit="${E2E_SUITE_SECS:-600}"    # past this, the remaining cells fail unrun (the table still prints)
 gateway_key="apex-e2e-gateway-key"
 upstream_key="scripted-upstream-key"
 mkdir -p "$work/npm"
@@ -124,6 +129,7 @@ TOML
 
 results=()
 failed=0
+suite_started=$(date +%s)
 rm -rf "$work/cells"
 for cli in $clis; do
   for kind in $kinds; do
@@ -133,6 +139,12 @@ for cli in $clis; do
       provider_from=$(wc -l < "$provider_log")
       exchanges_from=$(wc -l < "$work/exchanges-$kind.jsonl")
       echo "== $cli -> apex -> $kind provider: $mode"
+      if [ $(( $(date +%s) - suite_started )) -ge "$suite_limit" ]; then
+        echo "FAIL: not run (the suite's ${suite_limit}s are up)"
+        failed=1
+        results+=("$cli|$kind|$mode|FAIL: not run (the suite's ${suite_limit}s are up)|0s")
+        continue
+      fi
       started=$(date +%s)
       (run_cli "$cli" "$kind" "$mode" "$dir") > "$dir/cli.out" 2>&1 < /dev/null
       status=$?

@@ -129,9 +129,9 @@ def sample(schema):
     if kind == "array":
         return [sample(schema.get("items") or {})]
     if kind in ("integer", "number"):
-        low = schema.get("minimum", 0)
-        high = schema.get("maximum", low)
-        return max(low, min(high, 0)) if "minimum" in schema or "maximum" in schema else 0
+        # 1 unless the bounds say otherwise (a schema's description may ask for 1-100 unsaid).
+        value = max(1, schema.get("minimum", 1))
+        return min(value, schema.get("maximum", value))
     if kind == "boolean":
         return False
     return "ok"
