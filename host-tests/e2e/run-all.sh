@@ -58,6 +58,9 @@ done
 echo "install/check: ${install_secs}s"
 [ "${E2E_INSTALL_ONLY:-}" = 1 ] && exit 0
 
+echo "== the scripted provider refuses what the real APIs refuse (test_scripted_provider.py)"
+python3 "$root/host-tests/e2e/test_scripted_provider.py" 2>&1 | tail -3 || exit 1
+
 echo "== apex"
 if [ -n "${E2E_APEX_BIN:-}" ]; then
   apex_bin="$E2E_APEX_BIN"
