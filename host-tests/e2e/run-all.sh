@@ -90,15 +90,17 @@ run_cli() {
   cd "$project" || return 1
   case "$cli" in
     claude-code)
-      # As README's "Use with Claude Code"; --allowedTools only lets -p run Read unprompted.
+      # As README's "Use with Claude Code", nothing more (-p runs Read without asking).
       env -u ANTHROPIC_MODEL -u ANTHROPIC_SMALL_FAST_MODEL HOME="$dir/home" \
         ANTHROPIC_BASE_URL="http://$apex" ANTHROPIC_AUTH_TOKEN="$gateway_key" ANTHROPIC_API_KEY="" \
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
-        timeout "$cell_timeout" "$bin" -p "$prompt" --allowedTools Read --output-format text ;;
+        timeout "$cell_timeout" "$bin" -p "$prompt" ;;
     codex|codex-alias)
       # As README's "Use with Codex": only the provider; Codex's default model, tools (web_search
       # included) and everything else as they come. codex-alias: the same with `model` naming an
       # Apex alias, as README's example does (Codex then uses its generic model family's tools).
+      # Its default sandbox (read-only, bubblewrap: Codex bundles one) runs the `cat`;
+      # --skip-git-repo-check because the project is no git repository.
       mkdir -p "$dir/home/codex"
       local model_line=""
       [ "$cli" = codex-alias ] && model_line='model = "e2e"'
@@ -114,7 +116,7 @@ wire_api = "responses"
 TOML
       env -u OPENAI_API_KEY -u OPENAI_BASE_URL HOME="$dir/home" CODEX_HOME="$dir/home/codex" \
         APEX_E2E_KEY="$gateway_key" \
-        timeout "$cell_timeout" "$bin" exec --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \
+        timeout "$cell_timeout" "$bin" exec --skip-git-repo-check \
         "$prompt" ;;
     gemini-cli)
       # Gemini's own variables: an API key (the gateway key) and the base URL. With only those,
