@@ -93,7 +93,7 @@ run_cli() {
       # As README's "Use with Claude Code", nothing more (-p runs Read without asking).
       env -u ANTHROPIC_MODEL -u ANTHROPIC_SMALL_FAST_MODEL HOME="$dir/home" \
         ANTHROPIC_BASE_URL="http://$apex" ANTHROPIC_AUTH_TOKEN="$gateway_key" ANTHROPIC_API_KEY="" \
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
         timeout "$cell_timeout" "$bin" -p "$prompt" ;;
     codex|codex-alias)
       # As README's "Use with Codex": only the provider; Codex's default model, tools (web_search
@@ -168,7 +168,7 @@ for cli in $clis; do
         grep -v "^requests:" "$dir/verdict" | tail -n +2 | cut -c1-2000
         echo "--- apex log (end)"; tail -5 "$work/apex-$kind.out" | cut -c1-2000
       fi
-      results+=("$cli|$kind|$mode|$(echo "$verdict" | cut -c1-200)|${secs}s")
+      results+=("$cli|$kind|$mode|$(echo "$verdict" | tr "|" "/" | cut -c1-200)|${secs}s")
     done
   done
 done
