@@ -118,6 +118,9 @@ impl Adapter for Anthropic {
             context_window: CONTEXT_WINDOW,
             vision: true,
             thinking: true,
+            // Claude continues a trailing assistant message (newer models with thinking refuse
+            // one with a 400; the router then asks afresh).
+            prefill: true,
         }
     }
 

@@ -154,6 +154,7 @@ impl KindInfo {
             context_window: DEFAULT_CONTEXT_WINDOW,
             vision: false,
             thinking: false,
+            prefill: false,
         }
     }
 

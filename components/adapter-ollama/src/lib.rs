@@ -58,6 +58,14 @@ impl Adapter for Ollama {
         request::build(target, request)
     }
 
+    /// Ollama continues a conversation that ends with an assistant message.
+    fn describe(_kind: &str, _profile: &str) -> apex_adapter_kit::types::KindInfo {
+        apex_adapter_kit::types::KindInfo {
+            prefill: true,
+            ..apex_adapter_kit::types::KindInfo::plain()
+        }
+    }
+
     fn parse_response(
         _kind: &str,
         status: u16,

@@ -123,6 +123,8 @@ pub(super) struct ProviderSection {
     /// `/v1/responses` on this provider: `"gateway"` (translated, state kept by Apex; default)
     /// or `"native"` (forwarded to the provider's own Responses API; OpenAI and Azure).
     pub(super) responses: Option<String>,
+    /// Whether the provider continues a trailing assistant message (default: its kind's).
+    pub(super) prefill: Option<bool>,
 }
 
 /// `[models.<alias>]`: targets and policy.

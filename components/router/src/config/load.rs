@@ -258,6 +258,7 @@ fn provider(
         context_window: info.context_window,
         vision: info.vision,
         thinking: info.thinking,
+        prefill: section.prefill.unwrap_or(info.prefill),
     })
 }
 
@@ -306,6 +307,7 @@ fn catalog_provider(entry: &CatalogEntry, key: String, kinds: &dyn Kinds) -> Pro
         context_window: info.context_window,
         vision: info.vision,
         thinking: info.thinking,
+        prefill: info.prefill,
     }
 }
 

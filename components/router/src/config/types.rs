@@ -121,6 +121,9 @@ pub struct Provider {
     pub context_window: u32,
     pub vision: bool,
     pub thinking: bool,
+    /// Whether it continues a conversation ending with an assistant message (from the kind;
+    /// `prefill` in its section overrides).
+    pub prefill: bool,
 }
 
 impl Provider {

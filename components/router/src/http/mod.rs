@@ -8,6 +8,7 @@
 //!   `concurrency` (per-key in-flight slots)
 //! - `error`: [`error::ApiError`] rendered in each protocol; `reply`: whole answers and headers
 //! - `redact`: secrets out of every upstream-derived byte a client sees, in every encoding
+//! - `sse`: a forwarded event stream cut into whole events, each checked before it is passed on
 //! - `transport`: outbound calls and the client response over `wasi:http`
 //! - `url`: provider base URLs and same-origin checks
 
@@ -18,6 +19,7 @@ pub mod concurrency;
 pub mod cors;
 pub mod error;
 pub mod redact;
+pub mod sse;
 pub mod url;
 
 pub use client::Client;

@@ -4,6 +4,7 @@
 //!   random, least-used); `health`: cooldowns, and which attempts are worth making now
 //! - `dispatch`: plan, attempts, the client stream and what comes after an answer
 //! - `accumulate`: a stream folded back into the whole answer; `echo`: the built-in `echo` model
+//! - `stitch`: where the continuation of a cut stream joins what the client has (`resume`)
 //! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)
 //! - `credentials`: access tokens for providers whose kind exchanges a credential first (the
 //!   adapter signs and parses; this sends, and caches the token in the key-value store)
@@ -12,6 +13,7 @@ pub mod accumulate;
 pub mod echo;
 pub mod failure;
 pub mod health;
+pub mod stitch;
 pub mod strategy;
 pub mod targets;
 

@@ -71,6 +71,20 @@ pub struct Completed<'a> {
     pub ttl_secs: u64,
 }
 
+/// What one event of a forwarded stream gave the client, for continuing the stream on another
+/// provider when it is cut (`resume`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Answer text.
+    pub text: String,
+    /// The end of the answer (a finish reason).
+    pub finish: bool,
+    /// Something a continuation cannot pick up (a tool call, reasoning).
+    pub other: bool,
+    /// The provider's error event: the stream failed (its message).
+    pub error: Option<String>,
+}
+
 /// Renders neutral stream events in a client protocol.
 pub trait StreamWriter {
     /// Append the bytes for `event` to `out`. Nothing is written before the first content (text,
@@ -107,7 +121,7 @@ pub trait Surface {
     /// Whether the ids of answers a provider made (forwarded requests) are kept with the
     /// provider and key that made them, so follow-ups can be sent to the same place.
     const PINS_IDS: bool = false;
-    type Writer: StreamWriter;
+    type Writer: StreamWriter + 'static;
 
     fn routing(body: &[u8]) -> Result<Routing, ApiError>;
     /// The whole request in neutral form (validated; errors name the field).
@@ -138,6 +152,13 @@ pub trait Surface {
     /// The error for a model the gateway does not serve.
     fn model_not_found(model: &str) -> ApiError {
         ApiError::model_not_found(model)
+    }
+
+    /// What the `data` of one event of a forwarded stream in this protocol delivered, when a
+    /// fresh [`Surface::writer`] can continue such a stream after a cut (`None`: forwarded streams
+    /// of this protocol are not continued; they end with an in-band error).
+    fn forwarded_event(_data: &[u8]) -> Option<Delivered> {
+        None
     }
 
     /// Adjust a target for a forwarded request (protocol headers the client sent).

@@ -6,15 +6,20 @@ use apex_adapter_kit::types::{AdapterError, ErrorKind, HttpRequest, Target};
 
 use super::request::Request;
 use super::sink::{Clock, Sink};
-use super::upstream::{self, MAX_UPSTREAM_BODY, transport_error};
+use super::upstream::{self, transport_error};
 use crate::bindings::adapter;
 use crate::http::error::ApiError;
 use crate::http::redact::Redactor;
 use crate::http::reply::json_headers;
-use crate::http::transport::{self, TransportError, UpstreamResponse, Waited};
+use crate::http::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 use crate::routing::failure::{self, FailureClass};
 use crate::routing::targets::Attempt;
-use crate::surfaces::Surface;
+use crate::surfaces::{StreamWriter, Surface};
+
+/// Names the provider that answered (its name in the config).
+pub const PROVIDER_HEADER: &str = "x-apex-provider";
+/// Names the model the provider was asked for.
+pub const MODEL_HEADER: &str = "x-apex-model";
 
 /// How an attempt ended, for the client.
 pub enum Outcome {
@@ -25,6 +30,51 @@ pub enum Outcome {
     /// Nothing but keepalives reached the client: the next attempt may answer, with the sink
     /// back and the reason (the client's error if no attempt is left).
     Retry(ApiError, Sink),
+    /// A stream broke after the client got part of it, and the alias continues such streams
+    /// (`resume`): the next candidate may continue it.
+    Cut(Cut),
+}
+
+/// A stream cut after the client got part of it: what it has, to continue elsewhere.
+pub struct Cut {
+    /// What went wrong (the client's in-band error if nobody continues).
+    pub error: ApiError,
+    /// The client's stream, started.
+    pub client: ClientResponse,
+    /// Continues the client's stream (the one that wrote it, or a fresh one when its chunks
+    /// stand alone).
+    pub writer: Box<dyn StreamWriter>,
+    /// The answer text the client has.
+    pub text: String,
+    /// Whether a continuation can pick it up (only text so far: no tool call, no reasoning).
+    pub continuable: bool,
+}
+
+impl Cut {
+    pub fn new(
+        error: ApiError,
+        client: ClientResponse,
+        writer: impl StreamWriter + 'static,
+        text: String,
+        continuable: bool,
+    ) -> Self {
+        Self {
+            error,
+            client,
+            writer: Box::new(writer),
+            text,
+            continuable,
+        }
+    }
+
+    /// End the client's stream with the in-band error; the stats label of that error.
+    pub fn fail(mut self) -> &'static str {
+        let mut bytes = Vec::new();
+        self.writer.error(&self.error, &mut bytes);
+        self.client.write(&bytes);
+        self.client.finish();
+        failure::client_label(&self.error)
+    }
 }
 
 /// A provider failure seen in an attempt (for cooldowns and stats).
@@ -33,6 +83,31 @@ pub struct Observed {
     pub class: FailureClass,
     pub retry_after_ms: Option<u64>,
     pub label: &'static str,
+}
+
+impl Observed {
+    /// A failure of `class` with no instruction from the provider.
+    pub fn of_class(class: FailureClass) -> Self {
+        Self {
+            class,
+            retry_after_ms: None,
+            label: class.as_str(),
+        }
+    }
+
+    /// A failure an adapter classified (`None`: not the provider's fault).
+    pub fn of_adapter(error: &AdapterError) -> Option<Self> {
+        FailureClass::of(error.kind).map(|class| Self {
+            class,
+            retry_after_ms: error.retry_after_ms,
+            label: failure::kind_label(error.kind),
+        })
+    }
+
+    /// A connection failure or timeout.
+    pub fn of_transport(error: &TransportError) -> Self {
+        Self::of_class(FailureClass::transport(error.timeout))
+    }
 }
 
 /// What one attempt returns.
@@ -158,6 +233,14 @@ impl<S: Surface> Call<'_, '_, S> {
             .map_err(|error| ApiError::from_upstream(&error))
     }
 
+    /// `headers` and who answered: `x-apex-provider` (the provider's name in the config) and
+    /// `x-apex-model` (the model it was asked for).
+    pub fn answered_by(&self, mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+        headers.push((PROVIDER_HEADER.into(), self.attempt.provider.name.clone()));
+        headers.push((MODEL_HEADER.into(), self.attempt.model.to_string()));
+        headers
+    }
+
     /// `text` without the config's secrets and this attempt's credential.
     pub fn scrubbed(&self, text: &str) -> String {
         self.redactor.text(text)
@@ -186,6 +269,18 @@ impl<S: Surface> Call<'_, '_, S> {
                 label,
             }),
         }
+    }
+
+    /// A stream that broke after the client got part of it: continued on the next candidate when
+    /// the alias says `resume` and the cut can be continued, else ended with an in-band error.
+    pub fn cut(&self, cut: Cut, class: FailureClass) -> Report {
+        let observed = Some(Observed::of_class(class));
+        let outcome = if self.request.patience.resume && cut.continuable {
+            Outcome::Cut(cut)
+        } else {
+            Outcome::ClientError(cut.fail())
+        };
+        Report { outcome, observed }
     }
 
     /// A connection failure or timeout.
@@ -221,24 +316,10 @@ impl<S: Surface> Call<'_, '_, S> {
         forwarded: bool,
         sink: Sink,
     ) -> Report {
-        let body = reply.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
-        let error = match adapter::parse_response(&target.kind, reply.status, &reply.headers, &body)
-        {
-            Err(error) => error,
-            Ok(_) => apex_adapter_kit::http::upstream_error(
-                apex_adapter_kit::http::kind_for_status(reply.status),
-                reply.status,
-                &reply.headers,
-                format!("upstream returned HTTP {}", reply.status),
-            ),
-        };
+        let (error, body) = upstream::refusal(&target.kind, &mut reply);
         let mut api_error = ApiError::from_upstream(&error);
         api_error.message = self.scrubbed(&api_error.message);
-        let observed = FailureClass::of(error.kind).map(|class| Observed {
-            class,
-            retry_after_ms: error.retry_after_ms,
-            label: failure::kind_label(error.kind),
-        });
+        let observed = Observed::of_adapter(&error);
         if let Some(seen) = observed
             && self.request.config.fails_over(seen.class)
         {

@@ -6,17 +6,18 @@
 
 use apex_adapter_kit::types::Target;
 
-use super::attempt::{Call, Report};
+use super::attempt::{Call, Cut, Report};
 use super::sink::{Read, Sink};
 use super::upstream::{MAX_UPSTREAM_BODY, forwarded_headers, transport_error};
 use crate::bindings::adapter;
 use crate::http::error::ApiError;
 use crate::http::redact::Stream;
+use crate::http::sse::{self as events, Events};
 use crate::http::transport::{ClientResponse, UpstreamResponse};
-use crate::platform::now_secs;
+use crate::platform::{now_secs, random_id};
 use crate::routing::accumulate::Accumulator;
 use crate::routing::failure::FailureClass;
-use crate::surfaces::{StreamWriter, Surface};
+use crate::surfaces::Surface;
 
 /// Remember the last two bytes sent: `\n\n` means the client is between events.
 fn remember_tail(tail: &mut [u8; 2], bytes: &[u8]) {
@@ -70,7 +71,8 @@ impl<S: Surface> Call<'_, '_, S> {
         match reply.read_all(MAX_UPSTREAM_BODY) {
             Ok(body) => {
                 let redactor = &self.redactor;
-                let headers = forwarded_headers(&reply, &request.headers, redactor);
+                let headers =
+                    forwarded_headers(&reply, &self.answered_by(request.headers.clone()), redactor);
                 let body = redactor.bytes(&body);
                 self.pin(&body);
                 if request.keeps_answers()
@@ -87,12 +89,27 @@ impl<S: Surface> Call<'_, '_, S> {
     }
 
     /// Same-protocol stream: bytes go to the client as they arrive. The first bytes are awaited
-    /// before committing, so a connection that dies at once fails over.
+    /// before committing, so a connection that dies at once fails over. An event stream goes out
+    /// event by event, each checked first: a malformed one is dropped, and when the protocol lets
+    /// the gateway read what each event delivered ([`Surface::forwarded_event`]), a stream that
+    /// breaks or ends before its finish is cut ([`Cut`]: continued elsewhere with `resume`, else
+    /// an in-band error) — never closed as if complete.
     pub fn pipe(&mut self, target: &Target, mut reply: UpstreamResponse, sink: Sink) -> Report {
         let request = self.request;
         let redactor = &self.redactor;
         let mut redacting = Stream::new(redactor);
-        let headers = forwarded_headers(&reply, &request.headers, redactor);
+        let headers =
+            forwarded_headers(&reply, &self.answered_by(request.headers.clone()), redactor);
+        let is_sse = apex_adapter_kit::http::header(&reply.headers, "content-type")
+            .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+        let mut gate = Gate {
+            events: is_sse.then(Events::default),
+            tracks: is_sse && S::forwarded_event(b"").is_some(),
+            text: String::new(),
+            finished: false,
+            other: false,
+            error: None,
+        };
         let mut along = ReadAlong::new(&target.kind, request.keeps_answers());
         let mut sink = Some(sink);
         let first = match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {
@@ -122,7 +139,7 @@ impl<S: Surface> Call<'_, '_, S> {
         let Some(sink) = sink else {
             return Report::delivered();
         };
-        let first = redacting.push(&first);
+        let first = gate.pass::<S>(redacting.push(&first));
         let mut client = match sink {
             Sink::Pending(out) => ClientResponse::start(out, reply.status, &headers),
             Sink::Started(client) => client,
@@ -135,63 +152,151 @@ impl<S: Surface> Call<'_, '_, S> {
         if head.as_deref().is_some_and(|h| self.pin(h)) {
             head = None;
         }
-        let mut complete = false;
-        if client.write(&first) {
-            let mut sink = Some(Sink::Started(client));
-            loop {
-                let boundary = tail == *b"\n\n";
-                match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| boundary) {
-                    Read::Chunk(chunk) => {
-                        let chunk = redacting.push(&chunk);
-                        remember_tail(&mut tail, &chunk);
-                        along.feed(&chunk, false);
-                        if let Some(buffer) = head.as_mut() {
-                            buffer.extend_from_slice(&chunk);
-                            if self.pin(buffer) || buffer.len() > 64 * 1024 {
-                                head = None;
-                            }
-                        }
-                        let Some(Sink::Started(client)) = sink.as_mut() else {
-                            break;
-                        };
-                        if !client.write(&chunk) {
-                            break;
+        if !client.write(&first) {
+            client.finish();
+            return Report::delivered();
+        }
+        let mut sink = Some(Sink::Started(client));
+        let failure = loop {
+            if let Some(failed) = gate.failed() {
+                break Some(failed);
+            }
+            let boundary = gate.events.is_some() || tail == *b"\n\n";
+            match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| boundary) {
+                Read::Chunk(chunk) => {
+                    let chunk = gate.pass::<S>(redacting.push(&chunk));
+                    remember_tail(&mut tail, &chunk);
+                    along.feed(&chunk, false);
+                    if let Some(buffer) = head.as_mut() {
+                        buffer.extend_from_slice(&chunk);
+                        if self.pin(buffer) || buffer.len() > 64 * 1024 {
+                            head = None;
                         }
                     }
-                    Read::End => {
-                        let rest = redacting.finish();
-                        along.feed(&rest, false);
-                        if let Some(Sink::Started(client)) = sink.as_mut() {
-                            client.write(&rest);
-                        }
-                        complete = true;
-                        break;
-                    }
-                    Read::ClientLeft => break,
-                    Read::Failed(error) => {
-                        let mut bytes = redacting.finish();
-                        let mut error = transport_error(&error);
-                        error.message = redactor.text(&error.message);
-                        request.writer(String::new()).error(&error, &mut bytes);
-                        if let Some(Sink::Started(client)) = sink.as_mut() {
-                            client.write(&bytes);
-                        }
-                        break;
+                    let Some(Sink::Started(client)) = sink.as_mut() else {
+                        break None;
+                    };
+                    if !client.write(&chunk) {
+                        break None;
                     }
                 }
+                Read::End => {
+                    let mut rest = gate.pass::<S>(redacting.finish());
+                    rest.extend(gate.rest());
+                    along.feed(&rest, false);
+                    if let Some(Sink::Started(client)) = sink.as_mut() {
+                        client.write(&rest);
+                    }
+                    if let Some(failed) = gate.failed() {
+                        break Some(failed);
+                    }
+                    if gate.tracks && !gate.finished {
+                        break Some((ended_early(), FailureClass::MalformedReply));
+                    }
+                    along.feed(&[], true);
+                    if let Some(response) = along.finish() {
+                        request.keep_answer(&response.id.clone(), now_secs(), &response);
+                    }
+                    break None;
+                }
+                Read::ClientLeft => break None,
+                Read::Failed(error) => {
+                    let rest = gate.pass::<S>(redacting.finish());
+                    if let Some(Sink::Started(client)) = sink.as_mut() {
+                        client.write(&rest);
+                    }
+                    let class = FailureClass::transport(error.timeout);
+                    let mut error = transport_error(&error);
+                    error.message = redactor.text(&error.message);
+                    break Some((error, class));
+                }
             }
-            if let Some(Sink::Started(client)) = sink {
-                client.finish();
-            }
-        } else {
+        };
+        let Some(Sink::Started(client)) = sink else {
+            return Report::delivered();
+        };
+        let Some((error, class)) = failure else {
             client.finish();
-        }
-        if complete {
-            along.feed(&[], true);
-            if let Some(response) = along.finish() {
-                request.keep_answer(&response.id.clone(), now_secs(), &response);
+            return Report::delivered();
+        };
+        let cut = Cut {
+            error,
+            client,
+            writer: Box::new(request.writer(random_id(S::ID_PREFIX))),
+            text: gate.text,
+            continuable: gate.tracks && !gate.other,
+        };
+        self.cut(cut, class)
+    }
+}
+
+/// The error for a stream that ended before its answer was complete.
+fn ended_early() -> ApiError {
+    ApiError::bad_gateway("The upstream provider's stream ended before the answer was complete.")
+        .code("upstream_incomplete")
+}
+
+/// What a forwarded stream lets through: whole, well-formed events (for an event stream), and
+/// what they delivered so far.
+struct Gate {
+    events: Option<Events>,
+    /// Whether the events are read ([`Surface::forwarded_event`]).
+    tracks: bool,
+    text: String,
+    finished: bool,
+    other: bool,
+    /// The provider's error event (held back: the stream failed).
+    error: Option<String>,
+}
+
+impl Gate {
+    /// The bytes of `bytes` to send now.
+    fn pass<S: Surface>(&mut self, bytes: Vec<u8>) -> Vec<u8> {
+        let Some(events) = self.events.as_mut() else {
+            return bytes;
+        };
+        let mut out = Vec::with_capacity(bytes.len());
+        for event in events.push(&bytes) {
+            if self.error.is_some() {
+                // Nothing after a failure.
+                continue;
             }
+            if let Some(data) = events::data(&event) {
+                if !events::well_formed(&data) {
+                    continue;
+                }
+                if self.tracks
+                    && let Some(delivered) = S::forwarded_event(&data)
+                {
+                    if delivered.error.is_some() {
+                        self.error = delivered.error;
+                        continue;
+                    }
+                    self.text.push_str(&delivered.text);
+                    self.finished |= delivered.finish;
+                    self.other |= delivered.other;
+                }
+            }
+            out.extend_from_slice(&event);
         }
-        Report::delivered()
+        out
+    }
+
+    /// The provider's error event, as the failure of the stream.
+    fn failed(&mut self) -> Option<(ApiError, FailureClass)> {
+        let message = self.error.take()?;
+        Some((ApiError::bad_gateway(message), FailureClass::Server))
+    }
+
+    /// An unfinished last event, when it is well formed.
+    fn rest(&mut self) -> Vec<u8> {
+        let Some(events) = self.events.as_mut() else {
+            return Vec::new();
+        };
+        let rest = events.rest();
+        match events::data(&rest) {
+            Some(data) if !events::well_formed(&data) => Vec::new(),
+            _ => rest,
+        }
     }
 }

@@ -16,6 +16,7 @@ mod forward;
 mod local;
 mod plan;
 mod request;
+mod resume;
 mod retry;
 mod sink;
 mod translate;
@@ -92,10 +93,26 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
             }
         };
         let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
-        let mut sink = Sink::Pending(out);
+        // `None` once a cut stream holds the client's response.
+        let mut sink = Some(Sink::Pending(out));
         // Tries of the target under way so far: another key of the same target is a retry too.
         let mut tries = 0;
+        // A stream cut after the client got part of it, for the next candidate to continue.
+        let mut cut: Option<attempt::Cut> = None;
         for (i, next) in attempts.iter().enumerate() {
+            if let Some(open) = cut.take() {
+                let began = monotonic_ms();
+                let report = resume::resume(&request, next, open);
+                tally.after_attempt(config, &mut health, next, &report, began);
+                match report.outcome {
+                    Outcome::Delivered => break 'answer None,
+                    Outcome::ClientError(label) => break 'answer Some(label),
+                    Outcome::Cut(open) => cut = Some(open),
+                    // A continuation never hands back an unstarted answer.
+                    Outcome::Retry(..) => break 'answer Some("error"),
+                }
+                continue;
+            }
             if i > 0
                 && attempts
                     .get(i - 1)
@@ -110,9 +127,9 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                 .get(i + 1)
                 .is_some_and(|then| then.target == next.target);
             // The same target again while `retry::wait` allows, then the next one.
-            loop {
+            while let Some(current) = sink.take() {
                 let began = monotonic_ms();
-                let report = attempt::attempt(&request, next, sink);
+                let report = attempt::attempt(&request, next, current);
                 tally.after_attempt(config, &mut health, next, &report, began);
                 let observed = report.observed;
                 match report.outcome {
@@ -120,7 +137,11 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                     Outcome::ClientError(label) => break 'answer Some(label),
                     Outcome::Retry(error, back) => {
                         last = error;
-                        sink = back;
+                        sink = Some(back);
+                    }
+                    Outcome::Cut(open) => {
+                        cut = Some(open);
+                        break;
                     }
                 }
                 let Some(wait) =
@@ -129,14 +150,21 @@ pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: Re
                     break;
                 };
                 tries += 1;
-                match request.pause(sink, wait) {
-                    Some(back) => sink = back,
+                let Some(current) = sink.take() else {
+                    break;
+                };
+                match request.pause(current, wait) {
+                    Some(back) => sink = Some(back),
                     // The client left while we waited.
                     None => break 'answer None,
                 }
             }
         }
-        Some(request.fail(sink, &last))
+        match (cut, sink) {
+            (Some(open), _) => Some(open.fail()),
+            (None, Some(current)) => Some(request.fail(current, &last)),
+            (None, None) => None,
+        }
     };
 
     if config.stats {

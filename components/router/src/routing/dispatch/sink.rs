@@ -154,6 +154,19 @@ impl<S: Surface> Request<'_, S> {
         }
     }
 
+    /// The client's event stream with a provider's answer, started now (with `extra` headers) if
+    /// it was not yet.
+    pub fn stream_answer(&self, sink: Sink, extra: &[(String, String)]) -> ClientResponse {
+        match sink {
+            Sink::Pending(out) => {
+                let mut headers = self.stream_headers();
+                headers.extend_from_slice(extra);
+                ClientResponse::start(out, 200, &headers)
+            }
+            Sink::Started(client) => client,
+        }
+    }
+
     /// The client's event stream, started now if it was not yet.
     pub fn stream_to(&self, sink: Sink) -> ClientResponse {
         match sink {

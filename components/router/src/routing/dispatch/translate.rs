@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use apex_adapter_kit::types::{AdapterError, StreamEvent, Target};
 
-use super::attempt::{Call, Outcome, Report};
+use super::attempt::{Call, Cut, Outcome, Report};
 use super::sink::{Read, Sink};
 use super::upstream::{MAX_UPSTREAM_BODY, transport_error};
 use crate::bindings::adapter;
@@ -15,7 +15,7 @@ use crate::http::reply::json_headers;
 use crate::http::transport::{TransportError, UpstreamResponse};
 use crate::platform::{now_secs, random_id};
 use crate::routing::accumulate::Accumulator;
-use crate::routing::failure;
+use crate::routing::failure::{self, FailureClass};
 use crate::surfaces::{StreamWriter, Surface};
 
 /// Why a translated stream broke.
@@ -47,7 +47,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 request.respond(
                     sink,
                     200,
-                    json_headers(&request.answer_headers()),
+                    json_headers(&self.answered_by(request.answer_headers())),
                     &rendered,
                 );
                 Report::delivered()
@@ -85,6 +85,9 @@ impl<S: Surface> Call<'_, '_, S> {
         let mut sink = Some(sink);
         let mut content = false;
         let mut finished = false;
+        // What the client has, to continue a cut stream elsewhere (`resume`).
+        let mut text = String::new();
+        let mut tool_calls = false;
         loop {
             let step: Result<(Vec<StreamEvent>, bool), Failure> =
                 match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {
@@ -113,22 +116,29 @@ impl<S: Surface> Call<'_, '_, S> {
                             Failure::Transport(error) => self.transport_failed(error, current),
                         };
                     }
-                    let mut error = match &failure {
-                        Failure::Adapter(error) => ApiError::from_upstream(error),
-                        Failure::Transport(error) => transport_error(error),
+                    let (mut error, class) = match &failure {
+                        Failure::Adapter(error) => (
+                            ApiError::from_upstream(error),
+                            FailureClass::of(error.kind).unwrap_or(FailureClass::MalformedReply),
+                        ),
+                        Failure::Transport(error) => (
+                            transport_error(error),
+                            FailureClass::transport(error.timeout),
+                        ),
                     };
                     error.message = redactor.text(&error.message);
-                    if let Sink::Started(mut client) = current {
-                        writer.error(&error, &mut pending);
-                        client.write(&pending);
-                        client.finish();
-                    }
-                    return Outcome::ClientError(failure::client_label(&error)).into();
+                    let Sink::Started(client) = current else {
+                        return Outcome::ClientError(failure::client_label(&error)).into();
+                    };
+                    return self.cut(Cut::new(error, client, writer, text, !tool_calls), class);
                 }
             };
             for event in events.iter() {
-                if matches!(event, StreamEvent::Finish(_)) {
-                    finished = true;
+                match event {
+                    StreamEvent::Finish(_) => finished = true,
+                    StreamEvent::TextDelta(delta) => text.push_str(delta),
+                    StreamEvent::ToolCallStart(_) => tool_calls = true,
+                    _ => {}
                 }
                 writer.event(event, &mut pending);
                 if let Some(whole) = whole.as_mut() {
@@ -144,6 +154,32 @@ impl<S: Surface> Call<'_, '_, S> {
             if end && finished {
                 writer.done(&mut pending);
             }
+            // The stream ended before its finish: a truncated answer, never closed as complete.
+            if end && !finished {
+                let Some(current) = sink.take() else {
+                    return Report::delivered();
+                };
+                let error = ApiError::bad_gateway(
+                    "The upstream provider's stream ended before the answer was complete.",
+                )
+                .code("upstream_incomplete");
+                if !content && pending.is_empty() {
+                    return self.failed(
+                        error,
+                        FailureClass::MalformedReply,
+                        None,
+                        "malformed-reply",
+                        current,
+                    );
+                }
+                let mut client = request.stream_answer(current, &self.answered_by(Vec::new()));
+                if let Cow::Owned(redacted) = redactor.bytes(&pending) {
+                    pending = redacted;
+                }
+                client.write(&pending);
+                let cut = Cut::new(error, client, writer, text, !tool_calls);
+                return self.cut(cut, FailureClass::MalformedReply);
+            }
             if !pending.is_empty() || end {
                 // Whole events: a key the provider wrote into one is found (the model never saw
                 // a key, so none is split across deltas).
@@ -153,7 +189,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 let Some(current) = sink.take() else {
                     return Report::delivered();
                 };
-                let mut client = request.stream_to(current);
+                let mut client = request.stream_answer(current, &self.answered_by(Vec::new()));
                 content = true;
                 if !client.write(&pending) {
                     client.finish();

@@ -4,6 +4,7 @@
 
 use apex_adapter_kit::types::{AdapterError, HttpRequest, Target};
 
+use crate::bindings::adapter;
 use crate::config::{Config, Provider, Timeouts};
 use crate::http::error::ApiError;
 use crate::http::redact::Redactor;
@@ -108,4 +109,20 @@ pub fn forwarded_headers(
     let content_type = apex_adapter_kit::http::header(&upstream.headers, "content-type")
         .unwrap_or("application/json");
     crate::http::reply::stream_headers(&redactor.text(content_type), extra)
+}
+
+/// A non-2xx reply as the adapter classifies it (or by its status when the adapter reads it as a
+/// success), with its body.
+pub fn refusal(kind: &str, reply: &mut UpstreamResponse) -> (AdapterError, Vec<u8>) {
+    let body = reply.read_all(MAX_UPSTREAM_BODY).unwrap_or_default();
+    let error = match adapter::parse_response(kind, reply.status, &reply.headers, &body) {
+        Err(error) => error,
+        Ok(_) => apex_adapter_kit::http::upstream_error(
+            apex_adapter_kit::http::kind_for_status(reply.status),
+            reply.status,
+            &reply.headers,
+            format!("upstream returned HTTP {}", reply.status),
+        ),
+    };
+    (error, body)
 }

@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 use crate::surfaces::openai_chat::parse_json;
 
 /// What differs between `POST /api/chat` and `POST /api/generate`.
-pub trait Endpoint {
+pub trait Endpoint: 'static {
     /// Whether replies carry tool calls (generate requests have no tools).
     const TOOL_CALLS: bool;
     /// What routing reads from a body.

@@ -20,7 +20,7 @@ pub use stream::ChunkWriter;
 pub use wire::WireRequest;
 
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::surfaces::{Routing, Surface};
+use crate::surfaces::{Delivered, Routing, Surface};
 
 /// `POST /v1/chat/completions`.
 pub struct OpenAiChat;
@@ -59,6 +59,12 @@ impl Surface for OpenAiChat {
 
     fn writer(id: String, model: String, created: u64, routing: &Routing) -> ChunkWriter {
         ChunkWriter::new(id, model, created, routing.include_usage)
+    }
+
+    /// Chunks stand alone (a fresh writer's chunks continue any stream), so a forwarded stream
+    /// can be continued: what each chunk delivered.
+    fn forwarded_event(data: &[u8]) -> Option<Delivered> {
+        Some(stream::delivered(data))
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::render::{finish_reason, usage_json};
 use crate::http::error::ApiError;
-use crate::surfaces::StreamWriter;
+use crate::surfaces::{Delivered, StreamWriter};
 
 /// Renders neutral stream events as `chat.completion.chunk` server-sent events.
 pub struct ChunkWriter {
@@ -134,4 +134,57 @@ fn sse(out: &mut Vec<u8>, value: &Value) {
         out.extend_from_slice(b"{}");
     }
     out.extend_from_slice(b"\n\n");
+}
+
+/// What one forwarded `chat.completion.chunk` (its `data`) delivered: its text, a finish
+/// reason, or something a continuation cannot pick up (tool calls, reasoning).
+pub fn delivered(data: &[u8]) -> Delivered {
+    #[derive(serde::Deserialize)]
+    struct Chunk {
+        #[serde(default)]
+        choices: Vec<Choice>,
+        error: Option<ErrorBody>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        delta: Option<Delta>,
+        finish_reason: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Delta {
+        content: Option<String>,
+        tool_calls: Option<serde::de::IgnoredAny>,
+        reasoning_content: Option<String>,
+        reasoning: Option<String>,
+    }
+    let mut delivered = Delivered::default();
+    let Ok(chunk) = serde_json::from_slice::<Chunk>(data) else {
+        return delivered;
+    };
+    if let Some(error) = chunk.error {
+        delivered.error = Some(
+            error
+                .message
+                .unwrap_or_else(|| "The upstream provider reported an error.".to_string()),
+        );
+        return delivered;
+    }
+    for choice in chunk.choices {
+        if let Some(delta) = choice.delta {
+            let reasoning = [delta.reasoning_content, delta.reasoning]
+                .iter()
+                .flatten()
+                .any(|r| !r.is_empty());
+            delivered.other |= delta.tool_calls.is_some() || reasoning;
+            delivered
+                .text
+                .push_str(delta.content.as_deref().unwrap_or_default());
+        }
+        delivered.finish |= choice.finish_reason.is_some();
+    }
+    delivered
 }
