@@ -78,6 +78,14 @@ class Provider(unittest.TestCase):
                                       "messages": [{"role": "user", "content": "the secret word?"}]})
         self.assertEqual(answer["choices"][0]["message"]["tool_calls"][0]["custom"], {"name": "exec", "input": "text(1)"})
 
+    def test_freeform_tool_offered_as_a_function(self):
+        # A gateway translating Codex's freeform `exec` (flattened from its namespace) for a
+        # provider without freeform tools: the raw input goes in the one string parameter.
+        status, answer = self.anthropic({"model": "m", "max_tokens": 5, "tools": [{"name": "functions__exec",
+            "input_schema": {"type": "object", "properties": {"input": {"type": "string"}}}}],
+            "messages": [{"role": "user", "content": "the secret word?"}]})
+        self.assertEqual(answer["content"][0]["input"], {"input": "text(1)"})
+
     def test_openai_refusals(self):
         user = {"role": "user", "content": "hi"}
         call = {"role": "assistant", "content": None,
