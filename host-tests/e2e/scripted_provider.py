@@ -160,6 +160,39 @@ def words(text):
     return pieces
 
 
+JSON_SCHEMA_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
+
+
+def bad_type(schema, context=()):
+    """The first `type` in a JSON schema that JSON Schema does not have (Gemini's `OBJECT`,
+    `STRING`, ...): (context, type), or None."""
+    if not isinstance(schema, dict):
+        return None
+    kind = schema.get("type")
+    for one in (kind if isinstance(kind, list) else [kind] if kind is not None else []):
+        if one not in JSON_SCHEMA_TYPES:
+            return context, one
+    for name, sub in (schema.get("properties") or {}).items() if isinstance(schema.get("properties"), dict) else []:
+        found = bad_type(sub, context + ("properties", name))
+        if found:
+            return found
+    for key in ("items", "additionalProperties", "not"):
+        found = bad_type(schema.get(key), context + (key,))
+        if found:
+            return found
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for n, sub in enumerate(schema.get(key) or []):
+            found = bad_type(sub, context + (key, str(n)))
+            if found:
+                return found
+    for key in ("$defs", "definitions"):
+        for name, sub in (schema.get(key) or {}).items():
+            found = bad_type(sub, context + (key, name))
+            if found:
+                return found
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # OpenAI Chat Completions
 # ---------------------------------------------------------------------------------------------
@@ -233,6 +266,24 @@ def check_openai(headers, body):
             raise openai_error(400, f"Invalid 'tools[{i}].{kind}.name': string does not match pattern. "
                                "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
                                f"tools[{i}].{kind}.name", "invalid_value")
+        found = bad_type((tool.get("function") or {}).get("parameters")) if kind == "function" else None
+        if found:
+            raise openai_error(400, f"Invalid schema for function '{name}': In context={found[0]}, "
+                               f"'{found[1]}' is not valid under any of the given schemas.",
+                               f"tools[{i}].function.parameters", "invalid_function_parameters")
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema") or {}
+        if schema.get("type") != "object":
+            raise openai_error(400, f"Invalid schema for response_format '{spec.get('name')}': schema must be a "
+                               f"JSON Schema of 'type: \"object\"', got 'type: \"{schema.get('type')}\"'.",
+                               "response_format", "invalid_value")
+        found = bad_type(schema)
+        if found:
+            raise openai_error(400, f"Invalid schema for response_format '{spec.get('name')}': In context="
+                               f"{found[0]}, '{found[1]}' is not valid under any of the given schemas.",
+                               "response_format", "invalid_value")
     pending = None  # (index of the assistant message, tool call ids not answered yet)
     for i, message in enumerate(messages):
         role = message.get("role")
@@ -446,6 +497,15 @@ def check_anthropic(headers, body, count_tokens):
             raise anthropic_error(400, f"tools.{i}.custom.input_schema: Field required")
         if schema.get("type") != "object":
             raise anthropic_error(400, f"tools.{i}.custom.input_schema.type: Input should be 'object'")
+        if bad_type(schema):
+            raise anthropic_error(400, f"tools.{i}.custom.input_schema: JSON schema is invalid - please consult "
+                                  "https://json-schema.org or our documentation at "
+                                  "https://docs.anthropic.com/en/docs/tool-use")
+    for field, output in (("output_format", body.get("output_format")),
+                          ("output_config.format", (body.get("output_config") or {}).get("format"))):
+        if isinstance(output, dict) and output.get("type") == "json_schema" and bad_type(output.get("schema")):
+            raise anthropic_error(400, f"{field}.schema: JSON schema is invalid - please consult "
+                                  "https://json-schema.org or our documentation")
     if body.get("tool_choice") is not None:
         choice = body["tool_choice"]
         if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):

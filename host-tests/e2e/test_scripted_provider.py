@@ -101,6 +101,14 @@ class Provider(unittest.TestCase):
         self.openai_refuses({"model": "m", "messages": [user], "thinking": {}}, 400, "Unrecognized request argument")
         self.openai_refuses({"model": "m", "messages": [user], "tools": [{"type": "function", "function": {"name": "a.b"}}]},
                             400, "does not match pattern")
+        gemini_style = {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}
+        self.openai_refuses({"model": "m", "messages": [user], "response_format": {"type": "json_schema",
+                             "json_schema": {"name": "r", "schema": gemini_style}}}, 400, "schema must be a JSON Schema")
+        self.openai_refuses({"model": "m", "messages": [user], "response_format": {"type": "json_schema",
+                             "json_schema": {"name": "r", "schema": dict(gemini_style, type="object")}}}, 400,
+                            "'STRING' is not valid under any of the given schemas")
+        self.openai_refuses({"model": "m", "messages": [user], "tools": [{"type": "function", "function": {
+            "name": "f", "parameters": gemini_style}}]}, 400, "Invalid schema for function 'f'")
         status, answer = self.openai({"model": "m", "messages": [user]}, key="wrong")
         self.assertEqual((status, answer["error"]["code"]), (401, "invalid_api_key"))
 
