@@ -234,10 +234,11 @@ fn openai_tool_stream() -> Vec<String> {
 
 #[tokio::test]
 async fn pings_keep_a_slow_start_alive_and_failover_still_works() {
-    // No cooldowns: the second request must try the slow provider again.
+    // No cooldowns: the second request must try the slow provider again. One try per target:
+    // this is about pings and failover, not same-target retries.
     let config = config().replace(
         "[gateway]\n",
-        "[gateway]\nkeepalive_secs = 1\ncooldown_secs = 0\n",
+        "[gateway]\nkeepalive_secs = 1\ncooldown_secs = 0\nretries = 0\n",
     );
     let gw = Gateway::new(&config, VARS);
     // The first provider thinks for 2.5 s and fails; the second answers.
