@@ -98,10 +98,12 @@ fi
 WALL_PID=""
 APEX_PID=""
 cleanup() {
-  [ -n "$APEX_PID" ] && kill "$APEX_PID" 2>/dev/null && wait "$APEX_PID" 2>/dev/null
-  [ -n "$WALL_PID" ] && kill "$WALL_PID" 2>/dev/null && wait "$WALL_PID" 2>/dev/null
+  local status=$?
+  [ -n "$APEX_PID" ] && kill "$APEX_PID" 2>/dev/null && { wait "$APEX_PID" 2>/dev/null || true; }
+  [ -n "$WALL_PID" ] && kill "$WALL_PID" 2>/dev/null && { wait "$WALL_PID" 2>/dev/null || true; }
   [ "$KEEP" = 1 ] || rm -rf "$RUN/apex-data"
-  return 0
+  # The script's own status, not the stopped processes'.
+  exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -140,11 +142,10 @@ lines = [
     "# Apex does so only when `context-too-long` is listed.",
     'failover_on = ["rate-limited", "server", "overloaded", "timeout", "connect", "auth", "not-found", "malformed-reply", "context-too-long"]',
     "",
-    "# A 429 benches the provider *key* that got it, for every model behind that key (Retry-After, else",
-    "# cooldown_secs), and a keyless provider is one key. Each scenario's primary therefore gets a",
-    "# provider section of its own and the fallbacks another, all at the wall, so that one scenario's",
-    "# 429 does not pause the next scenarios' models (the benchmark's other gateways keep cooldowns per",
-    "# deployment). FB_PROVIDERS=shared puts every model on one provider instead.",
+    "# A 429 benches the provider key that got it (a keyless provider's: the model). Each scenario's",
+    "# primary still gets a provider section of its own and the fallbacks another, all at the wall, so",
+    "# that no scenario's failures count against the next one's models (the benchmark's other gateways",
+    "# keep cooldowns per deployment). FB_PROVIDERS=shared puts every model on one provider instead.",
 ]
 shared = layout == "shared"
 

@@ -82,6 +82,12 @@ pub fn ollama_chat() -> Vec<Vec<u8>> {
     nonempty(seeds)
 }
 
+pub fn gemini_generate() -> Vec<Vec<u8>> {
+    let mut seeds = request_bodies("gemini");
+    seeds.extend(local("gemini-generate"));
+    nonempty(seeds)
+}
+
 pub fn ollama_generate() -> Vec<Vec<u8>> {
     nonempty(local("ollama-generate"))
 }

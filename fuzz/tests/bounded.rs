@@ -49,6 +49,7 @@ bounded! {
     responses_create => "responses-create",
     responses_resource => "responses-resource",
     responses_input_items => "responses-input-items",
+    gemini_generate => "gemini-generate",
     ollama_chat => "ollama-chat",
     ollama_generate => "ollama-generate",
     ollama_show => "ollama-show",

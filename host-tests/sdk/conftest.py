@@ -53,14 +53,22 @@ kind = "anthropic"
 base_url = "http://{fake_addr}/v1"
 keys = ["fake_anthropic_key"]
 
+[providers.fakegemini]
+kind = "gemini"
+base_url = "http://{fake_addr}/v1beta"
+keys = ["fake_gemini_key"]
+
 [models.gpt-fake]
 targets = ["fakeopenai/gpt-4o-mini"]
 
 [models.claude-fake]
 targets = ["fakeanthropic/claude-sonnet-4-5"]
+
+[models.gemini-fake]
+targets = ["fakegemini/gemini-2.5-flash"]
 """
             )
-        env = dict(os.environ, APEX_SDK_KEY=GATEWAY_KEY, FAKE_OPENAI_KEY="sk-fake-openai", FAKE_ANTHROPIC_KEY="sk-fake-anthropic")
+        env = dict(os.environ, APEX_SDK_KEY=GATEWAY_KEY, FAKE_OPENAI_KEY="sk-fake-openai", FAKE_ANTHROPIC_KEY="sk-fake-anthropic", FAKE_GEMINI_KEY="fake-gemini-key")
         apex, addr = _start(
             [os.environ["APEX_BIN"], "--listen", "127.0.0.1:0", "--config", config, "--data-dir", os.path.join(data, "state")],
             env=env,

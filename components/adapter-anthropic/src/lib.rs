@@ -95,10 +95,15 @@ impl Adapter for Anthropic {
                 };
                 Ok(request::http_request(target, path, body))
             }
-            Protocol::OpenaiChat | Protocol::OpenaiResponses => Err(apex_adapter_kit::error(
-                ErrorKind::Unsupported,
-                "Anthropic speaks only the Anthropic Messages protocol, not OpenAI's",
-            )),
+            Protocol::OpenaiChat | Protocol::OpenaiResponses | Protocol::GeminiGenerateContent => {
+                Err(apex_adapter_kit::error(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "Anthropic speaks only the Anthropic Messages protocol, not {}",
+                        apex_adapter_kit::protocol_name(protocol)
+                    ),
+                ))
+            }
         }
     }
 

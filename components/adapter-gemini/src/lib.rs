@@ -63,7 +63,7 @@ pub mod wire;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, HttpRequest, KindInfo, Target,
+    AdapterError, ChatRequest, ChatResponse, HttpRequest, KindInfo, Protocol, Target,
 };
 
 /// The context window of Gemini's current models, in tokens.
@@ -114,10 +114,30 @@ impl Adapter for Gemini {
         response::parse(status, headers, body)
     }
 
-    /// Gemini forwards no client protocol; its current models take a 1M-token context, images,
+    /// Gemini API clients' requests, untouched but for the model in the path (see
+    /// [`request::forward`]).
+    fn forward_request(
+        target: &Target,
+        protocol: Protocol,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<HttpRequest, AdapterError> {
+        match protocol {
+            Protocol::GeminiGenerateContent => request::forward(target, path, body),
+            Protocol::OpenaiChat | Protocol::AnthropicMessages | Protocol::OpenaiResponses => {
+                Err(apex_adapter_kit::unsupported(format!(
+                    "Gemini speaks only its own generateContent protocol, not {}",
+                    apex_adapter_kit::protocol_name(protocol)
+                )))
+            }
+        }
+    }
+
+    /// Gemini forwards its own protocol; its current models take a 1M-token context, images,
     /// and return thought summaries.
     fn describe(_kind: &str, _profile: &str) -> KindInfo {
         KindInfo {
+            forwards: vec![Protocol::GeminiGenerateContent],
             context_window: CONTEXT_WINDOW,
             vision: true,
             thinking: true,
@@ -132,7 +152,6 @@ apex_adapter_kit::export_adapter_link!(crate::Gemini);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use apex_adapter_kit::types::Protocol;
 
     fn target() -> Target {
         Target {
@@ -143,6 +162,56 @@ mod tests {
             api_version: None,
             headers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn gemini_clients_are_forwarded_with_the_model_in_the_path() -> Result<(), AdapterError> {
+        let body = br#"{"contents":[]}"#.to_vec();
+        let http = Gemini::forward_request(
+            &target(),
+            Protocol::GeminiGenerateContent,
+            "models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            body.clone(),
+        )?;
+        assert_eq!(
+            http.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(http.body, body);
+        assert!(
+            http.headers
+                .contains(&("x-goog-api-key".to_string(), "k".to_string()))
+        );
+        let http = Gemini::forward_request(
+            &target(),
+            Protocol::GeminiGenerateContent,
+            "models/a/../b:countTokens",
+            Vec::new(),
+        )?;
+        assert_eq!(
+            http.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/a%2F..%2Fb:countTokens"
+        );
+        for bad in [
+            "models/m:deleteEverything",
+            "models/m:generateContent?key=x",
+            "files/x:generateContent",
+            "models/m",
+        ] {
+            let result = Gemini::forward_request(
+                &target(),
+                Protocol::GeminiGenerateContent,
+                bad,
+                Vec::new(),
+            );
+            assert!(result.is_err(), "{bad}");
+        }
+        assert!(
+            Gemini::describe("gemini", "")
+                .forwards
+                .contains(&Protocol::GeminiGenerateContent)
+        );
+        Ok(())
     }
 
     #[test]

@@ -34,6 +34,37 @@ pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, Adap
     Ok(http_request(target, &path, bytes))
 }
 
+/// The methods a forwarded Gemini API call may name, and the queries it may carry.
+const FORWARDED_METHODS: &[&str] = &["generateContent", "streamGenerateContent", "countTokens"];
+const FORWARDED_QUERIES: &[&str] = &["", "alt=sse"];
+
+/// A Gemini API client's request, forwarded: `path` is `models/{model}:{method}[?alt=sse]` with
+/// the upstream model (encoded here as one segment); the body goes as it is.
+pub fn forward(target: &Target, path: &str, body: Vec<u8>) -> Result<HttpRequest, AdapterError> {
+    let refused = || {
+        apex_adapter_kit::error(
+            ErrorKind::InvalidRequest,
+            "A forwarded Gemini call must be `models/{model}:generateContent`, `:streamGenerateContent` or `:countTokens`.",
+        )
+    };
+    let (call, query) = path.split_once('?').unwrap_or((path, ""));
+    let model = call.strip_prefix("models/").ok_or_else(refused)?;
+    let (model, method) = model.rsplit_once(':').ok_or_else(refused)?;
+    if model.is_empty()
+        || !FORWARDED_METHODS.contains(&method)
+        || !FORWARDED_QUERIES.contains(&query)
+    {
+        return Err(refused());
+    }
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    let path = format!("{}:{method}{query}", model_path(model));
+    Ok(http_request(target, &path, body))
+}
+
 /// The model's resource path: `models/{model}` with the name as one percent-encoded segment. A name
 /// given as `models/x` keeps working (the prefix is not doubled), and `tunedModels/x` names a tuned
 /// model.

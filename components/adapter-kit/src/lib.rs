@@ -241,6 +241,7 @@ pub fn protocol_name(protocol: Protocol) -> &'static str {
         Protocol::OpenaiChat => "OpenAI Chat Completions",
         Protocol::AnthropicMessages => "Anthropic Messages",
         Protocol::OpenaiResponses => "OpenAI Responses",
+        Protocol::GeminiGenerateContent => "Gemini generateContent",
     }
 }
 

@@ -64,10 +64,15 @@ impl Adapter for OpenAi {
                 let model = request::model_of(&body);
                 Ok(request::http_request(target, path, &model, body))
             }
-            Protocol::AnthropicMessages => Err(apex_adapter_kit::error(
-                ErrorKind::Unsupported,
-                "OpenAI-compatible providers do not speak the Anthropic Messages protocol",
-            )),
+            Protocol::AnthropicMessages | Protocol::GeminiGenerateContent => {
+                Err(apex_adapter_kit::error(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "OpenAI-compatible providers do not speak the {} protocol",
+                        apex_adapter_kit::protocol_name(protocol)
+                    ),
+                ))
+            }
         }
     }
 

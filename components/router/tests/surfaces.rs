@@ -11,7 +11,8 @@
 //!   `rendered.json`.
 //! - `events.json`: neutral `StreamEvent`s, plus `"done"` (the end of a successful stream) and
 //!   `{"error": {status, type, code, message}}` (a failure after the stream began); the bytes
-//!   written are compared with `rendered.sse` or `rendered.ndjson` (the surface's stream format).
+//!   written are compared with `rendered.sse`, `rendered.ndjson` or `rendered.array` (the
+//!   surface's stream format: SSE, NDJSON, or Gemini's growing JSON array).
 //!
 //! `APEX_BLESS=1` rewrites the expectations for review. Every failing case is reported by name
 //! with what differs; a surface without cases fails.
@@ -25,16 +26,19 @@ use apex_adapter_kit::fixtures::{bless, expect, expect_bytes, read_json, run_eac
 use apex_adapter_kit::types::{ChatResponse, StreamEvent};
 use apex_router::http::error::ApiError;
 use apex_router::surfaces::anthropic_messages::AnthropicMessages;
+use apex_router::surfaces::gemini::{GenerateContent, StreamArray};
 use apex_router::surfaces::ollama::{OllamaChat, OllamaGenerate};
 use apex_router::surfaces::openai_chat::OpenAiChat;
 use apex_router::surfaces::responses::Responses;
-use apex_router::surfaces::{Routing, StreamWriter, Surface};
+use apex_router::surfaces::{PathParams, Routing, StreamWriter, Surface};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The surface folders under `fixtures/`.
 const SURFACES: &[&str] = &[
     "anthropic_messages",
+    "gemini_generate",
+    "gemini_stream_array",
     "ollama_chat",
     "ollama_generate",
     "openai_chat",
@@ -53,6 +57,7 @@ const FILES: &[&str] = &[
     "events.json",
     "rendered.sse",
     "rendered.ndjson",
+    "rendered.array",
 ];
 
 #[derive(Deserialize)]
@@ -180,7 +185,12 @@ fn run_case<S: Surface>(dir: &Path) -> Result<(), String> {
     let request = dir.join("request.json");
     if request.exists() {
         let body = fs::read(&request).map_err(|e| e.to_string())?;
-        let routed = S::routing(&body);
+        let routed = S::routing(
+            &body,
+            PathParams {
+                model: Some(&case.model),
+            },
+        );
         if dir.join("routing.json").exists() {
             expect(&dir.join("routing.json"), routing_json(&routed), "routing")?;
             checks += 1;
@@ -233,10 +243,10 @@ fn run_case<S: Surface>(dir: &Path) -> Result<(), String> {
                 Step::Error(error) => writer.error(&error, &mut out),
             }
         }
-        let file = if S::STREAM_CONTENT_TYPE == "application/x-ndjson" {
-            "rendered.ndjson"
-        } else {
-            "rendered.sse"
+        let file = match S::STREAM_CONTENT_TYPE {
+            "application/x-ndjson" => "rendered.ndjson",
+            "application/json" => "rendered.array",
+            _ => "rendered.sse",
         };
         expect_bytes(&dir.join(file), &out, "stream")?;
         checks += 1;
@@ -268,6 +278,16 @@ fn anthropic_messages_cases() {
 #[test]
 fn responses_cases() {
     run::<Responses>("responses");
+}
+
+#[test]
+fn gemini_generate_cases() {
+    run::<GenerateContent>("gemini_generate");
+}
+
+#[test]
+fn gemini_stream_array_cases() {
+    run::<StreamArray>("gemini_stream_array");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use apex_router::surfaces::anthropic_messages::{self, AnthropicMessages};
 use apex_router::surfaces::ollama::{self, OllamaChat, OllamaGenerate};
 use apex_router::surfaces::openai_chat::OpenAiChat;
 use apex_router::surfaces::responses::{self, Record, Responses, resource};
-use apex_router::surfaces::{Completed, Routing, Surface};
+use apex_router::surfaces::{Completed, PathParams, Routing, Surface};
 use serde_json::json;
 
 use super::adapters::{self, KINDS};
@@ -87,7 +87,11 @@ fn kinds_for(variant: u64) -> [&'static str; 2] {
 /// rendered and streamed, the stored record, and translation by two adapters.
 fn surface<S: Surface>(body: &[u8]) -> Outcome {
     let config = gateway_config()?;
-    let routing = S::routing(body);
+    // Surfaces that name the model in the path (Gemini) get one; the others ignore it.
+    let path = PathParams {
+        model: Some("gemini-fuzz"),
+    };
+    let routing = S::routing(body, path);
     let neutral = S::to_neutral(body);
     if let Err(error) = &routing {
         client_error(error, "routing")?;
@@ -114,10 +118,10 @@ fn surface<S: Surface>(body: &[u8]) -> Outcome {
             let _ = S::forwards_to(provider, body);
         }
         // A body whose model cannot be spliced gets a 400 (`Invalid request body`).
-        if let Ok(forwarded) = apex_router::surfaces::json::with_model(body, model) {
+        if let Ok((forwarded, path)) = S::forwarded(body, model, &routing) {
             for kind in kinds {
                 let target = adapters::target(kind, variant);
-                match adapters::forward(&target, S::PROTOCOL, S::FORWARD_PATH, forwarded.clone()) {
+                match adapters::forward(&target, S::PROTOCOL, &path, forwarded.clone()) {
                     Ok(request) => same_origin(&request.url, &target.base_url, "forward")?,
                     Err(error) if error.kind == ErrorKind::Unsupported => {}
                     Err(error) => adapter_error(&error, "forward_request")?,
@@ -212,11 +216,25 @@ pub fn anthropic_messages(body: &[u8]) -> Outcome {
     surface::<AnthropicMessages>(body)
 }
 
+/// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (both framings),
+/// plus the `countTokens` body and the hosted-tools header.
+pub fn gemini_generate(body: &[u8]) -> Outcome {
+    use apex_router::surfaces::gemini::{self, GenerateContent, StreamArray, StreamSse};
+    let _ = gemini::hosted_tools(body);
+    if let Err(error) = gemini::count_request(body) {
+        client_error(&error, "count_request")?;
+    }
+    let whole = surface::<GenerateContent>(body)?;
+    surface::<StreamSse>(body)?;
+    surface::<StreamArray>(body)?;
+    Ok(whole)
+}
+
 /// `POST /v1/messages/count_tokens` (`count_tokens.rs`): routing, the body forwarded to Anthropic
 /// kinds, and the local estimate.
 pub fn count_tokens(body: &[u8]) -> Outcome {
     let config = gateway_config()?;
-    let routing = match AnthropicMessages::routing(body) {
+    let routing = match AnthropicMessages::routing(body, PathParams::default()) {
         Ok(routing) => routing,
         Err(error) => {
             client_error(&error, "routing")?;

@@ -60,6 +60,12 @@ pub fn all() -> Vec<Target> {
             seeds: seeds::responses_input_items,
         },
         Target {
+            name: "gemini-generate",
+            about: "POST /v1beta/models/{model}:generateContent and :streamGenerateContent (SSE, JSON array), countTokens: routing, the neutral request, forwarding, echo, translation",
+            run: client::gemini_generate,
+            seeds: seeds::gemini_generate,
+        },
+        Target {
             name: "ollama-chat",
             about: "POST /api/chat: load calls, routing, the neutral request, echo, translation",
             run: client::ollama_chat,

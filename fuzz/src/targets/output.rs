@@ -5,6 +5,7 @@ use apex_adapter_kit::sse::SseParser;
 use apex_adapter_kit::types::{ChatResponse, StreamEvent};
 use apex_router::http::error::ApiError;
 use apex_router::surfaces::anthropic_messages::AnthropicMessages;
+use apex_router::surfaces::gemini::{GenerateContent, StreamArray, StreamSse};
 use apex_router::surfaces::ollama::{OllamaChat, OllamaGenerate};
 use apex_router::surfaces::openai_chat::OpenAiChat;
 use apex_router::surfaces::responses::Responses;
@@ -62,11 +63,11 @@ fn render_one<S: Surface>(response: &ChatResponse, routing: &Routing, what: &str
     )
 }
 
-/// Two of the five surfaces, picked by `variant` (an input's hash: over many inputs every surface
+/// Two of the six surfaces, picked by `variant` (an input's hash: over many inputs every surface
 /// gets every kind of answer and stream).
 fn two_surfaces(variant: u64) -> [u64; 2] {
-    let first = variant % 5;
-    [first, (first + 1 + (variant >> 8) % 4) % 5]
+    let first = variant % 6;
+    [first, (first + 1 + (variant >> 8) % 5) % 6]
 }
 
 /// `response` rendered by two surfaces, picked by `variant`.
@@ -77,6 +78,7 @@ pub fn render_some(response: &ChatResponse, routing: &Routing, variant: u64) -> 
             1 => render_one::<AnthropicMessages>(response, routing, "anthropic render")?,
             2 => render_one::<Responses>(response, routing, "responses render")?,
             3 => render_one::<OllamaChat>(response, routing, "ollama-chat render")?,
+            4 => render_one::<GenerateContent>(response, routing, "gemini render")?,
             _ => render_one::<OllamaGenerate>(response, routing, "ollama-generate render")?,
         }
     }
@@ -107,10 +109,11 @@ pub fn stream_one<S: Surface>(
     if S::KEEPALIVE {
         S::keepalive(&mut out);
     }
-    if S::STREAM_CONTENT_TYPE == "application/x-ndjson" {
-        ndjson(&out, what)
-    } else {
-        sse(&out, what)
+    match S::STREAM_CONTENT_TYPE {
+        "application/x-ndjson" => ndjson(&out, what),
+        // Gemini without `alt=sse`: the stream is one JSON array.
+        "application/json" => json(&out, what),
+        _ => sse(&out, what),
     }
 }
 
@@ -127,6 +130,10 @@ pub fn stream_some(
             1 => stream_one::<AnthropicMessages>(events, error, routing, "anthropic stream")?,
             2 => stream_one::<Responses>(events, error, routing, "responses stream")?,
             3 => stream_one::<OllamaChat>(events, error, routing, "ollama-chat stream")?,
+            4 if variant & 1 == 0 => {
+                stream_one::<StreamSse>(events, error, routing, "gemini stream")?
+            }
+            4 => stream_one::<StreamArray>(events, error, routing, "gemini array stream")?,
             _ => stream_one::<OllamaGenerate>(events, error, routing, "ollama-generate stream")?,
         }
     }

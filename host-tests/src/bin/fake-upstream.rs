@@ -5,6 +5,12 @@
 //!   request with tools gets a `get_weather` tool call back.
 //! - `POST …/messages` (Anthropic): JSON, or the Messages event stream; `…/messages/count_tokens`
 //!   counts 12.
+//! - `POST …/models/{model}:generateContent`, `:streamGenerateContent` (SSE with `?alt=sse`, else
+//!   a JSON array) and `:countTokens` (Gemini): a request with function declarations whose last
+//!   turn is not a function response gets a signed `get_weather` call. Like the real API it
+//!   refuses (400, Google's error shape) unknown top-level fields, empty `contents`, roles other
+//!   than `user`/`model`, empty `parts`, and a model turn whose first function call comes back
+//!   without its `thoughtSignature` (Gemini 3); no `x-goog-api-key` is 403.
 //!
 //! `apex-fake-upstream [--listen 127.0.0.1:0] [--chunks 20] [--fail-rate 0.3]
 //! [--fail-status 429 [--retry-after 120]]` prints `listening on ADDR`. With `--fail-rate R`, each
@@ -203,11 +209,163 @@ fn anthropic(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>>
     sse(events)
 }
 
+/// A Google error object.
+fn google_error(status: u16, message: &str) -> hyper::Response<Full<Bytes>> {
+    let name = match status {
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        _ => "INVALID_ARGUMENT",
+    };
+    let mut response =
+        json_response(json!({"error": {"code": status, "message": message, "status": name}}));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    response
+}
+
+/// What the real Gemini API refuses in a `generateContent` body.
+fn gemini_problem(request: &Value) -> Option<String> {
+    const KNOWN: &[&str] = &[
+        "contents",
+        "systemInstruction",
+        "system_instruction",
+        "tools",
+        "toolConfig",
+        "tool_config",
+        "generationConfig",
+        "generation_config",
+        "safetySettings",
+        "safety_settings",
+        "cachedContent",
+        "labels",
+        "model",
+    ];
+    let Some(body) = request.as_object() else {
+        return Some("Invalid JSON payload received.".to_string());
+    };
+    if let Some(unknown) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Some(format!(
+            "Invalid JSON payload received. Unknown name \"{unknown}\": Cannot find field."
+        ));
+    }
+    let contents = body.get("contents").and_then(Value::as_array);
+    let Some(contents) = contents.filter(|c| !c.is_empty()) else {
+        return Some("* GenerateContentRequest.contents: contents is not specified".to_string());
+    };
+    for content in contents {
+        if !matches!(
+            content.get("role").and_then(Value::as_str),
+            None | Some("user" | "model")
+        ) {
+            return Some("Please use a valid role: user, model.".to_string());
+        }
+        let parts = content["parts"].as_array().cloned().unwrap_or_default();
+        if parts.is_empty() {
+            return Some(
+                "* GenerateContentRequest.contents.parts: contents.parts must not be empty."
+                    .to_string(),
+            );
+        }
+        let first_call = parts.iter().find(|p| p.get("functionCall").is_some());
+        if content["role"] == "model"
+            && first_call.is_some_and(|p| p.get("thoughtSignature").is_none())
+        {
+            return Some(
+                "Function call is missing a thought_signature in functionCall parts.".to_string(),
+            );
+        }
+    }
+    None
+}
+
+fn gemini(
+    model: &str,
+    method: &str,
+    query: &str,
+    goog_key: bool,
+    request: &Value,
+    options: &Options,
+) -> hyper::Response<Full<Bytes>> {
+    if !goog_key {
+        return google_error(403, "Method doesn't allow unregistered callers.");
+    }
+    let request = match method {
+        "countTokens" => match request.get("generateContentRequest") {
+            Some(whole) => whole,
+            None => request,
+        },
+        _ => request,
+    };
+    if let Some(problem) = gemini_problem(request) {
+        return google_error(400, &problem);
+    }
+    let usage = json!({"promptTokenCount": 12, "candidatesTokenCount": options.chunks, "totalTokenCount": 12 + options.chunks});
+    let answered = request["contents"]
+        .as_array()
+        .and_then(|c| c.last())
+        .and_then(|c| c["parts"].as_array())
+        .is_some_and(|parts| parts.iter().any(|p| p.get("functionResponse").is_some()));
+    let tools = request["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t.get("functionDeclarations").is_some()));
+    let chunk = |parts: Value, finish: Option<&str>| {
+        let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+        if let Some(finish) = finish {
+            candidate["finishReason"] = json!(finish);
+        }
+        let mut chunk = json!({"candidates": [candidate], "modelVersion": model, "responseId": "fake-gemini-1"});
+        if finish.is_some() {
+            chunk["usageMetadata"] = usage.clone();
+        }
+        chunk
+    };
+    let call = json!([{"functionCall": {"name": "get_weather", "args": serde_json::from_str::<Value>(TOOL_ARGS).unwrap_or_default()}, "thoughtSignature": "ZmFrZS1zaWduYXR1cmU="}]);
+    let chunks: Vec<Value> = match method {
+        "countTokens" => return json_response(json!({"totalTokens": 12})),
+        "generateContent" if tools && !answered => {
+            return json_response(chunk(call, Some("STOP")));
+        }
+        "generateContent" => {
+            return json_response(chunk(
+                json!([{"text": "Hello from the fake upstream."}]),
+                Some("STOP"),
+            ));
+        }
+        "streamGenerateContent" if tools && !answered => vec![chunk(call, Some("STOP"))],
+        "streamGenerateContent" => {
+            let mut chunks: Vec<Value> = (0..options.chunks)
+                .map(|i| chunk(json!([{"text": format!("tok{i} ")}]), None))
+                .collect();
+            chunks.push(chunk(json!([{"text": ""}]), Some("STOP")));
+            chunks
+        }
+        other => return google_error(404, &format!("Method {other} not found.")),
+    };
+    if query.split('&').any(|p| p == "alt=sse") {
+        return sse(chunks
+            .iter()
+            .map(|c| format!("data: {c}\r\n\r\n"))
+            .collect());
+    }
+    let items: Vec<String> = chunks.iter().map(Value::to_string).collect();
+    json_response_text(format!("[{}]", items.join("\n,")))
+}
+
+fn json_response_text(text: String) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 async fn handle(
     request: hyper::Request<hyper::body::Incoming>,
     options: Arc<Options>,
 ) -> Result<hyper::Response<Full<Bytes>>> {
     let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let goog_key = request.headers().contains_key("x-goog-api-key");
     if path == "/calls" {
         let calls = options.calls.load(std::sync::atomic::Ordering::Relaxed);
         return Ok(json_response(json!({ "calls": calls })));
@@ -219,6 +377,12 @@ async fn handle(
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(failure) = chaos(&options) {
         return Ok(failure);
+    }
+    if let Some((model, method)) = path
+        .rsplit_once("/models/")
+        .and_then(|(_, call)| call.rsplit_once(':'))
+    {
+        return Ok(gemini(model, method, &query, goog_key, &parsed, &options));
     }
     Ok(if path.ends_with("/chat/completions") {
         openai(&parsed, &options)

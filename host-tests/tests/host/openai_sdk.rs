@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-//! Runs the official `openai`, `anthropic` and `ollama` Python client tests (host-tests/sdk) against the `apex` binary and the
+//! Runs the official `openai`, `anthropic`, `ollama` and `google-genai` Python client tests (host-tests/sdk) against the `apex` binary and the
 //! fake provider on loopback. The SDK is installed into a virtualenv under the target dir once.
 
 use std::path::{Path, PathBuf};

@@ -112,7 +112,7 @@ fn providers_carry_what_their_adapter_describes() {
     assert!(p["local"].forwards_protocol(Protocol::OpenaiResponses));
     assert!(p["anthropic"].forwards_protocol(Protocol::AnthropicMessages));
     assert!(!p["anthropic"].forwards_protocol(Protocol::OpenaiChat));
-    assert!(p["g"].forwards.is_empty());
+    assert_eq!(p["g"].forwards, [Protocol::GeminiGenerateContent]);
     assert!(
         config
             .check_kinds(&super::native_kinds::NativeKinds::kinds())

@@ -1,4 +1,6 @@
-//! Gateway API keys: `Authorization: Bearer <key>` or `x-api-key: <key>`, compared in constant time.
+//! Gateway API keys: `Authorization: Bearer <key>`, `x-api-key: <key>` or `x-goog-api-key: <key>`
+//! (Google's clients; they may also send `?key=`, read by the server for the Gemini routes only),
+//! compared in constant time.
 
 use sha2::{Digest, Sha256};
 
@@ -31,7 +33,9 @@ pub fn presented_key(headers: &[(String, String)]) -> Option<&str> {
             {
                 return value.get(7..).map(str::trim);
             }
-        } else if name.eq_ignore_ascii_case("x-api-key") {
+        } else if name.eq_ignore_ascii_case("x-api-key")
+            || name.eq_ignore_ascii_case("x-goog-api-key")
+        {
             return Some(value.trim());
         }
     }
@@ -77,6 +81,8 @@ mod tests {
         assert_eq!(authenticate(&keys, presented_key(&bearer)), Some("bob"));
         let x = headers(&[("x-api-key", "k-alice")]);
         assert_eq!(authenticate(&keys, presented_key(&x)), Some("alice"));
+        let goog = headers(&[("X-Goog-Api-Key", "k-bob")]);
+        assert_eq!(authenticate(&keys, presented_key(&goog)), Some("bob"));
         let wrong = headers(&[("authorization", "Bearer k-carol")]);
         assert_eq!(authenticate(&keys, presented_key(&wrong)), None);
         assert_eq!(authenticate(&keys, presented_key(&[])), None);

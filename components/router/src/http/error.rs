@@ -150,7 +150,38 @@ impl ApiError {
             ErrorFormat::Ollama => {
                 serde_json::to_vec(&json!({ "error": self.message })).unwrap_or_default()
             }
+            ErrorFormat::Google => self.google_body(),
         }
+    }
+
+    /// Google's canonical status name for this error's HTTP status.
+    pub fn google_status(&self) -> &'static str {
+        match self.status {
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            409 => "ABORTED",
+            412 | 426 => "FAILED_PRECONDITION",
+            429 => "RESOURCE_EXHAUSTED",
+            499 => "CANCELLED",
+            501 => "UNIMPLEMENTED",
+            502 | 503 => "UNAVAILABLE",
+            504 => "DEADLINE_EXCEEDED",
+            _ if self.status < 500 => "INVALID_ARGUMENT",
+            _ => "INTERNAL",
+        }
+    }
+
+    /// Google's error object (`google.rpc.Status` as the Gemini API sends it).
+    pub fn google_body(&self) -> Vec<u8> {
+        let body = json!({
+            "error": {
+                "code": self.status,
+                "message": self.message,
+                "status": self.google_status(),
+            }
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 
     /// Anthropic's error type for this error (their types are per status).
@@ -202,6 +233,8 @@ pub enum ErrorFormat {
     Anthropic,
     /// `{"error": "message"}`
     Ollama,
+    /// `{"error": {"code", "message", "status"}}` (the Gemini API)
+    Google,
 }
 
 fn pick(status: u16, default: u16, range: std::ops::Range<u16>) -> u16 {
@@ -260,5 +293,23 @@ mod tests {
         let openai: serde_json::Value =
             serde_json::from_slice(&error.body(ErrorFormat::OpenAi)).unwrap();
         assert_eq!(openai["error"]["code"], "upstream_overloaded");
+        let google: serde_json::Value =
+            serde_json::from_slice(&error.body(ErrorFormat::Google)).unwrap();
+        assert_eq!(
+            google,
+            serde_json::json!({"error": {"code": 503, "message": "m", "status": "UNAVAILABLE"}})
+        );
+        let cases = [
+            (400, "INVALID_ARGUMENT"),
+            (401, "UNAUTHENTICATED"),
+            (403, "PERMISSION_DENIED"),
+            (404, "NOT_FOUND"),
+            (429, "RESOURCE_EXHAUSTED"),
+            (500, "INTERNAL"),
+            (503, "UNAVAILABLE"),
+        ];
+        for (status, name) in cases {
+            assert_eq!(ApiError::new(status, "t", "m").google_status(), name);
+        }
     }
 }

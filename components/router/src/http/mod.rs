@@ -3,7 +3,7 @@
 //! the client and to providers.
 //!
 //! - `server`: the `wasi:http/incoming-handler` export (config, CORS, auth, limits, body);
-//!   `routes`: which path goes where
+//!   `routes`: which path goes where; `google`: the Gemini API's routes
 //! - `auth`, `cors`, `access` (an open gateway: local names, no foreign pages; the admin scope),
 //!   `concurrency` (per-key in-flight slots)
 //! - `error`: [`error::ApiError`] rendered in each protocol; `reply`: whole answers and headers
@@ -24,6 +24,8 @@ pub mod url;
 
 pub use client::Client;
 
+#[cfg(target_arch = "wasm32")]
+mod google;
 #[cfg(target_arch = "wasm32")]
 pub mod reply;
 #[cfg(target_arch = "wasm32")]

@@ -27,6 +27,10 @@ pub fn route(
     use surfaces::ollama::{self, OllamaChat, OllamaGenerate};
     use surfaces::openai_chat::OpenAiChat;
     let cors = client.cors;
+    let google = surfaces::gemini::is_google_client(client.headers, query);
+    if let Some(call) = surfaces::gemini::call(path, google) {
+        return super::google::route(config, client, method, call, query, body, out);
+    }
     let json = |out, body: &[u8]| reply::json(out, body, cors);
     match (method, path) {
         (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
@@ -43,10 +47,10 @@ pub fn route(
             transport::respond(out, 200, headers, text.as_bytes());
         }
         (Method::Post, "/v1/chat/completions" | "/chat/completions") => {
-            dispatch::chat::<OpenAiChat>(config, client, body, out)
+            dispatch::chat::<OpenAiChat>(config, client, body, Default::default(), out)
         }
         (Method::Post, "/v1/messages") => {
-            dispatch::chat::<AnthropicMessages>(config, client, body, out)
+            dispatch::chat::<AnthropicMessages>(config, client, body, Default::default(), out)
         }
         (Method::Post, "/v1/messages/count_tokens") => {
             count_tokens::count_tokens(config, client, body, out)
@@ -70,13 +74,13 @@ pub fn route(
             if OllamaChat::is_load(&body) {
                 return ollama_load(config, client, &body, out, ollama::chat_load_reply);
             }
-            dispatch::chat::<OllamaChat>(config, client, body, out)
+            dispatch::chat::<OllamaChat>(config, client, body, Default::default(), out)
         }
         (Method::Post, "/api/generate") => {
             if OllamaGenerate::is_load(&body) {
                 return ollama_load(config, client, &body, out, ollama::load_reply);
             }
-            dispatch::chat::<OllamaGenerate>(config, client, body, out)
+            dispatch::chat::<OllamaGenerate>(config, client, body, Default::default(), out)
         }
         (Method::Get | Method::Head, "/api/tags") => json(out, &ollama::tags(config, now_secs())),
         (Method::Get | Method::Head, "/api/ps") => json(out, &ollama::ps(config, now_secs())),

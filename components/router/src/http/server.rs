@@ -36,8 +36,10 @@ fn config() -> &'static Result<Config, config::ConfigError> {
 }
 
 /// The error format of the protocol a path belongs to (so even a failed auth answers in it).
-fn error_format(route: &str) -> ErrorFormat {
-    if route.starts_with("/v1/messages") {
+fn error_format(route: &str, google: bool) -> ErrorFormat {
+    if crate::surfaces::gemini::call(route, google).is_some() {
+        ErrorFormat::Google
+    } else if route.starts_with("/v1/messages") {
         ErrorFormat::Anthropic
     } else if route.starts_with("/api/") {
         ErrorFormat::Ollama
@@ -64,7 +66,11 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Some((key, rest)) => (Some(key.to_string()), format!("/{rest}")),
         None => (None, path.to_string()),
     };
-    let errors = error_format(&path);
+    let google = crate::surfaces::gemini::is_google_client(&headers, query);
+    let errors = error_format(&path, google);
+    // Google's clients may put the key in the query (`?key=`); only the Gemini routes read it.
+    let query_key = crate::surfaces::gemini::call(&path, true)
+        .and_then(|_| crate::surfaces::gemini::query_key(query));
 
     let config = match config() {
         Ok(config) => config,
@@ -109,6 +115,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
 
     let presented = path_key
         .as_deref()
+        .or(query_key.as_deref())
         .or_else(|| auth::presented_key(&headers));
     let caller = if config.gateway_keys.is_empty() {
         let authority = request.authority();
@@ -126,7 +133,13 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     } else {
         match auth::authenticate(&config.gateway_keys, presented) {
             Some(name) => name,
-            None => return send_error(out, &ApiError::unauthorized(), errors, &cors_headers),
+            None => {
+                let mut error = ApiError::unauthorized();
+                if errors == ErrorFormat::Google {
+                    error.message = "Missing or invalid API key: send the gateway key as `x-goog-api-key: <key>`, `?key=<key>` or `Authorization: Bearer <key>`.".to_string();
+                }
+                return send_error(out, &error, errors, &cors_headers);
+            }
         }
     };
     let client = Client {

@@ -1,12 +1,13 @@
 //! `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages,
 //! otherwise the documented local estimate (`surfaces::anthropic_messages::estimate_tokens`).
+//! [`gemini`]: the same for the Gemini API's `:countTokens`.
 
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::adapter;
 use crate::config::{Config, ECHO_MODEL};
 use crate::http::Client;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorFormat};
 use crate::http::reply::json_headers;
 use crate::http::reply::send_error;
 use crate::http::transport;
@@ -20,7 +21,7 @@ use crate::surfaces::Surface;
 pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
-    let routing = match AnthropicMessages::routing(&body).and_then(|routing| {
+    let routing = match AnthropicMessages::routing(&body, Default::default()).and_then(|routing| {
         targets::check_model_name(config, &routing.model)?;
         Ok(routing)
     }) {
@@ -85,4 +86,65 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
     let count = anthropic_messages::estimate_tokens(&request);
     let reply = format!(r#"{{"input_tokens":{count}}}"#);
     transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
+}
+
+/// `POST …/models/{model}:countTokens` (the Gemini API): a `gemini` provider's own count (the
+/// path's model, and a `generateContentRequest.model`, replaced by the upstream model), otherwise
+/// the local estimate as `{"totalTokens": N}`. Never a 404 for a model the gateway serves.
+pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: ResponseOutparam) {
+    use crate::surfaces::gemini;
+    let errors = ErrorFormat::Google;
+    if let Err(error) = targets::check_model_name(config, model) {
+        return send_error(out, &error, errors, client.cors);
+    }
+    let served = config.route_name(model);
+    let served: &str = &served;
+    let targets = config.targets(served).unwrap_or_default();
+    if targets.is_empty() && !(served == ECHO_MODEL && config.echo_model) {
+        return send_error(out, &gemini::not_found(model), errors, client.cors);
+    }
+    let attempts = match targets::attempts(config, &targets, rotation) {
+        Ok(attempts) => attempts,
+        Err(error) => return send_error(out, &error, errors, client.cors),
+    };
+    for attempt in &attempts {
+        let Ok(target) = target(attempt, &config.timeouts) else {
+            continue;
+        };
+        let path = gemini::forward_path(attempt.model, "countTokens", "");
+        let forwarded = gemini::count_body_for(body, attempt.model);
+        let request = match adapter::forward_request(
+            &target,
+            apex_adapter_kit::types::Protocol::GeminiGenerateContent,
+            &path,
+            &forwarded,
+        ) {
+            Ok(request) if upstream::on_origin(&request, &target) => request,
+            // Not a Gemini provider: estimate.
+            _ => break,
+        };
+        let Ok(upstream::Buffered {
+            status,
+            body: reply,
+        }) = upstream::call(&request, &config.timeouts)
+        else {
+            continue;
+        };
+        if status == 404 {
+            break;
+        }
+        if status == 429 || status >= 500 || status == 401 || status == 403 {
+            continue;
+        }
+        let reply = upstream::redactor(config, Some(&target.api_key)).bytes(&reply);
+        return transport::respond(out, status, json_headers(client.cors), &reply);
+    }
+    match gemini::count_request(body) {
+        Ok(request) => {
+            let count = crate::surfaces::anthropic_messages::estimate_tokens(&request);
+            let reply = format!(r#"{{"totalTokens":{count}}}"#);
+            transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
+        }
+        Err(error) => send_error(out, &error, errors, client.cors),
+    }
 }

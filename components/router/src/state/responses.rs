@@ -78,7 +78,7 @@ pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutp
         Err(error) => return fail(out, client, &error),
     };
     let Some(previous) = responses::previous_id(&body) else {
-        return dispatch::chat::<Responses>(config, client, body, out);
+        return dispatch::chat::<Responses>(config, client, body, Default::default(), out);
     };
     let chain = match chain(&previous, client, config.responses_ttl_secs) {
         Ok(chain) => chain,
@@ -90,13 +90,13 @@ pub fn create(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutp
                     pin: Some((route.provider.as_str(), route.key_index)),
                     ..*client
                 };
-                return dispatch::chat::<Responses>(config, &pinned, body, out);
+                return dispatch::chat::<Responses>(config, &pinned, body, Default::default(), out);
             }
             return fail(out, client, &error.error(&previous));
         }
     };
     match responses::continue_from(&body, &chain) {
-        Ok(body) => dispatch::chat::<Responses>(config, client, body, out),
+        Ok(body) => dispatch::chat::<Responses>(config, client, body, Default::default(), out),
         Err(error) => fail(out, client, &error),
     }
 }

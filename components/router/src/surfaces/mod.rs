@@ -7,6 +7,8 @@
 //! - `models`: `GET /v1/models`
 //! - `ollama`: the Ollama API (`POST /api/chat`, `POST /api/generate`, `GET /api/tags`,
 //!   `POST /api/show`, `GET /api/ps`, `GET /api/version`)
+//! - `gemini`: Google's Gemini API (`POST /v1beta/models/{model}:generateContent`,
+//!   `:streamGenerateContent`, `:countTokens`, `GET /v1beta/models`), also under `/v1/`
 //!
 //! Each protocol is a folder: `wire` (the body as clients send it), `request` (to the neutral
 //! form), `render` (whole answers), `stream` (the stream format). Their cases — a client body and
@@ -16,6 +18,7 @@
 
 pub mod anthropic_messages;
 pub mod function_tool;
+pub mod gemini;
 pub mod hosted_tools;
 pub mod json;
 pub mod models;
@@ -67,6 +70,14 @@ impl Routing {
             tool_names: ToolNames::default(),
         }
     }
+}
+
+/// What a request's path says besides the route, for protocols that put request fields in the
+/// URL: Gemini names the model there (`/v1beta/models/{model}:generateContent`), not in the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathParams<'a> {
+    /// The model named by the path (as sent, `models/` prefix removed).
+    pub model: Option<&'a str>,
 }
 
 /// A finished answer, for surfaces that keep state ([`Surface::record`]).
@@ -136,7 +147,9 @@ pub trait Surface {
     const PINS_IDS: bool = false;
     type Writer: StreamWriter + 'static;
 
-    fn routing(body: &[u8]) -> Result<Routing, ApiError>;
+    /// What routing needs, from the body and (for protocols that name the model in the URL) the
+    /// path.
+    fn routing(body: &[u8], path: PathParams) -> Result<Routing, ApiError>;
     /// The whole request in neutral form (validated; errors name the field).
     fn to_neutral(body: &[u8]) -> Result<ChatRequest, ApiError>;
     fn render(
@@ -150,6 +163,18 @@ pub trait Surface {
     /// Bytes that keep a silent stream alive without meaning anything: an SSE comment by default.
     fn keepalive(out: &mut Vec<u8>) {
         out.extend_from_slice(b": keepalive\n\n");
+    }
+
+    /// The body and path (under the provider's base URL) of a request forwarded to upstream model
+    /// `model`: by default the body with its `model` replaced, to [`Surface::FORWARD_PATH`].
+    fn forwarded(
+        body: &[u8],
+        model: &str,
+        _routing: &Routing,
+    ) -> Result<(Vec<u8>, String), ApiError> {
+        let body = json::with_model(body, model)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        Ok((body, Self::FORWARD_PATH.to_string()))
     }
 
     /// Whether this request may be forwarded untouched to `provider` (when it speaks `PROTOCOL`).

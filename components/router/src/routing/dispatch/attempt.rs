@@ -218,9 +218,8 @@ impl<S: Surface> Call<'_, '_, S> {
     fn build(&self, target: &Target) -> Result<(HttpRequest, bool), ApiError> {
         let request = self.request;
         if S::forwards_to(self.attempt.provider, request.body) {
-            let body = crate::surfaces::json::with_model(request.body, self.attempt.model)
-                .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-            match adapter::forward_request(target, S::PROTOCOL, S::FORWARD_PATH, &body) {
+            let (body, path) = S::forwarded(request.body, self.attempt.model, &request.routing)?;
+            match adapter::forward_request(target, S::PROTOCOL, &path, &body) {
                 Ok(http) => return Ok((http, true)),
                 Err(error) if error.kind == ErrorKind::Unsupported => {}
                 Err(error) => return Err(ApiError::from_upstream(&error)),

@@ -32,18 +32,25 @@ use crate::platform::monotonic_ms;
 use crate::routing::targets;
 use crate::state::carry;
 use crate::state::stats::{self, CacheOutcome};
-use crate::surfaces::Surface;
+use crate::surfaces::{PathParams, Surface};
 use after::Tally;
 use attempt::Outcome;
 use request::Request;
 use sink::Sink;
 
 /// A chat request on surface `S` (`POST /v1/chat/completions`, `/v1/messages`, ...): cache,
-/// strategy, cooldowns, then the attempts in order until one answers.
-pub fn chat<S: Surface>(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
+/// strategy, cooldowns, then the attempts in order until one answers. `path`: what the URL says
+/// (the model, for protocols that name it there).
+pub fn chat<S: Surface>(
+    config: &Config,
+    client: &Client,
+    body: Vec<u8>,
+    path: PathParams,
+    out: ResponseOutparam,
+) {
     let started = monotonic_ms();
     // Only what routing needs; the full request is validated when a target translates it.
-    let routing = match S::routing(&body).and_then(|routing| {
+    let routing = match S::routing(&body, path).and_then(|routing| {
         targets::check_model_name(config, &routing.model)?;
         Ok(routing)
     }) {

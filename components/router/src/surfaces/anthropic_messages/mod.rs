@@ -29,7 +29,7 @@ pub use wire::WireRequest;
 use crate::config::Provider;
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{Routing, Surface};
+use crate::surfaces::{PathParams, Routing, Surface};
 use stream::sse;
 
 /// `POST /v1/messages`.
@@ -43,7 +43,7 @@ impl Surface for AnthropicMessages {
     const CARRIES_REASONING: bool = true;
     type Writer = EventWriter;
 
-    fn routing(body: &[u8]) -> Result<Routing, ApiError> {
+    fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
             model: fields.model,

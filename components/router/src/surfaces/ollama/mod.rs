@@ -47,7 +47,7 @@ pub use stream::NdjsonWriter;
 pub use wire::model_name;
 
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::surfaces::{Routing, Surface};
+use crate::surfaces::{PathParams, Routing, Surface};
 
 /// An Ollama endpoint as a surface.
 pub struct Ollama<E>(PhantomData<E>);
@@ -75,7 +75,7 @@ impl<E: Endpoint> Surface for Ollama<E> {
         not_found(model)
     }
 
-    fn routing(body: &[u8]) -> Result<Routing, ApiError> {
+    fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let peek = E::peek(body)?;
         Ok(Routing {
             model: model_name(&peek.model).to_string(),

@@ -20,7 +20,7 @@ pub use stream::ChunkWriter;
 pub use wire::WireRequest;
 
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::surfaces::{Delivered, Routing, Surface};
+use crate::surfaces::{Delivered, PathParams, Routing, Surface};
 
 /// `POST /v1/chat/completions`.
 pub struct OpenAiChat;
@@ -32,7 +32,7 @@ impl Surface for OpenAiChat {
     const ERRORS: ErrorFormat = ErrorFormat::OpenAi;
     type Writer = ChunkWriter;
 
-    fn routing(body: &[u8]) -> Result<Routing, ApiError> {
+    fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
             stream: fields.stream(),

@@ -43,7 +43,7 @@ pub use route::{ROUTE_PREFIX, Route, provider_response_id, route_key};
 
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{Completed, Routing, Surface};
+use crate::surfaces::{Completed, PathParams, Routing, Surface};
 
 /// `POST /v1/responses`.
 pub struct Responses;
@@ -70,7 +70,7 @@ impl Surface for Responses {
             && serde_json::from_slice::<History>(body).is_ok_and(|h| h.apex_history.is_none())
     }
 
-    fn routing(body: &[u8]) -> Result<Routing, ApiError> {
+    fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
             model: fields.model.clone(),

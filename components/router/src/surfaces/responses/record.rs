@@ -236,7 +236,7 @@ pub(super) mod tests {
         text: &str,
     ) -> Option<(String, Vec<u8>)> {
         let body = serde_json::to_vec(body).unwrap();
-        let routing = Responses::routing(&body).unwrap();
+        let routing = Responses::routing(&body, Default::default()).unwrap();
         let response = answer(text);
         let done = Completed {
             id,

@@ -1,0 +1,60 @@
+//! `GET /v1beta/models` and `GET /v1beta/models/{model}`: the aliases the gateway serves, in
+//! Google's `Model` shape (`name` is `models/<alias>`). Limits come from the first target's
+//! provider kind; `outputTokenLimit` is [`OUTPUT_TOKEN_LIMIT`] for every alias.
+
+use serde_json::{Value, json};
+
+use crate::config::{Config, ECHO_MODEL, TargetRef};
+use crate::http::error::ApiError;
+
+/// The output limit every listed model advertises.
+pub const OUTPUT_TOKEN_LIMIT: u32 = 65_536;
+/// The context the built-in `echo` model advertises.
+const ECHO_CONTEXT_WINDOW: u32 = 128_000;
+
+fn entry(config: &Config, alias: &str, targets: &[TargetRef]) -> Value {
+    let provider = targets
+        .first()
+        .and_then(|t| config.providers.get(&t.provider));
+    json!({
+        "name": format!("models/{alias}"),
+        "version": "001",
+        "displayName": alias,
+        "description": format!("`{alias}`, served by the Apex gateway."),
+        "inputTokenLimit": provider.map_or(ECHO_CONTEXT_WINDOW, |p| p.context_window),
+        "outputTokenLimit": OUTPUT_TOKEN_LIMIT,
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+        "thinking": provider.is_some_and(|p| p.thinking),
+    })
+}
+
+/// Every alias (in name order), then `echo` when enabled.
+pub fn list(config: &Config) -> Vec<u8> {
+    let mut models: Vec<Value> = config
+        .models
+        .iter()
+        .map(|(alias, targets)| entry(config, alias, targets))
+        .collect();
+    if config.echo_model && !config.models.contains_key(ECHO_MODEL) {
+        models.push(entry(config, ECHO_MODEL, &[]));
+    }
+    serde_json::to_vec(&json!({ "models": models })).unwrap_or_default()
+}
+
+/// One model, by alias (with or without `models/`).
+pub fn get(config: &Config, model: &str) -> Result<Vec<u8>, ApiError> {
+    let alias = model.strip_prefix("models/").unwrap_or(model);
+    let found = match config.models.get(alias) {
+        Some(targets) => entry(config, alias, targets),
+        None if alias == ECHO_MODEL && config.echo_model => entry(config, alias, &[]),
+        None => return Err(not_found(alias)),
+    };
+    Ok(serde_json::to_vec(&found).unwrap_or_default())
+}
+
+/// Google's answer for a model it does not have.
+pub fn not_found(model: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "models/{model} is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods."
+    ))
+}
