@@ -28,13 +28,17 @@ SCRIPTED_ERROR = "[scripted-error]"
 
 
 def status_of(error):
-    """The HTTP status a library's exception carries."""
-    for attribute in ("status_code", "code", "status"):
-        value = getattr(error, attribute, None)
-        if isinstance(value, int):
-            return value
-    response = getattr(error, "response", None)
-    return getattr(response, "status_code", None)
+    """The HTTP status a library's exception carries (or the exception it was raised from)."""
+    while error is not None:
+        for attribute in ("status_code", "code", "status"):
+            value = getattr(error, attribute, None)
+            if isinstance(value, int):
+                return value
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def expected_failure(cell):

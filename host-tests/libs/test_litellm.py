@@ -18,6 +18,16 @@ from helpers import (
 LIBRARY = "litellm"
 SURFACES = ["openai", "anthropic", "gemini"]
 litellm.suppress_debug_info = True
+# For a `gemini/` model it does not know (an Apex alias), LiteLLM folds the system prompt into the
+# user turn and the response schema into the prompt text: declare the aliases as what they are.
+litellm.register_model({
+    f"gemini/{alias}": {
+        "litellm_provider": "gemini", "mode": "chat", "max_tokens": 8192, "max_input_tokens": 1048576,
+        "max_output_tokens": 8192, "supports_system_messages": True, "supports_response_schema": True,
+        "supports_function_calling": True, "supports_tool_choice": True,
+    }
+    for alias in KINDS.values()
+})
 
 TOOLS = [{
     "type": "function",
