@@ -32,6 +32,8 @@ const TOOL_OUTPUT = '18 degrees and sunny';
 const WEATHER_TOOL_DESCRIPTION = 'Current weather for a city';
 const SYSTEM = 'Answer in one short sentence.';
 const SCRIPTED_ERROR = '[scripted-error]';
+const MAX_TOKENS = 256;
+const TEMPERATURE = 0.25;
 
 const openai = createOpenAI({ baseURL: `${APEX_URL}/v1`, apiKey: APEX_KEY });
 // supportsStructuredOutputs: JSON schemas rather than json_object; includeUsage: usage in streams.
@@ -130,6 +132,13 @@ function systemTexts(kind, body) {
   return body.systemInstruction ? [textOf(body.systemInstruction.parts)] : [];
 }
 
+// [max output tokens, temperature] as the provider got them.
+function samplingSent(kind, body) {
+  if (kind === 'openai') return [body.max_completion_tokens ?? body.max_tokens, body.temperature];
+  if (kind === 'anthropic') return [body.max_tokens, body.temperature];
+  return [body.generationConfig?.maxOutputTokens, body.generationConfig?.temperature];
+}
+
 function toolsOffered(kind, body) {
   const out = {};
   if (kind === 'openai') for (const t of body.tools ?? []) out[t.function.name] = [t.function.description, t.function.parameters];
@@ -201,7 +210,9 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
 
     cell(`aisdk/${surface}/${kind}/text`, async (id) => {
       const marker = nonce(id);
-      const result = await generateText({ model, system: SYSTEM, prompt: `Say hello ${marker}`, maxRetries: 0 });
+      const result = await generateText({
+        model, system: SYSTEM, prompt: `Say hello ${marker}`, maxRetries: 0, maxOutputTokens: MAX_TOKENS, temperature: TEMPERATURE,
+      });
       assert.equal(result.text, TEXT);
       assert.equal(result.finishReason, 'stop');
       assert.deepEqual([result.usage.inputTokens, result.usage.outputTokens], [11, 7]);
@@ -209,6 +220,7 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
       assert.ok(!isStream(kind, request));
       assert.ok(userTexts(kind, request.body).some((text) => text.includes(marker)));
       assert.deepEqual(systemTexts(kind, request.body), [SYSTEM]);
+      assert.deepEqual(samplingSent(kind, request.body), [MAX_TOKENS, TEMPERATURE]);
     });
 
     cell(`aisdk/${surface}/${kind}/stream`, async (id) => {

@@ -24,6 +24,8 @@ STRUCTURED = {"city": "Paris", "temperature_c": 21}
 TOOL_OUTPUT = "18 degrees and sunny"
 WEATHER_TOOL_DESCRIPTION = "Current weather for a city"
 SYSTEM = "Answer in one short sentence."
+MAX_TOKENS = 256
+TEMPERATURE = 0.25
 SCRIPTED_ERROR = "[scripted-error]"
 
 
@@ -139,6 +141,16 @@ def system_texts(kind, body):
         return [system] if isinstance(system, str) else ["".join(b.get("text", "") for b in system)]
     instruction = body.get("systemInstruction")
     return ["".join(p.get("text", "") for p in instruction["parts"])] if instruction else []
+
+
+def sampling_sent(kind, body):
+    """(max output tokens, temperature) as the provider got them."""
+    if kind == "openai":
+        return body.get("max_completion_tokens", body.get("max_tokens")), body.get("temperature")
+    if kind == "anthropic":
+        return body.get("max_tokens"), body.get("temperature")
+    config = body.get("generationConfig") or {}
+    return config.get("maxOutputTokens"), config.get("temperature")
 
 
 def tools_offered(kind, body):

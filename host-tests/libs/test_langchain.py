@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    SCRIPTED_ERROR, SYSTEM, assert_weather_schema, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
+    MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, assert_weather_schema, sampling_sent, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
     provider_requests, tools_offered, user_texts,
 )
 
@@ -24,16 +24,22 @@ SURFACES = ["openai-chat", "openai-responses", "anthropic", "google-genai"]
 
 def chat_model(surface, kind):
     model = KINDS[kind]
+    # Every surface sends these; the text cells check they reach the provider.
+    sampling = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE}
     if surface == "openai-chat":
         # stream_usage: with a base_url of its own, ChatOpenAI asks for usage in streams only when told.
-        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, stream_usage=True)
+        return ChatOpenAI(model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, stream_usage=True, **sampling)
     if surface == "openai-responses":
         return ChatOpenAI(
-            model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, stream_usage=True, use_responses_api=True
+            model=model, base_url=f"{APEX_URL}/v1", api_key=APEX_KEY, max_retries=0, timeout=60, stream_usage=True,
+            use_responses_api=True, **sampling,
         )
     if surface == "anthropic":
-        return ChatAnthropic(model=model, base_url=APEX_URL, api_key=APEX_KEY, max_retries=0, timeout=60, max_tokens=256)
-    return ChatGoogleGenerativeAI(model=model, base_url=APEX_URL, google_api_key=APEX_KEY, max_retries=0, timeout=60)
+        return ChatAnthropic(model=model, base_url=APEX_URL, api_key=APEX_KEY, max_retries=0, timeout=60, **sampling)
+    return ChatGoogleGenerativeAI(
+        model=model, base_url=APEX_URL, google_api_key=APEX_KEY, max_retries=0, timeout=60,
+        max_output_tokens=MAX_TOKENS, temperature=TEMPERATURE,
+    )
 
 
 @tool(description=WEATHER_TOOL_DESCRIPTION)
@@ -61,6 +67,7 @@ def test_text(surface, kind, cell):
     assert not is_stream(kind, request)
     assert any(marker in text for text in user_texts(kind, request["body"]))
     assert system_texts(kind, request["body"]) == [SYSTEM]
+    assert sampling_sent(kind, request["body"]) == (MAX_TOKENS, TEMPERATURE)
 
 
 @surfaces

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    SCRIPTED_ERROR, SYSTEM, assert_weather_schema, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
+    MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, assert_weather_schema, sampling_sent, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
     provider_requests, tools_offered, user_texts,
 )
 
@@ -47,7 +47,7 @@ WEATHER_SCHEMA = {
 
 def complete(surface, kind, **kwargs):
     api_base = {"openai": f"{APEX_URL}/v1", "anthropic": APEX_URL, "gemini": f"{APEX_URL}/v1beta"}[surface]
-    return litellm.completion(model=f"{surface}/{KINDS[kind]}", api_base=api_base, api_key=APEX_KEY, max_tokens=256, num_retries=0, timeout=60, **kwargs)
+    return litellm.completion(model=f"{surface}/{KINDS[kind]}", api_base=api_base, api_key=APEX_KEY, max_tokens=MAX_TOKENS, temperature=TEMPERATURE, num_retries=0, timeout=60, **kwargs)
 
 
 cells = pytest.mark.parametrize("kind", list(KINDS))
@@ -66,6 +66,7 @@ def test_text(surface, kind, cell):
     assert not is_stream(kind, request)
     assert any(marker in text for text in user_texts(kind, request["body"]))
     assert system_texts(kind, request["body"]) == [SYSTEM]
+    assert sampling_sent(kind, request["body"]) == (MAX_TOKENS, TEMPERATURE)
 
 
 @surfaces
