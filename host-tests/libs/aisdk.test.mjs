@@ -19,6 +19,9 @@ import { createAnthropic } from '@ai-sdk/anthropic';
 import { createGoogleGenerativeAI } from '@ai-sdk/google';
 import { z } from 'zod';
 
+// The SDK's warnings (an alias is a model id it does not know) would fill the log.
+globalThis.AI_SDK_LOG_WARNINGS = false;
+
 const APEX_URL = process.env.APEX_URL;
 const APEX_KEY = process.env.APEX_KEY;
 const PROVIDER_URL = process.env.PROVIDER_URL;
