@@ -1,9 +1,9 @@
 // The Vercel AI SDK pointed at Apex: @ai-sdk/openai (`openai.chat(...)` and the default Responses
 // provider `openai(...)`), @ai-sdk/openai-compatible, @ai-sdk/anthropic and @ai-sdk/google, each
 // against providers of the openai, anthropic and gemini kinds: text and a stream (with a system
-// prompt, and usage), a tool round trip (the tool runs and its result goes back), the same
-// streamed, a structured answer (`Output.object`), `generateObject` and a provider's 400. Each
-// cell checks what the SDK returned and what the provider received.
+// prompt, and usage), a tool round trip (the tool runs and its result goes back), the same streamed
+// and with two calls in one turn, a structured answer (`Output.object`), `generateObject` and a
+// provider's 400. Each cell checks what the SDK returned and what the provider received.
 //
 // run.py starts the scripted provider and Apex (APEX_URL, APEX_KEY, PROVIDER_URL) and copies this
 // file next to the installed packages. Cells in expected_failures.txt must fail (strict).
@@ -30,6 +30,8 @@ const KINDS = { openai: 'openai-kind', anthropic: 'anthropic-kind', gemini: 'gem
 const UPSTREAM_MODELS = { openai: 'gpt-4o-mini', anthropic: 'claude-sonnet-4-5', gemini: 'gemini-2.5-flash' };
 const TEXT = 'Hello from the scripted provider.';
 const WEATHER_ARGS = { city: 'Paris' };
+const WEATHER_ARGS_2 = { city: 'Berlin' };
+const PARALLEL = '[two-cities]';
 const STRUCTURED = { city: 'Paris', temperature_c: 21 };
 const TOOL_OUTPUT = '18 degrees and sunny';
 const WEATHER_TOOL_DESCRIPTION = 'Current weather for a city';
@@ -173,6 +175,31 @@ function toolExchange(kind, body) {
   return [call.name, call.args ?? {}, typeof text === 'string' ? text : JSON.stringify(text)];
 }
 
+// [[call name, call arguments, result text]] for every call of the last tool-calling turn and its
+// result (matched by id; Gemini: in order).
+function toolExchanges(kind, body) {
+  const text = (content) => (typeof content === 'string' ? content : JSON.stringify(content));
+  if (kind === 'openai') {
+    const turn = body.messages.findLastIndex((m) => m.role === 'assistant' && m.tool_calls?.length);
+    const results = Object.fromEntries(body.messages.slice(turn + 1).filter((m) => m.role === 'tool').map((m) => [m.tool_call_id, textOf(m.content)]));
+    return body.messages[turn].tool_calls.map((c) => [c.function.name, JSON.parse(c.function.arguments), results[c.id]]);
+  }
+  if (kind === 'anthropic') {
+    const turn = body.messages.findLastIndex((m) => m.role === 'assistant' && Array.isArray(m.content) && m.content.some((b) => b.type === 'tool_use'));
+    const results = Object.fromEntries(body.messages[turn + 1].content.filter((b) => b.type === 'tool_result').map((b) => [b.tool_use_id, textOf(b.content)]));
+    return body.messages[turn].content.filter((b) => b.type === 'tool_use').map((b) => [b.name, b.input, results[b.id]]);
+  }
+  const turn = body.contents.findLastIndex((c) => c.role === 'model' && c.parts.some((p) => p.functionCall));
+  const calls = body.contents[turn].parts.filter((p) => p.functionCall).map((p) => p.functionCall);
+  const responses = body.contents[turn + 1].parts.filter((p) => p.functionResponse).map((p) => p.functionResponse);
+  assert.equal(responses.length, calls.length);
+  return calls.map((call, i) => {
+    assert.equal(responses[i].name, call.name);
+    const payload = responses[i].response;
+    return [call.name, call.args ?? {}, text(payload.content ?? payload.output ?? payload.result ?? payload)];
+  });
+}
+
 // [how, schema]: how the provider was asked for a structured answer, and the schema it got.
 function structuredRequest(kind, body) {
   if (kind === 'openai') {
@@ -303,6 +330,31 @@ for (const [surface, makeModel] of Object.entries(SURFACES)) {
       assert.deepEqual([name, args], ['get_weather', WEATHER_ARGS]);
       assert.ok(output.includes(TOOL_OUTPUT), output);
       assert.equal(pieces.join(''), `Weather report: ${output}`);
+    });
+
+    cell(`aisdk/${surface}/${kind}/parallel-tools`, async (id) => {
+      // Two tool calls in one turn, both results sent back in the provider's shape.
+      const marker = nonce(id);
+      const result = await generateText({
+        model,
+        prompt: `What is the weather in Paris and in Berlin? ${PARALLEL} ${marker}`,
+        maxRetries: 0,
+        stopWhen: isStepCount(2),
+        tools: {
+          get_weather: tool({
+            description: WEATHER_TOOL_DESCRIPTION,
+            inputSchema: z.object({ city: z.string() }),
+            execute: async ({ city }) => `${city}: ${TOOL_OUTPUT}`,
+          }),
+        },
+      });
+      assert.deepEqual(result.steps[0].toolCalls.map((c) => [c.toolName, c.input]), [['get_weather', WEATHER_ARGS], ['get_weather', WEATHER_ARGS_2]]);
+      const [, second] = await received(marker, kind, 2);
+      const exchanges = toolExchanges(kind, second.body);
+      assert.deepEqual(exchanges.map(([name, args]) => [name, args]), [['get_weather', WEATHER_ARGS], ['get_weather', WEATHER_ARGS_2]]);
+      const results = exchanges.map(([, , output]) => output);
+      assert.ok(results[0].includes(`Paris: ${TOOL_OUTPUT}`) && results[1].includes(`Berlin: ${TOOL_OUTPUT}`), JSON.stringify(results));
+      assert.equal(result.text, `Weather report: ${results.join(' | ')}`);
     });
 
     cell(`aisdk/${surface}/${kind}/structured`, async (id) => {

@@ -20,6 +20,8 @@ UPSTREAM_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "g
 # What the scripted provider answers (scripted_provider.py).
 TEXT = "Hello from the scripted provider."
 WEATHER_ARGS = {"city": "Paris"}
+WEATHER_ARGS_2 = {"city": "Berlin"}
+PARALLEL = "[two-cities]"
 STRUCTURED = {"city": "Paris", "temperature_c": 21}
 TOOL_OUTPUT = "18 degrees and sunny"
 WEATHER_TOOL_DESCRIPTION = "Current weather for a city"
@@ -192,6 +194,44 @@ def tool_exchange(kind, body):
     payload = response["response"]
     text = payload.get("content", payload.get("output", payload.get("result", payload)))
     return call["name"], call.get("args", {}), text if isinstance(text, str) else json.dumps(text)
+
+
+def tool_exchanges(kind, body):
+    """[(call name, call arguments, result text)] for every call of the last tool-calling turn and
+    the result the provider was sent back for it (matched by id; Gemini: in order)."""
+    if kind == "openai":
+        messages = body["messages"]
+        turn = [i for i, m in enumerate(messages) if m["role"] == "assistant" and m.get("tool_calls")][-1]
+        results = {m["tool_call_id"]: m["content"] for m in messages[turn + 1 :] if m["role"] == "tool"}
+        out = []
+        for call in messages[turn]["tool_calls"]:
+            content = results[call["id"]]
+            text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+            out.append((call["function"]["name"], json.loads(call["function"]["arguments"]), text))
+        return out
+    if kind == "anthropic":
+        messages = body["messages"]
+        turn = [i for i, m in enumerate(messages) if m["role"] == "assistant" and isinstance(m["content"], list)
+                and any(b["type"] == "tool_use" for b in m["content"])][-1]
+        uses = [b for b in messages[turn]["content"] if b["type"] == "tool_use"]
+        results = {b["tool_use_id"]: b.get("content") for b in messages[turn + 1]["content"] if b["type"] == "tool_result"}
+        return [
+            (use["name"], use["input"], results[use["id"]] if isinstance(results[use["id"]], str)
+             else "".join(p.get("text", "") for p in results[use["id"]] or []))
+            for use in uses
+        ]
+    contents = body["contents"]
+    turn = [i for i, c in enumerate(contents) if c.get("role") == "model" and any("functionCall" in p for p in c["parts"])][-1]
+    calls = [p["functionCall"] for p in contents[turn]["parts"] if "functionCall" in p]
+    responses = [p["functionResponse"] for p in contents[turn + 1]["parts"] if "functionResponse" in p]
+    assert len(calls) == len(responses)
+    out = []
+    for call, response in zip(calls, responses):
+        assert response["name"] == call["name"]
+        payload = response["response"]
+        text = payload.get("content", payload.get("output", payload.get("result", payload)))
+        out.append((call["name"], call.get("args", {}), text if isinstance(text, str) else json.dumps(text)))
+    return out
 
 
 def structured_request(kind, body):

@@ -33,6 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TEXT = "Hello from the scripted provider."
 WEATHER_ARGS = {"city": "Paris"}
+WEATHER_ARGS_2 = {"city": "Berlin"}
+# A request holding this gets two get_weather calls in one turn.
+PARALLEL = "[two-cities]"
 STRUCTURED = {"city": "Paris", "temperature_c": 21}
 # A request holding this is answered 400 in the API's error format.
 SCRIPTED_ERROR = "[scripted-error]"
@@ -58,12 +61,19 @@ def tool_reply(text):
     return f"Weather report: {text}"
 
 
-def tool_call(names):
-    """With tools offered: call `get_weather` if it is one, else the first tool (a library asking
-    for structured output through a tool of its own) with STRUCTURED."""
+def tool_call(names, body):
+    """With tools offered: call `get_weather` if it is one (twice, for Paris and Berlin, in one turn
+    when the request holds PARALLEL), else the first tool (a library asking for structured output
+    through a tool of its own) with STRUCTURED."""
     if "get_weather" in names:
-        return "tool", ("get_weather", WEATHER_ARGS)
-    return "tool", (names[0], STRUCTURED)
+        if PARALLEL in json.dumps(body):
+            return "tool", [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
+        return "tool", [("get_weather", WEATHER_ARGS)]
+    return "tool", [(names[0], STRUCTURED)]
+
+
+def tool_replies(texts):
+    return tool_reply(" | ".join(texts))
 
 
 # --------------------------------------------------------------------------------------------- OpenAI
@@ -175,18 +185,23 @@ def strict_check(schema, where):
 
 
 def openai_plan(body):
-    """(kind, payload): ("text", str) or ("tool", (name, args))."""
+    """(kind, payload): ("text", str) or ("tool", [(name, args), ...])."""
     messages = body["messages"]
     response_format = body.get("response_format") or {}
     if response_format.get("type") in ("json_schema", "json_object"):
         return "text", json.dumps(STRUCTURED)
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and choice.get("function", {}).get("name") not in (None, "get_weather"):
-        return "tool", (choice["function"]["name"], STRUCTURED)
+        return "tool", [(choice["function"]["name"], STRUCTURED)]
     if messages[-1].get("role") == "tool":
-        return "text", tool_reply(openai_text_of(messages[-1].get("content")))
+        trailing = []
+        for message in reversed(messages):
+            if message.get("role") != "tool":
+                break
+            trailing.insert(0, openai_text_of(message.get("content")))
+        return "text", tool_replies(trailing)
     if body.get("tools"):
-        return tool_call([t["function"]["name"] for t in body["tools"]])
+        return tool_call([t["function"]["name"] for t in body["tools"]], body)
     return "text", TEXT
 
 
@@ -200,10 +215,12 @@ def openai_answer(body):
             message = {"role": "assistant", "content": payload, "refusal": None, "annotations": []}
             finish = "stop"
         else:
-            name, args = payload
             message = {
                 "role": "assistant", "content": None, "refusal": None, "annotations": [],
-                "tool_calls": [{"id": "call_scripted_1", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}],
+                "tool_calls": [
+                    {"id": f"call_scripted_{i + 1}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                    for i, (name, args) in enumerate(payload)
+                ],
             }
             finish = "tool_calls"
         return 200, "json", dict(base, object="chat.completion", choices=[{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}], usage=usage, service_tier="default")
@@ -216,10 +233,9 @@ def openai_answer(body):
         events += [chunk({"content": piece}) for piece in chunks(payload)]
         events.append(chunk({}, "stop"))
     else:
-        name, args = payload
-        text = json.dumps(args)
-        events.append(chunk({"tool_calls": [{"index": 0, "id": "call_scripted_1", "type": "function", "function": {"name": name, "arguments": ""}}]}))
-        events += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in chunks(text)]
+        for i, (name, args) in enumerate(payload):
+            events.append(chunk({"tool_calls": [{"index": i, "id": f"call_scripted_{i + 1}", "type": "function", "function": {"name": name, "arguments": ""}}]}))
+            events += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}) for piece in chunks(json.dumps(args))]
         events.append(chunk({}, "tool_calls"))
     if (body.get("stream_options") or {}).get("include_usage"):
         for event in events:
@@ -347,13 +363,13 @@ def anthropic_plan(body):
         return "text", json.dumps(STRUCTURED)
     choice = body.get("tool_choice") or {}
     if choice.get("type") == "tool" and choice.get("name") != "get_weather":
-        return "tool", (choice["name"], STRUCTURED)
+        return "tool", [(choice["name"], STRUCTURED)]
     last = body["messages"][-1]
     results = [b for b in anthropic_blocks(last.get("content")) if isinstance(b, dict) and b.get("type") == "tool_result"]
     if last.get("role") == "user" and results:
-        return "text", tool_reply(anthropic_result_text(results[0]))
+        return "text", tool_replies([anthropic_result_text(r) for r in results])
     if body.get("tools"):
-        return tool_call([t.get("name") for t in body["tools"]])
+        return tool_call([t.get("name") for t in body["tools"]], body)
     return "text", TEXT
 
 
@@ -364,8 +380,7 @@ def anthropic_answer(body):
         content = [{"type": "text", "text": payload}]
         stop = "end_turn"
     else:
-        name, args = payload
-        content = [{"type": "tool_use", "id": "toolu_scripted_1", "name": name, "input": args}]
+        content = [{"type": "tool_use", "id": f"toolu_scripted_{i + 1}", "name": name, "input": args} for i, (name, args) in enumerate(payload)]
         stop = "tool_use"
     usage = {"input_tokens": 11, "output_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     if not body.get("stream"):
@@ -387,12 +402,13 @@ def anthropic_answer(body):
         events.append(event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
         for piece in chunks(payload):
             events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}))
+        events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
     else:
-        name, args = payload
-        events.append(event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_scripted_1", "name": name, "input": {}}}))
-        for piece in chunks(json.dumps(args)):
-            events.append(event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}}))
-    events.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        for i, (name, args) in enumerate(payload):
+            events.append(event("content_block_start", {"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": f"toolu_scripted_{i + 1}", "name": name, "input": {}}}))
+            for piece in chunks(json.dumps(args)):
+                events.append(event("content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": piece}}))
+            events.append(event("content_block_stop", {"type": "content_block_stop", "index": i}))
     # message_delta's usage is cumulative, input tokens included.
     events.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage}))
     events.append(event("message_stop", {"type": "message_stop"}))
@@ -513,15 +529,18 @@ def gemini_plan(body):
     tool_config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     allowed = tool_config.get("allowedFunctionNames") or []
     if tool_config.get("mode") == "ANY" and len(allowed) == 1 and allowed[0] != "get_weather":
-        return "tool", (allowed[0], STRUCTURED)
+        return "tool", [(allowed[0], STRUCTURED)]
     last = body["contents"][-1]
     responses = [p["functionResponse"] for p in last.get("parts", []) if "functionResponse" in p]
     if responses:
-        response = responses[0].get("response")
-        text = response.get("content", response.get("output", response.get("result", json.dumps(response))))
-        return "text", tool_reply(text if isinstance(text, str) else json.dumps(text))
+        texts = []
+        for response in responses:
+            payload = response.get("response")
+            text = payload.get("content", payload.get("output", payload.get("result", payload)))
+            texts.append(text if isinstance(text, str) else json.dumps(text))
+        return "text", tool_replies(texts)
     if body.get("tools"):
-        return tool_call([d.get("name") for t in body["tools"] for d in t.get("functionDeclarations", [])])
+        return tool_call([d.get("name") for t in body["tools"] for d in t.get("functionDeclarations", [])], body)
     return "text", TEXT
 
 
@@ -540,8 +559,7 @@ def gemini_answer(body, model, stream):
         pieces = chunks(payload) if stream else [payload]
         frames = [response([{"text": piece}], "STOP" if i == len(pieces) - 1 else None) for i, piece in enumerate(pieces)]
     else:
-        name, args = payload
-        frames = [response([{"functionCall": {"name": name, "args": args}}], "STOP")]
+        frames = [response([{"functionCall": {"name": name, "args": args}} for name, args in payload], "STOP")]
     if not stream:
         return 200, "json", frames[0]
     return 200, "sse", [f"data: {json.dumps(f)}\r\n\r\n" for f in frames]

@@ -1,8 +1,8 @@
 """LangChain chat models pointed at Apex: ChatOpenAI (Chat Completions, and the Responses API),
-ChatAnthropic and ChatGoogleGenerativeAI, each against providers of the openai, anthropic and
-gemini kinds: text and a stream (with a system prompt, and usage), a tool round trip (also
-streamed), a structured answer and a provider's 400. Each checks what the library returned and
-what the provider received."""
+ChatAnthropic and ChatGoogleGenerativeAI, each against providers of the openai, anthropic and gemini
+kinds: text and a stream (with a system prompt, and usage), a tool round trip (also streamed, and
+two calls in one turn), a structured answer and a provider's 400. Each checks what the library
+returned and what the provider received."""
 
 import pytest
 from langchain_anthropic import ChatAnthropic
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
     MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, assert_weather_schema, sampling_sent, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
-    provider_requests, tools_offered, user_texts,
+    PARALLEL, WEATHER_ARGS_2, provider_requests, tool_exchanges, tools_offered, user_texts,
 )
 
 LIBRARY = "langchain"
@@ -148,3 +148,22 @@ def test_error(surface, kind, cell):
     assert [r["status"] for r in requests] == [400]
     assert status_of(raised.value) == 400, repr(raised.value)
     assert "scripted rejection" in str(raised.value), str(raised.value)
+
+
+@surfaces
+@cells
+def test_parallel_tools(surface, kind, cell):
+    """Two tool calls in one turn, both results sent back in the provider's shape."""
+    marker = nonce(cell)
+    model = chat_model(surface, kind).bind_tools([get_weather])
+    messages = [HumanMessage(f"What is the weather in Paris and in Berlin? {PARALLEL} {marker}")]
+    call = model.invoke(messages)
+    assert [(c["name"], c["args"]) for c in call.tool_calls] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
+    messages += [call] + [ToolMessage(f"{c['args']['city']}: {TOOL_OUTPUT}", tool_call_id=c["id"]) for c in call.tool_calls]
+    final = model.invoke(messages)
+    first, second = received(marker, kind, count=2)
+    exchanges = tool_exchanges(kind, second["body"])
+    assert [(name, arguments) for name, arguments, _ in exchanges] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
+    results = [result for _, _, result in exchanges]
+    assert f"Paris: {TOOL_OUTPUT}" in results[0] and f"Berlin: {TOOL_OUTPUT}" in results[1], results
+    assert final.text == f"Weather report: {' | '.join(results)}"

@@ -1,8 +1,8 @@
 """LiteLLM as a client library pointed at Apex (`openai/<alias>`, `anthropic/<alias>`,
-`gemini/<alias>` with `api_base`), against providers of the openai, anthropic and gemini kinds:
-text and a stream (with a system prompt, and usage), a tool round trip (also streamed), a
-structured answer (`response_format`) and a provider's 400. Each checks what LiteLLM returned and
-what the provider received."""
+`gemini/<alias>` with `api_base`), against providers of the openai, anthropic and gemini kinds: text
+and a stream (with a system prompt, and usage), a tool round trip (also streamed, and two calls in
+one turn), a structured answer (`response_format`) and a provider's 400. Each checks what LiteLLM
+returned and what the provider received."""
 
 import json
 
@@ -12,7 +12,7 @@ import pytest
 from helpers import (
     APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
     MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, assert_weather_schema, sampling_sent, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
-    provider_requests, tools_offered, user_texts,
+    PARALLEL, WEATHER_ARGS_2, provider_requests, tool_exchanges, tools_offered, user_texts,
 )
 
 LIBRARY = "litellm"
@@ -165,3 +165,27 @@ def test_error(surface, kind, cell):
     assert [r["status"] for r in requests] == [400]
     assert status_of(raised.value) == 400, repr(raised.value)
     assert "scripted rejection" in str(raised.value), str(raised.value)
+
+
+@surfaces
+@cells
+def test_parallel_tools(surface, kind, cell):
+    """Two tool calls in one turn, both results sent back in the provider's shape."""
+    marker = nonce(cell)
+    messages = [{"role": "user", "content": f"What is the weather in Paris and in Berlin? {PARALLEL} {marker}"}]
+    response = complete(surface, kind, messages=messages, tools=TOOLS)
+    calls = response.choices[0].message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
+    messages.append({"role": "assistant", "content": None, "tool_calls": [
+        {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}} for c in calls
+    ]})
+    messages += [
+        {"role": "tool", "tool_call_id": c.id, "content": f"{json.loads(c.function.arguments)['city']}: {TOOL_OUTPUT}"} for c in calls
+    ]
+    final = complete(surface, kind, messages=messages, tools=TOOLS)
+    first, second = received(marker, kind, count=2)
+    exchanges = tool_exchanges(kind, second["body"])
+    assert [(name, arguments) for name, arguments, _ in exchanges] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
+    results = [result for _, _, result in exchanges]
+    assert f"Paris: {TOOL_OUTPUT}" in results[0] and f"Berlin: {TOOL_OUTPUT}" in results[1], results
+    assert final.choices[0].message.content == f"Weather report: {' | '.join(results)}"
