@@ -58,9 +58,56 @@ pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
     if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some(ms.max(0.0) as u64);
     }
-    header(headers, "retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|secs| (secs.max(0.0) * 1000.0) as u64)
+    let value = header(headers, "retry-after")?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return Some((secs.max(0.0) * 1000.0) as u64);
+    }
+    // An HTTP-date: how far it is past the reply's own `Date` (no clock needed, and the two
+    // come from the same server).
+    let until = http_date_secs(value)?;
+    let now = http_date_secs(header(headers, "date")?.trim())?;
+    Some(until.saturating_sub(now).saturating_mul(1000))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form
+/// HTTP dates are sent in.
+pub fn http_date_secs(date: &str) -> Option<u64> {
+    let mut parts = date.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || year < 1970 || hour > 23 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm, years from March).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = (era * 146_097 + day_of_era).checked_sub(719_468)?;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 /// The error kind an HTTP status means when the body says nothing more precise.
@@ -129,6 +176,29 @@ mod tests {
         assert_eq!(retry_after_ms(&headers), Some(1500));
         assert_eq!(retry_after_ms(&headers[..1]), Some(7000));
         assert_eq!(retry_after_ms(&[]), None);
+        // An HTTP-date counts from the reply's own Date.
+        let dated = vec![
+            (
+                "Date".to_string(),
+                "Sun, 06 Dec 2026 07:00:00 GMT".to_string(),
+            ),
+            (
+                "Retry-After".to_string(),
+                "Sun, 06 Dec 2026 07:00:02 GMT".to_string(),
+            ),
+        ];
+        assert_eq!(retry_after_ms(&dated), Some(2000));
+        assert_eq!(retry_after_ms(&dated[1..]), None);
+        assert_eq!(http_date_secs("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date_secs("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            http_date_secs("Tue, 29 Feb 2028 12:00:00 GMT"),
+            Some(1_835_438_400)
+        );
+        assert_eq!(http_date_secs("yesterday"), None);
     }
 
     #[test]

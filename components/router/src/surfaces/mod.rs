@@ -192,12 +192,16 @@ pub trait Surface {
         ApiError::model_not_found(model)
     }
 
-    /// What the `data` of one event of a forwarded stream in this protocol delivered, when a
-    /// fresh [`Surface::writer`] can continue such a stream after a cut (`None`: forwarded streams
-    /// of this protocol are not continued; they end with an in-band error).
+    /// What the `data` of one event of a forwarded stream in this protocol delivered (`None`: the
+    /// gateway does not read this protocol's forwarded events). Read events tell a stream that
+    /// ended before its finish from a complete one, and the text a continuation picks up.
     fn forwarded_event(_data: &[u8]) -> Option<Delivered> {
         None
     }
+
+    /// Whether a fresh [`Surface::writer`] can continue a forwarded stream of this protocol after
+    /// a cut (its events stand alone), so that `resume` applies to forwarded streams too.
+    const CONTINUES_FORWARDED: bool = false;
 
     /// Adjust a target for a forwarded request (protocol headers the client sent).
     fn forward_target(

@@ -48,6 +48,9 @@ pub struct Cut {
     pub text: String,
     /// Whether a continuation can pick it up (only text so far: no tool call, no reasoning).
     pub continuable: bool,
+    /// The provider's own error event, already in the client's protocol: what the stream ends
+    /// with if nobody continues it (else the writer's rendering of `error`).
+    pub ending: Option<Vec<u8>>,
 }
 
 impl Cut {
@@ -64,13 +67,16 @@ impl Cut {
             writer: Box::new(writer),
             text,
             continuable,
+            ending: None,
         }
     }
 
     /// End the client's stream with the in-band error; the stats label of that error.
     pub fn fail(mut self) -> &'static str {
-        let mut bytes = Vec::new();
-        self.writer.error(&self.error, &mut bytes);
+        let mut bytes = self.ending.take().unwrap_or_default();
+        if bytes.is_empty() {
+            self.writer.error(&self.error, &mut bytes);
+        }
         self.client.write(&bytes);
         self.client.finish();
         failure::client_label(&self.error)

@@ -109,6 +109,7 @@ impl<S: Surface> Call<'_, '_, S> {
             finished: false,
             other: false,
             error: None,
+            error_event: None,
         };
         let mut along = ReadAlong::new(&target.kind, request.keeps_answers());
         let mut sink = Some(sink);
@@ -224,7 +225,8 @@ impl<S: Surface> Call<'_, '_, S> {
             client,
             writer: Box::new(request.writer(random_id(S::ID_PREFIX))),
             text: gate.text,
-            continuable: gate.tracks && !gate.other,
+            continuable: S::CONTINUES_FORWARDED && gate.tracks && !gate.other,
+            ending: gate.error_event,
         };
         self.cut(cut, class)
     }
@@ -245,8 +247,9 @@ struct Gate {
     text: String,
     finished: bool,
     other: bool,
-    /// The provider's error event (held back: the stream failed).
+    /// The provider's error event (held back: the stream failed): its message, and its bytes.
     error: Option<String>,
+    error_event: Option<Vec<u8>>,
 }
 
 impl Gate {
@@ -270,6 +273,7 @@ impl Gate {
                 {
                     if delivered.error.is_some() {
                         self.error = delivered.error;
+                        self.error_event = Some(event);
                         continue;
                     }
                     self.text.push_str(&delivered.text);

@@ -29,7 +29,7 @@ pub use wire::WireRequest;
 use crate::config::Provider;
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{PathParams, Routing, Surface};
+use crate::surfaces::{Delivered, PathParams, Routing, Surface};
 use stream::sse;
 
 /// `POST /v1/messages`.
@@ -42,6 +42,12 @@ impl Surface for AnthropicMessages {
     const ERRORS: ErrorFormat = ErrorFormat::Anthropic;
     const CARRIES_REASONING: bool = true;
     type Writer = EventWriter;
+
+    /// What a forwarded event delivered: `message_stop` ends the answer, an `error` event fails
+    /// it (the stream is not continued elsewhere: its content blocks are numbered).
+    fn forwarded_event(data: &[u8]) -> Option<Delivered> {
+        Some(stream::delivered(data))
+    }
 
     fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;

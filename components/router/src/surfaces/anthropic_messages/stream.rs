@@ -220,3 +220,71 @@ pub(super) fn sse(out: &mut Vec<u8>, name: &str, value: &Value) {
     }
     out.extend_from_slice(b"\n\n");
 }
+
+/// What one forwarded Messages event (its `data`) delivered: text deltas, the end
+/// (`message_stop`), a failure (`error`), or something else a continuation could not pick up.
+pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        delta: Option<Delta>,
+        error: Option<ErrorBody>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Delta {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        text: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+    }
+    let mut delivered = crate::surfaces::Delivered::default();
+    let Ok(event) = serde_json::from_slice::<Event>(data) else {
+        return delivered;
+    };
+    match event.kind.as_deref() {
+        Some("message_stop") => delivered.finish = true,
+        Some("error") => {
+            delivered.error = Some(
+                event
+                    .error
+                    .and_then(|e| e.message)
+                    .unwrap_or_else(|| "The upstream provider reported an error.".to_string()),
+            );
+        }
+        Some("content_block_delta") => match event.delta {
+            Some(Delta {
+                kind: Some(kind),
+                text,
+            }) if kind == "text_delta" => delivered.text = text.unwrap_or_default(),
+            _ => delivered.other = true,
+        },
+        _ => {}
+    }
+    delivered
+}
+
+#[cfg(test)]
+mod delivered_tests {
+    use super::delivered;
+
+    #[test]
+    fn forwarded_events_say_text_end_and_failure() {
+        let text = delivered(br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#);
+        assert_eq!(
+            (text.text.as_str(), text.finish, text.other),
+            ("Hi", false, false)
+        );
+        let tool = delivered(br#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{"}}"#);
+        assert!(tool.other);
+        assert!(delivered(br#"{"type":"message_stop"}"#).finish);
+        let error = delivered(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        assert_eq!(error.error.as_deref(), Some("Overloaded"));
+        assert_eq!(delivered(br#"{"type":"ping"}"#), Default::default());
+    }
+}

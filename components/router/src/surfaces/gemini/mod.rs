@@ -40,7 +40,7 @@ pub use stream::{ChunkWriter, Framing};
 
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{PathParams, Routing, Surface};
+use crate::surfaces::{Delivered, PathParams, Routing, Surface};
 
 /// How a generate call answers.
 pub trait Mode {
@@ -145,6 +145,12 @@ impl<M: Mode> Surface for Gemini<M> {
 
     fn model_not_found(model: &str) -> ApiError {
         not_found(model)
+    }
+
+    /// What a forwarded event delivered: a `finishReason` ends the answer, an `error` object
+    /// fails it (read on server-sent events; a JSON array that breaks is no valid JSON anyway).
+    fn forwarded_event(data: &[u8]) -> Option<Delivered> {
+        Some(stream::delivered(data))
     }
 
     /// The body untouched; the upstream model goes in the path.

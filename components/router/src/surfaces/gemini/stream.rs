@@ -175,3 +175,58 @@ impl StreamWriter for ChunkWriter {
         }
     }
 }
+
+/// What one forwarded `GenerateContentResponse` (its `data`) delivered: its text, the end (a
+/// candidate's `finishReason`), a failure (an `error` object), or something a continuation could
+/// not pick up (function calls, thoughts).
+pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
+    let mut delivered = crate::surfaces::Delivered::default();
+    let Ok(chunk) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return delivered;
+    };
+    if let Some(error) = chunk.get("error") {
+        delivered.error = Some(
+            error["message"]
+                .as_str()
+                .unwrap_or("The upstream provider reported an error.")
+                .to_string(),
+        );
+        return delivered;
+    }
+    for candidate in chunk["candidates"].as_array().into_iter().flatten() {
+        for part in candidate["content"]["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            match part["text"].as_str() {
+                Some(text) if part["thought"] != true => delivered.text.push_str(text),
+                _ => delivered.other = true,
+            }
+        }
+        delivered.finish |= candidate
+            .get("finishReason")
+            .is_some_and(|reason| !reason.is_null());
+    }
+    delivered
+}
+
+#[cfg(test)]
+mod delivered_tests {
+    use super::delivered;
+
+    #[test]
+    fn forwarded_chunks_say_text_end_and_failure() {
+        let text =
+            delivered(br#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"}}]}"#);
+        assert_eq!(
+            (text.text.as_str(), text.finish, text.other),
+            ("Hi", false, false)
+        );
+        let last = delivered(br#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}]},"finishReason":"STOP"}]}"#);
+        assert!(last.finish && last.other);
+        let error =
+            delivered(br#"{"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}"#);
+        assert_eq!(error.error.as_deref(), Some("overloaded"));
+    }
+}

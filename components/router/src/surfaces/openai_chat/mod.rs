@@ -62,11 +62,13 @@ impl Surface for OpenAiChat {
         ChunkWriter::new(id, model, created, routing.include_usage)
     }
 
-    /// Chunks stand alone (a fresh writer's chunks continue any stream), so a forwarded stream
-    /// can be continued: what each chunk delivered.
+    /// What each forwarded chunk delivered.
     fn forwarded_event(data: &[u8]) -> Option<Delivered> {
         Some(stream::delivered(data))
     }
+
+    /// Chunks stand alone: a fresh writer's chunks continue any stream.
+    const CONTINUES_FORWARDED: bool = true;
 }
 
 #[derive(Deserialize)]

@@ -43,7 +43,7 @@ pub use route::{ROUTE_PREFIX, Route, provider_response_id, route_key};
 
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{Completed, PathParams, Routing, Surface};
+use crate::surfaces::{Completed, Delivered, PathParams, Routing, Surface};
 
 /// `POST /v1/responses`.
 pub struct Responses;
@@ -59,6 +59,12 @@ impl Surface for Responses {
     const PINS_IDS: bool = true;
     const CARRIES_REASONING: bool = true;
     type Writer = stream::EventWriter;
+
+    /// What a forwarded (native) event delivered: `response.completed`, `.incomplete` and
+    /// `.failed` end the stream, an `error` event fails it.
+    fn forwarded_event(data: &[u8]) -> Option<Delivered> {
+        Some(stream::delivered(data))
+    }
 
     /// Natively only to providers configured so, and never for a conversation the gateway keeps.
     fn forwards_to(provider: &crate::config::Provider, body: &[u8]) -> bool {

@@ -392,3 +392,68 @@ impl StreamWriter for EventWriter {
         self.emit(out, "response.failed", json!({"response": object}));
     }
 }
+
+/// What one forwarded Responses event (its `data`) delivered: text deltas, the end
+/// (`response.completed`, `.incomplete`, `.failed`: the client reads each as the end), a failure
+/// (`error`), or something else.
+pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        delta: Option<serde_json::Value>,
+        message: Option<String>,
+    }
+    let mut delivered = crate::surfaces::Delivered::default();
+    let Ok(event) = serde_json::from_slice::<Event>(data) else {
+        return delivered;
+    };
+    match event.kind.as_deref() {
+        Some("response.completed" | "response.incomplete" | "response.failed") => {
+            delivered.finish = true;
+        }
+        Some("error") => {
+            delivered.error = Some(
+                event
+                    .message
+                    .unwrap_or_else(|| "The upstream provider reported an error.".to_string()),
+            );
+        }
+        Some("response.output_text.delta") => {
+            delivered.text = event
+                .delta
+                .and_then(|d| d.as_str().map(str::to_string))
+                .unwrap_or_default();
+        }
+        Some(kind) if kind.ends_with(".delta") => delivered.other = true,
+        _ => {}
+    }
+    delivered
+}
+
+#[cfg(test)]
+mod delivered_tests {
+    use super::delivered;
+
+    #[test]
+    fn forwarded_events_say_text_end_and_failure() {
+        let text =
+            delivered(br#"{"type":"response.output_text.delta","delta":"Hi","item_id":"m"}"#);
+        assert_eq!(text.text, "Hi");
+        assert!(
+            delivered(br#"{"type":"response.function_call_arguments.delta","delta":"{"}"#).other
+        );
+        for end in [
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+        ] {
+            assert!(
+                delivered(format!(r#"{{"type":"{end}"}}"#).as_bytes()).finish,
+                "{end}"
+            );
+        }
+        let error = delivered(br#"{"type":"error","message":"boom","code":"server_error"}"#);
+        assert_eq!(error.error.as_deref(), Some("boom"));
+    }
+}
