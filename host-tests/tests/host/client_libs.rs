@@ -10,25 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Runs `install` unless `stamp` already holds `inputs` (what was installed last time).
-fn once(stamp: &Path, inputs: &str, install: impl FnOnce()) {
-    if std::fs::read_to_string(stamp).ok().as_deref() != Some(inputs) {
-        install();
-        std::fs::write(stamp, inputs).unwrap();
-    }
-}
+use super::common::{once, run, venv};
 
 #[test]
 fn client_libraries_ai_sdk_langchain_litellm() {
@@ -36,28 +18,7 @@ fn client_libraries_ai_sdk_langchain_litellm() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("client-libs");
     std::fs::create_dir_all(&dir).unwrap();
 
-    let venv = dir.join("venv");
-    let python = venv.join("bin").join("python");
-    let requirements = std::fs::read_to_string(libs.join("requirements.txt")).unwrap();
-    once(&dir.join("requirements.installed"), &requirements, || {
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            "python3 -m venv",
-        );
-        run(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ])
-                .arg(libs.join("requirements.txt")),
-            "pip install -r host-tests/libs/requirements.txt",
-        );
-    });
+    let python = venv(&dir.join("venv"), &libs.join("requirements.txt"));
 
     let package = std::fs::read_to_string(libs.join("package.json")).unwrap();
     let lock = std::fs::read_to_string(libs.join("package-lock.json")).unwrap();

@@ -165,3 +165,53 @@ impl Gateway {
         .await
     }
 }
+
+/// Run `command`, failing the test with its output when it fails.
+pub fn run(command: &mut std::process::Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Run `install` unless `stamp` already holds `inputs` (what was installed last time).
+pub fn once(stamp: &std::path::Path, inputs: &str, install: impl FnOnce()) {
+    if std::fs::read_to_string(stamp).ok().as_deref() != Some(inputs) {
+        install();
+        std::fs::write(stamp, inputs).unwrap();
+    }
+}
+
+/// A virtualenv at `venv` with `requirements` installed (once per version of the file): its
+/// python.
+pub fn venv(venv: &std::path::Path, requirements: &std::path::Path) -> std::path::PathBuf {
+    use std::process::Command;
+    let python = venv.join("bin").join("python");
+    let inputs = std::fs::read_to_string(requirements).unwrap();
+    let what = format!("pip install -r {}", requirements.display());
+    once(&venv.join("requirements.installed"), &inputs, || {
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(venv),
+            "python3 -m venv",
+        );
+        run(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(requirements),
+            &what,
+        );
+    });
+    python
+}

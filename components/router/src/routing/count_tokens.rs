@@ -2,6 +2,7 @@
 //! otherwise the documented local estimate (`surfaces::anthropic_messages::estimate_tokens`).
 //! [`gemini`]: the same for the Gemini API's `:countTokens`.
 
+use apex_adapter_kit::types::{HttpRequest, Target};
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::adapter;
@@ -12,7 +13,7 @@ use crate::http::reply::json_headers;
 use crate::http::reply::send_error;
 use crate::http::transport;
 use crate::routing::dispatch::upstream::{self, rotation, target};
-use crate::routing::targets;
+use crate::routing::targets::{self, Attempt};
 use crate::surfaces::Surface;
 
 /// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
@@ -39,46 +40,23 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         Ok(attempts) => attempts,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
-    for attempt in &attempts {
-        let Ok(mut target) = target(attempt, &config.timeouts) else {
-            continue;
-        };
-        AnthropicMessages::forward_target(&mut target, attempt.provider, client.headers);
-        let body = match crate::surfaces::json::with_model(&body, attempt.model) {
-            Ok(body) => body,
-            Err(e) => {
-                let error = ApiError::bad_request(format!("Invalid request body: {e}"));
-                return send_error(out, &error, errors, client.cors);
-            }
-        };
-        let request = match adapter::forward_request(
-            &target,
+    let asked = ask(config, client, &attempts, out, |attempt, target| {
+        AnthropicMessages::forward_target(target, attempt.provider, client.headers);
+        let body = crate::surfaces::json::with_model(&body, attempt.model)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+        Ok(adapter::forward_request(
+            target,
             AnthropicMessages::PROTOCOL,
             "messages/count_tokens",
             &body,
-        ) {
-            Ok(request) if upstream::on_origin(&request, &target) => request,
-            // This provider has no counting endpoint: estimate.
-            _ => break,
-        };
-        let Ok(upstream::Buffered {
-            status,
-            body: reply,
-        }) = upstream::call(&request, &config.timeouts)
-        else {
-            continue;
-        };
-        // Another key or provider may answer; a provider without the endpoint (404) gets the
-        // estimate below.
-        if status == 404 {
-            break;
-        }
-        if status == 429 || status >= 500 || status == 401 || status == 403 {
-            continue;
-        }
-        let reply = upstream::redactor(config, Some(&target.api_key)).bytes(&reply);
-        return transport::respond(out, status, json_headers(client.cors), &reply);
-    }
+        )
+        .ok())
+    });
+    let out = match asked {
+        Asked::Answered => return,
+        Asked::Refused(out, error) => return send_error(out, &error, errors, client.cors),
+        Asked::Estimate(out) => out,
+    };
     let request = match anthropic_messages::count_request(&body) {
         Ok(request) => request,
         Err(error) => return send_error(out, &error, errors, client.cors),
@@ -107,26 +85,65 @@ pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: R
         Ok(attempts) => attempts,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
-    for attempt in &attempts {
-        let Ok(target) = target(attempt, &config.timeouts) else {
-            continue;
-        };
+    let asked = ask(config, client, &attempts, out, |attempt, target| {
         let path = gemini::forward_path(attempt.model, "countTokens", "");
         let forwarded = gemini::count_body_for(body, attempt.model);
-        let request = match adapter::forward_request(
-            &target,
+        Ok(adapter::forward_request(
+            target,
             apex_adapter_kit::types::Protocol::GeminiGenerateContent,
             &path,
             &forwarded,
-        ) {
-            Ok(request) if upstream::on_origin(&request, &target) => request,
-            // Not a Gemini provider: estimate.
-            _ => break,
+        )
+        .ok())
+    });
+    let out = match asked {
+        Asked::Answered => return,
+        Asked::Refused(out, error) => return send_error(out, &error, errors, client.cors),
+        Asked::Estimate(out) => out,
+    };
+    match gemini::count_request(body) {
+        Ok(request) => {
+            let count = crate::surfaces::anthropic_messages::estimate_tokens(&request);
+            let reply = format!(r#"{{"totalTokens":{count}}}"#);
+            transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
+        }
+        Err(error) => send_error(out, &error, errors, client.cors),
+    }
+}
+
+/// What asking the providers for their count gave.
+enum Asked {
+    /// A provider answered; the client has it.
+    Answered,
+    /// The request is wrong (the client's error to send).
+    Refused(ResponseOutparam, ApiError),
+    /// No provider counts (no endpoint, or none answered): the estimate is due.
+    Estimate(ResponseOutparam),
+}
+
+/// Ask each attempt's provider for its count, in turn: `request` builds the call (`None`: the
+/// provider has no counting endpoint, so the estimate is due). Another key or provider is tried
+/// after a 429, 5xx, 401/403 or a failed connection; a 404 (no endpoint) ends the asking.
+fn ask(
+    config: &Config,
+    client: &Client,
+    attempts: &[Attempt],
+    out: ResponseOutparam,
+    request: impl Fn(&Attempt, &mut Target) -> Result<Option<HttpRequest>, ApiError>,
+) -> Asked {
+    for attempt in attempts {
+        let Ok(mut target) = target(attempt, &config.timeouts) else {
+            continue;
+        };
+        let call = match request(attempt, &mut target) {
+            Ok(Some(call)) if upstream::on_origin(&call, &target) => call,
+            Ok(_) => break,
+            Err(error) => return Asked::Refused(out, error),
         };
         let Ok(upstream::Buffered {
             status,
             body: reply,
-        }) = upstream::call(&request, &config.timeouts)
+        }) = upstream::call(&call, &config.timeouts)
         else {
             continue;
         };
@@ -137,14 +154,8 @@ pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: R
             continue;
         }
         let reply = upstream::redactor(config, Some(&target.api_key)).bytes(&reply);
-        return transport::respond(out, status, json_headers(client.cors), &reply);
+        transport::respond(out, status, json_headers(client.cors), &reply);
+        return Asked::Answered;
     }
-    match gemini::count_request(body) {
-        Ok(request) => {
-            let count = crate::surfaces::anthropic_messages::estimate_tokens(&request);
-            let reply = format!(r#"{{"totalTokens":{count}}}"#);
-            transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
-        }
-        Err(error) => send_error(out, &error, errors, client.cors),
-    }
+    Asked::Estimate(out)
 }
