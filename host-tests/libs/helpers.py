@@ -277,3 +277,64 @@ def assert_weather_schema(schema):
     assert properties["city"]["type"].lower() == "string"
     assert properties["temperature_c"]["type"].lower() in ("number", "integer")
     assert set(schema.get("required", [])) == {"city", "temperature_c"}
+
+
+# What the provider must have received for each cell, whatever the library (the library-side
+# checks stay with each test).
+
+def provider_got_text(marker, kind):
+    """One whole (not streamed) request: the user's text, the system prompt, max tokens and
+    temperature in the provider's own fields."""
+    (request,) = received(marker, kind, count=1)
+    assert not is_stream(kind, request)
+    assert any(marker in text for text in user_texts(kind, request["body"]))
+    assert system_texts(kind, request["body"]) == [SYSTEM]
+    assert sampling_sent(kind, request["body"]) == (MAX_TOKENS, TEMPERATURE)
+
+
+def provider_got_stream(marker, kind):
+    """One streamed request, with the system prompt."""
+    (request,) = received(marker, kind, count=1)
+    assert is_stream(kind, request)
+    assert system_texts(kind, request["body"]) == [SYSTEM]
+
+
+def provider_got_tool_round_trip(marker, kind, streamed=False):
+    """Two requests: the tool offered, then its call and result paired in the provider's shape.
+    Returns the result text the provider got back."""
+    first, second = received(marker, kind, count=2)
+    if streamed:
+        assert is_stream(kind, first) and is_stream(kind, second)
+    else:
+        description, parameters = tools_offered(kind, first["body"])["get_weather"]
+        assert description == WEATHER_TOOL_DESCRIPTION
+        assert list(parameters["properties"]) == ["city"]
+    name, arguments, result = tool_exchange(kind, second["body"])
+    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
+    assert TOOL_OUTPUT in result
+    return result
+
+
+def provider_got_parallel_tools(marker, kind):
+    """Two calls in one turn and both results, paired, in the provider's shape. Returns the
+    results the provider got back, in order."""
+    _first, second = received(marker, kind, count=2)
+    exchanges = tool_exchanges(kind, second["body"])
+    assert [(name, arguments) for name, arguments, _ in exchanges] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
+    results = [result for _, _, result in exchanges]
+    assert f"Paris: {TOOL_OUTPUT}" in results[0] and f"Berlin: {TOOL_OUTPUT}" in results[1], results
+    return results
+
+
+def provider_got_structured(marker, kind):
+    """One request carrying the weather schema in the provider's own structured-output form."""
+    (request,) = received(marker, kind, count=1)
+    _how, schema = structured_request(kind, request["body"])
+    assert_weather_schema(schema)
+
+
+def provider_rejected_once(marker, error):
+    """The provider's 400 reached the library as a 400 with its message, and was not retried."""
+    assert [r["status"] for r in provider_requests(marker)] == [400]
+    assert status_of(error) == 400, repr(error)
+    assert "scripted rejection" in str(error), str(error)

@@ -13,9 +13,10 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from helpers import (
-    APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, assert_weather_schema, sampling_sent, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
-    PARALLEL, WEATHER_ARGS_2, provider_requests, tool_exchanges, tools_offered, user_texts,
+    APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS,
+    WEATHER_TOOL_DESCRIPTION, MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, nonce, PARALLEL,
+    WEATHER_ARGS_2, provider_got_text, provider_got_stream, provider_got_tool_round_trip,
+    provider_got_parallel_tools, provider_got_structured, provider_rejected_once,
 )
 
 LIBRARY = "langchain"
@@ -63,11 +64,7 @@ def test_text(surface, kind, cell):
     message = chat_model(surface, kind).invoke([SystemMessage(SYSTEM), HumanMessage(f"Say hello {marker}")])
     assert message.text == TEXT
     assert (message.usage_metadata["input_tokens"], message.usage_metadata["output_tokens"]) == (11, 7)
-    (request,) = received(marker, kind, count=1)
-    assert not is_stream(kind, request)
-    assert any(marker in text for text in user_texts(kind, request["body"]))
-    assert system_texts(kind, request["body"]) == [SYSTEM]
-    assert sampling_sent(kind, request["body"]) == (MAX_TOKENS, TEMPERATURE)
+    provider_got_text(marker, kind)
 
 
 @surfaces
@@ -80,9 +77,7 @@ def test_stream(surface, kind, cell):
     assert len([p for p in pieces if p]) > 1, f"one chunk, not a stream: {pieces}"
     usage = sum(chunks[1:], chunks[0]).usage_metadata
     assert (usage["input_tokens"], usage["output_tokens"]) == (11, 7)
-    (request,) = received(marker, kind, count=1)
-    assert is_stream(kind, request)
-    assert system_texts(kind, request["body"]) == [SYSTEM]
+    provider_got_stream(marker, kind)
 
 
 @surfaces
@@ -95,13 +90,7 @@ def test_tool(surface, kind, cell):
     assert [(c["name"], c["args"]) for c in call.tool_calls] == [("get_weather", WEATHER_ARGS)]
     messages += [call, ToolMessage(TOOL_OUTPUT, tool_call_id=call.tool_calls[0]["id"])]
     final = model.invoke(messages)
-    first, second = received(marker, kind, count=2)
-    description, parameters = tools_offered(kind, first["body"])["get_weather"]
-    assert description == WEATHER_TOOL_DESCRIPTION
-    assert list(parameters["properties"]) == ["city"]
-    name, arguments, result = tool_exchange(kind, second["body"])
-    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
-    assert TOOL_OUTPUT in result
+    result = provider_got_tool_round_trip(marker, kind)
     assert final.text == f"Weather report: {result}"
     assert not final.tool_calls
 
@@ -112,9 +101,7 @@ def test_structured(surface, kind, cell):
     marker = nonce(cell)
     answer = chat_model(surface, kind).with_structured_output(Weather).invoke([HumanMessage(f"Weather in Paris as JSON {marker}")])
     assert answer == Weather(**STRUCTURED)
-    (request,) = received(marker, kind, count=1)
-    _how, schema = structured_request(kind, request["body"])
-    assert_weather_schema(schema)
+    provider_got_structured(marker, kind)
 
 
 @surfaces
@@ -129,11 +116,7 @@ def test_stream_tool(surface, kind, cell):
     assert [(c["name"], c["args"]) for c in call.tool_calls] == [("get_weather", WEATHER_ARGS)]
     messages += [call, ToolMessage(TOOL_OUTPUT, tool_call_id=call.tool_calls[0]["id"])]
     pieces = [chunk.text for chunk in model.stream(messages)]
-    first, second = received(marker, kind, count=2)
-    assert is_stream(kind, first) and is_stream(kind, second)
-    name, arguments, result = tool_exchange(kind, second["body"])
-    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
-    assert TOOL_OUTPUT in result
+    result = provider_got_tool_round_trip(marker, kind, streamed=True)
     assert "".join(pieces) == f"Weather report: {result}"
 
 
@@ -144,10 +127,7 @@ def test_error(surface, kind, cell):
     marker = nonce(cell)
     with pytest.raises(Exception) as raised:
         chat_model(surface, kind).invoke([HumanMessage(f"Say hello {SCRIPTED_ERROR} {marker}")])
-    requests = provider_requests(marker)
-    assert [r["status"] for r in requests] == [400]
-    assert status_of(raised.value) == 400, repr(raised.value)
-    assert "scripted rejection" in str(raised.value), str(raised.value)
+    provider_rejected_once(marker, raised.value)
 
 
 @surfaces
@@ -161,9 +141,5 @@ def test_parallel_tools(surface, kind, cell):
     assert [(c["name"], c["args"]) for c in call.tool_calls] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
     messages += [call] + [ToolMessage(f"{c['args']['city']}: {TOOL_OUTPUT}", tool_call_id=c["id"]) for c in call.tool_calls]
     final = model.invoke(messages)
-    first, second = received(marker, kind, count=2)
-    exchanges = tool_exchanges(kind, second["body"])
-    assert [(name, arguments) for name, arguments, _ in exchanges] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
-    results = [result for _, _, result in exchanges]
-    assert f"Paris: {TOOL_OUTPUT}" in results[0] and f"Berlin: {TOOL_OUTPUT}" in results[1], results
+    results = provider_got_parallel_tools(marker, kind)
     assert final.text == f"Weather report: {' | '.join(results)}"

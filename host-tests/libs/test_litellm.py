@@ -10,9 +10,10 @@ import litellm
 import pytest
 
 from helpers import (
-    APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS, WEATHER_TOOL_DESCRIPTION,
-    MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, assert_weather_schema, sampling_sent, status_of, is_stream, nonce, received, structured_request, system_texts, tool_exchange,
-    PARALLEL, WEATHER_ARGS_2, provider_requests, tool_exchanges, tools_offered, user_texts,
+    APEX_KEY, APEX_URL, KINDS, STRUCTURED, TEXT, TOOL_OUTPUT, WEATHER_ARGS,
+    WEATHER_TOOL_DESCRIPTION, MAX_TOKENS, SCRIPTED_ERROR, SYSTEM, TEMPERATURE, nonce, PARALLEL,
+    WEATHER_ARGS_2, provider_got_text, provider_got_stream, provider_got_tool_round_trip,
+    provider_got_parallel_tools, provider_got_structured, provider_rejected_once,
 )
 
 LIBRARY = "litellm"
@@ -62,11 +63,7 @@ def test_text(surface, kind, cell):
     assert response.choices[0].message.content == TEXT
     assert response.choices[0].finish_reason == "stop"
     assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (11, 7)
-    (request,) = received(marker, kind, count=1)
-    assert not is_stream(kind, request)
-    assert any(marker in text for text in user_texts(kind, request["body"]))
-    assert system_texts(kind, request["body"]) == [SYSTEM]
-    assert sampling_sent(kind, request["body"]) == (MAX_TOKENS, TEMPERATURE)
+    provider_got_text(marker, kind)
 
 
 @surfaces
@@ -83,9 +80,7 @@ def test_stream(surface, kind, cell):
     assert len([p for p in pieces if p]) > 1, f"one chunk, not a stream: {pieces}"
     usage = [chunk.usage for chunk in chunks if getattr(chunk, "usage", None)]
     assert usage and (usage[-1].prompt_tokens, usage[-1].completion_tokens) == (11, 7), usage
-    (request,) = received(marker, kind, count=1)
-    assert is_stream(kind, request)
-    assert system_texts(kind, request["body"]) == [SYSTEM]
+    provider_got_stream(marker, kind)
 
 
 @surfaces
@@ -104,13 +99,7 @@ def test_tool(surface, kind, cell):
         {"role": "tool", "tool_call_id": calls[0].id, "content": TOOL_OUTPUT},
     ]
     final = complete(surface, kind, messages=messages, tools=TOOLS)
-    first, second = received(marker, kind, count=2)
-    description, parameters = tools_offered(kind, first["body"])["get_weather"]
-    assert description == WEATHER_TOOL_DESCRIPTION
-    assert list(parameters["properties"]) == ["city"]
-    name, arguments, result = tool_exchange(kind, second["body"])
-    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
-    assert TOOL_OUTPUT in result
+    result = provider_got_tool_round_trip(marker, kind)
     assert final.choices[0].message.content == f"Weather report: {result}"
 
 
@@ -124,9 +113,7 @@ def test_structured(surface, kind, cell):
         response_format={"type": "json_schema", "json_schema": {"name": "weather", "strict": True, "schema": WEATHER_SCHEMA}},
     )
     assert json.loads(response.choices[0].message.content) == STRUCTURED
-    (request,) = received(marker, kind, count=1)
-    _how, schema = structured_request(kind, request["body"])
-    assert_weather_schema(schema)
+    provider_got_structured(marker, kind)
 
 
 @surfaces
@@ -146,11 +133,7 @@ def test_stream_tool(surface, kind, cell):
         {"role": "tool", "tool_call_id": calls[0].id, "content": TOOL_OUTPUT},
     ]
     pieces = [chunk.choices[0].delta.content or "" for chunk in complete(surface, kind, messages=messages, tools=TOOLS, stream=True) if chunk.choices]
-    first, second = received(marker, kind, count=2)
-    assert is_stream(kind, first) and is_stream(kind, second)
-    name, arguments, result = tool_exchange(kind, second["body"])
-    assert (name, arguments) == ("get_weather", WEATHER_ARGS)
-    assert TOOL_OUTPUT in result
+    result = provider_got_tool_round_trip(marker, kind, streamed=True)
     assert "".join(pieces) == f"Weather report: {result}"
 
 
@@ -161,10 +144,7 @@ def test_error(surface, kind, cell):
     marker = nonce(cell)
     with pytest.raises(Exception) as raised:
         complete(surface, kind, messages=[{"role": "user", "content": f"Say hello {SCRIPTED_ERROR} {marker}"}])
-    requests = provider_requests(marker)
-    assert [r["status"] for r in requests] == [400]
-    assert status_of(raised.value) == 400, repr(raised.value)
-    assert "scripted rejection" in str(raised.value), str(raised.value)
+    provider_rejected_once(marker, raised.value)
 
 
 @surfaces
@@ -183,9 +163,5 @@ def test_parallel_tools(surface, kind, cell):
         {"role": "tool", "tool_call_id": c.id, "content": f"{json.loads(c.function.arguments)['city']}: {TOOL_OUTPUT}"} for c in calls
     ]
     final = complete(surface, kind, messages=messages, tools=TOOLS)
-    first, second = received(marker, kind, count=2)
-    exchanges = tool_exchanges(kind, second["body"])
-    assert [(name, arguments) for name, arguments, _ in exchanges] == [("get_weather", WEATHER_ARGS), ("get_weather", WEATHER_ARGS_2)]
-    results = [result for _, _, result in exchanges]
-    assert f"Paris: {TOOL_OUTPUT}" in results[0] and f"Berlin: {TOOL_OUTPUT}" in results[1], results
+    results = provider_got_parallel_tools(marker, kind)
     assert final.choices[0].message.content == f"Weather report: {' | '.join(results)}"
