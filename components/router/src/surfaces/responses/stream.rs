@@ -432,7 +432,7 @@ pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
 }
 
 #[cfg(test)]
-mod delivered_tests {
+mod tests {
     use super::delivered;
 
     #[test]
