@@ -1,6 +1,7 @@
 //! `apex`: run the gateway locally.
 //!
 //! ```text
+//! apex check [--config apex.toml]        check a config and print its routes, no server
 //! apex [--listen 127.0.0.1:8787] [--config apex.toml] [--data-dir .apex] [--kv redis://HOST:PORT/DB]
 //!      [--header-timeout 10] [--body-timeout 30] [--write-timeout 30] [--max-connections 1024]
 //!      [--cpu-budget 10]
@@ -30,9 +31,15 @@ struct Args {
     kv: Option<String>,
     limits: Limits,
     cpu_budget: Duration,
+    /// `--log text|json|off`: the request log's format (the `apex_log` variable).
+    log: Option<String>,
+    /// `apex check`: check the config and print its routes instead of serving.
+    check: bool,
 }
 
-const USAGE: &str = "usage: apex [--listen ADDR] [--config FILE] [--data-dir DIR] [--kv redis://HOST:PORT/DB] \
+mod check;
+
+const USAGE: &str = "usage: apex [check] [--listen ADDR] [--log text|json|off] [--config FILE] [--data-dir DIR] [--kv redis://HOST:PORT/DB] \
 [--header-timeout SECS] [--body-timeout SECS] [--write-timeout SECS] [--max-connections N] \
 [--cpu-budget SECS]";
 
@@ -46,8 +53,14 @@ fn args() -> Result<Args> {
         kv: std::env::var("APEX_KV").ok().filter(|v| !v.is_empty()),
         limits: Limits::default(),
         cpu_budget: apex_host::app::DEFAULT_CPU_BUDGET,
+        log: None,
+        check: false,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args().skip(1).peekable();
+    if it.peek().is_some_and(|first| first == "check") {
+        it.next();
+        args.check = true;
+    }
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
             it.next()
@@ -58,6 +71,13 @@ fn args() -> Result<Args> {
             "--config" => args.config = Some(PathBuf::from(value("--config")?)),
             "--data-dir" => args.data_dir = PathBuf::from(value("--data-dir")?),
             "--kv" => args.kv = Some(value("--kv")?),
+            "--log" => {
+                let format = value("--log")?;
+                if !["text", "json", "off"].contains(&format.as_str()) {
+                    bail!("--log takes text, json or off\n{USAGE}");
+                }
+                args.log = Some(format);
+            }
             "--header-timeout" => args.limits.header_timeout = seconds(&value(&arg)?, &arg)?,
             "--body-timeout" => args.limits.body_idle_timeout = seconds(&value(&arg)?, &arg)?,
             "--write-timeout" => args.limits.write_timeout = seconds(&value(&arg)?, &arg)?,
@@ -92,6 +112,13 @@ fn seconds(text: &str, flag: &str) -> Result<Duration> {
 
 fn main() -> Result<()> {
     let args = args()?;
+    if args.check {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let usable = runtime.block_on(check::run(args.config.as_deref()))?;
+        std::process::exit(if usable { 0 } else { 1 });
+    }
     // One worker per CPU this process may run on (`taskset` narrows it).
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -124,9 +151,15 @@ async fn run(args: Args) -> Result<()> {
             (Arc::new(redis), place)
         }
     };
+    let mut variables = variables_from_env(args.config.as_deref())?;
+    // Only `apex check`'s own in-process component answers to a check token.
+    variables.remove("apex_check_token");
+    if let Some(format) = &args.log {
+        variables.insert("apex_log".to_string(), format.clone());
+    }
     let mut app = App::new(AppConfig {
         kv: Arc::clone(&kv),
-        variables: variables_from_env(args.config.as_deref())?,
+        variables,
         outbound: Arc::new(PooledClient::new()),
         cache_dir: Some(args.data_dir.join("cache")),
     })?;

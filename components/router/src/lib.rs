@@ -20,6 +20,7 @@ pub mod http;
 pub mod routing;
 pub mod state;
 pub mod surfaces;
+pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod adapters;

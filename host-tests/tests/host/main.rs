@@ -9,6 +9,7 @@ mod chat;
 mod client_libs;
 mod local_host;
 mod openai_sdk;
+mod operators;
 mod outbound;
 mod redis_kv;
 mod responses;

@@ -418,3 +418,56 @@ fn two_apex_processes_share_responses_and_cooldowns_across_restarts() {
     assert_eq!(stored, expected.iter().collect::<Vec<_>>(), "{keys:?}");
     drop(redis);
 }
+
+#[test]
+fn two_apex_processes_share_a_key_s_request_limit() {
+    let Some(redis) = Redis::start("limits") else {
+        return;
+    };
+    let url = redis.url(1);
+    let dir = temp_dir("limits-config");
+    let config = dir.join("apex.toml");
+    // `default` is the name of the APEX_API_KEY key; the window is long enough to hold the test.
+    std::fs::write(
+        &config,
+        "[gateway]\nauto_providers = false\n\n\
+         [limits.default]\nrequests_per_minute = 3\nwindow_secs = 3600\n",
+    )
+    .unwrap();
+    let a = start_apex("limits-a", &url, &config);
+    let b = start_apex("limits-b", &url, &config);
+    let ask = |apex: &Apex| {
+        http(
+            &apex.address,
+            "POST",
+            "/v1/chat/completions",
+            Some(json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}]})),
+        )
+    };
+    assert_eq!(ask(&a).0, 200);
+    assert_eq!(ask(&b).0, 200);
+    assert_eq!(ask(&a).0, 200);
+    // The fourth request in the window, through either process, is refused.
+    for apex in [&b, &a] {
+        let (status, body) = ask(apex);
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("requests_per_minute"),
+            "{body}"
+        );
+    }
+    let (status, usage) = http(&b.address, "GET", "/usage", None);
+    assert_eq!(status, 200, "{usage}");
+    assert_eq!(usage["keys"]["default"]["today"]["requests"], 3, "{usage}");
+    let limit = &usage["keys"]["default"]["limits"][0];
+    assert_eq!(
+        (limit["max"].as_u64(), limit["used"].as_u64()),
+        (Some(3), Some(3)),
+        "{usage}"
+    );
+    drop(redis);
+}

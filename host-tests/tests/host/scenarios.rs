@@ -379,6 +379,21 @@ async fn run_step(
     let before = gw.upstream.requests().len();
 
     let request = read_toml(&step.join("request.toml"), binds);
+    // `wait_ms`: time passes before this step (windows of limits, cooldowns end).
+    if let Some(wait) = request.get("wait_ms").and_then(|w| w.as_integer()) {
+        tokio::time::sleep(std::time::Duration::from_millis(wait.unsigned_abs())).await;
+    }
+    // `align_ms`: wait for the start of the next multiple of N ms of Unix time, so the steps
+    // that follow fall in one fixed window of that length.
+    if let Some(align) = request.get("align_ms").and_then(|w| w.as_integer()) {
+        let align = u128::from(align.unsigned_abs().max(1));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let left = (align - now % align) as u64;
+        tokio::time::sleep(std::time::Duration::from_millis(left + 5)).await;
+    }
     let method = request
         .get("method")
         .and_then(|m| m.as_str())

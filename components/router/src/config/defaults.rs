@@ -32,3 +32,7 @@ pub const ECHO_MODEL: &str = "echo";
 /// How long stored `/v1/responses` live unless `gateway.responses_ttl_secs` says otherwise
 /// (30 days).
 pub const DEFAULT_RESPONSES_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// The variable that sets the request log's format (`text`, `json`, `off`) over `gateway.log`
+/// (`APEX_LOG` in the local host's environment; `apex --log json`).
+pub const LOG_VARIABLE: &str = "apex_log";

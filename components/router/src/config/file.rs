@@ -20,6 +20,10 @@ pub(super) struct ConfigFile {
     pub(super) models: BTreeMap<String, ModelSection>,
     #[serde(default)]
     pub(super) model_patterns: Vec<PatternSection>,
+    #[serde(default)]
+    pub(super) limits: BTreeMap<String, super::limits::LimitSection>,
+    #[serde(default)]
+    pub(super) prices: BTreeMap<String, crate::state::usage::Price>,
 }
 
 /// `[[model_patterns]]`: model names matching `pattern` (`*` matches any run of characters) are
@@ -68,6 +72,8 @@ pub(super) struct GatewaySection {
     pub(super) retries: Option<u32>,
     pub(super) retry_backoff_ms: Option<u64>,
     pub(super) max_retry_wait_secs: Option<u64>,
+    /// The request log: `text` (default), `json` or `off`.
+    pub(super) log: Option<crate::http::request_log::LogFormat>,
 }
 
 impl Default for GatewaySection {
@@ -96,6 +102,7 @@ impl Default for GatewaySection {
             retries: None,
             retry_backoff_ms: None,
             max_retry_wait_secs: None,
+            log: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use super::defaults::{
     DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS, DEFAULT_CACHE_TTL_SECS,
     DEFAULT_COOLDOWN_SECS, DEFAULT_KEEPALIVE_SECS, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RETRY_WAIT_SECS, DEFAULT_RESPONSES_TTL_SECS, DEFAULT_RETRIES,
-    DEFAULT_RETRY_BACKOFF_MS, ECHO_MODEL, SINGLE_KEY_NAME, SINGLE_KEY_VARIABLE,
+    DEFAULT_RETRY_BACKOFF_MS, ECHO_MODEL, LOG_VARIABLE, SINGLE_KEY_NAME, SINGLE_KEY_VARIABLE,
 };
 use super::error::ConfigError;
 use super::file::{
@@ -22,6 +22,7 @@ use super::types::{
     Timeouts,
 };
 use crate::http::auth::GatewayKey;
+use crate::http::request_log::LogFormat;
 use crate::routing::failure::FailureClass;
 
 /// Build the config from its TOML text (`None`: defaults only) and a variable lookup, natively:
@@ -72,6 +73,18 @@ pub fn load_with(
     }
     let model_patterns = model_patterns(file.model_patterns, &models, &providers)?;
     let timeouts = timeouts(&gateway)?;
+    let key_names: Vec<&str> = match gateway_keys.is_empty() {
+        true => vec![crate::http::auth::ANONYMOUS],
+        false => gateway_keys.iter().map(|k| k.name.as_str()).collect(),
+    };
+    let limits = super::limits::key_limits(file.limits, &key_names)?;
+    let prices = super::limits::prices(file.prices)?;
+    // The variable wins when it names a format (the local host sets it from `--log`).
+    let log = vars
+        .get(LOG_VARIABLE)
+        .and_then(|text| LogFormat::parse(&text))
+        .or(gateway.log)
+        .unwrap_or_default();
 
     let mut failover_on = gateway
         .failover_on
@@ -111,6 +124,9 @@ pub fn load_with(
                 .unwrap_or(DEFAULT_MAX_RETRY_WAIT_SECS)
                 .saturating_mul(1000),
         },
+        log,
+        limits,
+        prices,
     })
 }
 
@@ -213,6 +229,10 @@ fn provider(
             })?;
         }
     }
+    let key_variables = variables
+        .iter()
+        .map(|v| (v.clone(), set.iter().any(|(name, _)| *name == v)))
+        .collect();
     let keys: Vec<String> = set.into_iter().map(|(_, key)| key).collect();
     let base_url = match section.base_url {
         Some(url) => url,
@@ -250,6 +270,7 @@ fn provider(
         kind,
         base_url,
         keys,
+        key_variables,
         api_version: section.api_version,
         headers: section.headers.into_iter().collect(),
         anthropic_betas: section.anthropic_betas,
@@ -298,6 +319,7 @@ fn catalog_provider(entry: &CatalogEntry, key: String, kinds: &dyn Kinds) -> Pro
         profile: entry.name.to_string(),
         base_url: entry.base_url.to_string(),
         keys: vec![key],
+        key_variables: vec![(entry.key_variable.to_string(), true)],
         api_version: None,
         headers: Vec::new(),
         anthropic_betas: None,

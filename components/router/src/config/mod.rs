@@ -54,7 +54,9 @@ mod defaults;
 mod error;
 mod file;
 mod kinds;
+mod limits;
 mod load;
+pub mod report;
 mod types;
 
 #[cfg(test)]
@@ -66,6 +68,7 @@ pub use catalog::{CATALOG, CatalogEntry, DEFAULT_KIND};
 pub use defaults::*;
 pub use error::ConfigError;
 pub use kinds::{Kinds, PlainKinds};
+pub use limits::{KeyLimits, Limits, Period};
 pub use load::{load, load_with};
 
 pub use types::{

@@ -104,6 +104,8 @@ pub struct Provider {
     pub base_url: String,
     /// Resolved key values. Never logged, rendered or stored.
     pub keys: Vec<String>,
+    /// The variables named for keys, and whether each is set (`GET /config`, `apex check`).
+    pub key_variables: Vec<(String, bool)>,
     pub api_version: Option<String>,
     pub headers: Vec<(String, String)>,
     /// Allow-list of client `anthropic-beta` flags; `None` lets every flag through.
@@ -240,6 +242,12 @@ pub struct Config {
     pub echo_model: bool,
     pub hosted_tools: HostedTools,
     pub retries: Retries,
+    /// How request log lines are written.
+    pub log: crate::http::request_log::LogFormat,
+    /// Limits by gateway key name (`*`: every key).
+    pub limits: BTreeMap<String, super::limits::KeyLimits>,
+    /// Prices by `provider/model`.
+    pub prices: BTreeMap<String, crate::state::usage::Price>,
 }
 
 /// Tries of the same target before the next candidate (`[gateway]`; aliases may set `retries`).

@@ -4,6 +4,9 @@
 
 use sha2::{Digest, Sha256};
 
+/// The caller's name on a gateway without keys.
+pub const ANONYMOUS: &str = "anonymous";
+
 /// One accepted gateway key.
 #[derive(Debug, Clone)]
 pub struct GatewayKey {

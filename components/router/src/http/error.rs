@@ -16,6 +16,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Put this error, the one the client gets, in the request's log line.
+    pub fn log(&self) {
+        let kind = self.code.unwrap_or(self.kind).to_string();
+        let message = self.message.clone();
+        crate::http::request_log::note(|entry| entry.error = Some((kind, message)));
+    }
+
     pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,

@@ -19,6 +19,7 @@ pub mod concurrency;
 pub mod cors;
 pub mod error;
 pub mod redact;
+pub mod request_log;
 pub mod sse;
 pub mod url;
 

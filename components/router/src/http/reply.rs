@@ -41,6 +41,7 @@ pub fn send_error(
     format: ErrorFormat,
     extra: &[(String, String)],
 ) {
+    error.log();
     let mut headers = json_headers(extra);
     if let Some(secs) = error.retry_after_secs {
         headers.push(("retry-after".to_string(), secs.to_string()));

@@ -8,7 +8,7 @@ use crate::http::reply::{self, json_headers, send_error, with_type};
 use crate::http::{Client, access, transport};
 use crate::platform::now_secs;
 use crate::routing::{count_tokens, dispatch};
-use crate::state::{responses, shared};
+use crate::state::{quota_store, responses, shared};
 use crate::surfaces;
 
 /// The route table (auth done, body read).
@@ -34,9 +34,16 @@ pub fn route(
     let json = |out, body: &[u8]| reply::json(out, body, cors);
     match (method, path) {
         (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
-        (Method::Get, "/stats" | "/metrics") if !is_admin(config, client.caller) => {
+        (Method::Get, "/stats" | "/metrics" | "/usage" | "/config")
+            if !is_admin(config, client.caller) =>
+        {
             send_error(out, &access::not_admin(), errors, cors)
         }
+        (Method::Get, "/usage") => json(out, &quota_store::report(config, now_secs())),
+        (Method::Get, "/config") => json(
+            out,
+            crate::config::report::render(config).to_string().as_bytes(),
+        ),
         (Method::Get, "/stats") => json(
             out,
             &shared::snapshot(config).render_json(crate::platform::now_ms()),
@@ -113,7 +120,9 @@ pub fn route(
             | "/api/tags"
             | "/api/ps"
             | "/api/version"
-            | "/api/show",
+            | "/api/show"
+            | "/usage"
+            | "/config",
         ) => send_error(out, &ApiError::method_not_allowed(), errors, cors),
         _ => send_error(
             out,

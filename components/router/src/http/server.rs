@@ -9,8 +9,8 @@ use crate::config::{self, Config};
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::http::reply::{json_headers, send_error, text_headers};
 use crate::http::transport::{self, header_list};
-use crate::http::{Client, access, auth, concurrency, cors};
-use crate::platform::{now_secs, variable};
+use crate::http::{Client, access, auth, concurrency, cors, request_log};
+use crate::platform::{monotonic_ms, now_ms, now_secs, variable};
 
 struct Router;
 
@@ -48,6 +48,18 @@ fn error_format(route: &str, google: bool) -> ErrorFormat {
     }
 }
 
+/// The variable `apex check` sets, in the one process that asks, to a fresh random token.
+const CHECK_TOKEN_VARIABLE: &str = "apex_check_token";
+
+/// Whether `presented` is the check token (at least 32 characters; unset on every server).
+fn is_check(presented: Option<&str>) -> bool {
+    let Some(token) = variable(CHECK_TOKEN_VARIABLE).filter(|t| t.len() >= 32) else {
+        return false;
+    };
+    let key = auth::GatewayKey::new("check", &token);
+    auth::authenticate(std::slice::from_ref(&key), presented).is_some()
+}
+
 /// `/ollama/{KEY}/rest` (for clients that cannot set headers): the key and `/rest`.
 fn key_in_path(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix("/ollama/")?;
@@ -55,8 +67,25 @@ fn key_in_path(path: &str) -> Option<(&str, &str)> {
     (!key.is_empty()).then_some((key, route))
 }
 
+/// The request's method as text (for the log).
+fn method_name(method: &Method) -> String {
+    match method {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(other) => other.clone(),
+    }
+}
+
+/// One request, logged (`request_log`) once it is answered. Liveness probes (`/health`) and CORS
+/// preflights are not logged.
 fn handle(request: IncomingRequest, out: ResponseOutparam) {
-    let headers = header_list(&request.headers());
     let method = request.method();
     let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_string());
     let (path, query) = path_and_query
@@ -66,6 +95,41 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Some((key, rest)) => (Some(key.to_string()), format!("/{rest}")),
         None => (None, path.to_string()),
     };
+    let logged = path != "/health" && !matches!(method, Method::Options);
+    if logged {
+        let gemini = crate::surfaces::gemini::call(&path, true).is_some();
+        request_log::begin(request_log::Entry {
+            time_ms: now_ms(),
+            began_ms: monotonic_ms(),
+            method: method_name(&method),
+            path: match path_key {
+                // The key in the path is never logged.
+                Some(_) => format!("/ollama/<key>{path}"),
+                None => path.clone(),
+            },
+            surface: request_log::surface_of(&path, gemini),
+            ..Default::default()
+        });
+    }
+    serve(request, method, path_key, &path, query, out);
+    if logged {
+        let format = config().as_ref().map_or(Default::default(), |c| c.log);
+        if let Some(line) = request_log::finish(monotonic_ms(), format) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+fn serve(
+    request: IncomingRequest,
+    method: Method,
+    path_key: Option<String>,
+    path: &str,
+    query: &str,
+    out: ResponseOutparam,
+) {
+    let headers = header_list(&request.headers());
+    let path = path.to_string();
     let google = crate::surfaces::gemini::is_google_client(&headers, query);
     let errors = error_format(&path, google);
     // Google's clients may put the key in the query (`?key=`); only the Gemini routes read it.
@@ -79,6 +143,12 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             return send_error(out, &error, errors, &[]);
         }
     };
+    // `apex check` asks the component it runs in-process, with a token only it knows.
+    if matches!(method, Method::Get) && path == "/config" && is_check(auth::presented_key(&headers))
+    {
+        let report = crate::config::report::render(config).to_string();
+        return transport::respond(out, 200, json_headers(&[]), report.as_bytes());
+    }
 
     let origin = apex_adapter_kit::http::header(&headers, "origin");
     let allowed = cors::allow_origin(&config.cors_origins, origin);
@@ -129,10 +199,14 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         ) {
             return send_error(out, &error, errors, &cors_headers);
         }
-        "anonymous"
+        request_log::note(|entry| entry.key = Some(auth::ANONYMOUS.to_string()));
+        auth::ANONYMOUS
     } else {
         match auth::authenticate(&config.gateway_keys, presented) {
-            Some(name) => name,
+            Some(name) => {
+                request_log::note(|entry| entry.key = Some(name.to_string()));
+                name
+            }
             None => {
                 let mut error = ApiError::unauthorized();
                 if errors == ErrorFormat::Google {

@@ -323,6 +323,7 @@ impl ClientResponse {
         let fields = Fields::from_list(&entries).unwrap_or_else(|_| Fields::new());
         let response = OutgoingResponse::new(fields);
         let _ = response.set_status_code(status);
+        crate::http::request_log::status(status);
         let body = response.body().ok();
         ResponseOutparam::set(out, Ok(response));
         let stream = body.as_ref().and_then(|b| b.write().ok());
@@ -334,6 +335,9 @@ impl ClientResponse {
         let Some(stream) = &self.stream else {
             return false;
         };
+        if !bytes.is_empty() {
+            crate::http::request_log::first_byte(crate::platform::monotonic_ms());
+        }
         if write_all(stream, bytes).is_err() {
             self.stream = None;
             return false;

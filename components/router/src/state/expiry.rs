@@ -82,6 +82,11 @@ pub fn is_expired(key: &str, value: &[u8], now_ms: u64) -> bool {
         ttl_secs: u64,
     }
     let now_secs = now_ms / 1000;
+    if key.starts_with(crate::state::quota::LIMIT_PREFIX)
+        || key.starts_with(crate::state::quota::USAGE_PREFIX)
+    {
+        return crate::state::quota::expired(key, now_secs);
+    }
     match kind_of(key) {
         None => false,
         Some(Kind::Response | Kind::Route | Kind::Token | Kind::Carried) => {

@@ -12,10 +12,14 @@
 pub mod cache;
 pub mod carry;
 pub mod expiry;
+pub mod quota;
 pub mod sealed;
 pub mod stats;
 pub mod tokens;
+pub mod usage;
 
+#[cfg(target_arch = "wasm32")]
+pub mod quota_store;
 #[cfg(target_arch = "wasm32")]
 pub mod responses;
 #[cfg(target_arch = "wasm32")]

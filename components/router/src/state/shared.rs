@@ -64,6 +64,43 @@ pub fn next_counter(name: &str) -> u64 {
     current
 }
 
+/// A counter's value (0 when missing or unreadable).
+pub fn counter(key: &str) -> u64 {
+    bucket()
+        .and_then(|bucket| get(&bucket, key))
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.trim().parse::<i64>().ok())
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+}
+
+/// Add `delta` to a counter shared across instances; its new value (never below 0). Read, then
+/// written: see `quota_store` for what that bounds.
+pub fn increment(key: &str, delta: i64) -> u64 {
+    let Some(bucket) = bucket() else {
+        return u64::try_from(delta).unwrap_or(0);
+    };
+    let current = get(&bucket, key)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    let next = current.saturating_add(delta).max(0);
+    let _ = bucket.set(key, next.to_string().as_bytes());
+    u64::try_from(next).unwrap_or(0)
+}
+
+/// A JSON document from the store.
+pub fn read_json<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
+    let bucket = bucket()?;
+    serde_json::from_slice(&get(&bucket, key)?).ok()
+}
+
+/// Write a JSON document to the store (a failure loses it: usage, not answers).
+pub fn write_json<T: serde::Serialize>(key: &str, value: &T) {
+    if let (Some(bucket), Ok(bytes)) = (bucket(), serde_json::to_vec(value)) {
+        let _ = bucket.set(key, &bytes);
+    }
+}
+
 /// How often an instance that serves many requests writes its stats (a fresh instance per
 /// request — Spin's model — writes on its only request).
 const STATS_FLUSH_MS: u64 = 1000;

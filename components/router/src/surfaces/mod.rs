@@ -24,6 +24,7 @@ pub mod json;
 pub mod models;
 pub mod ollama;
 pub mod openai_chat;
+pub mod reported_usage;
 pub mod responses;
 pub mod text_or_list;
 
@@ -107,6 +108,8 @@ pub struct Delivered {
     pub other: bool,
     /// The provider's error event: the stream failed (its message).
     pub error: Option<String>,
+    /// Token counts the event reports (running totals, in the neutral convention).
+    pub usage: Option<crate::state::usage::Tokens>,
 }
 
 /// Renders neutral stream events in a client protocol.

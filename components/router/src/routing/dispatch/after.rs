@@ -8,6 +8,7 @@ use apex_adapter_kit::types::ChatResponse;
 use super::attempt::{Observed, Outcome, Report};
 use super::request::Request;
 use crate::config::Config;
+use crate::http::request_log::{self, AttemptLine};
 use crate::platform::{monotonic_ms, now_ms, now_secs};
 use crate::routing::health::{self, Cooldown, Health, Subject};
 use crate::routing::targets::Attempt;
@@ -15,6 +16,7 @@ use crate::state::cache::{self, CachedResponse};
 use crate::state::carry;
 use crate::state::shared;
 use crate::state::stats::{CacheOutcome, Event};
+use crate::state::usage::Tokens;
 use crate::surfaces::responses::{Route, provider_response_id, route_key};
 use crate::surfaces::{Completed, Surface};
 
@@ -92,6 +94,7 @@ struct AttemptEvent {
     key_index: usize,
     error: Option<&'static str>,
     latency_ms: u64,
+    usage: Option<Tokens>,
 }
 
 /// What a request did, gathered for cooldowns and stats.
@@ -100,6 +103,8 @@ pub struct Tally {
     attempts: Vec<AttemptEvent>,
     cooldowns: Vec<(Subject, Cooldown)>,
     pub cache: Option<CacheOutcome>,
+    /// The tokens of an answer made without a provider (`echo`).
+    pub local: Option<Tokens>,
 }
 
 impl Tally {
@@ -119,6 +124,7 @@ impl Tally {
             key_index: attempt.key_index,
             error: report.observed.map(|o| o.label),
             latency_ms: monotonic_ms().saturating_sub(began_ms),
+            usage: report.usage,
         });
         match report.observed {
             Some(observed) => self.bench(config, health, attempt, observed),
@@ -155,6 +161,66 @@ impl Tally {
                 self.cooldowns.push((subject, entry));
             }
         }
+    }
+
+    /// The tokens every attempt's provider reported (`None`: none reported any).
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.attempts
+            .iter()
+            .filter_map(|a| a.usage)
+            .chain(self.local)
+            .reduce(|mut all, more| {
+                all.add(&more);
+                all
+            })
+    }
+
+    /// What the attempts cost at the configured prices (`[prices]`), in millionths of a dollar.
+    pub fn cost_micro_usd(&self, config: &Config) -> u64 {
+        self.attempts
+            .iter()
+            .filter_map(|a| {
+                let price = config.prices.get(&format!("{}/{}", a.provider, a.model))?;
+                Some(price.micro_usd(a.usage.as_ref()?))
+            })
+            .fold(0, u64::saturating_add)
+    }
+
+    /// The request is over: its log line's details, and what it used counted against `key`'s
+    /// limits and usage (when stats or limits are on).
+    pub fn finish(&self, config: &Config, key: &str, model: &str) {
+        self.log(model);
+        if config.stats || !config.limits.is_empty() {
+            let tokens = self.tokens().unwrap_or_default();
+            let cost = self.cost_micro_usd(config);
+            crate::state::quota_store::count(config, key, model, &tokens, cost, now_secs());
+        }
+    }
+
+    /// Put the model, the attempts, the tokens and the cache in the request's log line.
+    fn log(&self, model: &str) {
+        let attempts = self
+            .attempts
+            .iter()
+            .map(|a| AttemptLine {
+                provider: a.provider.clone(),
+                model: a.model.clone(),
+                key_index: a.key_index,
+                outcome: a.error.unwrap_or("ok"),
+                latency_ms: a.latency_ms,
+            })
+            .collect();
+        let tokens = self.tokens();
+        let cache = self.cache.map(|c| match c {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+        });
+        request_log::note(|entry| {
+            entry.model = Some(model.to_string());
+            entry.attempts = attempts;
+            entry.tokens = tokens;
+            entry.cache = cache;
+        });
     }
 
     /// Record the request's stats under alias `name`: its attempts, the cooldowns they caused,

@@ -14,6 +14,7 @@ use crate::http::reply::json_headers;
 use crate::http::transport::{self, ClientResponse, TransportError, UpstreamResponse, Waited};
 use crate::routing::failure::{self, FailureClass};
 use crate::routing::targets::Attempt;
+use crate::state::usage::Tokens;
 use crate::surfaces::{StreamWriter, Surface};
 
 /// Names the provider that answered (its name in the config).
@@ -73,6 +74,7 @@ impl Cut {
 
     /// End the client's stream with the in-band error; the stats label of that error.
     pub fn fail(mut self) -> &'static str {
+        self.error.log();
         let mut bytes = self.ending.take().unwrap_or_default();
         if bytes.is_empty() {
             self.writer.error(&self.error, &mut bytes);
@@ -120,11 +122,18 @@ impl Observed {
 pub struct Report {
     pub outcome: Outcome,
     pub observed: Option<Observed>,
+    /// The tokens the provider reported for what it answered.
+    pub usage: Option<Tokens>,
 }
 
 impl Report {
     pub fn delivered() -> Self {
         Self::from(Outcome::Delivered)
+    }
+
+    pub fn with_usage(mut self, usage: Option<Tokens>) -> Self {
+        self.usage = usage;
+        self
     }
 }
 
@@ -133,6 +142,7 @@ impl From<Outcome> for Report {
         Self {
             outcome,
             observed: None,
+            usage: None,
         }
     }
 }
@@ -273,6 +283,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 retry_after_ms,
                 label,
             }),
+            usage: None,
         }
     }
 
@@ -285,7 +296,11 @@ impl<S: Surface> Call<'_, '_, S> {
         } else {
             Outcome::ClientError(cut.fail())
         };
-        Report { outcome, observed }
+        Report {
+            outcome,
+            observed,
+            usage: None,
+        }
     }
 
     /// A connection failure or timeout.
@@ -331,10 +346,12 @@ impl<S: Surface> Call<'_, '_, S> {
             return Report {
                 outcome: Outcome::Retry(api_error, sink),
                 observed,
+                usage: None,
             };
         }
         match sink {
             Sink::Pending(out) if forwarded && error.kind != ErrorKind::Auth => {
+                api_error.log();
                 let body = self.redactor.bytes(&body).into_owned();
                 transport::respond(
                     out,
@@ -350,6 +367,7 @@ impl<S: Surface> Call<'_, '_, S> {
         Report {
             outcome: Outcome::ClientError(failure::kind_label(error.kind)),
             observed,
+            usage: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::http::transport::{ClientResponse, UpstreamResponse};
 use crate::platform::{now_secs, random_id};
 use crate::routing::accumulate::Accumulator;
 use crate::routing::failure::FailureClass;
+use crate::state::usage::Tokens;
 use crate::surfaces::Surface;
 
 /// Remember the last two bytes sent: `\n\n` means the client is between events.
@@ -75,14 +76,17 @@ impl<S: Surface> Call<'_, '_, S> {
                     forwarded_headers(&reply, &self.answered_by(request.headers.clone()), redactor);
                 let body = redactor.bytes(&body);
                 self.pin(&body);
+                // Read for its token counts, and kept when answers are.
+                let response =
+                    adapter::parse_response(&target.kind, reply.status, &reply.headers, &body).ok();
                 if request.keeps_answers()
-                    && let Ok(response) =
-                        adapter::parse_response(&target.kind, reply.status, &reply.headers, &body)
+                    && let Some(response) = &response
                 {
-                    request.keep_answer(&response.id.clone(), now_secs(), &response);
+                    request.keep_answer(&response.id.clone(), now_secs(), response);
                 }
                 request.respond(sink, reply.status, headers, &body);
-                Report::delivered()
+                let usage = response.and_then(|r| r.usage).map(|u| Tokens::from(&u));
+                Report::delivered().with_usage(usage)
             }
             Err(error) => self.transport_failed(&error, sink),
         }
@@ -110,8 +114,10 @@ impl<S: Surface> Call<'_, '_, S> {
             other: false,
             error: None,
             error_event: None,
+            usage: None,
         };
-        let mut along = ReadAlong::new(&target.kind, request.keeps_answers());
+        // Streams the gate cannot read are decoded along for their token counts too.
+        let mut along = ReadAlong::new(&target.kind, request.keeps_answers() || !gate.tracks);
         let mut sink = Some(sink);
         let first = match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {
             Read::Chunk(chunk) => chunk,
@@ -126,19 +132,19 @@ impl<S: Surface> Call<'_, '_, S> {
                         "malformed-reply",
                         sink,
                     ),
-                    None => Report::delivered(),
+                    None => Report::delivered().with_usage(gate.usage),
                 };
             }
-            Read::ClientLeft => return Report::delivered(),
+            Read::ClientLeft => return Report::delivered().with_usage(gate.usage),
             Read::Failed(error) => {
                 return match sink {
                     Some(sink) => self.transport_failed(&error, sink),
-                    None => Report::delivered(),
+                    None => Report::delivered().with_usage(gate.usage),
                 };
             }
         };
         let Some(sink) = sink else {
-            return Report::delivered();
+            return Report::delivered().with_usage(gate.usage);
         };
         let first = gate.pass::<S>(redacting.push(&first));
         let mut client = match sink {
@@ -155,7 +161,7 @@ impl<S: Surface> Call<'_, '_, S> {
         }
         if !client.write(&first) {
             client.finish();
-            return Report::delivered();
+            return Report::delivered().with_usage(gate.usage);
         }
         let mut sink = Some(Sink::Started(client));
         let failure = loop {
@@ -196,7 +202,12 @@ impl<S: Surface> Call<'_, '_, S> {
                     }
                     along.feed(&[], true);
                     if let Some(response) = along.finish() {
-                        request.keep_answer(&response.id.clone(), now_secs(), &response);
+                        if gate.usage.is_none() {
+                            gate.usage = response.usage.as_ref().map(Tokens::from);
+                        }
+                        if request.keeps_answers() {
+                            request.keep_answer(&response.id.clone(), now_secs(), &response);
+                        }
                     }
                     break None;
                 }
@@ -214,11 +225,11 @@ impl<S: Surface> Call<'_, '_, S> {
             }
         };
         let Some(Sink::Started(client)) = sink else {
-            return Report::delivered();
+            return Report::delivered().with_usage(gate.usage);
         };
         let Some((error, class)) = failure else {
             client.finish();
-            return Report::delivered();
+            return Report::delivered().with_usage(gate.usage);
         };
         let cut = Cut {
             error,
@@ -250,6 +261,8 @@ struct Gate {
     /// The provider's error event (held back: the stream failed): its message, and its bytes.
     error: Option<String>,
     error_event: Option<Vec<u8>>,
+    /// The token counts the events reported.
+    usage: Option<Tokens>,
 }
 
 impl Gate {
@@ -277,6 +290,9 @@ impl Gate {
                         continue;
                     }
                     self.text.push_str(&delivered.text);
+                    if let Some(counts) = &delivered.usage {
+                        self.usage.get_or_insert_default().update(counts);
+                    }
                     self.finished |= delivered.finish;
                     self.other |= delivered.other;
                 }

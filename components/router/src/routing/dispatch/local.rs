@@ -4,7 +4,6 @@
 use apex_adapter_kit::types::{ChatResponse, StreamEvent};
 use wasip2::http::types::ResponseOutparam;
 
-use super::attempt::Outcome;
 use super::request::Request;
 use super::sink::Sink;
 use super::upstream;
@@ -12,20 +11,24 @@ use crate::http::reply::json_headers;
 use crate::http::transport;
 use crate::platform::{now_secs, random_id};
 use crate::state::cache;
+use crate::state::usage::Tokens;
 use crate::surfaces::{StreamWriter, Surface};
 
 impl<S: Surface> Request<'_, S> {
-    /// The `echo` model: the last user message back.
-    pub fn echo(&self, out: ResponseOutparam) -> Outcome {
+    /// The `echo` model: the last user message back; the tokens it counts.
+    pub fn echo(&self, out: ResponseOutparam) -> Option<Tokens> {
         let neutral = match self.neutral() {
             Ok(neutral) => neutral,
-            Err(error) => return Outcome::ClientError(self.fail(Sink::Pending(out), &error)),
+            Err(error) => {
+                self.fail(Sink::Pending(out), &error);
+                return None;
+            }
         };
         let id = random_id(S::ID_PREFIX);
         let response = crate::routing::echo::respond(neutral, &id);
         let events = crate::routing::echo::stream(neutral, &id);
         self.answer_locally(out, id, &response, events);
-        Outcome::Delivered
+        response.usage.as_ref().map(Tokens::from)
     }
 
     /// Answer from the cache: the stored answer rendered (or replayed as a stream).

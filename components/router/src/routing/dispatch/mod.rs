@@ -28,10 +28,10 @@ use crate::config::{Config, ECHO_MODEL};
 use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::http::reply::send_error;
-use crate::platform::monotonic_ms;
+use crate::platform::{monotonic_ms, now_secs};
 use crate::routing::targets;
-use crate::state::carry;
 use crate::state::stats::{self, CacheOutcome};
+use crate::state::{carry, quota_store};
 use crate::surfaces::{PathParams, Surface};
 use after::Tally;
 use attempt::Outcome;
@@ -58,13 +58,18 @@ pub fn chat<S: Surface>(
         Err(error) => return send_error(out, &error, S::ERRORS, client.cors),
     };
     let alias = routing.model.clone();
+    if let Err(error) = quota_store::admit(config, client.caller, &alias, now_secs()) {
+        return send_error(out, &error, S::ERRORS, client.cors);
+    }
     let mut request = Request::<S>::new(config, &alias, &body, routing, client, started);
 
     let served_as = config.route_name(&alias);
     let served_as: &str = &served_as;
     let Some(spec) = config.alias(served_as) else {
         if served_as == ECHO_MODEL && config.echo_model {
-            request.echo(out);
+            let mut tally = Tally::default();
+            tally.local = request.echo(out);
+            tally.finish(config, client.caller, &alias);
             return;
         }
         return send_error(out, &S::model_not_found(&alias), S::ERRORS, client.cors);
@@ -174,6 +179,7 @@ pub fn chat<S: Surface>(
         }
     };
 
+    tally.finish(config, client.caller, &alias);
     if config.stats {
         tally.record(&name, client_error, started);
     }

@@ -200,6 +200,7 @@ fn back(cut: Cut, observed: Option<Observed>) -> Report {
     Report {
         outcome: Outcome::Cut(cut),
         observed,
+        usage: None,
     }
 }
 

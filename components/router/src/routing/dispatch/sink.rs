@@ -111,6 +111,7 @@ impl<S: Surface> Request<'_, S> {
         match sink {
             Sink::Pending(out) => send_error(out, error, S::ERRORS, &self.headers),
             Sink::Started(mut client) => {
+                error.log();
                 let mut bytes = Vec::new();
                 self.writer(String::new()).error(error, &mut bytes);
                 client.write(&bytes);

@@ -16,6 +16,7 @@ use crate::http::transport::{TransportError, UpstreamResponse};
 use crate::platform::{now_secs, random_id};
 use crate::routing::accumulate::Accumulator;
 use crate::routing::failure::{self, FailureClass};
+use crate::state::usage::Tokens;
 use crate::surfaces::{StreamWriter, Surface};
 
 /// Why a translated stream broke.
@@ -50,7 +51,7 @@ impl<S: Surface> Call<'_, '_, S> {
                     json_headers(&self.answered_by(request.answer_headers())),
                     &rendered,
                 );
-                Report::delivered()
+                Report::delivered().with_usage(response.usage.as_ref().map(Tokens::from))
             }
             // A 2xx reply that does not parse (or an error inside one): another target may do
             // better.
@@ -88,6 +89,8 @@ impl<S: Surface> Call<'_, '_, S> {
         // What the client has, to continue a cut stream elsewhere (`resume`).
         let mut text = String::new();
         let mut tool_calls = false;
+        // The provider's token counts, when its stream reports them.
+        let mut usage: Option<Tokens> = None;
         loop {
             let step: Result<(Vec<StreamEvent>, bool), Failure> =
                 match request.next_chunk(&mut self.clock, &mut reply, &mut sink, &|| true) {
@@ -99,7 +102,7 @@ impl<S: Surface> Call<'_, '_, S> {
                         .finish()
                         .map(|events| (events, true))
                         .map_err(Failure::Adapter),
-                    Read::ClientLeft => return Report::delivered(),
+                    Read::ClientLeft => return Report::delivered().with_usage(usage),
                     // The answer is complete; a connection dropped after it changes nothing.
                     Read::Failed(_) if finished => Ok((Vec::new(), true)),
                     Read::Failed(error) => Err(Failure::Transport(error)),
@@ -108,7 +111,7 @@ impl<S: Surface> Call<'_, '_, S> {
                 Ok(step) => step,
                 Err(failure) => {
                     let Some(current) = sink.take() else {
-                        return Report::delivered();
+                        return Report::delivered().with_usage(usage);
                     };
                     if !content {
                         return match &failure {
@@ -138,6 +141,9 @@ impl<S: Surface> Call<'_, '_, S> {
                     StreamEvent::Finish(_) => finished = true,
                     StreamEvent::TextDelta(delta) => text.push_str(delta),
                     StreamEvent::ToolCallStart(_) => tool_calls = true,
+                    StreamEvent::Usage(counts) => {
+                        usage.get_or_insert_default().update(&Tokens::from(counts))
+                    }
                     _ => {}
                 }
                 writer.event(event, &mut pending);
@@ -157,7 +163,7 @@ impl<S: Surface> Call<'_, '_, S> {
             // The stream ended before its finish: a truncated answer, never closed as complete.
             if end && !finished {
                 let Some(current) = sink.take() else {
-                    return Report::delivered();
+                    return Report::delivered().with_usage(usage);
                 };
                 let error = ApiError::bad_gateway(
                     "The upstream provider's stream ended before the answer was complete.",
@@ -187,18 +193,18 @@ impl<S: Surface> Call<'_, '_, S> {
                     pending = redacted;
                 }
                 let Some(current) = sink.take() else {
-                    return Report::delivered();
+                    return Report::delivered().with_usage(usage);
                 };
                 let mut client = request.stream_answer(current, &self.answered_by(Vec::new()));
                 content = true;
                 if !client.write(&pending) {
                     client.finish();
-                    return Report::delivered();
+                    return Report::delivered().with_usage(usage);
                 }
                 pending.clear();
                 if end {
                     client.finish();
-                    return Report::delivered();
+                    return Report::delivered().with_usage(usage);
                 }
                 sink = Some(Sink::Started(client));
             }
@@ -209,6 +215,6 @@ impl<S: Surface> Call<'_, '_, S> {
         if let Some(Sink::Started(client)) = sink {
             client.finish();
         }
-        Report::delivered()
+        Report::delivered().with_usage(usage)
     }
 }

@@ -224,12 +224,21 @@ pub(super) fn sse(out: &mut Vec<u8>, name: &str, value: &Value) {
 /// What one forwarded Messages event (its `data`) delivered: text deltas, the end
 /// (`message_stop`), a failure (`error`), or something else a continuation could not pick up.
 pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
+    use crate::surfaces::reported_usage::AnthropicUsage;
     #[derive(serde::Deserialize)]
     struct Event {
         #[serde(rename = "type")]
         kind: Option<String>,
         delta: Option<Delta>,
         error: Option<ErrorBody>,
+        /// `message_start`'s message carries the input counts.
+        message: Option<Message>,
+        /// `message_delta` carries the output count so far.
+        usage: Option<AnthropicUsage>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        usage: Option<AnthropicUsage>,
     }
     #[derive(serde::Deserialize)]
     struct Delta {
@@ -245,6 +254,11 @@ pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
     let Ok(event) = serde_json::from_slice::<Event>(data) else {
         return delivered;
     };
+    delivered.usage = event
+        .usage
+        .as_ref()
+        .or(event.message.as_ref().and_then(|m| m.usage.as_ref()))
+        .map(AnthropicUsage::tokens);
     match event.kind.as_deref() {
         Some("message_stop") => delivered.finish = true,
         Some("error") => {

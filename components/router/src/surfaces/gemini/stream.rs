@@ -193,6 +193,12 @@ pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
         );
         return delivered;
     }
+    delivered.usage = chunk
+        .get("usageMetadata")
+        .and_then(|u| {
+            serde_json::from_value::<crate::surfaces::reported_usage::GeminiUsage>(u.clone()).ok()
+        })
+        .map(|u| u.tokens());
     for candidate in chunk["candidates"].as_array().into_iter().flatten() {
         for part in candidate["content"]["parts"]
             .as_array()

@@ -144,6 +144,7 @@ pub fn delivered(data: &[u8]) -> Delivered {
         #[serde(default)]
         choices: Vec<Choice>,
         error: Option<ErrorBody>,
+        usage: Option<crate::surfaces::reported_usage::ChatUsage>,
     }
     #[derive(serde::Deserialize)]
     struct ErrorBody {
@@ -173,6 +174,7 @@ pub fn delivered(data: &[u8]) -> Delivered {
         );
         return delivered;
     }
+    delivered.usage = chunk.usage.as_ref().map(|u| u.tokens());
     for choice in chunk.choices {
         if let Some(delta) = choice.delta {
             let reasoning = [delta.reasoning_content, delta.reasoning]

@@ -403,6 +403,11 @@ pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
         kind: Option<String>,
         delta: Option<serde_json::Value>,
         message: Option<String>,
+        response: Option<Response>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Response {
+        usage: Option<crate::surfaces::reported_usage::ResponsesUsage>,
     }
     let mut delivered = crate::surfaces::Delivered::default();
     let Ok(event) = serde_json::from_slice::<Event>(data) else {
@@ -411,6 +416,11 @@ pub fn delivered(data: &[u8]) -> crate::surfaces::Delivered {
     match event.kind.as_deref() {
         Some("response.completed" | "response.incomplete" | "response.failed") => {
             delivered.finish = true;
+            delivered.usage = event
+                .response
+                .as_ref()
+                .and_then(|r| r.usage.as_ref())
+                .map(|u| u.tokens());
         }
         Some("error") => {
             delivered.error = Some(
