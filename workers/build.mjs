@@ -38,6 +38,7 @@ const ASYNC_IMPORTS = [
   "wasi:keyvalue/store#[method]bucket.delete",
   "wasi:keyvalue/store#[method]bucket.exists",
   "wasi:keyvalue/store#[method]bucket.list-keys",
+  "wasi:keyvalue/atomics#increment",
 ];
 
 const jcoDir = join(here, "node_modules", "@bytecodealliance", "jco");

@@ -51,6 +51,9 @@ pub trait KvBackend: Send + Sync {
     fn exists<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, bool>;
     /// Every key of `bucket`, sorted.
     fn keys<'a>(&'a self, bucket: &'a str) -> KvFuture<'a, Vec<String>>;
+    /// Add `delta` to the counter `key` (kept as decimal text; missing: 0) in one step, so
+    /// concurrent requests (and processes sharing Redis) never lose a count; the new value.
+    fn increment<'a>(&'a self, bucket: &'a str, key: &'a str, delta: i64) -> KvFuture<'a, i64>;
     /// Makes every write so far durable (before the process exits).
     fn flush(&self) -> Result<()> {
         Ok(())
@@ -132,6 +135,24 @@ impl KvStore {
         self.lock().get(bucket).is_some_and(|b| b.contains_key(key))
     }
 
+    /// Add `delta` to a decimal counter under the lock (atomic within this process).
+    pub fn increment(&self, bucket: &str, key: &str, delta: i64) -> Result<i64, KvError> {
+        let mut data = self.lock();
+        let values = data.entry(bucket.to_string()).or_default();
+        let current = match values.get(key) {
+            Some(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|text| text.trim().parse::<i64>().ok())
+                .ok_or_else(|| KvError::Other(format!("`{key}` holds no counter")))?,
+            None => 0,
+        };
+        let next = current.saturating_add(delta);
+        values.insert(key.to_string(), next.to_string().into_bytes());
+        drop(data);
+        self.dirty.store(true, Ordering::Release);
+        Ok(next)
+    }
+
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         self.lock()
             .get(bucket)
@@ -191,6 +212,12 @@ impl KvBackend for KvStore {
     fn keys<'a>(&'a self, bucket: &'a str) -> KvFuture<'a, Vec<String>> {
         let keys = KvStore::keys(self, bucket);
         Box::pin(std::future::ready(Ok(keys)))
+    }
+
+    fn increment<'a>(&'a self, bucket: &'a str, key: &'a str, delta: i64) -> KvFuture<'a, i64> {
+        Box::pin(std::future::ready(KvStore::increment(
+            self, bucket, key, delta,
+        )))
     }
 
     fn flush(&self) -> Result<()> {
@@ -421,6 +448,28 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn counters_add_up_across_threads_and_refuse_other_values() {
+        let store = KvStore::in_memory();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        store.increment("default", "n", 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(store.increment("default", "n", -1).unwrap(), 799);
+        assert_eq!(store.get("default", "n").unwrap(), b"799");
+        store.set("default", "text", b"hello".to_vec());
+        assert!(store.increment("default", "text", 1).is_err());
     }
 
     #[test]

@@ -17,21 +17,27 @@ mod generated {
         // Key-value calls may wait on the network (Redis): async, so they never block a thread.
         imports: {
             "wasi:keyvalue/store": async | trappable,
+            "wasi:keyvalue/atomics": async | trappable,
             default: trappable,
         },
         with: {
             "wasi:keyvalue/store.bucket": super::Bucket,
+            "wasi:keyvalue/atomics.cas": super::Cas,
         },
     });
 }
 
 use generated::wasi::config::store as config;
+use generated::wasi::keyvalue::atomics;
 use generated::wasi::keyvalue::store as keyvalue;
 
 /// An open bucket: just its name; data lives in the shared [`KvBackend`].
 pub struct Bucket {
     name: String,
 }
+
+/// A compare-and-swap handle: not offered (the router counts with `increment` only).
+pub struct Cas;
 
 /// Variables the guest reads through `wasi:config/store` (Spin's variables, here).
 pub type Variables = BTreeMap<String, String>;
@@ -184,6 +190,61 @@ impl keyvalue::HostBucket for HostState {
     }
 }
 
+/// Counters for per-key limits: `increment` is atomic in both backends (the file store's lock,
+/// Redis `INCRBY`); compare-and-swap is not offered.
+impl atomics::Host for HostState {
+    async fn increment(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, keyvalue::Error>> {
+        let name = &self.table.get(&bucket)?.name;
+        Ok(self
+            .kv
+            .increment(name, &key, delta)
+            .await
+            .map_err(guest_error))
+    }
+
+    async fn swap(
+        &mut self,
+        cas: Resource<Cas>,
+        _value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), atomics::CasError>> {
+        self.table.delete(cas)?;
+        Ok(Err(atomics::CasError::StoreError(keyvalue::Error::Other(
+            "compare-and-swap is not offered by this host".to_string(),
+        ))))
+    }
+}
+
+impl atomics::HostCas for HostState {
+    async fn new(
+        &mut self,
+        _bucket: Resource<Bucket>,
+        _key: String,
+    ) -> wasmtime::Result<Result<Resource<Cas>, keyvalue::Error>> {
+        Ok(Err(keyvalue::Error::Other(
+            "compare-and-swap is not offered by this host".to_string(),
+        )))
+    }
+
+    async fn current(
+        &mut self,
+        _cas: Resource<Cas>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, keyvalue::Error>> {
+        Ok(Err(keyvalue::Error::Other(
+            "compare-and-swap is not offered by this host".to_string(),
+        )))
+    }
+
+    async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
 impl config::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, config::Error>> {
         Ok(Ok(self.vars.get(&key).cloned()))
@@ -204,6 +265,7 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> 
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     keyvalue::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    atomics::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     config::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

@@ -78,6 +78,46 @@ export function keyvalue(slot) {
 }
 
 /**
+ * wasi:keyvalue/atomics@0.2.0-draft2 on Workers KV: `increment` reads and writes the counter as
+ * decimal text. Workers KV has no atomic counters (and is eventually consistent across
+ * locations), so two isolates counting the same entry at once may lose a count: the bound the
+ * README states for per-key limits. Compare-and-swap is not offered.
+ */
+export function atomics() {
+  const noCas = () => ({ tag: "other", val: "compare-and-swap is not offered on Workers KV" });
+  class Cas {
+    constructor() {
+      throw noCas();
+    }
+    static new() {
+      throw noCas();
+    }
+    current() {
+      throw noCas();
+    }
+    [symbolDispose]() {}
+  }
+  return {
+    Cas,
+    async increment(bucket, key, delta) {
+      const bytes = await bucket.get(key);
+      let current = 0n;
+      if (bytes !== undefined) {
+        const text = new TextDecoder().decode(bytes).trim();
+        if (!/^-?[0-9]+$/.test(text)) throw { tag: "other", val: `${key} holds no counter` };
+        current = BigInt(text);
+      }
+      const next = current + BigInt(delta);
+      await bucket.set(key, new TextEncoder().encode(next.toString()));
+      return next;
+    },
+    swap() {
+      throw { tag: "store-error", val: noCas() };
+    },
+  };
+}
+
+/**
  * Config names are lowercase (`apex_config`, `openai_api_key`: Spin's variable names). A Worker
  * var or secret of that name answers; so does its uppercase form (`OPENAI_API_KEY`), the usual
  * spelling of secrets. Only string values count (KV bindings and JSON vars are not config).

@@ -21,7 +21,7 @@ import * as clocks from "@bytecodealliance/preview2-shim/clocks";
 import * as io from "@bytecodealliance/preview2-shim/io";
 import * as random from "@bytecodealliance/preview2-shim/random";
 import { incoming, outgoingHandler, types } from "./http.js";
-import { config, keyvalue } from "./state.js";
+import { atomics, config, keyvalue } from "./state.js";
 
 const DEFAULT_MAX_INSTANCES = 6;
 // An instance starts with ~7.5 MiB of linear memory (router + six adapters, 1 MiB each) and
@@ -56,6 +56,7 @@ async function createInstance() {
     "wasi:io/error": io.error,
     "wasi:io/poll": io.poll,
     "wasi:io/streams": io.streams,
+    "wasi:keyvalue/atomics": atomics(),
     "wasi:keyvalue/store": keyvalue(slot),
     "wasi:random/random": random.random,
   };

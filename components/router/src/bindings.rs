@@ -9,4 +9,5 @@ wit_bindgen::generate!({
 
 pub use apex::gateway::adapter;
 pub use wasi::config::store as config_store;
+pub use wasi::keyvalue::atomics as kv_atomics;
 pub use wasi::keyvalue::store as kv;

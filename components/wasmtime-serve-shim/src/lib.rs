@@ -2,7 +2,9 @@
 //! (`wasi:keyvalue/store@0.2.0-draft2`, `wasi:config/store@0.2.0-draft-2024-09-27`) on top of
 //! the drafts `wasmtime serve` implements (`@0.2.0-draft`, `@0.2.0-rc.1`). The shapes are the same
 //! but for `list-keys` cursors (a string there, a number here). `wasmtime serve -S keyvalue` has one
-//! in-memory store named `""`: every store name maps to it.
+//! in-memory store named `""`: every store name maps to it. Counters (`atomics.increment`) are
+//! read and written as decimal text there (that store lives in one process's memory anyway);
+//! compare-and-swap is not offered.
 
 #[cfg(target_arch = "wasm32")]
 mod component {
@@ -15,6 +17,7 @@ mod component {
     });
 
     use exports::wasi::config0_2_0_draft_2024_09_27::store as config_out;
+    use exports::wasi::keyvalue0_2_0_draft2::atomics as atomics_out;
     use exports::wasi::keyvalue0_2_0_draft2::store as kv_out;
     use wasi::config0_2_0_rc_1::store as config_in;
     use wasi::keyvalue0_2_0_draft::store as kv_in;
@@ -77,6 +80,54 @@ mod component {
                 keys: response.keys,
                 cursor: response.cursor.map(|c| c.to_string()),
             })
+        }
+    }
+
+    /// Never made: `new` refuses.
+    pub struct Cas;
+
+    fn no_cas() -> kv_out::Error {
+        kv_out::Error::Other("compare-and-swap is not offered under wasmtime serve".to_string())
+    }
+
+    impl atomics_out::Guest for Shim {
+        type Cas = Cas;
+
+        fn increment(
+            bucket: kv_out::BucketBorrow<'_>,
+            key: String,
+            delta: i64,
+        ) -> Result<i64, kv_out::Error> {
+            let bucket = &bucket.get::<Bucket>().0;
+            let current = match bucket.get(&key).map_err(kv_error)? {
+                Some(bytes) => String::from_utf8(bytes)
+                    .ok()
+                    .and_then(|text| text.trim().parse::<i64>().ok())
+                    .ok_or_else(|| kv_out::Error::Other(format!("`{key}` holds no counter")))?,
+                None => 0,
+            };
+            let next = current.saturating_add(delta);
+            bucket
+                .set(&key, next.to_string().as_bytes())
+                .map_err(kv_error)?;
+            Ok(next)
+        }
+
+        fn swap(_cas: atomics_out::Cas, _value: Vec<u8>) -> Result<(), atomics_out::CasError> {
+            Err(atomics_out::CasError::StoreError(no_cas()))
+        }
+    }
+
+    impl atomics_out::GuestCas for Cas {
+        fn new(
+            _bucket: kv_out::BucketBorrow<'_>,
+            _key: String,
+        ) -> Result<atomics_out::Cas, kv_out::Error> {
+            Err(no_cas())
+        }
+
+        fn current(&self) -> Result<Option<Vec<u8>>, kv_out::Error> {
+            Err(no_cas())
         }
     }
 

@@ -448,6 +448,21 @@ impl KvBackend for RedisKv {
         Self::check_store(bucket)
     }
 
+    fn increment<'a>(&'a self, bucket: &'a str, key: &'a str, delta: i64) -> KvFuture<'a, i64> {
+        Box::pin(async move {
+            Self::check_store(bucket)?;
+            let delta = delta.to_string();
+            match self
+                .call(&command(&[b"INCRBY", key.as_bytes(), delta.as_bytes()]))
+                .await?
+            {
+                Reply::Integer(n) => Ok(n),
+                Reply::Error(message) => Err(KvError::Other(message)),
+                other => Err(self.unexpected("INCRBY", other)),
+            }
+        })
+    }
+
     fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
             Self::check_store(bucket)?;

@@ -64,28 +64,32 @@ pub fn next_counter(name: &str) -> u64 {
     current
 }
 
-/// A counter's value (0 when missing or unreadable).
+/// A counter's value (0 when missing). Read by adding nothing: each host keeps counters in its
+/// own encoding (Spin's SQLite store as 8 little-endian bytes, Redis as decimal text).
 pub fn counter(key: &str) -> u64 {
-    bucket()
-        .and_then(|bucket| get(&bucket, key))
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.trim().parse::<i64>().ok())
-        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+    increment(key, 0)
 }
 
-/// Add `delta` to a counter shared across instances; its new value (never below 0). Read, then
-/// written: see `quota_store` for what that bounds.
+/// Add `delta` to a counter shared across instances; its new value (never below 0). Atomic where
+/// the host's `wasi:keyvalue/atomics` is (Spin, the local host); see `quota_store` for the bound
+/// where it is not.
 pub fn increment(key: &str, delta: i64) -> u64 {
     let Some(bucket) = bucket() else {
         return u64::try_from(delta).unwrap_or(0);
     };
-    let current = get(&bucket, key)
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| t.trim().parse::<i64>().ok())
-        .unwrap_or(0);
-    let next = current.saturating_add(delta).max(0);
-    let _ = bucket.set(key, next.to_string().as_bytes());
-    u64::try_from(next).unwrap_or(0)
+    match crate::bindings::kv_atomics::increment(&bucket, key, delta) {
+        Ok(value) => u64::try_from(value).unwrap_or(0),
+        // A store without counters: read, then write.
+        Err(_) => {
+            let current = get(&bucket, key)
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|t| t.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            let next = current.saturating_add(delta).max(0);
+            let _ = bucket.set(key, next.to_string().as_bytes());
+            u64::try_from(next).unwrap_or(0)
+        }
+    }
 }
 
 /// A JSON document from the store.

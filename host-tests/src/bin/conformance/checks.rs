@@ -49,6 +49,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "a 429 with Retry-After benches the key: in /stats",
     ),
     (
+        "key-limit",
+        "a key's per-model request limit: 429 with Retry-After (counted in the key-value store)",
+    ),
+    (
         "read-back-after-restart",
         "the stored response after the host restarted",
     ),
@@ -65,6 +69,7 @@ pub const OPTIONAL: &[&str] = &["redis-shared-with-apex"];
 pub const NEEDS_KV: &[&str] = &[
     "responses-read-back",
     "cooldown",
+    "key-limit",
     "read-back-after-restart",
     "redis-shared-with-apex",
 ];

@@ -57,7 +57,9 @@ fn config(ok: &str, down: &str, limited: &str) -> String {
     };
     format!(
         "# apex-conformance: three scripted providers on loopback (no commas: see the source)\n\
-         [gateway]\nauto_providers = false\ncooldown_secs = 30\n\n{}{}{}{}{}{}",
+         [gateway]\nauto_providers = false\ncooldown_secs = 30\n\n\
+         [[model_patterns]]\npattern = \"metered-*\"\nmodel = \"echo\"\n\n\
+         [limits.default.models.metered-echo]\nrequests_per_minute = 2\nwindow_secs = 3600\n\n{}{}{}{}{}{}",
         provider("fake", ok),
         provider("down", down),
         provider("limited", limited),

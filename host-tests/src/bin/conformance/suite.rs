@@ -82,6 +82,7 @@ impl Suite {
         check!("messages-tool-call", self.messages_tool_call());
         check!("failover", self.failover());
         check!("cooldown", self.cooldown());
+        check!("key-limit", self.key_limit());
     }
 
     pub async fn health(&self) -> Result<String> {
@@ -412,6 +413,50 @@ impl Suite {
             "remaining {remaining} s, the provider asked for 120"
         );
         Ok(format!("{} benched {remaining} s", benched["subject"]))
+    }
+}
+
+impl Suite {
+    /// The gateway key may send `metered-echo` twice per window (counted in the host's
+    /// key-value store with its atomic increment): a request past that gets a 429 with
+    /// Retry-After, in OpenAI's error shape. A host sharing its store with an earlier row
+    /// (spin-redis after apex-redis) finds the window already spent: fewer requests pass.
+    pub async fn key_limit(&self) -> Result<String> {
+        let mut accepted = 0;
+        let refused = loop {
+            let reply = self
+                .http
+                .post(
+                    "/v1/chat/completions",
+                    json!({"model": "metered-echo", "messages": user("count me")}),
+                )
+                .await?;
+            if reply.status != 200 {
+                break reply;
+            }
+            accepted += 1;
+            ensure!(accepted <= 2, "a third request in the window was answered");
+        };
+        ensure!(
+            refused.status == 429,
+            "status {} {}",
+            refused.status,
+            short(&refused.body)
+        );
+        let retry_after = refused
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .context("no numeric Retry-After")?;
+        let error = refused.json()?;
+        ensure!(
+            error["error"]["code"] == "rate_limit_exceeded",
+            "error {error}"
+        );
+        Ok(format!(
+            "{accepted} answered, then 429 (retry after {retry_after} s)"
+        ))
     }
 }
 
