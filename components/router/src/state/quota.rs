@@ -173,6 +173,15 @@ pub fn expired(key: &str, now_secs: u64) -> bool {
     false
 }
 
+/// Millionths of a dollar as dollars: two decimals, more when needed (`$0.00003`).
+pub fn dollars(micro: u64) -> String {
+    let mut decimals = format!("{:06}", micro % 1_000_000);
+    while decimals.len() > 2 && decimals.ends_with('0') {
+        decimals.pop();
+    }
+    format!("{}.{decimals}", micro / 1_000_000)
+}
+
 /// A refusal: which limit, and the seconds until its window ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
@@ -193,7 +202,7 @@ impl Refusal {
             Counted::Requests => format!("its limit of {} requests per window", self.cap),
             Counted::Tokens => format!("its limit of {} tokens per window", self.cap),
             Counted::BudgetTokens => format!("its budget of {} tokens", self.cap),
-            Counted::BudgetCost => format!("its budget of ${:.2}", self.cap as f64 / 1_000_000.0),
+            Counted::BudgetCost => format!("its budget of ${}", dollars(self.cap)),
         };
         format!(
             "Gateway key `{key}` has reached {what}{scope} ({}); retry in {} s.",

@@ -139,11 +139,16 @@ pub fn report(config: &Config, now: u64) -> Vec<u8> {
                     };
                     let (start, end) = what.window(l, now);
                     let used = shared::counter(&quota::counter_key(name, scope, what, end));
+                    // Dollar budgets in dollars; the rest as counts.
+                    let amount = |n: u64| match what {
+                        Counted::BudgetCost => json!(n as f64 / 1_000_000.0),
+                        _ => json!(n),
+                    };
                     limits.push(json!({
                         "model": if scope == "*" { Value::Null } else { json!(scope) },
                         "limit": what.field(),
-                        "max": cap,
-                        "used": used,
+                        "max": amount(cap),
+                        "used": amount(used),
                         "window_start": start,
                         "resets_in_secs": end.saturating_sub(now),
                     }));

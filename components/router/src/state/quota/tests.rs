@@ -96,6 +96,9 @@ fn refusals_say_which_limit_and_when_to_retry() {
         refusal.message("alice", "echo"),
         "Gateway key `alice` has reached its budget of $1.50 for model `echo` (budget_usd); retry in 42 s."
     );
+    assert_eq!(dollars(30), "0.00003");
+    assert_eq!(dollars(0), "0.00");
+    assert_eq!(dollars(12_340_000), "12.34");
     let used = Tokens {
         input: 10,
         output: 5,
