@@ -16,6 +16,17 @@ use crate::routing::dispatch::upstream::{self, rotation, target};
 use crate::routing::targets::{self, Attempt};
 use crate::surfaces::Surface;
 
+/// Says where a token count came from: `provider` (its counting endpoint) or `estimate` (the
+/// gateway's documented estimate, for providers without one).
+pub const COUNT_HEADER: &str = "x-apex-token-count";
+
+/// The headers of a count from `source`.
+fn count_headers(client: &Client, source: &str) -> Vec<(String, String)> {
+    let mut headers = json_headers(client.cors);
+    headers.push((COUNT_HEADER.to_string(), source.to_string()));
+    headers
+}
+
 /// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
 /// (forwarded like a message), otherwise the documented local estimate. Never a 404 for a model
 /// the gateway serves.
@@ -63,7 +74,12 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
     };
     let count = anthropic_messages::estimate_tokens(&request);
     let reply = format!(r#"{{"input_tokens":{count}}}"#);
-    transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
+    transport::respond(
+        out,
+        200,
+        count_headers(client, "estimate"),
+        reply.as_bytes(),
+    );
 }
 
 /// `POST …/models/{model}:countTokens` (the Gemini API): a `gemini` provider's own count (the
@@ -105,7 +121,12 @@ pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: R
         Ok(request) => {
             let count = crate::surfaces::anthropic_messages::estimate_tokens(&request);
             let reply = format!(r#"{{"totalTokens":{count}}}"#);
-            transport::respond(out, 200, json_headers(client.cors), reply.as_bytes());
+            transport::respond(
+                out,
+                200,
+                count_headers(client, "estimate"),
+                reply.as_bytes(),
+            );
         }
         Err(error) => send_error(out, &error, errors, client.cors),
     }
@@ -154,7 +175,7 @@ fn ask(
             continue;
         }
         let reply = upstream::redactor(config, Some(&target.api_key)).bytes(&reply);
-        transport::respond(out, status, json_headers(client.cors), &reply);
+        transport::respond(out, status, count_headers(client, "provider"), &reply);
         return Asked::Answered;
     }
     Asked::Estimate(out)
