@@ -49,6 +49,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "a 429 with Retry-After benches the key: in /stats",
     ),
     (
+        "status-page",
+        "GET /ui: the status page (HTML, CSP); /stats names aliases and targets",
+    ),
+    (
         "read-back-after-restart",
         "the stored response after the host restarted",
     ),
