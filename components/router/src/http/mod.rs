@@ -9,6 +9,7 @@
 //! - `error`: [`error::ApiError`] rendered in each protocol; `reply`: whole answers and headers
 //! - `redact`: secrets out of every upstream-derived byte a client sees, in every encoding
 //! - `sse`: a forwarded event stream cut into whole events, each checked before it is passed on
+//! - `status_page`: the HTML status page (`GET /ui`; `GET /` for browsers), which reads `/stats`
 //! - `transport`: outbound calls and the client response over `wasi:http`
 //! - `url`: provider base URLs and same-origin checks
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod redact;
 pub mod request_log;
 pub mod sse;
+pub mod status_page;
 pub mod url;
 
 pub use client::Client;

@@ -46,7 +46,7 @@ pub fn route(
         ),
         (Method::Get, "/stats") => json(
             out,
-            &shared::snapshot(config).render_json(crate::platform::now_ms()),
+            &shared::snapshot(config).render_json_for(config, crate::platform::now_ms()),
         ),
         (Method::Get, "/metrics") => {
             let text = shared::snapshot(config).render_prometheus(crate::platform::now_ms());

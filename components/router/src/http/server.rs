@@ -9,7 +9,7 @@ use crate::config::{self, Config};
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::http::reply::{json_headers, send_error, text_headers};
 use crate::http::transport::{self, header_list};
-use crate::http::{Client, access, auth, concurrency, cors, request_log};
+use crate::http::{Client, access, auth, concurrency, cors, request_log, status_page};
 use crate::platform::{monotonic_ms, now_ms, now_secs, variable};
 
 struct Router;
@@ -167,7 +167,13 @@ fn serve(
         .map(cors::response_headers)
         .unwrap_or_default();
 
-    // Unauthenticated: liveness, and the root that clients probe (Ollama clients expect this text).
+    // Unauthenticated: liveness, the status page (it holds no data: its script asks for the admin
+    // key and reads /stats), and the root that clients probe (Ollama clients expect this text;
+    // browsers get the status page).
+    let page = |out| {
+        let open = config.gateway_keys.is_empty();
+        transport::respond(out, 200, status_page::headers(), &status_page::body(open))
+    };
     match (&method, path.as_str()) {
         (Method::Get | Method::Head, "/health") => {
             return transport::respond(
@@ -177,8 +183,16 @@ fn serve(
                 br#"{"status":"ok"}"#,
             );
         }
+        (Method::Get | Method::Head, "/ui" | "/ui/") => return page(out),
+        (Method::Get | Method::Head, "/")
+            if status_page::wants_html(apex_adapter_kit::http::header(&headers, "accept")) =>
+        {
+            return page(out);
+        }
         (Method::Get | Method::Head, "/") => {
-            return transport::respond(out, 200, text_headers(&cors_headers), b"Ollama is running");
+            let mut headers = text_headers(&cors_headers);
+            headers.push(("vary".to_string(), "accept".to_string()));
+            return transport::respond(out, 200, headers, b"Ollama is running");
         }
         _ => {}
     }

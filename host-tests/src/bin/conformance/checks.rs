@@ -53,6 +53,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "a key's per-model request limit: 429 with Retry-After (counted in the key-value store)",
     ),
     (
+        "status-page",
+        "GET /ui: the status page (HTML, CSP); /stats names aliases and targets",
+    ),
+    (
         "read-back-after-restart",
         "the stored response after the host restarted",
     ),

@@ -83,6 +83,7 @@ impl Suite {
         check!("failover", self.failover());
         check!("cooldown", self.cooldown());
         check!("key-limit", self.key_limit());
+        check!("status-page", self.status_page());
     }
 
     pub async fn health(&self) -> Result<String> {
@@ -413,6 +414,57 @@ impl Suite {
             "remaining {remaining} s, the provider asked for 120"
         );
         Ok(format!("{} benched {remaining} s", benched["subject"]))
+    }
+
+    /// The status page is served without a key (it holds no data), as HTML under a CSP, and
+    /// `/stats` has what it shows beside the counters: the configured aliases and their targets.
+    pub async fn status_page(&self) -> Result<String> {
+        let page = self.http.send("GET", "/ui", None, false).await?.ok()?;
+        ensure!(
+            page.content_type().starts_with("text/html"),
+            "content-type {}",
+            page.content_type()
+        );
+        let csp = page
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        ensure!(
+            csp.contains("script-src 'sha256-"),
+            "no script hash in the CSP: {csp:?}"
+        );
+        ensure!(
+            page.body.contains("<title>Apex status</title>") && page.body.contains("'/stats'"),
+            "not the status page: {}",
+            short(&page.body)
+        );
+        let root = self.http.send("GET", "/", None, false).await?.ok()?;
+        ensure!(
+            root.body == "Ollama is running",
+            "GET / without a browser Accept: {}",
+            short(&root.body)
+        );
+        let stats = self.http.get("/stats").await?.ok()?.json()?;
+        let targets = stats["config"]["aliases"]["failover"]["targets"]
+            .as_array()
+            .context("no config.aliases.failover.targets in /stats")?;
+        ensure!(targets.len() == 2, "failover's targets: {targets:?}");
+        // (A number once requests were counted; null on a host whose key-value store loses them.)
+        ensure!(
+            stats["total"]["latency_ms"].get("p95").is_some(),
+            "no total p95 in /stats: {}",
+            short(&stats["total"].to_string())
+        );
+        Ok(format!(
+            "{} bytes of HTML; failover → {}",
+            page.body.len(),
+            targets
+                .iter()
+                .filter_map(|t| t["target"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
     }
 }
 

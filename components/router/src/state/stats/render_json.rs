@@ -1,9 +1,12 @@
-//! `GET /stats`: the merged stats as JSON, with live cooldowns and latency percentiles.
+//! `GET /stats`: the merged stats as JSON, with live cooldowns and latency percentiles, and what
+//! the config serves (aliases and their targets, providers and how many keys each has; never a
+//! key).
 
 use serde_json::{Value, json};
 
 use super::Stats;
 use super::counters::Counters;
+use crate::config::Config;
 use crate::routing::health::{Cooldown, Subject};
 
 impl Counters {
@@ -19,6 +22,7 @@ impl Counters {
                 "mean": (count > 0).then(|| self.latency.sum_ms / count),
                 "p50": ms(0.5),
                 "p90": ms(0.9),
+                "p95": ms(0.95),
                 "p99": ms(0.99),
             },
         })
@@ -26,8 +30,21 @@ impl Counters {
 }
 
 impl Stats {
-    /// The `GET /stats` body.
+    /// The `GET /stats` body: [`Stats::to_json`] and, under `config`, [`configured`].
+    pub fn render_json_for(&self, config: &Config, now_ms: u64) -> Vec<u8> {
+        let mut body = self.to_json(now_ms);
+        body["config"] = configured(config);
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// The counters alone as JSON bytes (see [`Stats::to_json`]).
     pub fn render_json(&self, now_ms: u64) -> Vec<u8> {
+        serde_json::to_vec(&self.to_json(now_ms)).unwrap_or_default()
+    }
+
+    /// The counters: per alias (and its targets), per key, every live cooldown, and `total`, the
+    /// client requests of every alias together (their percentiles from the merged histograms).
+    pub fn to_json(&self, now_ms: u64) -> Value {
         let cooling = |cooldown: Option<Cooldown>| -> Value {
             match cooldown.filter(|c| c.is_active(now_ms)) {
                 None => Value::Null,
@@ -74,12 +91,74 @@ impl Stats {
                 entry
             })
             .collect();
-        let body = json!({
+        let mut total = Counters::default();
+        let (mut hits, mut misses) = (0u64, 0u64);
+        for stats in self.aliases.values() {
+            total.merge(&stats.client);
+            hits = hits.saturating_add(stats.cache_hits);
+            misses = misses.saturating_add(stats.cache_misses);
+        }
+        let mut total = total.to_json();
+        total["cache"] = json!({"hits": hits, "misses": misses});
+        json!({
             "now_ms": now_ms,
+            "total": total,
             "aliases": aliases,
             "keys": keys,
             "cooldowns": cooldowns,
-        });
-        serde_json::to_vec(&body).unwrap_or_default()
+        })
     }
+}
+
+/// What the config serves, for people reading `/stats` (the status page): each alias's strategy,
+/// cache switch and targets in order; each provider's kind and how many keys it has (their
+/// labels are `provider#0` .. `provider#<keys - 1>`, or `provider#0` alone for a provider without
+/// keys); the `[[model_patterns]]` entries; whether stats are recorded and `echo` served. Key
+/// values, variable names, base URLs and headers are left out.
+pub fn configured(config: &Config) -> Value {
+    let aliases: serde_json::Map<String, Value> = config
+        .models
+        .iter()
+        .map(|(alias, targets)| {
+            let policy = config.policy(alias);
+            let targets: Vec<Value> = targets
+                .iter()
+                .map(|t| {
+                    json!({
+                        "target": t.id(),
+                        "provider": t.provider,
+                        "model": t.model,
+                        "weight": t.weight,
+                    })
+                })
+                .collect();
+            let strategy = serde_json::to_value(policy.strategy).unwrap_or(Value::Null);
+            let entry = json!({
+                "strategy": strategy,
+                "cache": policy.cache,
+                "targets": targets,
+            });
+            (alias.clone(), entry)
+        })
+        .collect();
+    let providers: serde_json::Map<String, Value> = config
+        .providers
+        .iter()
+        .map(|(name, provider)| {
+            let entry = json!({"kind": provider.kind, "keys": provider.keys.len()});
+            (name.clone(), entry)
+        })
+        .collect();
+    let patterns: Vec<Value> = config
+        .model_patterns
+        .iter()
+        .map(|(pattern, model)| json!({"pattern": pattern, "model": model}))
+        .collect();
+    json!({
+        "aliases": aliases,
+        "providers": providers,
+        "model_patterns": patterns,
+        "echo_model": config.echo_model,
+        "recording": config.stats,
+    })
 }

@@ -256,6 +256,123 @@ fn json_shows_keys_by_index_with_cooldowns_and_percentiles() {
 }
 
 #[test]
+fn json_totals_every_alias_with_p95_and_cache() {
+    let mut stats = sample();
+    stats.record(&Event::Request {
+        alias: "other",
+        error: Some("server"),
+        latency_ms: 20,
+        cache: Some(CacheOutcome::Miss),
+    });
+    let body: Value = serde_json::from_slice(&stats.render_json(NOW)).unwrap();
+    let total = &body["total"];
+    assert_eq!(total["requests"], 4);
+    assert_eq!(total["successes"], 2);
+    assert_eq!(total["errors"], json!({ALL_COOLING: 1, "server": 1}));
+    assert_eq!(total["cache"], json!({"hits": 1, "misses": 2}));
+    assert_eq!(total["latency_ms"]["count"], 4);
+    // Three samples in (250, 500], one in (10, 25]: the merged histogram's quantiles.
+    assert_eq!(
+        total["latency_ms"]["p50"], 333,
+        "rank 2 of 4: a third into (250, 500]"
+    );
+    assert_eq!(total["latency_ms"]["p95"], 483);
+    assert_eq!(total["latency_ms"]["p99"], 497);
+    // p95 sits beside the percentiles that were there (p50, p90, p99) on every level.
+    assert_eq!(body["aliases"]["fast"]["latency_ms"]["p95"], 488);
+    assert!(body["keys"]["openai#1"]["latency_ms"]["p95"].is_u64());
+    assert_eq!(Stats::default().to_json(NOW)["total"]["requests"], 0);
+    assert_eq!(
+        Stats::default().to_json(NOW)["total"]["latency_ms"]["p95"],
+        Value::Null
+    );
+}
+
+#[test]
+fn json_for_a_config_names_aliases_targets_and_key_counts_never_keys() {
+    let text = r#"
+        [gateway]
+        api_keys = { ops = "ops_key" }
+        auto_providers = false
+
+        [providers.primary]
+        kind = "openai"
+        base_url = "https://primary.example/v1"
+        keys = ["primary_key_a", "primary_key_b"]
+        headers = { "x-custom" = "header-secret-value" }
+
+        [providers.local]
+        kind = "ollama"
+        base_url = "http://localhost:11434"
+        keys = []
+
+        [models.chat]
+        strategy = "weighted"
+        cache = true
+        targets = ["primary/gpt-4o-mini", { provider = "local", model = "llama3", weight = 3 }]
+
+        [[model_patterns]]
+        pattern = "claude-*"
+        model = "chat"
+    "#;
+    let secrets = [
+        ("ops_key", "gateway-secret-0123456789"),
+        ("primary_key_a", "sk-upstream-secret-aaaa"),
+        ("primary_key_b", "sk-upstream-secret-bbbb"),
+    ];
+    let config = crate::config::load(Some(text), &|name| {
+        secrets
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let bytes = sample().render_json_for(&config, NOW);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    for (variable, value) in secrets {
+        assert!(!text.contains(value), "a key value in /stats: {text}");
+        assert!(!text.contains(variable), "a key variable in /stats: {text}");
+    }
+    for hidden in ["header-secret-value", "primary.example", "localhost:11434"] {
+        assert!(!text.contains(hidden), "{hidden} in /stats: {text}");
+    }
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let configured = &body["config"];
+    assert_eq!(
+        configured["aliases"]["chat"],
+        json!({
+            "strategy": "weighted",
+            "cache": true,
+            "targets": [
+                {"target": "primary/gpt-4o-mini", "provider": "primary", "model": "gpt-4o-mini", "weight": 1},
+                {"target": "local/llama3", "provider": "local", "model": "llama3", "weight": 3},
+            ],
+        })
+    );
+    assert_eq!(
+        configured["providers"],
+        json!({
+            "primary": {"kind": "openai", "keys": 2},
+            "local": {"kind": "ollama", "keys": 0},
+        })
+    );
+    assert_eq!(
+        configured["model_patterns"],
+        json!([{"pattern": "claude-*", "model": "chat"}])
+    );
+    assert_eq!(configured["echo_model"], true);
+    assert_eq!(configured["recording"], true);
+    // Backwards compatible: everything `render_json` had is still there, unchanged.
+    let mut without: Value = body.clone();
+    without.as_object_mut().unwrap().remove("config");
+    let plain: Value = serde_json::from_slice(&sample().render_json(NOW)).unwrap();
+    assert_eq!(without, plain);
+    for field in ["now_ms", "aliases", "keys", "cooldowns"] {
+        assert!(body.get(field).is_some(), "{field}");
+    }
+}
+
+#[test]
 fn label_values_never_break_the_line_format() {
     assert_eq!(escape_label("a\\b\"c\nd"), r#"a\\b\"c\nd"#);
     assert_eq!(escape_label("a\rb\tc"), r"a\\rb\\tc");
