@@ -149,6 +149,9 @@ pub(super) struct ModelSection {
     pub(super) retries: Option<u32>,
     #[serde(default)]
     pub(super) resume: bool,
+    /// What model listings advertise for this alias.
+    pub(super) context_window: Option<u32>,
+    pub(super) max_output_tokens: Option<u32>,
 }
 
 /// A target: `"provider/model"`, or `{ provider, model, weight }`.

@@ -384,7 +384,15 @@ fn alias(
             "must be above 0 (use `cache = false` to turn the cache off)",
         ));
     }
-    for (value, field) in [(section.ttft_ms, "ttft_ms"), (section.stall_ms, "stall_ms")] {
+    for (value, field) in [
+        (section.ttft_ms, "ttft_ms"),
+        (section.stall_ms, "stall_ms"),
+        (section.context_window.map(u64::from), "context_window"),
+        (
+            section.max_output_tokens.map(u64::from),
+            "max_output_tokens",
+        ),
+    ] {
         if value == Some(0) {
             return Err(ConfigError::new(
                 format!("models.{name}.{field}"),
@@ -402,6 +410,8 @@ fn alias(
             retries: section.retries,
             resume: section.resume,
         },
+        context_window: section.context_window,
+        max_output_tokens: section.max_output_tokens,
     };
     Ok((targets, policy))
 }

@@ -72,6 +72,6 @@ pub use limits::{KeyLimits, Limits, Period};
 pub use load::{load, load_with};
 
 pub use types::{
-    Alias, AliasPolicy, Config, DEFAULT_TIMEOUTS, HostedTools, Patience, Provider, Retries,
-    Strategy, TargetRef, Timeouts, glob,
+    Alias, AliasPolicy, Config, DEFAULT_TIMEOUTS, ECHO_CONTEXT_WINDOW, HostedTools, ModelLimits,
+    Patience, Provider, Retries, Strategy, TargetRef, Timeouts, glob,
 };

@@ -57,6 +57,10 @@ pub struct AliasPolicy {
     /// How long a cached response stays fresh.
     pub cache_ttl_secs: u64,
     pub patience: Patience,
+    /// What model listings advertise (`context_window`, `max_output_tokens`); `None`: what the
+    /// first target's kind says, and no output limit.
+    pub context_window: Option<u32>,
+    pub max_output_tokens: Option<u32>,
 }
 
 impl Default for AliasPolicy {
@@ -66,9 +70,24 @@ impl Default for AliasPolicy {
             cache: false,
             cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,
             patience: Patience::default(),
+            context_window: None,
+            max_output_tokens: None,
         }
     }
 }
+
+/// The limits model listings advertise for a servable name, so agent clients compact and cap
+/// their answers at the right size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelLimits {
+    /// Tokens of context (input and output together).
+    pub context_window: u32,
+    /// Longest answer, when configured.
+    pub max_output_tokens: Option<u32>,
+}
+
+/// The context advertised for the built-in `echo` model.
+pub const ECHO_CONTEXT_WINDOW: u32 = 128_000;
 
 /// How an alias rides out provider faults (`[models.<alias>]`); `None`: the `[gateway]` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -327,6 +346,23 @@ impl Config {
     /// The strategy and cache settings of `model` (defaults for anything but a configured alias).
     pub fn policy(&self, model: &str) -> AliasPolicy {
         self.policies.get(model).cloned().unwrap_or_default()
+    }
+
+    /// The limits listings advertise for `model`: its `[models.<alias>]` settings, else what its
+    /// first target's provider kind says (the echo model and unknown names: 128k).
+    pub fn model_limits(&self, model: &str) -> ModelLimits {
+        let policy = self.policy(model);
+        let first = self
+            .targets(model)
+            .and_then(|targets| targets.into_iter().next())
+            .and_then(|target| self.providers.get(&target.provider));
+        ModelLimits {
+            context_window: policy
+                .context_window
+                .or(first.map(|p| p.context_window))
+                .unwrap_or(ECHO_CONTEXT_WINDOW),
+            max_output_tokens: policy.max_output_tokens,
+        }
     }
 
     /// The targets and policy serving `model` (see [`Config::targets`]).

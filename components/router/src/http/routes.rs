@@ -33,7 +33,18 @@ pub fn route(
     }
     let json = |out, body: &[u8]| reply::json(out, body, cors);
     match (method, path) {
-        (Method::Get, "/v1/models" | "/models") => json(out, &surfaces::models::render(config)),
+        (Method::Get, "/v1/models" | "/models") => {
+            let shape = surfaces::models::Shape::of(client.headers);
+            json(out, &surfaces::models::render(config, shape))
+        }
+        (Method::Get, _) if path.starts_with("/v1/models/") => {
+            let id = path.trim_start_matches("/v1/models/");
+            let shape = surfaces::models::Shape::of(client.headers);
+            match surfaces::models::get(config, id, shape) {
+                Ok(body) => json(out, &body),
+                Err(error) => send_error(out, &error, errors, cors),
+            }
+        }
         (Method::Get, "/stats" | "/metrics" | "/usage" | "/config")
             if !is_admin(config, client.caller) =>
         {

@@ -1,28 +1,28 @@
 //! `GET /v1beta/models` and `GET /v1beta/models/{model}`: the aliases the gateway serves, in
-//! Google's `Model` shape (`name` is `models/<alias>`). Limits come from the first target's
-//! provider kind; `outputTokenLimit` is [`OUTPUT_TOKEN_LIMIT`] for every alias.
+//! Google's `Model` shape (`name` is `models/<alias>`). Limits are the alias's
+//! ([`Config::model_limits`]); without a configured output limit, `outputTokenLimit` is
+//! [`OUTPUT_TOKEN_LIMIT`].
 
 use serde_json::{Value, json};
 
 use crate::config::{Config, ECHO_MODEL, TargetRef};
 use crate::http::error::ApiError;
 
-/// The output limit every listed model advertises.
+/// The output limit a listed model advertises when its alias configures none.
 pub const OUTPUT_TOKEN_LIMIT: u32 = 65_536;
-/// The context the built-in `echo` model advertises.
-const ECHO_CONTEXT_WINDOW: u32 = 128_000;
 
 fn entry(config: &Config, alias: &str, targets: &[TargetRef]) -> Value {
     let provider = targets
         .first()
         .and_then(|t| config.providers.get(&t.provider));
+    let limits = config.model_limits(alias);
     json!({
         "name": format!("models/{alias}"),
         "version": "001",
         "displayName": alias,
         "description": format!("`{alias}`, served by the Apex gateway."),
-        "inputTokenLimit": provider.map_or(ECHO_CONTEXT_WINDOW, |p| p.context_window),
-        "outputTokenLimit": OUTPUT_TOKEN_LIMIT,
+        "inputTokenLimit": limits.context_window,
+        "outputTokenLimit": limits.max_output_tokens.unwrap_or(OUTPUT_TOKEN_LIMIT),
         "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
         "thinking": provider.is_some_and(|p| p.thinking),
     })

@@ -38,9 +38,6 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-/// The context window advertised for the built-in echo model.
-const ECHO_CONTEXT_WINDOW: u32 = 128_000;
-
 /// What the model endpoints say about one servable model, from its first target.
 struct Entry {
     /// The listed and requested name, without `:latest`.
@@ -76,7 +73,7 @@ impl Entry {
         Self {
             alias: alias.to_string(),
             kind: provider.map_or_else(|| "apex".to_string(), |p| p.kind.clone()),
-            context_window: provider.map_or(ECHO_CONTEXT_WINDOW, |p| p.context_window),
+            context_window: config.model_limits(alias).context_window,
             vision: provider.is_some_and(|p| p.vision),
             thinking: provider.is_some_and(|p| p.thinking),
             digest,
