@@ -1,0 +1,96 @@
+//! Neutral embeddings request → `POST {base_url}/embed` (Embed API v2), and its reply.
+//!
+//! `{model, texts, input_type: "search_document", embedding_types: ["float"], output_dimension?}`
+//! → `{embeddings: {float: [[…]]}, meta: {billed_units: {input_tokens}}}`. The neutral form has
+//! no input type: `search_document` is what an OpenAI-style embeddings call means (vectors to
+//! store and compare). Token-id inputs cannot be expressed (`unsupported`).
+
+use apex_adapter_kit::http::{join_url, malformed, post};
+use apex_adapter_kit::types::{
+    AdapterError, EmbedInput, EmbedRequest, EmbedResponse, HttpRequest, Target,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    texts: &'a [String],
+    input_type: &'static str,
+    embedding_types: [&'static str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_dimension: Option<u32>,
+}
+
+/// The upstream request for `request`.
+pub fn build(target: &Target, request: &EmbedRequest) -> Result<HttpRequest, AdapterError> {
+    let EmbedInput::Texts(texts) = &request.input else {
+        return Err(apex_adapter_kit::unsupported(
+            "Cohere embeds text only: token-id inputs cannot be sent to it",
+        ));
+    };
+    let body = Body {
+        model: &request.model,
+        texts,
+        input_type: "search_document",
+        embedding_types: ["float"],
+        output_dimension: request.dimensions,
+    };
+    let bytes = serde_json::to_vec(&body).map_err(apex_adapter_kit::invalid)?;
+    let headers = vec![
+        (
+            "authorization".to_string(),
+            format!("Bearer {}", target.api_key),
+        ),
+        ("content-type".to_string(), "application/json".to_string()),
+        ("accept".to_string(), "application/json".to_string()),
+    ];
+    Ok(post(
+        target,
+        join_url(&target.base_url, "embed"),
+        headers,
+        bytes,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    embeddings: ByType,
+    meta: Option<Meta>,
+}
+
+#[derive(Deserialize)]
+struct ByType {
+    #[serde(default)]
+    float: Vec<Vec<f32>>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    billed_units: Option<Billed>,
+}
+
+#[derive(Deserialize)]
+struct Billed {
+    input_tokens: Option<f64>,
+}
+
+/// The vectors in a reply of any status (errors classified as for chat).
+pub fn parse(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<EmbedResponse, AdapterError> {
+    if !(200..300).contains(&status) {
+        return Err(crate::response::error(status, headers, body));
+    }
+    let reply: Reply = serde_json::from_slice(body).map_err(malformed)?;
+    Ok(EmbedResponse {
+        model: String::new(),
+        embeddings: reply.embeddings.float,
+        input_tokens: reply
+            .meta
+            .and_then(|m| m.billed_units)
+            .and_then(|b| b.input_tokens)
+            .map(|n| n as u32),
+    })
+}

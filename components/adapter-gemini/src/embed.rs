@@ -1,0 +1,92 @@
+//! Neutral embeddings request → `POST {base_url}/models/{model}:batchEmbedContents`, and its
+//! reply.
+//!
+//! One request per input text: `{requests: [{model: "models/{model}", content: {parts: [{text}]},
+//! outputDimensionality?}]}`; the reply is `{embeddings: [{values}]}` in request order. Gemini
+//! reports no token count for embeddings. Token-id inputs cannot be expressed (`unsupported`).
+
+use apex_adapter_kit::http::malformed;
+use apex_adapter_kit::types::{
+    AdapterError, EmbedInput, EmbedRequest, EmbedResponse, HttpRequest, Target,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::request::{http_request, model_path};
+
+#[derive(Serialize)]
+struct Batch<'a> {
+    requests: Vec<One<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct One<'a> {
+    model: &'a str,
+    content: Content<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_dimensionality: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Content<'a> {
+    parts: [Part<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Part<'a> {
+    text: &'a str,
+}
+
+/// The upstream request for `request`.
+pub fn build(target: &Target, request: &EmbedRequest) -> Result<HttpRequest, AdapterError> {
+    let EmbedInput::Texts(texts) = &request.input else {
+        return Err(apex_adapter_kit::unsupported(
+            "Gemini embeds text only: token-id inputs cannot be sent to it",
+        ));
+    };
+    let model = model_path(&request.model);
+    let batch = Batch {
+        requests: texts
+            .iter()
+            .map(|text| One {
+                model: &model,
+                content: Content {
+                    parts: [Part { text }],
+                },
+                output_dimensionality: request.dimensions,
+            })
+            .collect(),
+    };
+    let bytes = serde_json::to_vec(&batch).map_err(apex_adapter_kit::invalid)?;
+    let path = format!("{model}:batchEmbedContents");
+    Ok(http_request(target, &path, bytes))
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(default)]
+    embeddings: Vec<Values>,
+}
+
+#[derive(Deserialize)]
+struct Values {
+    #[serde(default)]
+    values: Vec<f32>,
+}
+
+/// The vectors in a reply of any status (errors classified as for `generateContent`).
+pub fn parse(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<EmbedResponse, AdapterError> {
+    if !(200..300).contains(&status) {
+        return Err(crate::error::from_reply(status, headers, body));
+    }
+    let reply: Reply = serde_json::from_slice(body).map_err(malformed)?;
+    Ok(EmbedResponse {
+        model: String::new(),
+        embeddings: reply.embeddings.into_iter().map(|e| e.values).collect(),
+        input_tokens: None,
+    })
+}
