@@ -19,7 +19,9 @@
 //!   schemas → JSON Schema
 //! - `render.rs`: whole answers; `stream.rs`: SSE or JSON-array streams
 //! - `models.rs`: the model list
+//! - `embed.rs`: `:embedContent` and `:batchEmbedContents` (run by `routing::dispatch::embed`)
 
+pub mod embed;
 mod models;
 mod render;
 mod request;
