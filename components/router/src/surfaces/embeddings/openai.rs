@@ -51,7 +51,8 @@ impl EmbedSurface for OpenAiEmbeddings {
             }
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
-                    "{other} is not of type 'string' - 'model'"
+                    "{} is not of type 'string' - 'model'",
+                    python_repr(&other)
                 ))
                 .param("model"));
             }
@@ -75,7 +76,8 @@ impl EmbedSurface for OpenAiEmbeddings {
             },
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
-                    "{other} is not of type 'integer' - 'dimensions'"
+                    "{} is not of type 'integer' - 'dimensions'",
+                    python_repr(&other)
                 ))
                 .param("dimensions"));
             }
@@ -86,7 +88,8 @@ impl EmbedSurface for OpenAiEmbeddings {
             Some(Value::String(s)) if s == "base64" => Encoding::Base64,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
-                    "{other} is not one of ['float', 'base64'] - 'encoding_format'"
+                    "{} is not one of ['float', 'base64'] - 'encoding_format'",
+                    python_repr(&other)
                 ))
                 .param("encoding_format"));
             }
@@ -148,6 +151,14 @@ impl EmbedSurface for OpenAiEmbeddings {
             },
         };
         serde_json::to_vec(&answer).unwrap_or_default()
+    }
+}
+
+/// A JSON value as OpenAI's validation messages quote it (Python's repr: `'text'`).
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("'{text}'"),
+        other => other.to_string(),
     }
 }
 
@@ -258,7 +269,7 @@ mod tests {
             parse(r#"{"model":"m","input":"x","encoding_format":"int8"}"#)
                 .unwrap_err()
                 .message,
-            r#""int8" is not one of ['float', 'base64'] - 'encoding_format'"#
+            "'int8' is not one of ['float', 'base64'] - 'encoding_format'"
         );
     }
 

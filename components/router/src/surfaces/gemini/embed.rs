@@ -7,7 +7,7 @@
 use apex_adapter_kit::types::{EmbedInput, EmbedResponse};
 use serde::{Deserialize, Serialize};
 
-use super::not_found;
+use super::not_found_for;
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::PathParams;
 use crate::surfaces::embeddings::{EmbedSurface, Parsed, request};
@@ -87,7 +87,7 @@ impl EmbedSurface for EmbedContent {
     }
 
     fn model_not_found(model: &str) -> ApiError {
-        not_found(model)
+        not_found_for(model, "embedContent")
     }
 }
 
@@ -147,7 +147,7 @@ impl EmbedSurface for BatchEmbedContents {
     }
 
     fn model_not_found(model: &str) -> ApiError {
-        not_found(model)
+        not_found_for(model, "batchEmbedContents")
     }
 }
 

@@ -35,7 +35,9 @@ use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use models::{OUTPUT_TOKEN_LIMIT, get as get_model, list as list_models, not_found};
+pub use models::{
+    OUTPUT_TOKEN_LIMIT, get as get_model, list as list_models, not_found, not_found_for,
+};
 pub use render::render_response;
 pub use schema::json_schema;
 pub use stream::{ChunkWriter, Framing};
