@@ -123,7 +123,7 @@ impl<A: Adapter> Translate for Native<A> {
 
 /// The neutral request of a case: a chat request, or an embeddings request (`call = "embed"`).
 enum Input {
-    Chat(ChatRequest),
+    Chat(Box<ChatRequest>),
     Embed(EmbedRequest),
 }
 
