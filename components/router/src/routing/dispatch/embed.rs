@@ -7,6 +7,7 @@
 //! A target whose kind cannot embed (the adapter answers `unsupported`) is skipped without a
 //! call; when no target can, the client gets a 400 naming embeddings
 //! ([`cannot_embed`]). The `echo` model answers deterministic vectors (`routing::echo::embed`).
+//! An alias that caches keeps the vectors (`state::cache::CachedEmbedding`), as chat answers.
 
 use apex_adapter_kit::types::{AdapterError, EmbedRequest, EmbedResponse, ErrorKind};
 use wasip2::http::types::ResponseOutparam;
@@ -21,10 +22,12 @@ use crate::http::Client;
 use crate::http::error::ApiError;
 use crate::http::reply::{json_headers, send_error};
 use crate::http::transport;
-use crate::platform::monotonic_ms;
+use crate::platform::{monotonic_ms, now_ms};
 use crate::routing::failure::{self, FailureClass};
 use crate::routing::targets::{self, Attempt};
-use crate::state::stats;
+use crate::state::cache::{self, CachedEmbedding};
+use crate::state::shared;
+use crate::state::stats::{self, CacheOutcome};
 use crate::surfaces::PathParams;
 use crate::surfaces::embeddings::{EmbedSurface, cannot_embed, input_count};
 
@@ -71,6 +74,31 @@ pub fn embed<S: EmbedSurface>(
     }
     let name = stats::stats_name(config, served_as);
     let mut tally = Tally::default();
+    // Headers of the answer, and where to keep it when the alias caches.
+    let mut headers = client.cors.to_vec();
+    let mut keep: Option<(String, u64)> = None;
+    if spec.cache {
+        let control = cache::cache_control(client.headers);
+        let mut keyed = parsed.request.clone();
+        keyed.model = served_as.to_string();
+        let key = cache::embed_key(client.caller, &keyed);
+        if control.read
+            && let Some(hit) = shared::cached_embedding(&key, now_ms())
+        {
+            headers.push((cache::CACHE_HEADER.to_string(), "hit".to_string()));
+            answer(out, &hit.response, headers);
+            if config.stats {
+                tally.cache = Some(CacheOutcome::Hit);
+                tally.record(&name, None, started);
+            }
+            return;
+        }
+        headers.push((cache::CACHE_HEADER.to_string(), "miss".to_string()));
+        tally.cache = Some(CacheOutcome::Miss);
+        if control.write {
+            keep = Some((key, spec.cache_ttl_secs));
+        }
+    }
     let client_error = 'answer: {
         let (attempts, mut health) = match plan::attempts(config, &spec, &name, alias, client.pin) {
             Ok(planned) => planned,
@@ -94,14 +122,22 @@ pub fn embed<S: EmbedSurface>(
             }
             match outcome {
                 Called::Answered(response) => {
-                    let mut headers = client.cors.to_vec();
+                    if let Some((key, ttl_secs)) = keep.take() {
+                        let entry = CachedEmbedding {
+                            response: response.clone(),
+                            stored_at_ms: now_ms(),
+                            ttl_secs,
+                        };
+                        shared::cache_embedding(&key, &entry);
+                    }
+                    let mut headers = headers.clone();
                     headers.push((PROVIDER_HEADER.into(), attempt.provider.name.clone()));
                     headers.push((MODEL_HEADER.into(), attempt.model.to_string()));
                     answer(out, &response, headers);
                     break 'answer None;
                 }
                 Called::Refused(error) => {
-                    send_error(out, &error, S::ERRORS, client.cors);
+                    send_error(out, &error, S::ERRORS, &headers);
                     break 'answer Some(failure::client_label(&error));
                 }
                 Called::Failed(error) => last = Some(error),
@@ -109,7 +145,7 @@ pub fn embed<S: EmbedSurface>(
             }
         }
         let error = last.unwrap_or_else(|| cannot_embed(alias));
-        send_error(out, &error, S::ERRORS, client.cors);
+        send_error(out, &error, S::ERRORS, &headers);
         Some(failure::client_label(&error))
     };
     if config.stats {
