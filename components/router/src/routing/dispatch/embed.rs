@@ -1,8 +1,9 @@
 //! An embeddings request through its targets, on the chat path's rails: the same plan (strategy
 //! order, keys in rotation, cooling keys and targets left out), the same provider side
 //! (`upstream`: target, origin check, buffered call, redaction) and the same bookkeeping
-//! (`after::Tally`: cooldowns and stats). What differs is the call: the adapter's
-//! `build-embed-request` / `parse-embed-response` instead of a chat translation, and no stream.
+//! (`after::Tally`: cooldowns and stats), and the same retries of a target (`retry`). What
+//! differs is the call: the adapter's `build-embed-request` / `parse-embed-response` instead of a
+//! chat translation, and no stream.
 //!
 //! A target whose kind cannot embed (the adapter answers `unsupported`) is skipped without a
 //! call; when no target can, the client gets a 400 naming embeddings
@@ -15,6 +16,7 @@ use wasip2::http::types::ResponseOutparam;
 use super::after::Tally;
 use super::attempt::{MODEL_HEADER, Observed, PROVIDER_HEADER};
 use super::plan;
+use super::retry;
 use super::upstream::{self, transport_error};
 use crate::bindings::adapter;
 use crate::config::{Config, ECHO_MODEL};
@@ -113,35 +115,60 @@ pub fn embed<S: EmbedSurface>(
         };
         // `None` while no target could take the request at all.
         let mut last: Option<ApiError> = None;
-        for attempt in &attempts {
-            let began = monotonic_ms();
-            let (outcome, observed) = call(config, attempt, &parsed.request, wanted);
-            let moved_on = !matches!(outcome, Called::Answered(_) | Called::Refused(_));
-            if !matches!(outcome, Called::CannotEmbed) {
-                tally.after_call(config, &mut health, attempt, observed, moved_on, began);
-            }
-            match outcome {
-                Called::Answered(response) => {
-                    if let Some((key, ttl_secs)) = keep.take() {
-                        let entry = CachedEmbedding {
-                            response: response.clone(),
-                            stored_at_ms: now_ms(),
-                            ttl_secs,
-                        };
-                        shared::cache_embedding(&key, &entry);
+        // Tries of the target under way so far (another key of the same target is one too), and
+        // how many the alias allows, as for chat (`retry`).
+        let mut tries = 0;
+        let allowed = spec.patience.retries.unwrap_or(config.retries.count);
+        let deadline = started.saturating_add(config.timeouts.total.saturating_mul(1000));
+        for (i, attempt) in attempts.iter().enumerate() {
+            let same_as = |j: Option<usize>| {
+                j.and_then(|j| attempts.get(j))
+                    .is_some_and(|other| other.target == attempt.target)
+            };
+            tries = if same_as(i.checked_sub(1)) {
+                tries + 1
+            } else {
+                0
+            };
+            // Another key of the same target comes next: that is the retry.
+            let then_same_target = same_as(Some(i + 1));
+            loop {
+                let began = monotonic_ms();
+                let (outcome, observed) = call(config, attempt, &parsed.request, wanted);
+                let moved_on = !matches!(outcome, Called::Answered(_) | Called::Refused(_));
+                if !matches!(outcome, Called::CannotEmbed) {
+                    tally.after_call(config, &mut health, attempt, observed, moved_on, began);
+                }
+                match outcome {
+                    Called::Answered(response) => {
+                        if let Some((key, ttl_secs)) = keep.take() {
+                            let entry = CachedEmbedding {
+                                response: response.clone(),
+                                stored_at_ms: now_ms(),
+                                ttl_secs,
+                            };
+                            shared::cache_embedding(&key, &entry);
+                        }
+                        let mut headers = headers.clone();
+                        headers.push((PROVIDER_HEADER.into(), attempt.provider.name.clone()));
+                        headers.push((MODEL_HEADER.into(), attempt.model.to_string()));
+                        answer(out, &response, headers);
+                        break 'answer None;
                     }
-                    let mut headers = headers.clone();
-                    headers.push((PROVIDER_HEADER.into(), attempt.provider.name.clone()));
-                    headers.push((MODEL_HEADER.into(), attempt.model.to_string()));
-                    answer(out, &response, headers);
-                    break 'answer None;
+                    Called::Refused(error) => {
+                        send_error(out, &error, S::ERRORS, &headers);
+                        break 'answer Some(failure::client_label(&error));
+                    }
+                    Called::Failed(error) => last = Some(error),
+                    Called::CannotEmbed => break,
                 }
-                Called::Refused(error) => {
-                    send_error(out, &error, S::ERRORS, &headers);
-                    break 'answer Some(failure::client_label(&error));
-                }
-                Called::Failed(error) => last = Some(error),
-                Called::CannotEmbed => {}
+                let Some(wait) = retry::wait_for(config, allowed, deadline, tries, observed)
+                    .filter(|_| !then_same_target)
+                else {
+                    break;
+                };
+                tries += 1;
+                crate::platform::sleep_ms(wait);
             }
         }
         let error = last.unwrap_or_else(|| cannot_embed(alias));
