@@ -166,7 +166,7 @@ def test_embed_content(client, model):
     result = client.models.embed_content(
         model=model,
         contents=["What is the meaning of life?", "How much wood would a woodchuck chuck?"],
-        config=types.EmbedContentConfig(output_dimensionality=2),
+        config=types.EmbedContentConfig(output_dimensionality=2, task_type="RETRIEVAL_DOCUMENT"),
     )
     assert [e.values for e in result.embeddings] == [[0.25, -0.25], [0.5, 0.0]]
 

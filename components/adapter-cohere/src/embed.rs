@@ -1,13 +1,15 @@
 //! Neutral embeddings request → `POST {base_url}/embed` (Embed API v2), and its reply.
 //!
 //! `{model, texts, input_type: "search_document", embedding_types: ["float"], output_dimension?}`
-//! → `{embeddings: {float: [[…]]}, meta: {billed_units: {input_tokens}}}`. The neutral form has
-//! no input type: `search_document` is what an OpenAI-style embeddings call means (vectors to
-//! store and compare). Token-id inputs cannot be expressed (`unsupported`).
+//! → `{embeddings: {float: [[…]]}, meta: {billed_units: {input_tokens}}}`. The input type is the
+//! request's task (`query` → `search_query`, `classification`, `clustering`; `document` and
+//! `similarity` → `search_document`), and `search_document` without one: what an OpenAI-style
+//! embeddings call means (vectors to store and compare). Token-id inputs cannot be expressed
+//! (`unsupported`).
 
 use apex_adapter_kit::http::{join_url, malformed, post};
 use apex_adapter_kit::types::{
-    AdapterError, EmbedInput, EmbedRequest, EmbedResponse, HttpRequest, Target,
+    AdapterError, EmbedInput, EmbedRequest, EmbedResponse, EmbedTask, HttpRequest, Target,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +33,12 @@ pub fn build(target: &Target, request: &EmbedRequest) -> Result<HttpRequest, Ada
     let body = Body {
         model: &request.model,
         texts,
-        input_type: "search_document",
+        input_type: match request.task {
+            Some(EmbedTask::Query) => "search_query",
+            Some(EmbedTask::Classification) => "classification",
+            Some(EmbedTask::Clustering) => "clustering",
+            Some(EmbedTask::Document | EmbedTask::Similarity) | None => "search_document",
+        },
         embedding_types: ["float"],
         output_dimension: request.dimensions,
     };

@@ -2,12 +2,15 @@
 //! reply.
 //!
 //! One request per input text: `{requests: [{model: "models/{model}", content: {parts: [{text}]},
-//! outputDimensionality?}]}`; the reply is `{embeddings: [{values}]}` in request order. Gemini
-//! reports no token count for embeddings. Token-id inputs cannot be expressed (`unsupported`).
+//! outputDimensionality?, taskType?}]}`; the reply is `{embeddings: [{values}]}` in request order.
+//! The task is Gemini's `taskType` (`query` → `RETRIEVAL_QUERY`, `document` →
+//! `RETRIEVAL_DOCUMENT`, `similarity` → `SEMANTIC_SIMILARITY`, `classification`, `clustering`).
+//! Gemini reports no token count for embeddings. Token-id inputs cannot be expressed
+//! (`unsupported`).
 
 use apex_adapter_kit::http::malformed;
 use apex_adapter_kit::types::{
-    AdapterError, EmbedInput, EmbedRequest, EmbedResponse, HttpRequest, Target,
+    AdapterError, EmbedInput, EmbedRequest, EmbedResponse, EmbedTask, HttpRequest, Target,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +28,19 @@ struct One<'a> {
     content: Content<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_dimensionality: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_type: Option<&'static str>,
+}
+
+/// Gemini's `taskType` for a task.
+pub fn task_type(task: EmbedTask) -> &'static str {
+    match task {
+        EmbedTask::Query => "RETRIEVAL_QUERY",
+        EmbedTask::Document => "RETRIEVAL_DOCUMENT",
+        EmbedTask::Similarity => "SEMANTIC_SIMILARITY",
+        EmbedTask::Classification => "CLASSIFICATION",
+        EmbedTask::Clustering => "CLUSTERING",
+    }
 }
 
 #[derive(Serialize)]
@@ -54,6 +70,7 @@ pub fn build(target: &Target, request: &EmbedRequest) -> Result<HttpRequest, Ada
                     parts: [Part { text }],
                 },
                 output_dimensionality: request.dimensions,
+                task_type: request.task.map(task_type),
             })
             .collect(),
     };

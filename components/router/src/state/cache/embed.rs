@@ -69,6 +69,7 @@ mod tests {
             model: "alias".into(),
             input: EmbedInput::Texts(vec![text.into()]),
             dimensions: None,
+            task: None,
             user: None,
         }
     }

@@ -62,6 +62,7 @@ pub fn request(input: EmbedInput, dimensions: Option<u32>) -> EmbedRequest {
         model: String::new(),
         input,
         dimensions,
+        task: None,
         user: None,
     }
 }

@@ -2,9 +2,11 @@
 //! title?, outputDimensionality?}` → `{embedding: {values}}`) and `:batchEmbedContents`
 //! (`{requests: [{model, content, …}]}` → `{embeddings: [{values}]}`), what the google-genai
 //! SDKs' `embed_content` calls. The text parts of one content are embedded as one text (joined by
-//! newlines); `taskType` and `title` are Gemini's own and are not carried to other kinds.
+//! newlines). `taskType` becomes the neutral task ([`task`]: Gemini's query-side types
+//! `QUESTION_ANSWERING`, `FACT_VERIFICATION` and `CODE_RETRIEVAL_QUERY` are `query`); `title` is
+//! not carried.
 
-use apex_adapter_kit::types::{EmbedInput, EmbedResponse};
+use apex_adapter_kit::types::{EmbedInput, EmbedResponse, EmbedTask};
 use serde::{Deserialize, Serialize};
 
 use super::not_found_for;
@@ -18,6 +20,21 @@ use crate::surfaces::openai_chat::parse_json;
 struct One {
     content: Option<Content>,
     output_dimensionality: Option<u32>,
+    task_type: Option<String>,
+}
+
+/// The neutral task of a Gemini `taskType` (`None`: unspecified, or one Apex does not know).
+pub fn task(task_type: Option<&str>) -> Option<EmbedTask> {
+    match task_type? {
+        "RETRIEVAL_QUERY" | "QUESTION_ANSWERING" | "FACT_VERIFICATION" | "CODE_RETRIEVAL_QUERY" => {
+            Some(EmbedTask::Query)
+        }
+        "RETRIEVAL_DOCUMENT" => Some(EmbedTask::Document),
+        "SEMANTIC_SIMILARITY" => Some(EmbedTask::Similarity),
+        "CLASSIFICATION" => Some(EmbedTask::Classification),
+        "CLUSTERING" => Some(EmbedTask::Clustering),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -66,10 +83,13 @@ impl EmbedSurface for EmbedContent {
     fn parse(body: &[u8], path: PathParams) -> Result<Parsed<()>, ApiError> {
         let one: One = parse_json(body)?;
         let dimensions = one.output_dimensionality;
+        let task = task(one.task_type.as_deref());
         let text = text(one, "")?;
+        let mut request = request(EmbedInput::Texts(vec![text]), dimensions);
+        request.task = task;
         Ok(Parsed {
             model: model(path),
-            request: request(EmbedInput::Texts(vec![text]), dimensions),
+            request,
             options: (),
         })
     }
@@ -110,14 +130,16 @@ impl EmbedSurface for BatchEmbedContents {
                 "* BatchEmbedContentsRequest.requests: at least one request is required",
             ));
         }
-        let dimensions = batch.requests.first().and_then(|r| r.output_dimensionality);
+        let first = batch.requests.first();
+        let dimensions = first.and_then(|r| r.output_dimensionality);
+        let task_type = first.and_then(|r| r.task_type.clone());
         if batch
             .requests
             .iter()
-            .any(|r| r.output_dimensionality != dimensions)
+            .any(|r| r.output_dimensionality != dimensions || r.task_type != task_type)
         {
             return Err(ApiError::bad_request(
-                "Every request of a batch must ask for the same outputDimensionality.",
+                "Every request of a batch must ask for the same outputDimensionality and taskType.",
             ));
         }
         let texts = batch
@@ -126,9 +148,11 @@ impl EmbedSurface for BatchEmbedContents {
             .enumerate()
             .map(|(i, one)| text(one, &format!("BatchEmbedContentsRequest.requests[{i}].")))
             .collect::<Result<_, _>>()?;
+        let mut request = request(EmbedInput::Texts(texts), dimensions);
+        request.task = task(task_type.as_deref());
         Ok(Parsed {
             model: model(path),
-            request: request(EmbedInput::Texts(texts), dimensions),
+            request,
             options: (),
         })
     }
@@ -158,7 +182,7 @@ mod tests {
     #[test]
     fn batch_reads_each_request() {
         let path = PathParams { model: Some("m") };
-        let body = br#"{"requests":[{"model":"models/m","content":{"parts":[{"text":"a"},{"text":"b"}],"role":"user"},"outputDimensionality":4},{"model":"models/m","content":{"parts":[{"text":"c"}]},"outputDimensionality":4}]}"#;
+        let body = br#"{"requests":[{"model":"models/m","content":{"parts":[{"text":"a"},{"text":"b"}],"role":"user"},"outputDimensionality":4,"taskType":"QUESTION_ANSWERING"},{"model":"models/m","content":{"parts":[{"text":"c"}]},"outputDimensionality":4,"taskType":"QUESTION_ANSWERING"}]}"#;
         let parsed = BatchEmbedContents::parse(body, path).unwrap();
         assert_eq!(parsed.model, "m");
         assert_eq!(
@@ -166,6 +190,7 @@ mod tests {
             EmbedInput::Texts(vec!["a\nb".into(), "c".into()])
         );
         assert_eq!(parsed.request.dimensions, Some(4));
+        assert_eq!(parsed.request.task, Some(EmbedTask::Query));
         let response = EmbedResponse {
             model: String::new(),
             embeddings: vec![vec![0.5], vec![1.0]],
