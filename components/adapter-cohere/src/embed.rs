@@ -23,13 +23,23 @@ struct Body<'a> {
     output_dimension: Option<u32>,
 }
 
-/// The upstream request for `request`.
+/// The most texts one Embed call takes.
+pub const MAX_TEXTS: usize = 96;
+
+/// The upstream request for `request` (an invalid request past [`MAX_TEXTS`] texts, which Cohere
+/// would refuse).
 pub fn build(target: &Target, request: &EmbedRequest) -> Result<HttpRequest, AdapterError> {
     let EmbedInput::Texts(texts) = &request.input else {
         return Err(apex_adapter_kit::unsupported(
             "Cohere embeds text only: token-id inputs cannot be sent to it",
         ));
     };
+    if texts.len() > MAX_TEXTS {
+        return Err(apex_adapter_kit::invalid(format!(
+            "Cohere embeds at most {MAX_TEXTS} texts per request ({} were sent).",
+            texts.len()
+        )));
+    }
     let body = Body {
         model: &request.model,
         texts,
@@ -100,4 +110,34 @@ pub fn parse(
             .and_then(|b| b.input_tokens)
             .map(|n| n as u32),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_texts_than_cohere_takes_are_refused_before_sending() {
+        let target = Target {
+            kind: "cohere".into(),
+            profile: String::new(),
+            base_url: "https://api.cohere.com/v2".into(),
+            api_key: "k".into(),
+            api_version: None,
+            headers: Vec::new(),
+        };
+        let request = |n: usize| EmbedRequest {
+            model: "embed-v4.0".into(),
+            input: EmbedInput::Texts(vec!["x".into(); n]),
+            dimensions: None,
+            task: None,
+            user: None,
+        };
+        assert!(build(&target, &request(MAX_TEXTS)).is_ok());
+        let refused = build(&target, &request(MAX_TEXTS + 1)).unwrap_err();
+        assert_eq!(
+            refused.kind,
+            apex_adapter_kit::types::ErrorKind::InvalidRequest
+        );
+    }
 }

@@ -53,13 +53,23 @@ struct Part<'a> {
     text: &'a str,
 }
 
-/// The upstream request for `request`.
+/// The most requests one `batchEmbedContents` call takes.
+pub const MAX_BATCH: usize = 100;
+
+/// The upstream request for `request` (an invalid request past [`MAX_BATCH`] texts, which Gemini
+/// would refuse).
 pub fn build(target: &Target, request: &EmbedRequest) -> Result<HttpRequest, AdapterError> {
     let EmbedInput::Texts(texts) = &request.input else {
         return Err(apex_adapter_kit::unsupported(
             "Gemini embeds text only: token-id inputs cannot be sent to it",
         ));
     };
+    if texts.len() > MAX_BATCH {
+        return Err(apex_adapter_kit::invalid(format!(
+            "Gemini embeds at most {MAX_BATCH} texts per request ({} were sent).",
+            texts.len()
+        )));
+    }
     let model = model_path(&request.model);
     let batch = Batch {
         requests: texts
@@ -106,4 +116,35 @@ pub fn parse(
         embeddings: reply.embeddings.into_iter().map(|e| e.values).collect(),
         input_tokens: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_past_the_limit_are_refused_before_sending() {
+        let target = Target {
+            kind: "gemini".into(),
+            profile: String::new(),
+            base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
+            api_key: "k".into(),
+            api_version: None,
+            headers: Vec::new(),
+        };
+        let request = |n: usize| EmbedRequest {
+            model: "gemini-embedding-001".into(),
+            input: EmbedInput::Texts(vec!["x".into(); n]),
+            dimensions: None,
+            task: None,
+            user: None,
+        };
+        assert!(build(&target, &request(MAX_BATCH)).is_ok());
+        let refused = build(&target, &request(MAX_BATCH + 1)).unwrap_err();
+        assert_eq!(
+            refused.kind,
+            apex_adapter_kit::types::ErrorKind::InvalidRequest
+        );
+        assert!(refused.message.contains("at most 100 texts"));
+    }
 }
