@@ -66,6 +66,9 @@ targets = ["fakeanthropic/claude-sonnet-4-5"]
 
 [models.gemini-fake]
 targets = ["fakegemini/gemini-2.5-flash"]
+
+[models.embedder-fake]
+targets = ["fakegemini/gemini-embedding-001"]
 """
             )
         env = dict(os.environ, APEX_SDK_KEY=GATEWAY_KEY, FAKE_OPENAI_KEY="sk-fake-openai", FAKE_ANTHROPIC_KEY="sk-fake-anthropic", FAKE_GEMINI_KEY="fake-gemini-key")

@@ -158,3 +158,28 @@ def test_key_in_the_query(gateway, model):
     status, _, reply = raw(f"{root(gateway)}/v1beta/models/{model}:generateContent?key=wrong", body)
     assert status == 401
     assert json.loads(reply)["error"]["status"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("model", ["gpt-fake", "embedder-fake"])
+def test_embed_content(client, model):
+    # One vector per text: batchEmbedContents with one request per content.
+    result = client.models.embed_content(
+        model=model,
+        contents=["What is the meaning of life?", "How much wood would a woodchuck chuck?"],
+        config=types.EmbedContentConfig(output_dimensionality=2, task_type="RETRIEVAL_DOCUMENT"),
+    )
+    assert [e.values for e in result.embeddings] == [[0.25, -0.25], [0.5, 0.0]]
+
+
+def test_embed_content_multimodal_model_name(client):
+    # For a model named `gemini-…` (other than gemini-embedding-001) the SDK sends the texts as the
+    # parts of one content, which Gemini embeds as one vector.
+    result = client.models.embed_content(model="gemini-fake", contents=["What is", "the meaning of life?"])
+    assert [e.values for e in result.embeddings] == [[0.25, -0.25, -0.75]]
+
+
+def test_embed_content_needs_a_model_that_embeds(client):
+    with pytest.raises(errors.ClientError) as refused:
+        client.models.embed_content(model="claude-fake", contents="hello")
+    assert refused.value.code == 400
+    assert "embeddings" in refused.value.message

@@ -72,3 +72,24 @@ def test_wrong_key_is_refused(gateway):
     with pytest.raises(ResponseError) as error:
         Client(host=f"{root}/ollama/wrong-key").list()
     assert error.value.status_code == 401
+
+
+@pytest.mark.parametrize("model", ["gpt-fake", "gemini-fake:latest"])
+def test_embed(client, model):
+    reply = client.embed(model=model, input=["Why is the sky blue?", "Why is the grass green?"])
+    assert reply.embeddings == [[0.25, -0.25, -0.75], [0.5, 0.0, -0.5]]
+    assert reply.model == model.removesuffix(":latest")
+    one = client.embed(model=model, input="Why is the sky blue?", dimensions=2)
+    assert one.embeddings == [[0.25, -0.25]]
+
+
+def test_legacy_embeddings(client):
+    reply = client.embeddings(model="gpt-fake", prompt="Here is an article about llamas...")
+    assert reply.embedding == [0.25, -0.25, -0.75]
+
+
+def test_embed_refusals(client):
+    with pytest.raises(ResponseError) as refused:
+        client.embed(model="claude-fake", input="hello")
+    assert refused.value.status_code == 400
+    assert "embeddings" in refused.value.error

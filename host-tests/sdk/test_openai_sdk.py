@@ -121,3 +121,41 @@ def test_errors(gateway, client):
     assert missing.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="echo", messages=[{"role": "user", "content": [{"type": "nope"}]}])
+
+
+def fake_vector(i, length=3):
+    """What the fake upstream answers for input `i` (host-tests/src/bin/fake-upstream.rs)."""
+    return [0.25 * (i + 1) - 0.5 * d for d in range(length)]
+
+
+@pytest.mark.parametrize("model", ["gpt-fake", "gemini-fake"])
+def test_embeddings_base64_by_default(client, model):
+    # The SDK asks for `encoding_format: "base64"` unless told otherwise and decodes it itself.
+    result = client.embeddings.create(model=model, input=["The food was delicious", "and the waiter..."])
+    assert [d.index for d in result.data] == [0, 1]
+    assert [d.embedding for d in result.data] == [fake_vector(0), fake_vector(1)]
+    assert result.model == model
+
+
+def test_embeddings_float_dimensions_and_tokens(client):
+    result = client.embeddings.create(model="gpt-fake", input="hello", encoding_format="float", dimensions=2)
+    assert result.data[0].embedding == fake_vector(0, 2)
+    assert result.usage.prompt_tokens == 3
+    tokens = client.embeddings.create(model="gpt-fake", input=[[1820, 25], [40]])
+    assert len(tokens.data) == 2
+
+
+def test_embeddings_echo_needs_no_provider(client):
+    first = client.embeddings.create(model="echo", input=["hello", "hello", "bye"])
+    vectors = [d.embedding for d in first.data]
+    assert len(vectors[0]) == 8
+    assert vectors[0] == vectors[1] != vectors[2]
+
+
+def test_embeddings_errors(client):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model="claude-fake", input="hello")
+    assert "embeddings" in refused.value.message
+    with pytest.raises(openai.BadRequestError) as empty:
+        client.embeddings.create(model="gpt-fake", input="")
+    assert "'$.input' is invalid" in empty.value.message

@@ -4,19 +4,23 @@
 //! - `request.rs`: neutral request → `POST {base_url}/chat`
 //! - `response.rs`: reply body or error body → neutral response or classified error
 //! - `stream.rs`: Chat v2 SSE events → neutral stream events
+//! - `embed.rs`: embeddings (`POST {base_url}/embed`, Embed API v2)
 //!
 //! Kind: `cohere`. `base_url` includes the version prefix (`https://api.cohere.com/v2`); auth is
 //! `Authorization: Bearer <key>`. Cohere speaks none of the client protocols, so nothing is
 //! forwarded (its OpenAI-compatibility endpoint is served by the `openai` kind with a custom base
 //! URL).
 
+pub mod embed;
 pub mod request;
 pub mod response;
 pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, Target};
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, HttpRequest, Target,
+};
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -38,6 +42,7 @@ pub const CAPABILITIES: &[&str] = &[
     "stream-thinking",
     "errors",
     "unsupported",
+    "embeddings",
 ];
 
 /// The Cohere Chat v2 adapter.
@@ -50,6 +55,22 @@ impl Adapter for Cohere {
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
+    }
+
+    fn build_embed_request(
+        target: &Target,
+        request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        embed::build(target, request)
+    }
+
+    fn parse_embed_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError> {
+        embed::parse(status, headers, body)
     }
 
     fn parse_response(

@@ -78,6 +78,22 @@ mod component {
         ) -> Result<ChatResponse, AdapterError> {
             Err(unknown_kind(&kind))
         }
+
+        fn build_embed_request(
+            target: Target,
+            _request: EmbedRequest,
+        ) -> Result<HttpRequest, AdapterError> {
+            Err(unknown_kind(&target.kind))
+        }
+
+        fn parse_embed_response(
+            kind: String,
+            _status: u16,
+            _headers: Vec<(String, String)>,
+            _body: Vec<u8>,
+        ) -> Result<EmbedResponse, AdapterError> {
+            Err(unknown_kind(&kind))
+        }
     }
 
     struct Decoder(String);

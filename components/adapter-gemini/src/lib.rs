@@ -9,6 +9,7 @@
 //! - `error.rs`: Google error bodies → classified errors
 //! - `stream.rs`: `streamGenerateContent?alt=sse` events → neutral stream events
 //! - `json.rs`: an order-keeping JSON tree (for schemas)
+//! - `embed.rs`: embeddings (`models/{model}:batchEmbedContents`)
 //!
 //! Kind: `gemini`. `base_url` includes the version (`https://generativelanguage.googleapis.com/v1beta`);
 //! auth is the `x-goog-api-key` header. A model may be named `gemini-2.5-flash` or
@@ -53,6 +54,7 @@
 //!
 //! Not expressed (Gemini has no such field): `parallel-tool-calls`, `user`, tool `strict`.
 
+pub mod embed;
 pub mod error;
 pub mod json;
 pub mod request;
@@ -63,7 +65,8 @@ pub mod wire;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, HttpRequest, KindInfo, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, HttpRequest, KindInfo,
+    Protocol, Target,
 };
 
 /// The context window of Gemini's current models, in tokens.
@@ -91,6 +94,7 @@ pub const CAPABILITIES: &[&str] = &[
     "content-filter",
     "errors",
     "unsupported",
+    "embeddings",
 ];
 
 /// The Gemini adapter.
@@ -135,6 +139,22 @@ impl Adapter for Gemini {
 
     /// Gemini forwards its own protocol; its current models take a 1M-token context, images,
     /// and return thought summaries.
+    fn build_embed_request(
+        target: &Target,
+        request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        embed::build(target, request)
+    }
+
+    fn parse_embed_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError> {
+        embed::parse(status, headers, body)
+    }
+
     fn describe(_kind: &str, _profile: &str) -> KindInfo {
         KindInfo {
             forwards: vec![Protocol::GeminiGenerateContent],

@@ -3,13 +3,15 @@
 //! A case is a folder:
 //! - `case.toml`: `description`, `capability`, the `[target]` (kind, profile, base_url, api_key,
 //!   api_version), and for the reply `status` (default 200) and `headers` (a table).
-//! - `input.json`: the neutral `ChatRequest`.
+//! - `input.json`: the neutral `ChatRequest` (or, with `call = "embed"` in `case.toml`, the
+//!   neutral `EmbedRequest`: the case drives `build-embed-request` and `parse-embed-response`).
 //! - `upstream-request.json`: the exact request expected: `{"method", "url", "headers", "body"}`;
 //!   `headers` lists the headers that must be present with these values (names lowercase),
 //!   `body` is compared as parsed JSON.
 //! - `upstream-response.json` (a body, for `stream: false`) or `upstream-response.sse` (the raw
 //!   stream body, for `stream: true`): what the provider replies, in its documented wire format.
-//! - `output.json`: the expected neutral `ChatResponse`, or the list of `StreamEvent`s; or
+//! - `output.json`: the expected neutral `ChatResponse` (`EmbedResponse`), or the list of
+//!   `StreamEvent`s; or
 //!   `error.json`: the expected `AdapterError`.
 //!
 //! The same runner drives a native adapter ([`Adapter`]) and a compiled component (the host-tests
@@ -25,7 +27,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Adapter;
-use crate::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, StreamEvent, Target};
+use crate::types::{
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, HttpRequest, StreamEvent,
+    Target,
+};
 
 /// What a fixture runner needs from an adapter, native or compiled.
 pub trait Translate {
@@ -47,6 +52,18 @@ pub trait Translate {
         kind: &str,
         chunks: &[&[u8]],
     ) -> Result<Vec<StreamEvent>, AdapterError>;
+    fn build_embed_request(
+        &mut self,
+        target: &Target,
+        request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError>;
+    fn parse_embed_response(
+        &mut self,
+        kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError>;
 }
 
 /// [`Translate`] for a native [`Adapter`].
@@ -84,6 +101,30 @@ impl<A: Adapter> Translate for Native<A> {
     ) -> Result<Vec<StreamEvent>, AdapterError> {
         crate::decode_stream(A::decoder(kind), chunks)
     }
+
+    fn build_embed_request(
+        &mut self,
+        target: &Target,
+        request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        A::build_embed_request(target, request)
+    }
+
+    fn parse_embed_response(
+        &mut self,
+        kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError> {
+        A::parse_embed_response(kind, status, headers, body)
+    }
+}
+
+/// The neutral request of a case: a chat request, or an embeddings request (`call = "embed"`).
+enum Input {
+    Chat(Box<ChatRequest>),
+    Embed(EmbedRequest),
 }
 
 #[derive(Deserialize)]
@@ -96,6 +137,9 @@ struct CaseFile {
     status: u16,
     #[serde(default)]
     headers: toml::Table,
+    /// `embed` for an embeddings case; a chat case otherwise.
+    #[serde(default)]
+    call: Option<String>,
 }
 
 fn ok_status() -> u16 {
@@ -351,8 +395,16 @@ pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), S
     let case: CaseFile =
         toml::from_str(&fs::read_to_string(case_dir.join("case.toml")).map_err(|e| e.to_string())?)
             .map_err(|e| format!("case.toml: {e}"))?;
-    let request: ChatRequest = serde_json::from_value(read_json(&case_dir.join("input.json"))?)
-        .map_err(|e| format!("input.json: {e}"))?;
+    let input = read_json(&case_dir.join("input.json"))?;
+    let request = match case.call.as_deref() {
+        Some("embed") => {
+            Input::Embed(serde_json::from_value(input).map_err(|e| format!("input.json: {e}"))?)
+        }
+        None | Some("chat") => {
+            Input::Chat(serde_json::from_value(input).map_err(|e| format!("input.json: {e}"))?)
+        }
+        Some(other) => return Err(format!("case.toml: unknown call `{other}`")),
+    };
     let target = Target {
         kind: case.target.kind.clone(),
         profile: case.target.profile.clone(),
@@ -363,7 +415,11 @@ pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), S
     };
 
     let expected_request = case_dir.join("upstream-request.json");
-    match translator.build_request(&target, &request) {
+    let built = match &request {
+        Input::Chat(request) => translator.build_request(&target, request),
+        Input::Embed(request) => translator.build_embed_request(&target, request),
+    };
+    match built {
         Ok(http) => {
             let body: Value = serde_json::from_slice(&http.body)
                 .map_err(|e| format!("upstream body is not JSON: {e}"))?;
@@ -428,7 +484,16 @@ pub fn run_case(translator: &mut dyn Translate, case_dir: &Path) -> Result<(), S
             )
         })
         .collect();
-    let result = if request.stream && (200..300).contains(&case.status) {
+    let result = if let Input::Embed(_) = &request {
+        let path = case_dir.join("upstream-response.json");
+        let body = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        translator
+            .parse_embed_response(&target.kind, case.status, &headers, &body)
+            .map(|response| to_value(&response))
+    } else if let Input::Chat(request) = &request
+        && request.stream
+        && (200..300).contains(&case.status)
+    {
         let sse = case_dir.join("upstream-response.sse");
         let body = fs::read(&sse).map_err(|e| format!("{}: {e}", sse.display()))?;
         translator

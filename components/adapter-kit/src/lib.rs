@@ -31,8 +31,8 @@ pub mod types {
 }
 
 use types::{
-    AccessToken, AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, KindInfo,
-    Protocol, SettingProblem, StreamEvent, Target,
+    AccessToken, AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind,
+    HttpRequest, KindInfo, Protocol, SettingProblem, StreamEvent, Target,
 };
 
 /// The context window a kind advertises unless it says otherwise: a conservative 128k tokens
@@ -87,6 +87,26 @@ pub trait Adapter {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError>;
+
+    /// Translate an embeddings request. By default the provider cannot embed: `unsupported`
+    /// ([`no_embeddings`]), so the router moves on to the next target.
+    fn build_embed_request(
+        target: &Target,
+        _request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        Err(no_embeddings(Self::NAME, &target.kind))
+    }
+
+    /// The vectors in the reply to [`Adapter::build_embed_request`], or a classified error. By
+    /// default: `unsupported` ([`no_embeddings`]).
+    fn parse_embed_response(
+        kind: &str,
+        _status: u16,
+        _headers: &[(String, String)],
+        _body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError> {
+        Err(no_embeddings(Self::NAME, kind))
+    }
 
     /// A decoder for a streamed reply of `kind`; by default a fresh [`Adapter::Decoder`],
     /// whatever the kind.
@@ -265,6 +285,14 @@ pub fn no_exchange(kind: &str) -> AdapterError {
     )
 }
 
+/// The error of an embeddings request to a kind whose providers cannot embed: `unsupported`.
+pub fn no_embeddings(provider: &str, kind: &str) -> AdapterError {
+    error(
+        ErrorKind::Unsupported,
+        format!("provider kind `{kind}` ({provider}) has no embeddings API"),
+    )
+}
+
 /// The error the end of the chain gives for a kind nobody serves.
 pub fn unknown_kind(kind: &str) -> AdapterError {
     error(
@@ -396,6 +424,27 @@ macro_rules! export_adapter_link {
                         <This>::parse_response(&kind, status, &headers, &body)
                     } else {
                         next::parse_response(&kind, status, &headers, &body)
+                    }
+                }
+
+                fn build_embed_request(target: Target, request: EmbedRequest) -> Result<HttpRequest, AdapterError> {
+                    if <This>::serves(&target.kind) {
+                        <This>::build_embed_request(&target, &request)
+                    } else {
+                        next::build_embed_request(&target, &request)
+                    }
+                }
+
+                fn parse_embed_response(
+                    kind: ::std::string::String,
+                    status: u16,
+                    headers: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    body: ::std::vec::Vec<u8>,
+                ) -> Result<EmbedResponse, AdapterError> {
+                    if <This>::serves(&kind) {
+                        <This>::parse_embed_response(&kind, status, &headers, &body)
+                    } else {
+                        next::parse_embed_response(&kind, status, &headers, &body)
                     }
                 }
             }

@@ -5,6 +5,7 @@
 //! - `response.rs`: reply body or error body → neutral response or classified error
 //! - `ndjson.rs`: newline-delimited JSON framing
 //! - `stream.rs`: NDJSON reply lines → neutral stream events
+//! - `embed.rs`: embeddings (`POST {base_url}/api/embed`)
 //!
 //! Kind: `ollama`. `base_url` is the server root (`http://localhost:11434`); a trailing `/v1` (or
 //! `/api`) is tolerated and cut off. Auth is `Authorization: Bearer`, sent only when the target
@@ -13,6 +14,7 @@
 //! Ollama also serves OpenAI's protocol under `/v1`, but that is the `openai` adapter's job (with
 //! the `ollama` profile): this one forwards no client protocol.
 
+pub mod embed;
 pub mod ndjson;
 pub mod request;
 pub mod response;
@@ -20,7 +22,9 @@ pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
-use apex_adapter_kit::types::{AdapterError, ChatRequest, ChatResponse, HttpRequest, Target};
+use apex_adapter_kit::types::{
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, HttpRequest, Target,
+};
 
 /// What the fixture cases must cover (see `tests/fixtures.rs`).
 pub const CAPABILITIES: &[&str] = &[
@@ -42,6 +46,7 @@ pub const CAPABILITIES: &[&str] = &[
     "stream-thinking",
     "errors",
     "unsupported",
+    "embeddings",
 ];
 
 /// The native Ollama adapter.
@@ -56,6 +61,22 @@ impl Adapter for Ollama {
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
         request::build(target, request)
+    }
+
+    fn build_embed_request(
+        target: &Target,
+        request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        embed::build(target, request)
+    }
+
+    fn parse_embed_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError> {
+        embed::parse(status, headers, body)
     }
 
     /// Ollama continues a conversation that ends with an assistant message.

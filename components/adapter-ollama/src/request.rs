@@ -49,6 +49,12 @@ pub fn server_root(base_url: &str) -> &str {
 /// The HTTP request carrying `body` to the chat endpoint. `Authorization: Bearer` is sent only
 /// when the target has a key: a local Ollama needs none, Ollama's cloud and proxies do.
 pub fn http_request(target: &Target, body: Vec<u8>) -> HttpRequest {
+    http_request_at(target, CHAT_PATH, body)
+}
+
+/// The HTTP request carrying `body` to `path` (relative to the server root), authenticated as
+/// [`http_request`] says.
+pub fn http_request_at(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     let key = target.api_key.trim();
     if !key.is_empty() {
@@ -56,7 +62,7 @@ pub fn http_request(target: &Target, body: Vec<u8>) -> HttpRequest {
     }
     post(
         target,
-        join_url(server_root(&target.base_url), CHAT_PATH),
+        join_url(server_root(&target.base_url), path),
         headers,
         body,
     )

@@ -4,10 +4,12 @@
 //! - `request.rs`: neutral request → `POST …/chat/completions`
 //! - `response.rs`: completion body or error body → neutral response or classified error
 //! - `stream.rs`: `chat.completion.chunk` SSE → neutral stream events
+//! - `embed.rs`: embeddings (`POST …/embeddings`)
 //!
 //! Kinds: `openai` (base URL + `Authorization: Bearer`) and `azure`
 //! (`{endpoint}/openai/deployments/{model}/chat/completions?api-version=…` + `api-key`).
 
+pub mod embed;
 pub mod profile;
 pub mod request;
 pub mod response;
@@ -15,7 +17,8 @@ pub mod stream;
 
 use apex_adapter_kit::Adapter;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, KindInfo, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind, HttpRequest,
+    KindInfo, Protocol, Target,
 };
 
 /// What this adapter translates; each has golden cases under `fixtures/` (checked by
@@ -39,6 +42,7 @@ pub const CAPABILITIES: &[&str] = &[
     "stream-usage",
     "azure",
     "errors",
+    "embeddings",
 ];
 
 /// The OpenAI-compatible adapter.
@@ -83,6 +87,22 @@ impl Adapter for OpenAi {
         body: &[u8],
     ) -> Result<ChatResponse, AdapterError> {
         response::parse(status, headers, body)
+    }
+
+    fn build_embed_request(
+        target: &Target,
+        request: &EmbedRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        embed::build(target, request)
+    }
+
+    fn parse_embed_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<EmbedResponse, AdapterError> {
+        embed::parse(status, headers, body)
     }
 
     /// Both kinds forward OpenAI Chat Completions and Responses bodies untouched; what the models

@@ -548,10 +548,15 @@ pub fn config_text(input: &[u8]) -> Outcome {
     let kinds: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
     let _ = config.check_kinds(&kinds);
     let _ = config.secrets();
-    output::json(
-        &apex_router::surfaces::models::render(&config),
-        "/v1/models",
-    )?;
+    for shape in [
+        apex_router::surfaces::models::Shape::OpenAi,
+        apex_router::surfaces::models::Shape::Anthropic,
+    ] {
+        output::json(
+            &apex_router::surfaces::models::render(&config, shape),
+            "/v1/models",
+        )?;
+    }
     output::json(&ollama::tags(&config, 1_700_000_000), "/api/tags")?;
     output::json(&ollama::ps(&config, 1_700_000_000), "/api/ps")?;
     let names: Vec<String> = config

@@ -165,6 +165,151 @@ fn openai(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>> {
     sse(events)
 }
 
+/// The fake vector of input `i` (`dimensions` long, 3 by default).
+fn fake_vector(i: usize, dimensions: Option<u64>) -> Vec<f32> {
+    let length = dimensions.unwrap_or(3) as usize;
+    (0..length)
+        .map(|d| 0.25 * (i + 1) as f32 - 0.5 * d as f32)
+        .collect()
+}
+
+/// OpenAI's `POST /embeddings`: refuses what the real API refuses (no model, an empty or mixed
+/// input, an unknown encoding) and answers vectors in the encoding asked for.
+fn openai_embeddings(request: &Value) -> hyper::Response<Full<Bytes>> {
+    let refuse = |message: &str| {
+        let mut response = json_response(
+            json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}),
+        );
+        *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
+        response
+    };
+    if !request["model"].is_string() {
+        return refuse("you must provide a model parameter");
+    }
+    let count = match &request["input"] {
+        Value::String(text) if !text.is_empty() => 1,
+        Value::Array(items)
+            if items
+                .iter()
+                .all(|i| i.as_str().is_some_and(|t| !t.is_empty())) =>
+        {
+            items.len()
+        }
+        Value::Array(items) if items.iter().all(Value::is_u64) => 1,
+        Value::Array(items)
+            if items.iter().all(|i| {
+                i.as_array()
+                    .is_some_and(|ids| !ids.is_empty() && ids.iter().all(Value::is_u64))
+            }) =>
+        {
+            items.len()
+        }
+        _ => 0,
+    };
+    if count == 0 {
+        return refuse(
+            "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+        );
+    }
+    let base64 = match request.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return refuse(&format!(
+                "'{other}' is not one of ['float', 'base64'] - 'encoding_format'"
+            ));
+        }
+    };
+    let dimensions = request["dimensions"].as_u64();
+    let data: Vec<Value> = (0..count)
+        .map(|i| {
+            let vector = fake_vector(i, dimensions);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(standard_base64(&bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    let tokens = 3 * count;
+    json_response(
+        json!({"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
+    )
+}
+
+/// Standard base64 with padding.
+fn standard_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Gemini's `batchEmbedContents`: every request names the model and has text parts; fields
+/// the real API does not know are refused.
+fn gemini_embeddings(model: &str, request: &Value) -> hyper::Response<Full<Bytes>> {
+    const KNOWN: &[&str] = &[
+        "model",
+        "content",
+        "taskType",
+        "title",
+        "outputDimensionality",
+    ];
+    let Some(requests) = request["requests"].as_array().filter(|r| !r.is_empty()) else {
+        return google_error(
+            400,
+            "* BatchEmbedContentsRequest.requests: requests is not specified",
+        );
+    };
+    let mut embeddings = Vec::new();
+    for (i, one) in requests.iter().enumerate() {
+        let Some(fields) = one.as_object() else {
+            return google_error(400, "Invalid JSON payload received.");
+        };
+        if let Some(unknown) = fields.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return google_error(
+                400,
+                &format!(
+                    "Invalid JSON payload received. Unknown name \"{unknown}\" at 'requests[{i}]': Cannot find field."
+                ),
+            );
+        }
+        if one["model"].as_str() != Some(&format!("models/{model}")) {
+            return google_error(
+                400,
+                &format!(
+                    "* BatchEmbedContentsRequest.requests[{i}].model: the model must be models/{model}"
+                ),
+            );
+        }
+        let parts = one["content"]["parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if parts.is_empty() || parts.iter().any(|p| !p["text"].is_string()) {
+            return google_error(
+                400,
+                &format!(
+                    "* BatchEmbedContentsRequest.requests[{i}].content.parts: contents.parts must not be empty."
+                ),
+            );
+        }
+        embeddings.push(json!({"values": fake_vector(i, one["outputDimensionality"].as_u64())}));
+    }
+    json_response(json!({"embeddings": embeddings}))
+}
+
 fn anthropic(request: &Value, options: &Options) -> hyper::Response<Full<Bytes>> {
     let model = request["model"].as_str().unwrap_or("fake").to_string();
     let tools = request["tools"].as_array().is_some_and(|t| !t.is_empty());
@@ -288,6 +433,9 @@ fn gemini(
     if !goog_key {
         return google_error(403, "Method doesn't allow unregistered callers.");
     }
+    if method == "batchEmbedContents" {
+        return gemini_embeddings(model, request);
+    }
     let request = match method {
         "countTokens" => match request.get("generateContentRequest") {
             Some(whole) => whole,
@@ -386,6 +534,8 @@ async fn handle(
     }
     Ok(if path.ends_with("/chat/completions") {
         openai(&parsed, &options)
+    } else if path.ends_with("/embeddings") {
+        openai_embeddings(&parsed)
     } else if path.ends_with("/messages") {
         anthropic(&parsed, &options)
     } else if path.ends_with("/messages/count_tokens") {

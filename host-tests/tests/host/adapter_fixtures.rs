@@ -153,6 +153,44 @@ impl Translate for Compiled {
             .unwrap();
         outcome.map(|()| events)
     }
+
+    fn build_embed_request(
+        &mut self,
+        target: &neutral::Target,
+        request: &neutral::EmbedRequest,
+    ) -> Result<neutral::HttpRequest, neutral::AdapterError> {
+        let adapter = self.chain.apex_gateway_adapter();
+        let result = self
+            .runtime
+            .block_on(adapter.call_build_embed_request(
+                &mut self.store,
+                &convert(target),
+                &convert(request),
+            ))
+            .unwrap();
+        result.map(|r| convert(&r)).map_err(|e| convert(&e))
+    }
+
+    fn parse_embed_response(
+        &mut self,
+        kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<neutral::EmbedResponse, neutral::AdapterError> {
+        let adapter = self.chain.apex_gateway_adapter();
+        let result = self
+            .runtime
+            .block_on(adapter.call_parse_embed_response(
+                &mut self.store,
+                kind,
+                status,
+                headers,
+                body,
+            ))
+            .unwrap();
+        result.map(|r| convert(&r)).map_err(|e| convert(&e))
+    }
 }
 
 fn fixtures(adapter: &str) -> std::path::PathBuf {

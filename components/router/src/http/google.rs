@@ -1,5 +1,6 @@
 //! The Gemini API routes (`surfaces::gemini`): generate and stream through dispatch, the model
-//! list, and `countTokens` (`routing::count_tokens::gemini`).
+//! list, `countTokens` (`routing::count_tokens::gemini`), and `embedContent` /
+//! `batchEmbedContents` (`routing::dispatch::embed`).
 
 use wasip2::http::types::{Method, ResponseOutparam};
 
@@ -9,6 +10,7 @@ use crate::http::error::{ApiError, ErrorFormat};
 use crate::http::reply::{self, send_error};
 use crate::routing::{count_tokens, dispatch, targets};
 use crate::surfaces::PathParams;
+use crate::surfaces::gemini::embed::{BatchEmbedContents, EmbedContent};
 use crate::surfaces::gemini::{
     self, Call, GenerateContent, StreamArray, StreamSse, model_name, percent_decode,
 };
@@ -59,9 +61,15 @@ pub fn route(
                 dispatch::chat::<StreamArray>(config, client, body, path, out)
             }
             "countTokens" => count_tokens::gemini(config, client, model, &body, out),
+            "embedContent" => {
+                dispatch::embed::embed::<EmbedContent>(config, client, &body, path, out)
+            }
+            "batchEmbedContents" => {
+                dispatch::embed::embed::<BatchEmbedContents>(config, client, &body, path, out)
+            }
             other => {
                 let error = ApiError::not_found(format!(
-                    "Method `{other}` is not served by this gateway: use generateContent, streamGenerateContent or countTokens."
+                    "Method `{other}` is not served by this gateway: use generateContent, streamGenerateContent, countTokens, embedContent or batchEmbedContents."
                 ));
                 send_error(out, &error, ERRORS, cors)
             }

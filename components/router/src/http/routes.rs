@@ -23,7 +23,10 @@ pub fn route(
     errors: ErrorFormat,
     out: ResponseOutparam,
 ) {
+    use dispatch::embed::embed;
     use surfaces::anthropic_messages::AnthropicMessages;
+    use surfaces::embeddings::ollama::{OllamaEmbed, OllamaLegacyEmbeddings};
+    use surfaces::embeddings::openai::OpenAiEmbeddings;
     use surfaces::ollama::{self, OllamaChat, OllamaGenerate};
     use surfaces::openai_chat::OpenAiChat;
     let cors = client.cors;
@@ -107,16 +110,15 @@ pub fn route(
             Ok(reply) => json(out, &reply),
             Err(error) => send_error(out, &error, errors, cors),
         },
-        (Method::Post, "/api/embed" | "/api/embeddings") => send_error(
-            out,
-            &ApiError::new(
-                501,
-                "api_error",
-                "Embeddings are not served by this gateway yet.",
-            ),
-            errors,
-            cors,
-        ),
+        (Method::Post, "/v1/embeddings" | "/embeddings") => {
+            embed::<OpenAiEmbeddings>(config, client, &body, Default::default(), out)
+        }
+        (Method::Post, "/api/embed") => {
+            embed::<OllamaEmbed>(config, client, &body, Default::default(), out)
+        }
+        (Method::Post, "/api/embeddings") => {
+            embed::<OllamaLegacyEmbeddings>(config, client, &body, Default::default(), out)
+        }
         (
             _,
             "/v1/models"
@@ -133,7 +135,11 @@ pub fn route(
             | "/api/version"
             | "/api/show"
             | "/usage"
-            | "/config",
+            | "/config"
+            | "/v1/embeddings"
+            | "/embeddings"
+            | "/api/embed"
+            | "/api/embeddings",
         ) => send_error(out, &ApiError::method_not_allowed(), errors, cors),
         _ => send_error(
             out,

@@ -164,6 +164,7 @@ fn ask(
         let Ok(upstream::Buffered {
             status,
             body: reply,
+            ..
         }) = upstream::call(&call, &config.timeouts)
         else {
             continue;

@@ -3,7 +3,8 @@
 //! real provider.
 
 use apex_adapter_kit::types::{
-    ChatRequest, ChatResponse, ContentPart, FinishReason, Role, StreamEvent, StreamStart, Usage,
+    ChatRequest, ChatResponse, ContentPart, EmbedInput, EmbedRequest, EmbedResponse, FinishReason,
+    Role, StreamEvent, StreamStart, Usage,
 };
 
 fn last_user_text(request: &ChatRequest) -> String {
@@ -92,6 +93,63 @@ pub fn stream(request: &ChatRequest, id: &str) -> Vec<StreamEvent> {
     events.push(StreamEvent::Usage(usage(request, &answer)));
     events.push(StreamEvent::Finish(FinishReason::Stop));
     events
+}
+
+/// How long the `echo` model's vectors are unless the request asks for `dimensions`.
+pub const ECHO_DIMENSIONS: u32 = 8;
+/// The longest vector the `echo` model makes.
+pub const MAX_ECHO_DIMENSIONS: u32 = 4096;
+
+/// The `echo` model's embeddings: for each input a unit vector of [`ECHO_DIMENSIONS`] (or the
+/// requested `dimensions`, at most [`MAX_ECHO_DIMENSIONS`]) derived from a hash of its bytes:
+/// the same input always gets the same vector. Usage counts about 4 bytes of text (or one token
+/// id) per token.
+pub fn embed(request: &EmbedRequest) -> EmbedResponse {
+    let length = request
+        .dimensions
+        .unwrap_or(ECHO_DIMENSIONS)
+        .clamp(1, MAX_ECHO_DIMENSIONS);
+    let inputs: Vec<(Vec<u8>, u32)> = match &request.input {
+        EmbedInput::Texts(texts) => texts
+            .iter()
+            .map(|t| (t.as_bytes().to_vec(), (t.len() as u32).div_ceil(4).max(1)))
+            .collect(),
+        EmbedInput::Tokens(lists) => lists
+            .iter()
+            .map(|ids| {
+                let bytes = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+                (bytes, ids.len() as u32)
+            })
+            .collect(),
+    };
+    EmbedResponse {
+        model: crate::config::ECHO_MODEL.to_string(),
+        embeddings: inputs
+            .iter()
+            .map(|(bytes, _)| unit_vector(bytes, length))
+            .collect(),
+        input_tokens: Some(inputs.iter().map(|(_, tokens)| tokens).sum()),
+    }
+}
+
+/// A unit vector of `length` from FNV-1a hashes of `bytes` (one per component).
+fn unit_vector(bytes: &[u8], length: u32) -> Vec<f32> {
+    let raw: Vec<f32> = (0..length)
+        .map(|i| {
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(i);
+            for byte in bytes {
+                hash ^= u64::from(*byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+            // Top 24 bits → [-1, 1).
+            ((hash >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+        })
+        .collect();
+    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        return raw;
+    }
+    raw.iter().map(|x| x / norm).collect()
 }
 
 #[cfg(test)]

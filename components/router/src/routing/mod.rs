@@ -2,7 +2,8 @@
 //!
 //! - `targets`: alias → targets → keys; `strategy`: their order (failover, round-robin, weighted,
 //!   random, least-used); `health`: cooldowns, and which attempts are worth making now
-//! - `dispatch`: plan, attempts, the client stream and what comes after an answer
+//! - `dispatch`: plan, attempts, the client stream and what comes after an answer; embeddings
+//!   (`dispatch::embed`) on the same plan and bookkeeping
 //! - `accumulate`: a stream folded back into the whole answer; `echo`: the built-in `echo` model
 //! - `stitch`: where the continuation of a cut stream joins what the client has (`resume`)
 //! - `count_tokens`: Anthropic's token counting (the provider's, or a local estimate)

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::platform::{monotonic_ms, now_ms};
 use crate::routing::health::{Cooldown, Health, Subject};
 use crate::routing::targets::Attempt;
-use crate::state::cache::{self, CachedResponse};
+use crate::state::cache::{self, CachedEmbedding, CachedResponse};
 use crate::state::stats::{self, Event, Stats};
 
 fn bucket() -> Option<kv::Bucket> {
@@ -222,6 +222,21 @@ pub fn cached(key: &str, now_ms: u64) -> Option<CachedResponse> {
 
 /// Keep an answer for `key`.
 pub fn cache(key: &str, entry: &CachedResponse) {
+    if let Some(bucket) = bucket() {
+        let _ = bucket.set(&cache::kv_key(key), &entry.encode());
+    }
+}
+
+/// Fresh cached embeddings for `key` (`cache::embed_key`).
+pub fn cached_embedding(key: &str, now_ms: u64) -> Option<CachedEmbedding> {
+    let bucket = bucket()?;
+    get(&bucket, &cache::kv_key(key))
+        .and_then(|b| CachedEmbedding::decode(&b))
+        .filter(|entry| entry.is_fresh(now_ms))
+}
+
+/// Keep embeddings for `key`.
+pub fn cache_embedding(key: &str, entry: &CachedEmbedding) {
     if let Some(bucket) = bucket() {
         let _ = bucket.set(&cache::kv_key(key), &entry.encode());
     }

@@ -7,6 +7,8 @@
 //! - `models`: `GET /v1/models`
 //! - `ollama`: the Ollama API (`POST /api/chat`, `POST /api/generate`, `GET /api/tags`,
 //!   `POST /api/show`, `GET /api/ps`, `GET /api/version`)
+//! - `embeddings`: embeddings on the OpenAI and Ollama surfaces (`POST /v1/embeddings`,
+//!   `/api/embed`, `/api/embeddings`; Gemini's are in `gemini::embed`)
 //! - `gemini`: Google's Gemini API (`POST /v1beta/models/{model}:generateContent`,
 //!   `:streamGenerateContent`, `:countTokens`, `GET /v1beta/models`), also under `/v1/`
 //!
@@ -17,6 +19,7 @@
 //! `tests/surfaces.rs` (`APEX_BLESS=1` rewrites the expectations).
 
 pub mod anthropic_messages;
+pub mod embeddings;
 pub mod function_tool;
 pub mod gemini;
 pub mod hosted_tools;

@@ -118,17 +118,35 @@ impl Tally {
         report: &Report,
         began_ms: u64,
     ) {
+        let moved_on = matches!(report.outcome, Outcome::Retry(..));
+        let seen = (report.observed, report.usage);
+        self.after_call(config, health, attempt, seen, moved_on, began_ms);
+    }
+
+    /// After a call to `attempt`'s provider (begun at monotonic `began_ms`) that saw `observed`
+    /// (`None`: no provider failure) and reported `usage`, and the request `moved_on` to the next
+    /// attempt or not: what [`Tally::after_attempt`] does, for callers that are not chat attempts
+    /// (embeddings).
+    pub fn after_call(
+        &mut self,
+        config: &Config,
+        health: &mut Health,
+        attempt: &Attempt,
+        (observed, usage): (Option<Observed>, Option<Tokens>),
+        moved_on: bool,
+        began_ms: u64,
+    ) {
         self.attempts.push(AttemptEvent {
             provider: attempt.provider.name.clone(),
             model: attempt.model.to_string(),
             key_index: attempt.key_index,
-            error: report.observed.map(|o| o.label),
+            error: observed.map(|o| o.label),
             latency_ms: monotonic_ms().saturating_sub(began_ms),
-            usage: report.usage,
+            usage,
         });
-        match report.observed {
+        match observed {
             Some(observed) => self.bench(config, health, attempt, observed),
-            None if !matches!(report.outcome, Outcome::Retry(..)) => {
+            None if !moved_on => {
                 for subject in [
                     Subject::key(&attempt.provider.name, attempt.key_index),
                     Subject::target(attempt.target),

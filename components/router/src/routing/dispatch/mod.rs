@@ -9,9 +9,11 @@
 //!
 //! [`chat`] folds the attempts' reports. `local` answers without a provider (echo, cache hits);
 //! `upstream` is the provider side shared with token counts and stored-response lookups.
+//! `embed` runs an embeddings request through the same plan, provider side and bookkeeping.
 
 mod after;
 mod attempt;
+pub mod embed;
 mod forward;
 mod local;
 mod plan;

@@ -5,6 +5,7 @@
 
 use super::attempt::Observed;
 use super::request::Request;
+use crate::config::Config;
 use crate::platform::monotonic_ms;
 use crate::routing::failure::FailureClass;
 use crate::surfaces::Surface;
@@ -15,6 +16,18 @@ use crate::surfaces::Surface;
 pub fn wait<S: Surface>(request: &Request<S>, tries: u32, seen: Option<Observed>) -> Option<u64> {
     let config = request.config;
     let allowed = request.patience.retries.unwrap_or(config.retries.count);
+    wait_for(config, allowed, request.total_deadline, tries, seen)
+}
+
+/// [`wait`] for any caller: `allowed` tries of the same target, a request due by monotonic
+/// `deadline_ms` (embeddings use it too).
+pub fn wait_for(
+    config: &Config,
+    allowed: u32,
+    deadline_ms: u64,
+    tries: u32,
+    seen: Option<Observed>,
+) -> Option<u64> {
     let seen = seen?;
     if tries >= allowed {
         return None;
@@ -45,6 +58,6 @@ pub fn wait<S: Surface>(request: &Request<S>, tries: u32, seen: Option<Observed>
         ) => return None,
     };
     // Leave room for the try itself.
-    let room = request.total_deadline.saturating_sub(monotonic_ms());
+    let room = deadline_ms.saturating_sub(monotonic_ms());
     (wait.saturating_mul(2) < room).then_some(wait)
 }

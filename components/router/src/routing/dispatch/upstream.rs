@@ -61,6 +61,7 @@ pub fn on_origin(request: &HttpRequest, target: &Target) -> bool {
 /// A whole reply, read into memory.
 pub struct Buffered {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -70,6 +71,7 @@ pub fn call(request: &HttpRequest, timeouts: &Timeouts) -> Result<Buffered, Tran
     let body = upstream.read_all(MAX_UPSTREAM_BODY)?;
     Ok(Buffered {
         status: upstream.status,
+        headers: std::mem::take(&mut upstream.headers),
         body,
     })
 }

@@ -18,8 +18,9 @@
 //! miss and is overwritten by the next answer.
 //!
 //! Modules: `key` (the canonical request and its hash), `entry` (what is stored), `replay` (a
-//! stored answer as a stream).
+//! stored answer as a stream), `embed` (cached embeddings: their key and entry).
 
+mod embed;
 mod entry;
 mod key;
 mod replay;
@@ -27,6 +28,7 @@ mod replay;
 #[cfg(test)]
 mod tests;
 
+pub use embed::{CachedEmbedding, embed_key};
 pub use entry::{CachedResponse, storable};
 pub use key::{cache_key, canonical_request};
 pub use replay::{REPLAY_CHUNK_CHARS, replay_events};

@@ -19,7 +19,9 @@
 //!   schemas → JSON Schema
 //! - `render.rs`: whole answers; `stream.rs`: SSE or JSON-array streams
 //! - `models.rs`: the model list
+//! - `embed.rs`: `:embedContent` and `:batchEmbedContents` (run by `routing::dispatch::embed`)
 
+pub mod embed;
 mod models;
 mod render;
 mod request;
@@ -33,7 +35,9 @@ use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use models::{OUTPUT_TOKEN_LIMIT, get as get_model, list as list_models, not_found};
+pub use models::{
+    OUTPUT_TOKEN_LIMIT, get as get_model, list as list_models, not_found, not_found_for,
+};
 pub use render::render_response;
 pub use schema::json_schema;
 pub use stream::{ChunkWriter, Framing};

@@ -54,7 +54,12 @@ pub fn get(config: &Config, model: &str) -> Result<Vec<u8>, ApiError> {
 
 /// Google's answer for a model it does not have.
 pub fn not_found(model: &str) -> ApiError {
+    not_found_for(model, "generateContent")
+}
+
+/// Google's answer for a model it does not have, asked for `method`.
+pub fn not_found_for(model: &str, method: &str) -> ApiError {
     ApiError::not_found(format!(
-        "models/{model} is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods."
+        "models/{model} is not found for API version v1beta, or is not supported for {method}. Call ListModels to see the list of available models and their supported methods."
     ))
 }
