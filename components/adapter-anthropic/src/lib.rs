@@ -116,6 +116,30 @@ impl Adapter for Anthropic {
         response::parse(status, headers, body)
     }
 
+    /// `messages/count_tokens` (Vertex: `count-tokens:rawPredict`), with the Messages body cut
+    /// to what counting takes.
+    fn build_count_request(
+        target: &Target,
+        request: &ChatRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        let body = request::count_body(request)?;
+        Self::forward_request(
+            target,
+            Protocol::AnthropicMessages,
+            "messages/count_tokens",
+            body,
+        )
+    }
+
+    fn parse_count_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<u32, AdapterError> {
+        request::parse_count(status, headers, body)
+    }
+
     fn describe(kind: &str, _profile: &str) -> KindInfo {
         KindInfo {
             forwards: vec![Protocol::AnthropicMessages],
@@ -126,6 +150,10 @@ impl Adapter for Anthropic {
             // Claude continues a trailing assistant message (newer models with thinking refuse
             // one with a 400; the router then asks afresh).
             prefill: true,
+            tools: true,
+            json_schema: true,
+            // Anthropic has no embeddings API.
+            embeddings: false,
         }
     }
 
@@ -180,6 +208,45 @@ apex_adapter_kit::export_adapter_link!(crate::Anthropic);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_sends_only_what_count_tokens_takes_and_reads_its_answer() {
+        let mut request = ChatRequest::new(
+            "claude-sonnet-4-5",
+            vec![apex_adapter_kit::types::Message {
+                role: apex_adapter_kit::types::Role::User,
+                content: vec![apex_adapter_kit::types::ContentPart::Text("hi".into())],
+                name: None,
+            }],
+        );
+        request.max_tokens = Some(100);
+        request.temperature = Some(0.5);
+        let http = Anthropic::build_count_request(&target(), &request).unwrap();
+        assert_eq!(
+            http.url,
+            "https://api.anthropic.com/v1/messages/count_tokens"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&http.body).unwrap();
+        let mut fields: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        fields.sort();
+        assert_eq!(fields, ["messages", "model"]);
+        assert_eq!(
+            Anthropic::parse_count_response("anthropic", 200, &[], br#"{"input_tokens":42}"#),
+            Ok(42)
+        );
+        let refused = Anthropic::parse_count_response(
+            "anthropic",
+            429,
+            &[],
+            br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+        );
+        assert_eq!(refused.unwrap_err().kind, ErrorKind::RateLimited);
+    }
 
     fn target() -> Target {
         Target {

@@ -28,6 +28,50 @@ pub(crate) fn body_json(request: &ChatRequest) -> Result<Vec<u8>, AdapterError> 
     serde_json::to_vec(&body(request)?).map_err(invalid)
 }
 
+/// What Anthropic's `messages/count_tokens` takes of a Messages body (it refuses the rest).
+const COUNT_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+];
+
+/// The body asking for `request`'s input-token count: its Messages body, cut to [`COUNT_FIELDS`].
+pub fn count_body(request: &ChatRequest) -> Result<Vec<u8>, AdapterError> {
+    let body: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&body_json(request)?).map_err(invalid)?;
+    let kept: serde_json::Map<String, serde_json::Value> = body
+        .into_iter()
+        .filter(|(name, _)| COUNT_FIELDS.contains(&name.as_str()))
+        .collect();
+    serde_json::to_vec(&kept).map_err(invalid)
+}
+
+/// Anthropic's count: `{"input_tokens": N}`.
+pub fn parse_count(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<u32, AdapterError> {
+    #[derive(serde::Deserialize)]
+    struct Count {
+        input_tokens: u32,
+    }
+    if !(200..300).contains(&status) {
+        return crate::response::parse(status, headers, body).map(|_| 0);
+    }
+    serde_json::from_slice::<Count>(body)
+        .map(|count| count.input_tokens)
+        .map_err(|e| {
+            apex_adapter_kit::error(
+                ErrorKind::MalformedReply,
+                format!("Anthropic's token count did not parse: {e}"),
+            )
+        })
+}
+
 /// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.
 pub fn http_request(target: &Target, path: &str, body: Vec<u8>) -> HttpRequest {
     let headers = vec![

@@ -73,6 +73,16 @@ impl Adapter for Cohere {
         embed::parse(status, headers, body)
     }
 
+    /// Command A's context; its vision model takes images; Cohere serves embeddings.
+    fn describe(_kind: &str, _profile: &str) -> apex_adapter_kit::types::KindInfo {
+        apex_adapter_kit::types::KindInfo {
+            context_window: 256_000,
+            vision: true,
+            embeddings: true,
+            ..apex_adapter_kit::types::KindInfo::plain()
+        }
+    }
+
     fn parse_response(
         _kind: &str,
         status: u16,

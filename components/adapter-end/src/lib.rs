@@ -6,7 +6,7 @@ mod component {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "apex:gateway/adapter-end",
-        with: { "apex:gateway/types@0.1.0": ::apex_adapter_kit::types },
+        with: { "apex:gateway/types@0.2.0": ::apex_adapter_kit::types },
     });
 
     use apex_adapter_kit::types::*;
@@ -92,6 +92,22 @@ mod component {
             _headers: Vec<(String, String)>,
             _body: Vec<u8>,
         ) -> Result<EmbedResponse, AdapterError> {
+            Err(unknown_kind(&kind))
+        }
+
+        fn build_count_request(
+            target: Target,
+            _request: ChatRequest,
+        ) -> Result<HttpRequest, AdapterError> {
+            Err(unknown_kind(&target.kind))
+        }
+
+        fn parse_count_response(
+            kind: String,
+            _status: u16,
+            _headers: Vec<(String, String)>,
+            _body: Vec<u8>,
+        ) -> Result<u32, AdapterError> {
             Err(unknown_kind(&kind))
         }
     }

@@ -155,12 +155,29 @@ impl Adapter for Gemini {
         embed::parse(status, headers, body)
     }
 
+    fn build_count_request(
+        target: &Target,
+        request: &ChatRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        request::build_count(target, request)
+    }
+
+    fn parse_count_response(
+        _kind: &str,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<u32, AdapterError> {
+        request::parse_count(status, headers, body)
+    }
+
     fn describe(_kind: &str, _profile: &str) -> KindInfo {
         KindInfo {
             forwards: vec![Protocol::GeminiGenerateContent],
             context_window: CONTEXT_WINDOW,
             vision: true,
             thinking: true,
+            embeddings: true,
             ..KindInfo::plain()
         }
     }
@@ -182,6 +199,32 @@ mod tests {
             api_version: None,
             headers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn counting_asks_count_tokens_with_the_whole_request() {
+        let request = ChatRequest::new(
+            "gemini-2.5-flash",
+            vec![apex_adapter_kit::types::Message {
+                role: apex_adapter_kit::types::Role::User,
+                content: vec![apex_adapter_kit::types::ContentPart::Text("hi".into())],
+                name: None,
+            }],
+        );
+        let http = Gemini::build_count_request(&target(), &request).unwrap();
+        assert_eq!(
+            http.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:countTokens"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&http.body).unwrap();
+        let whole = &body["generateContentRequest"];
+        assert_eq!(whole["model"], "models/gemini-2.5-flash");
+        assert_eq!(whole["contents"][0]["parts"][0]["text"], "hi");
+        assert_eq!(
+            Gemini::parse_count_response("gemini", 200, &[], br#"{"totalTokens":7}"#),
+            Ok(7)
+        );
+        assert!(Gemini::parse_count_response("gemini", 200, &[], b"{}").is_err());
     }
 
     #[test]

@@ -34,6 +34,51 @@ pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, Adap
     Ok(http_request(target, &path, bytes))
 }
 
+/// The request asking Gemini to count `request`'s input tokens: `models/{model}:countTokens`
+/// with the whole `generateContentRequest` (so system instruction and tools count too).
+pub fn build_count(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
+    let mut whole = body(request)?;
+    let model = format!(
+        "models/{}",
+        request
+            .model
+            .strip_prefix("models/")
+            .unwrap_or(&request.model)
+    );
+    whole.insert("model", &model).map_err(invalid)?;
+    let mut count = RawObject::default();
+    count
+        .insert("generateContentRequest", &whole)
+        .map_err(invalid)?;
+    let bytes = serde_json::to_vec(&count).map_err(invalid)?;
+    let path = format!("{}:countTokens", model_path(&request.model));
+    Ok(http_request(target, &path, bytes))
+}
+
+/// Gemini's count: `{"totalTokens": N}`.
+pub fn parse_count(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<u32, AdapterError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Count {
+        total_tokens: u32,
+    }
+    if !(200..300).contains(&status) {
+        return Err(crate::error::from_reply(status, headers, body));
+    }
+    serde_json::from_slice::<Count>(body)
+        .map(|count| count.total_tokens)
+        .map_err(|e| {
+            apex_adapter_kit::error(
+                apex_adapter_kit::types::ErrorKind::MalformedReply,
+                format!("Gemini's token count did not parse: {e}"),
+            )
+        })
+}
+
 /// The methods a forwarded Gemini API call may name, and the queries it may carry.
 const FORWARDED_METHODS: &[&str] = &["generateContent", "streamGenerateContent", "countTokens"];
 const FORWARDED_QUERIES: &[&str] = &["", "alt=sse"];

@@ -108,6 +108,26 @@ pub trait Adapter {
         Err(no_embeddings(Self::NAME, kind))
     }
 
+    /// The request asking the provider to count `request`'s input tokens. By default the provider
+    /// has no counting endpoint: `unsupported` ([`no_count`]), and the router estimates.
+    fn build_count_request(
+        target: &Target,
+        _request: &ChatRequest,
+    ) -> Result<HttpRequest, AdapterError> {
+        Err(no_count(Self::NAME, &target.kind))
+    }
+
+    /// The count in the reply to [`Adapter::build_count_request`], or a classified error. By
+    /// default: `unsupported` ([`no_count`]).
+    fn parse_count_response(
+        kind: &str,
+        _status: u16,
+        _headers: &[(String, String)],
+        _body: &[u8],
+    ) -> Result<u32, AdapterError> {
+        Err(no_count(Self::NAME, kind))
+    }
+
     /// A decoder for a streamed reply of `kind`; by default a fresh [`Adapter::Decoder`],
     /// whatever the kind.
     fn decoder(_kind: &str) -> Self::Decoder {
@@ -121,7 +141,8 @@ pub trait Adapter {
 
     /// What `kind` (one of [`Adapter::KINDS`]) is with provider `profile`; by default
     /// [`KindInfo::plain`]: it forwards no client protocol, its keys are sent as they are, its
-    /// models take [`DEFAULT_CONTEXT_WINDOW`] tokens, no images, and return no reasoning.
+    /// models take [`DEFAULT_CONTEXT_WINDOW`] tokens, no images, return no reasoning, and serve
+    /// no embeddings.
     fn describe(_kind: &str, _profile: &str) -> KindInfo {
         KindInfo::plain()
     }
@@ -166,7 +187,9 @@ pub trait Adapter {
 
 impl KindInfo {
     /// A kind that forwards no client protocol, sends its keys as they are, and whose models
-    /// take [`DEFAULT_CONTEXT_WINDOW`] tokens, no images, and return no reasoning.
+    /// take [`DEFAULT_CONTEXT_WINDOW`] tokens, no images, return no reasoning, call tools and
+    /// follow JSON schemas (a request the adapter cannot build is refused there), and serve no
+    /// embeddings.
     pub fn plain() -> Self {
         Self {
             forwards: Vec::new(),
@@ -175,6 +198,9 @@ impl KindInfo {
             vision: false,
             thinking: false,
             prefill: false,
+            tools: true,
+            json_schema: true,
+            embeddings: false,
         }
     }
 
@@ -285,6 +311,14 @@ pub fn no_exchange(kind: &str) -> AdapterError {
     )
 }
 
+/// The error of a token count asked of a kind whose providers have no counting endpoint.
+pub fn no_count(provider: &str, kind: &str) -> AdapterError {
+    error(
+        ErrorKind::Unsupported,
+        format!("provider kind `{kind}` ({provider}) has no token-counting endpoint"),
+    )
+}
+
 /// The error of an embeddings request to a kind whose providers cannot embed: `unsupported`.
 pub fn no_embeddings(provider: &str, kind: &str) -> AdapterError {
     error(
@@ -313,7 +347,7 @@ macro_rules! export_adapter_link {
             wit_bindgen::generate!({
                 path: "../../wit",
                 world: "apex:gateway/adapter-link",
-                with: { "apex:gateway/types@0.1.0": ::apex_adapter_kit::types },
+                with: { "apex:gateway/types@0.2.0": ::apex_adapter_kit::types },
             });
 
             use ::apex_adapter_kit::types::*;
@@ -445,6 +479,27 @@ macro_rules! export_adapter_link {
                         <This>::parse_embed_response(&kind, status, &headers, &body)
                     } else {
                         next::parse_embed_response(&kind, status, &headers, &body)
+                    }
+                }
+
+                fn build_count_request(target: Target, request: ChatRequest) -> Result<HttpRequest, AdapterError> {
+                    if <This>::serves(&target.kind) {
+                        <This>::build_count_request(&target, &request)
+                    } else {
+                        next::build_count_request(&target, &request)
+                    }
+                }
+
+                fn parse_count_response(
+                    kind: ::std::string::String,
+                    status: u16,
+                    headers: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    body: ::std::vec::Vec<u8>,
+                ) -> Result<u32, AdapterError> {
+                    if <This>::serves(&kind) {
+                        <This>::parse_count_response(&kind, status, &headers, &body)
+                    } else {
+                        next::parse_count_response(&kind, status, &headers, &body)
                     }
                 }
             }

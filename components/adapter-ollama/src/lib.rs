@@ -79,10 +79,13 @@ impl Adapter for Ollama {
         embed::parse(status, headers, body)
     }
 
-    /// Ollama continues a conversation that ends with an assistant message.
+    /// Ollama continues a conversation that ends with an assistant message, carries images
+    /// (vision models take them; others answer with an error) and serves embeddings.
     fn describe(_kind: &str, _profile: &str) -> apex_adapter_kit::types::KindInfo {
         apex_adapter_kit::types::KindInfo {
             prefill: true,
+            vision: true,
+            embeddings: true,
             ..apex_adapter_kit::types::KindInfo::plain()
         }
     }

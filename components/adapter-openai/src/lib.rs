@@ -113,6 +113,7 @@ impl Adapter for OpenAi {
             forwards: vec![Protocol::OpenaiChat, Protocol::OpenaiResponses],
             vision: profile.vision,
             thinking: profile.thinking,
+            embeddings: true,
             ..KindInfo::plain()
         }
     }

@@ -132,6 +132,9 @@ pub(super) struct ProviderSection {
     pub(super) responses: Option<String>,
     /// Whether the provider continues a trailing assistant message (default: its kind's).
     pub(super) prefill: Option<bool>,
+    /// What its targets can do beyond or short of what its kind says.
+    #[serde(default)]
+    pub(super) capabilities: super::capabilities::CapabilityOverrides,
 }
 
 /// `[models.<alias>]`: targets and policy.
@@ -168,4 +171,7 @@ pub(super) struct FullTarget {
     pub(super) provider: String,
     pub(super) model: String,
     pub(super) weight: Option<u32>,
+    /// What this target does differently from its provider.
+    #[serde(default)]
+    pub(super) capabilities: super::capabilities::CapabilityOverrides,
 }

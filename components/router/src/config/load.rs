@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use apex_adapter_kit::types::{KindInfo, Protocol};
 
+use super::capabilities::Capabilities;
 use super::catalog::{self, CATALOG, CatalogEntry, DEFAULT_KIND};
 use super::defaults::{
     DEFAULT_ALLOWED_FAILS, DEFAULT_AUTH_COOLDOWN_SECS, DEFAULT_CACHE_TTL_SECS,
@@ -261,6 +262,7 @@ fn provider(
         ));
     }
     let info = described.unwrap_or_else(KindInfo::plain);
+    let capabilities = Capabilities::of_kind(&info).with(&section.capabilities);
     let native_responses = native_responses(section.responses.as_deref(), &kind, &info)
         .map_err(|problem| ConfigError::new(at("responses"), problem))?;
     Ok(Provider {
@@ -277,8 +279,9 @@ fn provider(
         forwards: info.forwards,
         exchanges_credential: info.exchanges_credential,
         context_window: info.context_window,
-        vision: info.vision,
-        thinking: info.thinking,
+        vision: capabilities.images,
+        thinking: capabilities.thinking,
+        capabilities,
         prefill: section.prefill.unwrap_or(info.prefill),
     })
 }
@@ -313,6 +316,7 @@ fn catalog_provider(entry: &CatalogEntry, key: String, kinds: &dyn Kinds) -> Pro
     let info = kinds
         .describe(entry.kind, entry.name)
         .unwrap_or_else(KindInfo::plain);
+    let capabilities = Capabilities::of_kind(&info);
     Provider {
         name: entry.name.to_string(),
         kind: entry.kind.to_string(),
@@ -329,6 +333,7 @@ fn catalog_provider(entry: &CatalogEntry, key: String, kinds: &dyn Kinds) -> Pro
         context_window: info.context_window,
         vision: info.vision,
         thinking: info.thinking,
+        capabilities,
         prefill: info.prefill,
     }
 }
@@ -423,6 +428,7 @@ fn target(spec: TargetSpec) -> Result<TargetRef, String> {
             provider: full.provider,
             model: full.model,
             weight: full.weight.unwrap_or(1),
+            capabilities: full.capabilities,
         }),
         TargetSpec::Short(text) => match text.split_once('/') {
             Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {

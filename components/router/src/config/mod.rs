@@ -49,6 +49,7 @@
 //! the router knows none by name), `load` (file + variables → [`Config`]), `error`
 //! ([`ConfigError`]: where, and what is wrong).
 
+mod capabilities;
 mod catalog;
 mod defaults;
 mod error;
@@ -64,6 +65,7 @@ mod native_kinds;
 #[cfg(test)]
 mod tests;
 
+pub use capabilities::{Capabilities, CapabilityOverrides, Feature, needed};
 pub use catalog::{CATALOG, CatalogEntry, DEFAULT_KIND};
 pub use defaults::*;
 pub use error::ConfigError;

@@ -142,6 +142,8 @@ pub struct Provider {
     pub context_window: u32,
     pub vision: bool,
     pub thinking: bool,
+    /// What its targets can do (its kind's description, then its `capabilities`).
+    pub capabilities: super::capabilities::Capabilities,
     /// Whether it continues a conversation ending with an assistant message (from the kind;
     /// `prefill` in its section overrides).
     pub prefill: bool,
@@ -207,6 +209,8 @@ pub struct TargetRef {
     /// Share of first picks under `strategy = "weighted"` (1 unless the table form says otherwise;
     /// 0: only after every weighted target). Other strategies ignore it.
     pub weight: u32,
+    /// What this target does differently from its provider (`capabilities` in the table form).
+    pub capabilities: super::capabilities::CapabilityOverrides,
 }
 
 impl TargetRef {
@@ -216,6 +220,7 @@ impl TargetRef {
             provider: provider.into(),
             model: model.into(),
             weight: 1,
+            capabilities: Default::default(),
         }
     }
 
@@ -363,6 +368,13 @@ impl Config {
                 .unwrap_or(ECHO_CONTEXT_WINDOW),
             max_output_tokens: policy.max_output_tokens,
         }
+    }
+
+    /// What `target` can do: its provider's capabilities, changed by the target's own (none when
+    /// its provider is unknown).
+    pub fn capabilities(&self, target: &TargetRef) -> Option<super::capabilities::Capabilities> {
+        let provider = self.providers.get(&target.provider)?;
+        Some(provider.capabilities.with(&target.capabilities))
     }
 
     /// The targets and policy serving `model` (see [`Config::targets`]).

@@ -1,8 +1,12 @@
-//! `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages,
-//! otherwise the documented local estimate (`surfaces::anthropic_messages::estimate_tokens`).
-//! [`gemini`]: the same for the Gemini API's `:countTokens`.
+//! Token counts: `POST /v1/messages/count_tokens` (Anthropic) and the Gemini API's
+//! `…:countTokens` ([`gemini`]). Each target is asked in turn: a provider that speaks the client's
+//! protocol gets the body as it is (its answer comes back untouched); any other provider whose kind
+//! has a counting endpoint (`build-count-request`: Anthropic, Vertex, Gemini) gets the request in
+//! its own form and its count is answered in the client's shape. When no target counts, the
+//! documented local estimate (`surfaces::anthropic_messages::estimate_tokens`) answers.
+//! `x-apex-token-count` says which: `provider` or `estimate`.
 
-use apex_adapter_kit::types::{HttpRequest, Target};
+use apex_adapter_kit::types::{ChatRequest, ErrorKind, HttpRequest, Protocol, Target};
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::adapter;
@@ -27,9 +31,20 @@ fn count_headers(client: &Client, source: &str) -> Vec<(String, String)> {
     headers
 }
 
-/// `POST /v1/messages/count_tokens`: the provider's own count when it speaks Anthropic Messages
-/// (forwarded like a message), otherwise the documented local estimate. Never a 404 for a model
-/// the gateway serves.
+/// One client protocol's counting call: how its body is forwarded, read and answered.
+struct Counting<'b> {
+    /// The client's protocol (a provider speaking it gets the body untouched).
+    protocol: Protocol,
+    /// The forwarded call for a target's `model`: its path and body.
+    forward: &'b dyn Fn(&str) -> Result<(String, Vec<u8>), ApiError>,
+    /// The request in neutral form (for providers asked in their own form).
+    neutral: Result<ChatRequest, ApiError>,
+    /// A count in the client's shape.
+    render: fn(u32) -> String,
+    errors: ErrorFormat,
+}
+
+/// `POST /v1/messages/count_tokens`. Never a 404 for a model the gateway serves.
 pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: ResponseOutparam) {
     use crate::surfaces::anthropic_messages::{self, AnthropicMessages};
     let errors = AnthropicMessages::ERRORS;
@@ -40,87 +55,81 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
-    let served_as = config.route_name(&routing.model);
-    let served_as: &str = &served_as;
-    let targets = config.targets(served_as).unwrap_or_default();
-    if targets.is_empty() && !(served_as == ECHO_MODEL && config.echo_model) {
-        let error = ApiError::model_not_found(&routing.model);
-        return send_error(out, &error, errors, client.cors);
-    }
-    let attempts = match targets::attempts(config, &targets, rotation) {
-        Ok(attempts) => attempts,
-        Err(error) => return send_error(out, &error, errors, client.cors),
-    };
-    let asked = ask(config, client, &attempts, out, |attempt, target| {
-        AnthropicMessages::forward_target(target, attempt.provider, client.headers);
-        let body = crate::surfaces::json::with_model(&body, attempt.model)
+    let forward = |model: &str| {
+        let body = crate::surfaces::json::with_model(&body, model)
             .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-        Ok(adapter::forward_request(
-            target,
-            AnthropicMessages::PROTOCOL,
-            "messages/count_tokens",
-            &body,
-        )
-        .ok())
-    });
-    let out = match asked {
-        Asked::Answered => return,
-        Asked::Refused(out, error) => return send_error(out, &error, errors, client.cors),
-        Asked::Estimate(out) => out,
+        Ok(("messages/count_tokens".to_string(), body))
     };
-    let request = match anthropic_messages::count_request(&body) {
-        Ok(request) => request,
-        Err(error) => return send_error(out, &error, errors, client.cors),
+    let counting = Counting {
+        protocol: AnthropicMessages::PROTOCOL,
+        forward: &forward,
+        neutral: anthropic_messages::count_request(&body),
+        render: |n| format!(r#"{{"input_tokens":{n}}}"#),
+        errors,
     };
-    let count = anthropic_messages::estimate_tokens(&request);
-    let reply = format!(r#"{{"input_tokens":{count}}}"#);
-    transport::respond(
-        out,
-        200,
-        count_headers(client, "estimate"),
-        reply.as_bytes(),
-    );
+    let not_found = || ApiError::model_not_found(&routing.model);
+    count(config, client, &routing.model, counting, not_found, out);
 }
 
-/// `POST …/models/{model}:countTokens` (the Gemini API): a `gemini` provider's own count (the
-/// path's model, and a `generateContentRequest.model`, replaced by the upstream model), otherwise
-/// the local estimate as `{"totalTokens": N}`. Never a 404 for a model the gateway serves.
+/// `POST …/models/{model}:countTokens` (the Gemini API). Never a 404 for a model the gateway
+/// serves.
 pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: ResponseOutparam) {
     use crate::surfaces::gemini;
     let errors = ErrorFormat::Google;
     if let Err(error) = targets::check_model_name(config, model) {
         return send_error(out, &error, errors, client.cors);
     }
+    let forward = |upstream: &str| {
+        Ok((
+            gemini::forward_path(upstream, "countTokens", ""),
+            gemini::count_body_for(body, upstream),
+        ))
+    };
+    let counting = Counting {
+        protocol: Protocol::GeminiGenerateContent,
+        forward: &forward,
+        neutral: gemini::count_request(body),
+        render: |n| format!(r#"{{"totalTokens":{n}}}"#),
+        errors,
+    };
+    count(
+        config,
+        client,
+        model,
+        counting,
+        || gemini::not_found(model),
+        out,
+    );
+}
+
+/// Count `model`'s request: its targets in turn, then the estimate.
+fn count(
+    config: &Config,
+    client: &Client,
+    model: &str,
+    counting: Counting,
+    not_found: impl Fn() -> ApiError,
+    out: ResponseOutparam,
+) {
     let served = config.route_name(model);
     let served: &str = &served;
     let targets = config.targets(served).unwrap_or_default();
     if targets.is_empty() && !(served == ECHO_MODEL && config.echo_model) {
-        return send_error(out, &gemini::not_found(model), errors, client.cors);
+        return send_error(out, &not_found(), counting.errors, client.cors);
     }
     let attempts = match targets::attempts(config, &targets, rotation) {
         Ok(attempts) => attempts,
-        Err(error) => return send_error(out, &error, errors, client.cors),
+        Err(error) => return send_error(out, &error, counting.errors, client.cors),
     };
-    let asked = ask(config, client, &attempts, out, |attempt, target| {
-        let path = gemini::forward_path(attempt.model, "countTokens", "");
-        let forwarded = gemini::count_body_for(body, attempt.model);
-        Ok(adapter::forward_request(
-            target,
-            apex_adapter_kit::types::Protocol::GeminiGenerateContent,
-            &path,
-            &forwarded,
-        )
-        .ok())
-    });
-    let out = match asked {
+    let out = match ask(config, client, &attempts, &counting, out) {
         Asked::Answered => return,
-        Asked::Refused(out, error) => return send_error(out, &error, errors, client.cors),
+        Asked::Refused(out, error) => return send_error(out, &error, counting.errors, client.cors),
         Asked::Estimate(out) => out,
     };
-    match gemini::count_request(body) {
+    match &counting.neutral {
         Ok(request) => {
-            let count = crate::surfaces::anthropic_messages::estimate_tokens(&request);
-            let reply = format!(r#"{{"totalTokens":{count}}}"#);
+            let estimate = crate::surfaces::anthropic_messages::estimate_tokens(request);
+            let reply = (counting.render)(estimate);
             transport::respond(
                 out,
                 200,
@@ -128,7 +137,7 @@ pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: R
                 reply.as_bytes(),
             );
         }
-        Err(error) => send_error(out, &error, errors, client.cors),
+        Err(error) => send_error(out, error, counting.errors, client.cors),
     }
 }
 
@@ -142,42 +151,105 @@ enum Asked {
     Estimate(ResponseOutparam),
 }
 
-/// Ask each attempt's provider for its count, in turn: `request` builds the call (`None`: the
-/// provider has no counting endpoint, so the estimate is due). Another key or provider is tried
-/// after a 429, 5xx, 401/403 or a failed connection; a 404 (no endpoint) ends the asking.
+/// How a target is asked.
+enum Call {
+    /// The client's body, forwarded: the provider's answer goes back untouched.
+    Forwarded(HttpRequest),
+    /// The provider's own counting request: its count is answered in the client's shape.
+    Own(HttpRequest),
+}
+
+/// The call asking `attempt`'s provider (`None`: it cannot count).
+fn call_for(
+    attempt: &Attempt,
+    target: &mut Target,
+    client: &Client,
+    counting: &Counting,
+) -> Result<Option<Call>, ApiError> {
+    if attempt.provider.forwards_protocol(counting.protocol) {
+        if counting.protocol == Protocol::AnthropicMessages {
+            use crate::surfaces::anthropic_messages::AnthropicMessages;
+            AnthropicMessages::forward_target(target, attempt.provider, client.headers);
+        }
+        let (path, body) = (counting.forward)(attempt.model)?;
+        return Ok(
+            adapter::forward_request(target, counting.protocol, &path, &body)
+                .ok()
+                .map(Call::Forwarded),
+        );
+    }
+    let Ok(request) = &counting.neutral else {
+        return Ok(None);
+    };
+    let mut request = request.clone();
+    request.model = attempt.model.to_string();
+    Ok(adapter::build_count_request(target, &request)
+        .ok()
+        .map(Call::Own))
+}
+
+/// Ask each attempt's provider for its count, in turn. Another key or provider is tried after a
+/// 429, 5xx, 401/403 or a failed connection; a 404 (no endpoint) or a provider that cannot count
+/// ends the asking.
 fn ask(
     config: &Config,
     client: &Client,
     attempts: &[Attempt],
+    counting: &Counting,
     out: ResponseOutparam,
-    request: impl Fn(&Attempt, &mut Target) -> Result<Option<HttpRequest>, ApiError>,
 ) -> Asked {
     for attempt in attempts {
         let Ok(mut target) = target(attempt, &config.timeouts) else {
             continue;
         };
-        let call = match request(attempt, &mut target) {
-            Ok(Some(call)) if upstream::on_origin(&call, &target) => call,
-            Ok(_) => break,
+        let call = match call_for(attempt, &mut target, client, counting) {
+            Ok(Some(call)) => call,
+            Ok(None) => continue,
             Err(error) => return Asked::Refused(out, error),
         };
-        let Ok(upstream::Buffered {
-            status,
-            body: reply,
-            ..
-        }) = upstream::call(&call, &config.timeouts)
-        else {
+        let request = match &call {
+            Call::Forwarded(request) | Call::Own(request) => request,
+        };
+        if !upstream::on_origin(request, &target) {
+            continue;
+        }
+        let Ok(reply) = upstream::call(request, &config.timeouts) else {
             continue;
         };
-        if status == 404 {
+        if reply.status == 404 {
             break;
         }
-        if status == 429 || status >= 500 || status == 401 || status == 403 {
+        if reply.status == 429 || reply.status >= 500 || reply.status == 401 || reply.status == 403
+        {
             continue;
         }
-        let reply = upstream::redactor(config, Some(&target.api_key)).bytes(&reply);
-        transport::respond(out, status, count_headers(client, "provider"), &reply);
-        return Asked::Answered;
+        let redacted = upstream::redactor(config, Some(&target.api_key)).bytes(&reply.body);
+        match call {
+            Call::Forwarded(_) => {
+                let headers = count_headers(client, "provider");
+                transport::respond(out, reply.status, headers, &redacted);
+                return Asked::Answered;
+            }
+            Call::Own(_) => {
+                match adapter::parse_count_response(
+                    &target.kind,
+                    reply.status,
+                    &reply.headers,
+                    &redacted,
+                ) {
+                    Ok(n) => {
+                        let body = (counting.render)(n);
+                        let headers = count_headers(client, "provider");
+                        transport::respond(out, 200, headers, body.as_bytes());
+                        return Asked::Answered;
+                    }
+                    Err(error) if error.kind == ErrorKind::InvalidRequest => {
+                        return Asked::Refused(out, ApiError::from_upstream(&error));
+                    }
+                    Err(_) => continue,
+                }
+            }
+        }
     }
     Asked::Estimate(out)
 }

@@ -11,6 +11,7 @@
 //!   adapter signs and parses; this sends, and caches the token in the key-value store)
 
 pub mod accumulate;
+pub mod capable;
 pub mod echo;
 pub mod failure;
 pub mod health;

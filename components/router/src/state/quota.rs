@@ -26,7 +26,46 @@ pub struct DayUsage {
     pub cost_micro_usd: u64,
 }
 
+/// The fields of [`DayUsage`], as its counters are named.
+pub const USAGE_FIELDS: [&str; 7] = [
+    "requests",
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "reasoning",
+    "cost_micro_usd",
+];
+
 impl DayUsage {
+    /// The counts, in [`USAGE_FIELDS`] order.
+    pub fn values(&self) -> [u64; 7] {
+        [
+            self.requests,
+            self.tokens.input,
+            self.tokens.output,
+            self.tokens.cache_read,
+            self.tokens.cache_write,
+            self.tokens.reasoning,
+            self.cost_micro_usd,
+        ]
+    }
+
+    /// Counts in [`USAGE_FIELDS`] order.
+    pub fn from_values(v: [u64; 7]) -> Self {
+        Self {
+            requests: v[0],
+            tokens: Tokens {
+                input: v[1],
+                output: v[2],
+                cache_read: v[3],
+                cache_write: v[4],
+                reasoning: v[5],
+            },
+            cost_micro_usd: v[6],
+        }
+    }
+
     pub fn add(&mut self, other: &DayUsage) {
         self.requests = self.requests.saturating_add(other.requests);
         self.tokens.add(&other.tokens);
@@ -140,10 +179,10 @@ pub fn counter_key(key: &str, scope: &str, what: Counted, end: u64) -> String {
     format!("{LIMIT_PREFIX}{key}:{scope}:{}:{end}", what.short())
 }
 
-/// The store entry of `key`'s usage on UTC day `day` (days since 1970-01-01).
-pub fn usage_key(key: &str, day: i64) -> String {
+/// The counter of `key`'s usage `field` on UTC day `day` (days since 1970-01-01).
+pub fn usage_key(key: &str, day: i64, field: &str) -> String {
     let (year, month, date) = crate::time::civil_from_days(day);
-    format!("{USAGE_PREFIX}{key}:{year:04}-{month:02}-{date:02}")
+    format!("{USAGE_PREFIX}{key}:{year:04}-{month:02}-{date:02}:{field}")
 }
 
 /// How long daily usage is kept (a little over a year: this month and last year's months).
@@ -160,7 +199,7 @@ pub fn expired(key: &str, now_secs: u64) -> bool {
             .is_some_and(|end| end < now_secs);
     }
     if let Some(rest) = key.strip_prefix(USAGE_PREFIX) {
-        let Some(date) = rest.rsplit(':').next() else {
+        let Some(date) = rest.rsplit(':').nth(1) else {
             return false;
         };
         let numbers: Vec<Option<i64>> = date.split('-').map(|n| n.parse().ok()).collect();
@@ -171,6 +210,17 @@ pub fn expired(key: &str, now_secs: u64) -> bool {
         return (now_secs / 86_400) as i64 - days > USAGE_KEPT_DAYS;
     }
     false
+}
+
+/// A counter's stored bytes (hosts keep counters in their own encoding): decimal text (Redis,
+/// the local host, the shims), or 8 little-endian bytes (Spin's SQLite store).
+pub fn decode_counter(bytes: &[u8]) -> Option<i64> {
+    let text = bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-');
+    if text && !bytes.is_empty() {
+        return std::str::from_utf8(bytes).ok()?.parse().ok();
+    }
+    let raw: [u8; 8] = bytes.try_into().ok()?;
+    Some(i64::from_le_bytes(raw))
 }
 
 /// Millionths of a dollar as dollars: two decimals, more when needed (`$0.00003`).

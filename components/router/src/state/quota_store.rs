@@ -4,13 +4,13 @@
 //! Counters go up with the store's atomic increment where the host has one (`shared::increment`);
 //! elsewhere by read-modify-write, where two instances counting the same entry at the same moment
 //! may lose one count: a limit can then be passed by at most the requests admitted at that
-//! moment. Usage documents are read-modify-write everywhere (the same bound).
+//! moment, and usage can miss them.
 
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::http::error::ApiError;
-use crate::state::quota::{self, AFTER, Counted, DayUsage, Refusal};
+use crate::state::quota::{self, AFTER, Counted, DayUsage, Refusal, USAGE_FIELDS};
 use crate::state::shared;
 use crate::state::usage::Tokens;
 
@@ -89,14 +89,27 @@ pub fn count(config: &Config, key: &str, model: &str, tokens: &Tokens, micro_usd
             shared::increment(&quota::counter_key(key, scope, what, end), delta);
         }
     }
-    let entry = quota::usage_key(key, (now / 86_400) as i64);
-    let mut day: DayUsage = shared::read_json(&entry).unwrap_or_default();
-    day.add(&DayUsage {
+    let used = DayUsage {
         requests: 1,
         tokens: *tokens,
         cost_micro_usd: micro_usd,
-    });
-    shared::write_json(&entry, &day);
+    };
+    let day = (now / 86_400) as i64;
+    for (field, value) in USAGE_FIELDS.iter().zip(used.values()) {
+        if value > 0 {
+            let delta = i64::try_from(value).unwrap_or(i64::MAX);
+            shared::increment(&quota::usage_key(key, day, field), delta);
+        }
+    }
+}
+
+/// `key`'s usage on UTC day `day`.
+fn day_usage(key: &str, day: i64) -> DayUsage {
+    let mut values = [0u64; 7];
+    for (value, field) in values.iter_mut().zip(USAGE_FIELDS) {
+        *value = shared::counter(&quota::usage_key(key, day, field));
+    }
+    DayUsage::from_values(values)
 }
 
 /// `GET /usage`: per gateway key, today's and this month's usage (UTC), and where each of its
@@ -116,13 +129,12 @@ pub fn report(config: &Config, now: u64) -> Vec<u8> {
     let mut keys = Map::new();
     for name in names {
         let mut month = DayUsage::default();
-        let mut day_usage = DayUsage::default();
+        let mut day_usage_today = DayUsage::default();
         for day in first_day..=today {
-            if let Some(usage) = shared::read_json::<DayUsage>(&quota::usage_key(name, day)) {
-                month.add(&usage);
-                if day == today {
-                    day_usage = usage;
-                }
+            let usage = day_usage(name, day);
+            month.add(&usage);
+            if day == today {
+                day_usage_today = usage;
             }
         }
         let mut limits = Vec::new();
@@ -157,7 +169,7 @@ pub fn report(config: &Config, now: u64) -> Vec<u8> {
         }
         keys.insert(
             name.to_string(),
-            json!({"today": day_usage.render(), "month": month.render(), "limits": limits}),
+            json!({"today": day_usage_today.render(), "month": month.render(), "limits": limits}),
         );
     }
     let (year, month, day) = crate::time::civil_from_days(today);

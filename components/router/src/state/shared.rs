@@ -64,10 +64,14 @@ pub fn next_counter(name: &str) -> u64 {
     current
 }
 
-/// A counter's value (0 when missing). Read by adding nothing: each host keeps counters in its
-/// own encoding (Spin's SQLite store as 8 little-endian bytes, Redis as decimal text).
+/// A counter's value (0 when missing or unreadable), read without writing: hosts keep counters
+/// in their own encoding — decimal text (Redis, the local host's file store, the shims), or 8
+/// little-endian bytes (Spin's SQLite store) — and both are read here.
 pub fn counter(key: &str) -> u64 {
-    increment(key, 0)
+    bucket()
+        .and_then(|bucket| get(&bucket, key))
+        .and_then(|bytes| crate::state::quota::decode_counter(&bytes))
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
 }
 
 /// Add `delta` to a counter shared across instances; its new value (never below 0). Atomic where
@@ -89,19 +93,6 @@ pub fn increment(key: &str, delta: i64) -> u64 {
             let _ = bucket.set(key, next.to_string().as_bytes());
             u64::try_from(next).unwrap_or(0)
         }
-    }
-}
-
-/// A JSON document from the store.
-pub fn read_json<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
-    let bucket = bucket()?;
-    serde_json::from_slice(&get(&bucket, key)?).ok()
-}
-
-/// Write a JSON document to the store (a failure loses it: usage, not answers).
-pub fn write_json<T: serde::Serialize>(key: &str, value: &T) {
-    if let (Some(bucket), Ok(bytes)) = (bucket(), serde_json::to_vec(value)) {
-        let _ = bucket.set(key, &bytes);
     }
 }
 

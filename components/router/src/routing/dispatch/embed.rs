@@ -111,7 +111,9 @@ pub fn embed<S: EmbedSurface>(
         }
     }
     let client_error = 'answer: {
-        let (attempts, mut health) = match plan::attempts(config, &spec, &name, alias, client.pin) {
+        let embeddings = || vec![crate::config::Feature::Embeddings];
+        let planned = plan::attempts(config, &spec, &name, alias, client.pin, embeddings);
+        let (attempts, mut health) = match planned {
             Ok(planned) => planned,
             Err(refused) => {
                 send_error(out, &refused.error, S::ERRORS, client.cors);

@@ -98,14 +98,22 @@ pub fn chat<S: Surface>(
                 Err(error) => break 'answer Some(request.fail(Sink::Pending(out), &error)),
             }
         }
-        let (attempts, mut health) = match plan::attempts(config, &spec, &name, &alias, client.pin)
-        {
-            Ok(planned) => planned,
-            Err(refused) => {
-                let label = request.fail(Sink::Pending(out), &refused.error);
-                break 'answer Some(refused.label.unwrap_or(label));
-            }
+        // What the request needs of a target: read from the neutral form (a request that does not
+        // parse needs nothing here; its translation refuses it).
+        let needs = || {
+            request
+                .neutral()
+                .map(crate::config::needed)
+                .unwrap_or_default()
         };
+        let (attempts, mut health) =
+            match plan::attempts(config, &spec, &name, &alias, client.pin, needs) {
+                Ok(planned) => planned,
+                Err(refused) => {
+                    let label = request.fail(Sink::Pending(out), &refused.error);
+                    break 'answer Some(refused.label.unwrap_or(label));
+                }
+            };
         let mut last = ApiError::bad_gateway("No upstream provider could be tried.");
         // `None` once a cut stream holds the client's response.
         let mut sink = Some(Sink::Pending(out));

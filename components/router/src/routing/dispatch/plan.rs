@@ -5,9 +5,10 @@ use apex_adapter_kit::types::ChatResponse;
 
 use super::request::{CachePlan, Request};
 use super::upstream::rotation;
-use crate::config::{Alias, Config, Strategy};
+use crate::config::{Alias, Config, Feature, Strategy};
 use crate::http::error::ApiError;
 use crate::platform::now_ms;
+use crate::routing::capable;
 use crate::routing::health::Health;
 use crate::routing::strategy::{self, RoutingState};
 use crate::routing::targets::{self, Attempt};
@@ -60,12 +61,15 @@ pub fn cache<S: Surface>(
 
 /// The attempts for alias `spec` (stats name `name`) worth making now, and the health they were
 /// planned with. `pin`: only this provider and key may serve (a follow-up to its answer).
+/// `needs`: what the request needs of a target (asked only when some target lacks something):
+/// targets that cannot honour it are left out (`capable`).
 pub fn attempts<'a>(
     config: &'a Config,
     spec: &'a Alias,
     name: &str,
     alias: &str,
     pin: Option<(&str, usize)>,
+    needs: impl FnOnce() -> Vec<Feature>,
 ) -> Result<(Vec<Attempt<'a>>, Health), Refused> {
     let state = RoutingState {
         counter: match spec.strategy {
@@ -80,6 +84,9 @@ pub fn attempts<'a>(
     let seed = crate::platform::random_u64();
     let order = strategy::order(spec.strategy, &spec.targets, &state, seed);
     let mut attempts = targets::ordered_attempts(config, &spec.targets, &order, rotation)?;
+    if !capable::all_capable(config, &spec.targets) {
+        attempts = capable::keep(config, attempts, &needs(), alias)?;
+    }
     if let Some((provider, key_index)) = pin {
         attempts.retain(|a| a.provider.name == provider && a.key_index == key_index);
         if attempts.is_empty() {

@@ -77,8 +77,8 @@ fn windows_counters_and_expiry() {
     assert_eq!(key, "apex:limit:alice:*:req:1010");
     assert!(!expired(&key, 1010));
     assert!(expired(&key, 1011));
-    let day = usage_key("alice", 20_793);
-    assert_eq!(day, "apex:usage:alice:2026-12-06");
+    let day = usage_key("alice", 20_793, "input");
+    assert_eq!(day, "apex:usage:alice:2026-12-06:input");
     assert!(!expired(&day, 20_793 * 86_400));
     assert!(expired(&day, (20_793 + 401) * 86_400));
     assert!(!expired("apex:stats:x:1", 0));
@@ -112,6 +112,21 @@ fn refusals_say_which_limit_and_when_to_retry() {
         cost_micro_usd: 7,
     };
     day.add(&day.clone());
+    assert_eq!(DayUsage::from_values(day.values()), day);
     assert_eq!(day.render()["input_tokens"], 20);
     assert_eq!(day.render()["cost_usd"], 0.000014);
+}
+
+#[test]
+fn counters_read_in_every_host_s_encoding() {
+    assert_eq!(decode_counter(b"42"), Some(42));
+    assert_eq!(decode_counter(b"-3"), Some(-3));
+    assert_eq!(decode_counter(&7i64.to_le_bytes()), Some(7));
+    assert_eq!(
+        decode_counter(b"12345678"),
+        Some(12_345_678),
+        "8 digits are text"
+    );
+    assert_eq!(decode_counter(b"{}"), None);
+    assert_eq!(decode_counter(b""), None);
 }
