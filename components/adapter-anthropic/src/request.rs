@@ -59,17 +59,9 @@ pub fn parse_count(
     struct Count {
         input_tokens: u32,
     }
-    if !(200..300).contains(&status) {
-        return crate::response::parse(status, headers, body).map(|_| 0);
-    }
-    serde_json::from_slice::<Count>(body)
-        .map(|count| count.input_tokens)
-        .map_err(|e| {
-            apex_adapter_kit::error(
-                ErrorKind::MalformedReply,
-                format!("Anthropic's token count did not parse: {e}"),
-            )
-        })
+    let count: Count =
+        apex_adapter_kit::http::json_reply(status, headers, body, crate::response::error)?;
+    Ok(count.input_tokens)
 }
 
 /// The HTTP request carrying `body` to `path` (relative to the base URL) with this target's auth.

@@ -7,7 +7,7 @@
 //! embeddings call means (vectors to store and compare). Token-id inputs cannot be expressed
 //! (`unsupported`).
 
-use apex_adapter_kit::http::{join_url, malformed, post};
+use apex_adapter_kit::http::{join_url, json_reply, post};
 use apex_adapter_kit::types::{
     AdapterError, EmbedInput, EmbedRequest, EmbedResponse, EmbedTask, HttpRequest, Target,
 };
@@ -97,10 +97,7 @@ pub fn parse(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<EmbedResponse, AdapterError> {
-    if !(200..300).contains(&status) {
-        return Err(crate::response::error(status, headers, body));
-    }
-    let reply: Reply = serde_json::from_slice(body).map_err(malformed)?;
+    let reply: Reply = json_reply(status, headers, body, crate::response::error)?;
     Ok(EmbedResponse {
         model: String::new(),
         embeddings: reply.embeddings.float,

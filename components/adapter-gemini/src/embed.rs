@@ -8,7 +8,7 @@
 //! Gemini reports no token count for embeddings. Token-id inputs cannot be expressed
 //! (`unsupported`).
 
-use apex_adapter_kit::http::malformed;
+use apex_adapter_kit::http::json_reply;
 use apex_adapter_kit::types::{
     AdapterError, EmbedInput, EmbedRequest, EmbedResponse, EmbedTask, HttpRequest, Target,
 };
@@ -107,10 +107,7 @@ pub fn parse(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<EmbedResponse, AdapterError> {
-    if !(200..300).contains(&status) {
-        return Err(crate::error::from_reply(status, headers, body));
-    }
-    let reply: Reply = serde_json::from_slice(body).map_err(malformed)?;
+    let reply: Reply = json_reply(status, headers, body, crate::error::from_reply)?;
     Ok(EmbedResponse {
         model: String::new(),
         embeddings: reply.embeddings.into_iter().map(|e| e.values).collect(),

@@ -66,17 +66,9 @@ pub fn parse_count(
     struct Count {
         total_tokens: u32,
     }
-    if !(200..300).contains(&status) {
-        return Err(crate::error::from_reply(status, headers, body));
-    }
-    serde_json::from_slice::<Count>(body)
-        .map(|count| count.total_tokens)
-        .map_err(|e| {
-            apex_adapter_kit::error(
-                apex_adapter_kit::types::ErrorKind::MalformedReply,
-                format!("Gemini's token count did not parse: {e}"),
-            )
-        })
+    let count: Count =
+        apex_adapter_kit::http::json_reply(status, headers, body, crate::error::from_reply)?;
+    Ok(count.total_tokens)
 }
 
 /// The methods a forwarded Gemini API call may name, and the queries it may carry.

@@ -139,6 +139,23 @@ pub fn upstream_error(
     }
 }
 
+/// How an adapter classifies a reply that is not a success: from its status, headers and body.
+pub type Refusal = fn(u16, &[(String, String)], &[u8]) -> AdapterError;
+
+/// A reply of any status read as `T`: a 2xx body parsed as JSON (else [`malformed`]), any other
+/// status the adapter's own classified error (`refused`, from the status, headers and body).
+pub fn json_reply<T: serde::de::DeserializeOwned>(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    refused: Refusal,
+) -> Result<T, AdapterError> {
+    if !(200..300).contains(&status) {
+        return Err(refused(status, headers, body));
+    }
+    serde_json::from_slice(body).map_err(malformed)
+}
+
 /// A reply body that is not what the provider documents.
 pub fn malformed(what: impl std::fmt::Display) -> AdapterError {
     crate::error(

@@ -3,7 +3,7 @@
 //! `{model, input: [texts], dimensions?}` → `{model, embeddings: [[…]], prompt_eval_count}`.
 //! Token-id inputs cannot be expressed (`unsupported`).
 
-use apex_adapter_kit::http::malformed;
+use apex_adapter_kit::http::json_reply;
 use apex_adapter_kit::types::{
     AdapterError, EmbedInput, EmbedRequest, EmbedResponse, HttpRequest, Target,
 };
@@ -52,10 +52,7 @@ pub fn parse(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<EmbedResponse, AdapterError> {
-    if !(200..300).contains(&status) {
-        return Err(crate::response::error(status, headers, body));
-    }
-    let reply: Reply = serde_json::from_slice(body).map_err(malformed)?;
+    let reply: Reply = json_reply(status, headers, body, crate::response::error)?;
     Ok(EmbedResponse {
         model: reply.model,
         embeddings: reply.embeddings,

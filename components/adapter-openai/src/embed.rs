@@ -4,7 +4,7 @@
 //! `input` is the list of texts or of token-id lists; the reply is
 //! `{data: [{embedding, index}], model, usage: {prompt_tokens, total_tokens}}`.
 
-use apex_adapter_kit::http::malformed;
+use apex_adapter_kit::http::{json_reply, malformed};
 use apex_adapter_kit::types::{
     AdapterError, EmbedInput, EmbedRequest, EmbedResponse, HttpRequest, Target,
 };
@@ -73,10 +73,7 @@ pub fn parse(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<EmbedResponse, AdapterError> {
-    if !(200..300).contains(&status) {
-        return Err(crate::response::error(status, headers, body));
-    }
-    let mut reply: Reply = serde_json::from_slice(body).map_err(malformed)?;
+    let mut reply: Reply = json_reply(status, headers, body, crate::response::error)?;
     // `index` says which input a vector belongs to; servers send them in order, but need not.
     reply.data.sort_by_key(|datum| datum.index);
     if reply.data.iter().enumerate().any(|(i, d)| d.index != i) {

@@ -215,3 +215,35 @@ pub fn venv(venv: &std::path::Path, requirements: &std::path::Path) -> std::path
     });
     python
 }
+
+/// A process killed when the test ends, pass or fail.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `apex-fake-upstream` on a loopback port (`flags`: its failure modes): the process and its
+/// address.
+pub fn start_upstream(flags: &[&str]) -> (Process, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apex-fake-upstream"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(flags)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    (Process(child), address)
+}

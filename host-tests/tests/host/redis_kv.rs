@@ -7,22 +7,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use apex_host::kv::{KvBackend, KvError};
 use apex_host::redis::RedisKv;
 use serde_json::{Value, json};
 
-/// A process killed when the test ends, pass or fail.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::common::{Process, start_upstream};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -230,25 +222,6 @@ fn start_apex(name: &str, redis_url: &str, config: &Path) -> Apex {
     };
     std::thread::spawn(move || for _ in lines {});
     Apex { process, address }
-}
-
-fn start_upstream(flags: &[&str]) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apex-fake-upstream"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    (Process(child), address)
 }
 
 /// One HTTP/1.1 exchange with the gateway key: (status, body as JSON or a string).

@@ -31,12 +31,15 @@ fn count_headers(client: &Client, source: &str) -> Vec<(String, String)> {
     headers
 }
 
+/// A forwarded counting call for an upstream model: its path and body.
+type Forwarded = Result<(String, Vec<u8>), ApiError>;
+
 /// One client protocol's counting call: how its body is forwarded, read and answered.
 struct Counting<'b> {
     /// The client's protocol (a provider speaking it gets the body untouched).
     protocol: Protocol,
     /// The forwarded call for a target's `model`: its path and body.
-    forward: &'b dyn Fn(&str) -> Result<(String, Vec<u8>), ApiError>,
+    forward: &'b dyn Fn(&str) -> Forwarded,
     /// The request in neutral form (for providers asked in their own form).
     neutral: Result<ChatRequest, ApiError>,
     /// A count in the client's shape.
