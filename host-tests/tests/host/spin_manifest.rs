@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use apex_router::config::{CATALOG, CONFIG_VARIABLE, SINGLE_KEY_VARIABLE};
+use apex_router::config::{CATALOG, CONFIG_VARIABLE, LOG_VARIABLE, SINGLE_KEY_VARIABLE};
 use toml::{Table, Value};
 
 fn root() -> PathBuf {
@@ -126,7 +126,7 @@ fn variables_are_declared_and_passed() {
     let declared = table(&m, "variables");
     let apex = table(table(&m, "component"), "apex");
     let passed = table(apex, "variables");
-    let mut needed: Vec<&str> = vec![CONFIG_VARIABLE, SINGLE_KEY_VARIABLE];
+    let mut needed: Vec<&str> = vec![CONFIG_VARIABLE, SINGLE_KEY_VARIABLE, LOG_VARIABLE];
     needed.extend(CATALOG.iter().map(|entry| entry.key_variable));
     for name in needed {
         assert!(declared.contains_key(name), "[variables] declares {name}");

@@ -107,7 +107,10 @@ fn providers_carry_what_their_adapter_describes() {
     assert_eq!(facts("local"), (128_000, true, false, false));
     assert_eq!(facts("g"), (1_048_576, true, true, false));
     assert_eq!(facts("o"), (128_000, true, false, false));
-    assert!(!p["anthropic"].capabilities.embeddings, "Anthropic has no embeddings");
+    assert!(
+        !p["anthropic"].capabilities.embeddings,
+        "Anthropic has no embeddings"
+    );
     assert!(p["o"].capabilities.embeddings && p["o"].capabilities.tools);
     assert_eq!(p["local"].kind, DEFAULT_KIND, "no kind, not in the catalog");
     assert!(p["local"].native_responses);
