@@ -86,6 +86,36 @@ def test_count_tokens(client, model):
     assert count.input_tokens > 0
 
 
+@pytest.mark.parametrize(
+    ("model", "source", "exact"),
+    [("claude-fake", "provider", 12), ("gemini-fake", "provider", 12), ("gpt-fake", "estimate", None)],
+)
+def test_count_tokens_says_whose_count_it_is(client, model, source, exact):
+    # An Anthropic provider counts (forwarded), a Gemini provider counts in its own form
+    # (countTokens), an OpenAI-compatible one has no counting endpoint: the gateway estimates.
+    raw = client.messages.with_raw_response.count_tokens(
+        model=model, system="Be brief.", messages=[{"role": "user", "content": "How many tokens is this?"}]
+    )
+    assert raw.headers["x-apex-token-count"] == source
+    count = raw.parse()
+    if exact is not None:
+        assert count.input_tokens == exact
+    else:
+        assert count.input_tokens > 0
+
+
+def test_models_list_and_retrieve_in_anthropic_shape(client):
+    models = list(client.models.list())
+    ids = {model.id for model in models}
+    assert {"echo", "gpt-fake", "claude-fake", "gemini-fake"} <= ids
+    assert all(model.type == "model" for model in models)
+    claude = client.models.retrieve("claude-fake")
+    assert claude.id == "claude-fake" and claude.display_name == "claude-fake"
+    assert claude.model_extra["context_window"] == 200_000
+    with pytest.raises(anthropic.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
 def test_errors_are_anthropic_errors(gateway, client):
     bad_key = anthropic.Anthropic(base_url=gateway.removesuffix("/v1"), api_key="wrong", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as error:

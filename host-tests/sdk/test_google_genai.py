@@ -114,6 +114,13 @@ def test_count_tokens(client, model):
     assert counted.total_tokens > 0
 
 
+def test_count_tokens_from_an_anthropic_provider_in_its_own_form(client):
+    # claude-fake is served by an Anthropic provider: asked messages/count_tokens (only the fields
+    # that endpoint takes), its count answered in Google's shape.
+    counted = client.models.count_tokens(model="claude-fake", contents="Hello there, how many tokens?")
+    assert counted.total_tokens == 12
+
+
 def test_models_list_and_get(client):
     names = {model.name for model in client.models.list()}
     assert {"models/gpt-fake", "models/claude-fake", "models/gemini-fake"} <= names

@@ -112,6 +112,13 @@ def test_models_list(client):
     assert {"echo", "gpt-fake", "claude-fake"} <= ids
 
 
+def test_models_carry_their_context_window(client):
+    gemini = client.models.retrieve("gemini-fake")
+    assert gemini.id == "gemini-fake"
+    assert gemini.model_extra["context_window"] == 1_048_576
+    assert gemini.model_extra["context_length"] == 1_048_576
+
+
 def test_errors(gateway, client):
     bad_key = openai.OpenAI(base_url=gateway, api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):

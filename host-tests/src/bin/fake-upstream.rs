@@ -539,7 +539,7 @@ async fn handle(
     } else if path.ends_with("/messages") {
         anthropic(&parsed, &options)
     } else if path.ends_with("/messages/count_tokens") {
-        json_response(json!({"input_tokens": 12}))
+        anthropic_count(&parsed)
     } else {
         let mut response = json_response(
             json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error"}}),
@@ -547,6 +547,34 @@ async fn handle(
         *response.status_mut() = hyper::StatusCode::NOT_FOUND;
         response
     })
+}
+
+/// Anthropic's `messages/count_tokens`: 12 tokens, for a body that holds only what the endpoint
+/// takes (it refuses `max_tokens`, `stream` and the rest as extra inputs, as the real API does).
+fn anthropic_count(request: &Value) -> hyper::Response<Full<Bytes>> {
+    const TAKES: &[&str] = &[
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "mcp_servers",
+    ];
+    let extra = request.as_object().and_then(|fields| {
+        fields
+            .keys()
+            .find(|k| !TAKES.contains(&k.as_str()))
+            .cloned()
+    });
+    if let Some(field) = extra {
+        let mut response = json_response(
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": format!("{field}: Extra inputs are not permitted")}}),
+        );
+        *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
+        return response;
+    }
+    json_response(json!({"input_tokens": 12}))
 }
 
 #[tokio::main]
