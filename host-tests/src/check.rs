@@ -75,7 +75,7 @@ fn render(place: &str, report: &Value) -> String {
     let mut out = format!("apex check: {place}: OK\n");
     let empty = serde_json::Map::new();
     let _ = writeln!(out, "\nmodels (alias -> targets):");
-    for (alias, model) in report["models"].as_object().unwrap_or(&empty) {
+    for (alias, model) in report["aliases"].as_object().unwrap_or(&empty) {
         let targets: Vec<&str> = model["targets"]
             .as_array()
             .into_iter()
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn the_report_lists_routes_and_missing_variables() {
         let report = serde_json::json!({
-            "models": {"fast": {"strategy": "failover", "targets": [{"target": "groq/llama"}, {"target": "openai/gpt"}]}},
+            "aliases": {"fast": {"strategy": "failover", "targets": [{"target": "groq/llama"}, {"target": "openai/gpt"}]}},
             "echo_model": true,
             "providers": {"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1",
                 "keys": [{"variable": "openai_api_key", "set": true}, {"variable": "openai_api_key_2", "set": false}]}},

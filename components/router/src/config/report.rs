@@ -1,14 +1,69 @@
-//! The effective configuration as data, for `GET /config` (admin) and `apex check`: aliases and
-//! their targets, providers and which key variables are set, gateway keys and limits by name.
-//! Never a key or any variable's value.
+//! The effective configuration as data: [`routes`] (aliases and their targets, providers' kinds)
+//! for `/stats` readers, and [`render`] for `GET /config` (admin) and `apex check`, which adds which
+//! key variables are set, gateway keys and limits by name. Never a key or any variable's value.
 
 use serde_json::{Map, Value, json};
 
 use super::catalog::CATALOG;
 use super::types::Config;
 
-/// The report of `config`.
+/// What the config serves: each alias's strategy, cache switch and targets in order; each
+/// provider's kind and how many keys it has (their labels are `provider#0` .. `provider#<keys - 1>`,
+/// or `provider#0` alone for a provider without keys); the `[[model_patterns]]` entries; whether
+/// `echo` is served. Key values, variable names, base URLs and headers are left out: `/stats` shows
+/// this to its readers (the status page).
+pub fn routes(config: &Config) -> Value {
+    let aliases: Map<String, Value> = config
+        .models
+        .iter()
+        .map(|(alias, targets)| {
+            let policy = config.policy(alias);
+            let targets: Vec<Value> = targets
+                .iter()
+                .map(|t| {
+                    json!({
+                        "target": t.id(),
+                        "provider": t.provider,
+                        "model": t.model,
+                        "weight": t.weight,
+                    })
+                })
+                .collect();
+            let strategy = serde_json::to_value(policy.strategy).unwrap_or(Value::Null);
+            let entry = json!({
+                "strategy": strategy,
+                "cache": policy.cache,
+                "targets": targets,
+            });
+            (alias.clone(), entry)
+        })
+        .collect();
+    let providers: Map<String, Value> = config
+        .providers
+        .iter()
+        .map(|(name, provider)| {
+            let entry = json!({"kind": provider.kind, "keys": provider.keys.len()});
+            (name.clone(), entry)
+        })
+        .collect();
+    let patterns: Vec<Value> = config
+        .model_patterns
+        .iter()
+        .map(|(pattern, model)| json!({"pattern": pattern, "model": model}))
+        .collect();
+    json!({
+        "aliases": aliases,
+        "providers": providers,
+        "model_patterns": patterns,
+        "echo_model": config.echo_model,
+    })
+}
+
+/// The report of `config` (`GET /config`, `apex check`): its [`routes`], with each provider's
+/// base URL and key *variables* (set or not, never a value), the built-in providers that are off,
+/// gateway key names, limits, prices and the log format.
 pub fn render(config: &Config) -> Value {
+    let mut report = routes(config);
     let mut providers = Map::new();
     for (name, provider) in &config.providers {
         let keys: Vec<Value> = provider
@@ -24,24 +79,6 @@ pub fn render(config: &Config) -> Value {
                 "keys": keys,
                 "usable_keys": provider.keys.len(),
             }),
-        );
-    }
-    let mut models = Map::new();
-    for (alias, targets) in &config.models {
-        let policy = config.policy(alias);
-        let targets: Vec<Value> = targets
-            .iter()
-            .map(|t| {
-                json!({
-                    "target": t.id(),
-                    "weight": t.weight,
-                    "provider_configured": config.providers.contains_key(&t.provider),
-                })
-            })
-            .collect();
-        models.insert(
-            alias.clone(),
-            json!({"strategy": policy.strategy, "cache": policy.cache, "targets": targets}),
         );
     }
     let off_catalog: Vec<Value> = CATALOG
@@ -63,23 +100,19 @@ pub fn render(config: &Config) -> Value {
         .collect();
     let limits: Vec<&String> = config.limits.keys().collect();
     let prices: Vec<&String> = config.prices.keys().collect();
-    json!({
-        "object": "config",
-        "open_gateway": config.gateway_keys.is_empty(),
-        "gateway_keys": gateway_keys,
-        "echo_model": config.echo_model,
-        "models": models,
-        "model_patterns": config.model_patterns.iter().map(|(p, m)| json!({"pattern": p, "model": m})).collect::<Vec<_>>(),
-        "providers": providers,
-        "catalog_providers_off": off_catalog,
-        "limits": limits,
-        "prices": prices,
-        "log": match config.log {
-            crate::http::request_log::LogFormat::Text => "text",
-            crate::http::request_log::LogFormat::Json => "json",
-            crate::http::request_log::LogFormat::Off => "off",
-        },
-    })
+    report["object"] = json!("config");
+    report["open_gateway"] = json!(config.gateway_keys.is_empty());
+    report["gateway_keys"] = json!(gateway_keys);
+    report["providers"] = Value::Object(providers);
+    report["catalog_providers_off"] = json!(off_catalog);
+    report["limits"] = json!(limits);
+    report["prices"] = json!(prices);
+    report["log"] = json!(match config.log {
+        crate::http::request_log::LogFormat::Text => "text",
+        crate::http::request_log::LogFormat::Json => "json",
+        crate::http::request_log::LogFormat::Off => "off",
+    });
+    report
 }
 
 #[cfg(test)]
@@ -114,7 +147,7 @@ targets = ["openai/gpt-4o-mini"]
             json!([{"variable": "openai_api_key", "set": true}, {"variable": "openai_api_key_2", "set": false}])
         );
         assert_eq!(
-            report["models"]["fast"]["targets"][0]["target"],
+            report["aliases"]["fast"]["targets"][0]["target"],
             "openai/gpt-4o-mini"
         );
         assert_eq!(

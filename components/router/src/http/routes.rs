@@ -84,12 +84,8 @@ pub fn route(
         }
         (Method::Get | Method::Delete | Method::Post, _) if path.starts_with("/v1/responses/") => {
             let rest = path.trim_start_matches("/v1/responses/");
-            let verb = match method {
-                Method::Get => "GET",
-                Method::Delete => "DELETE",
-                _ => "POST",
-            };
-            responses::resource(config, verb, rest, query, client, out)
+            let verb = transport::method_name(method);
+            responses::resource(config, &verb, rest, query, client, out)
         }
         (Method::Post, "/api/chat") => {
             if OllamaChat::is_load(&body) {

@@ -67,22 +67,6 @@ fn key_in_path(path: &str) -> Option<(&str, &str)> {
     (!key.is_empty()).then_some((key, route))
 }
 
-/// The request's method as text (for the log).
-fn method_name(method: &Method) -> String {
-    match method {
-        Method::Get => "GET".into(),
-        Method::Head => "HEAD".into(),
-        Method::Post => "POST".into(),
-        Method::Put => "PUT".into(),
-        Method::Delete => "DELETE".into(),
-        Method::Connect => "CONNECT".into(),
-        Method::Options => "OPTIONS".into(),
-        Method::Trace => "TRACE".into(),
-        Method::Patch => "PATCH".into(),
-        Method::Other(other) => other.clone(),
-    }
-}
-
 /// One request, logged (`request_log`) once it is answered. Liveness probes (`/health`) and CORS
 /// preflights are not logged.
 fn handle(request: IncomingRequest, out: ResponseOutparam) {
@@ -101,7 +85,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         request_log::begin(request_log::Entry {
             time_ms: now_ms(),
             began_ms: monotonic_ms(),
-            method: method_name(&method),
+            method: transport::method_name(&method),
             path: match path_key {
                 // The key in the path is never logged.
                 Some(_) => format!("/ollama/<key>{path}"),

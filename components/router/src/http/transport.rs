@@ -307,6 +307,22 @@ pub fn start(
     Ok(PendingResponse { future })
 }
 
+/// A method as its name (`GET`, ...): the other way round from what [`start`] does.
+pub fn method_name(method: &Method) -> String {
+    match method {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(other) => other.clone(),
+    }
+}
+
 /// The response to the client, body written as it comes.
 pub struct ClientResponse {
     stream: Option<OutputStream>,

@@ -205,6 +205,12 @@ pub trait Surface {
         None
     }
 
+    /// The token counts of a whole forwarded answer in this protocol, read from its body without
+    /// parsing the rest (`None`: none there, or the gateway does not read this protocol's).
+    fn forwarded_usage(_body: &[u8]) -> Option<crate::state::usage::Tokens> {
+        None
+    }
+
     /// Whether a fresh [`Surface::writer`] can continue a forwarded stream of this protocol after
     /// a cut (its events stand alone), so that `resume` applies to forwarded streams too.
     const CONTINUES_FORWARDED: bool = false;

@@ -2,9 +2,19 @@
 //! passes those on untouched but still counts what they cost), in the neutral convention: input
 //! includes cached input.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::state::usage::Tokens;
+
+/// Field `field` of a JSON object body as `U` (the other fields are skipped, not parsed).
+pub fn from_body<U: DeserializeOwned>(body: &[u8], field: &str) -> Option<U> {
+    let fields: HashMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
+    serde_json::from_str(fields.get(field)?.get()).ok()
+}
 
 #[derive(Deserialize, Default)]
 struct Cached {
@@ -169,5 +179,14 @@ mod tests {
         let responses: ResponsesUsage =
             serde_json::from_str(r#"{"input_tokens":3,"output_tokens":2}"#).unwrap();
         assert_eq!(responses.tokens().total(), 5);
+    }
+
+    #[test]
+    fn a_body_s_usage_is_read_alone() {
+        let body = br#"{"id":"x","choices":[{"message":{"content":"a \"usage\" of text"}}],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#;
+        let usage: ChatUsage = from_body(body, "usage").unwrap();
+        assert_eq!(usage.tokens().total(), 6);
+        assert!(from_body::<ChatUsage>(br#"{"id":"x"}"#, "usage").is_none());
+        assert!(from_body::<ChatUsage>(b"not json", "usage").is_none());
     }
 }

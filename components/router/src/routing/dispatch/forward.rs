@@ -76,16 +76,20 @@ impl<S: Surface> Call<'_, '_, S> {
                     forwarded_headers(&reply, &self.answered_by(request.headers.clone()), redactor);
                 let body = redactor.bytes(&body);
                 self.pin(&body);
-                // Read for its token counts, and kept when answers are.
-                let response =
-                    adapter::parse_response(&target.kind, reply.status, &reply.headers, &body).ok();
-                if request.keeps_answers()
-                    && let Some(response) = &response
-                {
+                // Decoded only when answers are kept; the token counts are read alone.
+                let kept = request
+                    .keeps_answers()
+                    .then(|| {
+                        adapter::parse_response(&target.kind, reply.status, &reply.headers, &body)
+                            .ok()
+                    })
+                    .flatten();
+                if let Some(response) = &kept {
                     request.keep_answer(&response.id.clone(), now_secs(), response);
                 }
+                let usage = S::forwarded_usage(&body)
+                    .or_else(|| kept.and_then(|r| r.usage).map(|u| Tokens::from(&u)));
                 request.respond(sink, reply.status, headers, &body);
-                let usage = response.and_then(|r| r.usage).map(|u| Tokens::from(&u));
                 Report::delivered().with_usage(usage)
             }
             Err(error) => self.transport_failed(&error, sink),

@@ -110,55 +110,11 @@ impl Stats {
     }
 }
 
-/// What the config serves, for people reading `/stats` (the status page): each alias's strategy,
-/// cache switch and targets in order; each provider's kind and how many keys it has (their
-/// labels are `provider#0` .. `provider#<keys - 1>`, or `provider#0` alone for a provider without
-/// keys); the `[[model_patterns]]` entries; whether stats are recorded and `echo` served. Key
-/// values, variable names, base URLs and headers are left out.
+/// What the config serves, for people reading `/stats` (the status page): its routes
+/// ([`crate::config::report::routes`]: no key, variable name, base URL or header) and whether
+/// stats are recorded.
 pub fn configured(config: &Config) -> Value {
-    let aliases: serde_json::Map<String, Value> = config
-        .models
-        .iter()
-        .map(|(alias, targets)| {
-            let policy = config.policy(alias);
-            let targets: Vec<Value> = targets
-                .iter()
-                .map(|t| {
-                    json!({
-                        "target": t.id(),
-                        "provider": t.provider,
-                        "model": t.model,
-                        "weight": t.weight,
-                    })
-                })
-                .collect();
-            let strategy = serde_json::to_value(policy.strategy).unwrap_or(Value::Null);
-            let entry = json!({
-                "strategy": strategy,
-                "cache": policy.cache,
-                "targets": targets,
-            });
-            (alias.clone(), entry)
-        })
-        .collect();
-    let providers: serde_json::Map<String, Value> = config
-        .providers
-        .iter()
-        .map(|(name, provider)| {
-            let entry = json!({"kind": provider.kind, "keys": provider.keys.len()});
-            (name.clone(), entry)
-        })
-        .collect();
-    let patterns: Vec<Value> = config
-        .model_patterns
-        .iter()
-        .map(|(pattern, model)| json!({"pattern": pattern, "model": model}))
-        .collect();
-    json!({
-        "aliases": aliases,
-        "providers": providers,
-        "model_patterns": patterns,
-        "echo_model": config.echo_model,
-        "recording": config.stats,
-    })
+    let mut routes = crate::config::report::routes(config);
+    routes["recording"] = json!(config.stats);
+    routes
 }

@@ -45,6 +45,11 @@ impl Surface for AnthropicMessages {
 
     /// What a forwarded event delivered: `message_stop` ends the answer, an `error` event fails
     /// it (the stream is not continued elsewhere: its content blocks are numbered).
+    fn forwarded_usage(body: &[u8]) -> Option<crate::state::usage::Tokens> {
+        use crate::surfaces::reported_usage::{AnthropicUsage, from_body};
+        from_body::<AnthropicUsage>(body, "usage").map(|u| u.tokens())
+    }
+
     fn forwarded_event(data: &[u8]) -> Option<Delivered> {
         Some(stream::delivered(data))
     }

@@ -153,6 +153,11 @@ impl<M: Mode> Surface for Gemini<M> {
 
     /// What a forwarded event delivered: a `finishReason` ends the answer, an `error` object
     /// fails it (read on server-sent events; a JSON array that breaks is no valid JSON anyway).
+    fn forwarded_usage(body: &[u8]) -> Option<crate::state::usage::Tokens> {
+        use crate::surfaces::reported_usage::{GeminiUsage, from_body};
+        from_body::<GeminiUsage>(body, "usageMetadata").map(|u| u.tokens())
+    }
+
     fn forwarded_event(data: &[u8]) -> Option<Delivered> {
         Some(stream::delivered(data))
     }

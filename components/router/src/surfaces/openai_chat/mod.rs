@@ -67,6 +67,11 @@ impl Surface for OpenAiChat {
         Some(stream::delivered(data))
     }
 
+    fn forwarded_usage(body: &[u8]) -> Option<crate::state::usage::Tokens> {
+        use crate::surfaces::reported_usage::{ChatUsage, from_body};
+        from_body::<ChatUsage>(body, "usage").map(|u| u.tokens())
+    }
+
     /// Chunks stand alone: a fresh writer's chunks continue any stream.
     const CONTINUES_FORWARDED: bool = true;
 }

@@ -62,6 +62,11 @@ impl Surface for Responses {
 
     /// What a forwarded (native) event delivered: `response.completed`, `.incomplete` and
     /// `.failed` end the stream, an `error` event fails it.
+    fn forwarded_usage(body: &[u8]) -> Option<crate::state::usage::Tokens> {
+        use crate::surfaces::reported_usage::{ResponsesUsage, from_body};
+        from_body::<ResponsesUsage>(body, "usage").map(|u| u.tokens())
+    }
+
     fn forwarded_event(data: &[u8]) -> Option<Delivered> {
         Some(stream::delivered(data))
     }
