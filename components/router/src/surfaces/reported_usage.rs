@@ -2,7 +2,7 @@
 //! passes those on untouched but still counts what they cost), in the neutral convention: input
 //! includes cached input.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -12,7 +12,7 @@ use crate::state::usage::Tokens;
 
 /// Field `field` of a JSON object body as `U` (the other fields are skipped, not parsed).
 pub fn from_body<U: DeserializeOwned>(body: &[u8], field: &str) -> Option<U> {
-    let fields: HashMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
+    let fields: BTreeMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
     serde_json::from_str(fields.get(field)?.get()).ok()
 }
 
