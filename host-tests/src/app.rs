@@ -6,9 +6,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use wasmtime::Store;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::WasiHttpView;
@@ -22,6 +22,7 @@ use crate::outbound::{Hooks, Outbound};
 use crate::state::{HostState, Variables, linker};
 
 /// What the app runs with.
+#[derive(Clone)]
 pub struct AppConfig {
     /// The key-value store: [`crate::kv::KvStore`] (memory or file) or [`crate::redis::RedisKv`].
     pub kv: Arc<dyn KvBackend>,
@@ -29,12 +30,21 @@ pub struct AppConfig {
     pub outbound: Arc<dyn Outbound>,
     /// Where compiled machine code is cached (`None`: compile every start).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Requests the app runs at once (one instance each); more wait up to [`App::set_instance_wait`] for
+    /// one, then get a 503 with `Retry-After`. The instance pool is sized for exactly this many.
+    pub max_instances: u32,
 }
 
 /// Requests one instance serves before it is replaced (bounds any slow leak in a guest).
 pub const MAX_REQUESTS_PER_INSTANCE: u32 = 10_000;
-/// Idle instances kept for reuse.
-const MAX_IDLE_INSTANCES: usize = 128;
+/// An idle instance unused this long is dropped (its memory goes back to the system), down to
+/// [`KEEP_WARM`]: after a burst, memory comes back to what steady traffic needs.
+const IDLE_TTL: Duration = Duration::from_secs(5);
+/// Idle instances kept however long they wait.
+const KEEP_WARM: usize = 4;
+/// Longest a request waits for an instance when all [`AppConfig::max_instances`] are busy, unless
+/// [`App::set_instance_wait`] says otherwise.
+pub const DEFAULT_INSTANCE_WAIT: Duration = Duration::from_secs(10);
 /// An instance whose memory grew past this (a huge request, say) is not kept for reuse.
 const MAX_REUSED_MEMORY: usize = 64 << 20;
 
@@ -56,14 +66,22 @@ struct Worker {
     proxy: Proxy,
     served: u32,
     cpu: Arc<CpuMeter>,
+    /// When it last went back to the idle list.
+    idle_since: Instant,
 }
+
+/// Instances waiting for their next request; the most recently used last.
+type IdleList = Arc<std::sync::Mutex<Vec<Worker>>>;
 
 pub struct App {
     pre: ProxyPre<HostState>,
     kv: Arc<dyn KvBackend>,
     vars: Arc<Variables>,
     outbound: Arc<dyn Outbound>,
-    idle: Arc<std::sync::Mutex<Vec<Worker>>>,
+    idle: IdleList,
+    /// One permit per instance that may run at once (the pool's size).
+    running: Arc<tokio::sync::Semaphore>,
+    instance_wait: Duration,
     cpu_budget: Duration,
 }
 
@@ -72,14 +90,56 @@ pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(10);
 
 impl App {
     /// The composed app embedded in this binary.
-    pub fn new(config: AppConfig) -> Result<Self> {
-        Self::from_wasm(crate::components::APEX, config)
+    pub async fn new(config: AppConfig) -> Result<Self> {
+        Self::from_wasm(crate::components::APEX, config).await
     }
 
-    pub fn from_wasm(wasm: &[u8], config: AppConfig) -> Result<Self> {
-        let engine = crate::engine::new_engine()?;
-        let component = crate::engine::load_component(&engine, wasm, config.cache_dir.as_deref())?;
-        Self::from_component(&engine, &component, config)
+    /// The app `wasm`, on an engine whose instance pool holds exactly
+    /// [`AppConfig::max_instances`] instances of it: what one instance takes is measured first, by
+    /// instantiating it once on a pool with room for any chain.
+    pub async fn from_wasm(wasm: &'static [u8], config: AppConfig) -> Result<Self> {
+        let cache = config.cache_dir.as_deref();
+        let probe = crate::engine::engine_for(crate::engine::ANY_APP, 1)?;
+        let component = crate::engine::load_component(&probe, wasm, cache)?;
+        let needs = Self::from_component(&probe, &component, config.clone())?
+            .measure()
+            .await?;
+        let engine = crate::engine::engine_for(needs, config.max_instances)?;
+        let component = match cache {
+            // Compiled above: the cache has it (the pool's size is not part of its key).
+            Some(_) => crate::engine::load_component(&engine, wasm, cache)?,
+            None => {
+                let compiled = component.serialize()?;
+                // SAFETY: the bytes were serialized just above by this process's wasmtime;
+                // `deserialize` itself refuses them if the engines' settings differ.
+                match unsafe { Component::deserialize(&engine, &compiled) } {
+                    Ok(component) => component,
+                    Err(_) => Component::new(&engine, wasm)?,
+                }
+            }
+        };
+        let app = Self::from_component(&engine, &component, config)?;
+        // Compiling leaves free heap behind, and the component's bytes are not read again.
+        give_back_freed_memory();
+        crate::engine::release_pages(wasm);
+        Ok(app)
+    }
+
+    /// What one instance of this app takes from the engine's pool (instantiates one).
+    pub async fn measure(&self) -> Result<crate::engine::InstanceNeeds> {
+        let worker = self.worker().await?;
+        let metrics = self
+            .pre
+            .engine()
+            .pooling_allocator_metrics()
+            .context("the engine has no instance pool")?;
+        let needs = crate::engine::InstanceNeeds {
+            core_instances: u32::try_from(metrics.core_instances())?,
+            memories: u32::try_from(metrics.memories())?,
+            tables: u32::try_from(metrics.tables())?,
+        };
+        drop(worker);
+        Ok(needs)
     }
 
     pub fn from_component(
@@ -89,12 +149,18 @@ impl App {
     ) -> Result<Self> {
         let linker = linker(engine)?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
+        let idle: IdleList = Arc::default();
+        drop_long_idle_instances(Arc::downgrade(&idle))?;
         Ok(Self {
             pre,
             kv: config.kv,
             vars: Arc::new(config.variables),
             outbound: config.outbound,
-            idle: Arc::default(),
+            idle,
+            running: Arc::new(tokio::sync::Semaphore::new(
+                config.max_instances.max(1) as usize
+            )),
+            instance_wait: DEFAULT_INSTANCE_WAIT,
             cpu_budget: DEFAULT_CPU_BUDGET,
         })
     }
@@ -103,6 +169,11 @@ impl App {
     /// not count); past it the request is stopped and its instance discarded.
     pub fn set_cpu_budget(&mut self, budget: Duration) {
         self.cpu_budget = budget;
+    }
+
+    /// How long a request waits for an instance while every one is busy, before a 503.
+    pub fn set_instance_wait(&mut self, wait: Duration) {
+        self.instance_wait = wait;
     }
 
     pub fn kv(&self) -> &Arc<dyn KvBackend> {
@@ -135,6 +206,7 @@ impl App {
             proxy,
             served: 0,
             cpu,
+            idle_since: Instant::now(),
         })
     }
 
@@ -148,6 +220,22 @@ impl App {
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        // Wait for a free instance (all of them serving requests: briefly, then a 503).
+        let running = match tokio::time::timeout(
+            self.instance_wait,
+            Arc::clone(&self.running).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => {
+                return Err(Busy(format!(
+                    "every instance stayed busy for {:?}",
+                    self.instance_wait
+                ))
+                .into());
+            }
+        };
         let mut worker = self.worker().await?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let req = worker
@@ -168,6 +256,7 @@ impl App {
                 .call_handle(&mut worker.store, req, out)
                 .await;
             worker.served += 1;
+            drop(running);
             if let Err(e) = &result
                 && let Some(exceeded) = e.downcast_ref::<CpuBudgetExceeded>()
             {
@@ -178,9 +267,10 @@ impl App {
                 && worker.store.data().peak_memory <= MAX_REUSED_MEMORY
             {
                 let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < MAX_IDLE_INSTANCES {
-                    idle.push(worker);
-                }
+                // Every instance the pool holds may wait here: dropping one under load only to
+                // make another for the next request costs more than it saves.
+                worker.idle_since = Instant::now();
+                idle.push(worker);
             }
             result
         });
@@ -193,6 +283,45 @@ impl App {
                 Err(e) => Err(anyhow!("the app's task failed: {e}")),
             },
         }
+    }
+}
+
+/// A thread that drops instances idle for longer than [`IDLE_TTL`] (the least recently used
+/// first), keeping [`KEEP_WARM`]; it ends with the app.
+fn drop_long_idle_instances(idle: std::sync::Weak<std::sync::Mutex<Vec<Worker>>>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("apex-idle".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(IDLE_TTL / 5);
+                let Some(idle) = idle.upgrade() else {
+                    return;
+                };
+                let stale: Vec<Worker> = {
+                    let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+                    let removable = idle.len().saturating_sub(KEEP_WARM);
+                    let stale = idle
+                        .iter()
+                        .take(removable)
+                        .take_while(|w| w.idle_since.elapsed() >= IDLE_TTL)
+                        .count();
+                    idle.drain(..stale).collect()
+                };
+                if !stale.is_empty() {
+                    drop(stale);
+                    give_back_freed_memory();
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Return freed heap pages to the system (glibc keeps them otherwise).
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of the allocator's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -42,7 +42,9 @@ pub async fn run(config: Option<&Path>) -> Result<bool> {
         variables,
         outbound: Arc::new(PooledClient::new()),
         cache_dir: None,
-    })?;
+        max_instances: 4,
+    })
+    .await?;
     let request = hyper::Request::get("http://localhost/config")
         .header("authorization", format!("Bearer {token}"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))?;

@@ -16,14 +16,69 @@ use wasmtime::{
 /// Most linear-memory bytes one guest memory may use.
 const MAX_MEMORY: usize = 512 << 20;
 
-/// An engine with the pooling allocator sized for a few hundred concurrent requests.
+/// Concurrent instances of the app the pool holds unless told otherwise: one per connection the
+/// local host accepts by default (`server::Limits::max_connections`).
+pub const DEFAULT_MAX_INSTANCES: u32 = 1024;
+
+/// What one instance of a composed app takes from the pooling allocator: its core instances
+/// (router, adapters, and the glue and adapter modules between them), memories and tables.
+/// Measured by instantiating the app once ([`crate::App::from_wasm`]), so the pool is sized from
+/// the chain it actually runs, whatever adapters it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceNeeds {
+    pub core_instances: u32,
+    pub memories: u32,
+    pub tables: u32,
+}
+
+/// Per-instance limits above any chain Apex composes: for measuring one, and for an engine that
+/// several apps share.
+pub const ANY_APP: InstanceNeeds = InstanceNeeds {
+    core_instances: 256,
+    memories: 64,
+    tables: 64,
+};
+
+/// An engine whose pooling allocator holds `instances` concurrent instances of an app that needs
+/// `needs` each (and `instances` async stacks, one per running request): [`crate::App`] runs no
+/// more at once, so requests wait for an instance instead of failing in the allocator.
+pub fn engine_for(needs: InstanceNeeds, instances: u32) -> Result<Engine> {
+    let instances = instances.max(1);
+    let total = |per_instance: u32| per_instance.max(1).saturating_mul(instances);
+    build_engine(
+        needs,
+        instances,
+        InstanceNeeds {
+            core_instances: total(needs.core_instances),
+            memories: total(needs.memories),
+            tables: total(needs.tables),
+        },
+    )
+}
+
+/// An engine several apps share (the tests'): any chain fits, a few hundred instances in all.
 pub fn new_engine() -> Result<Engine> {
+    build_engine(
+        ANY_APP,
+        512,
+        InstanceNeeds {
+            core_instances: 4096,
+            memories: 2048,
+            tables: 4096,
+        },
+    )
+}
+
+fn build_engine(per_app: InstanceNeeds, instances: u32, total: InstanceNeeds) -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(512)
-        .total_core_instances(4096)
-        .total_memories(2048)
-        .total_tables(4096)
-        .max_memories_per_component(16)
+    pool.total_component_instances(instances)
+        .total_core_instances(total.core_instances)
+        .total_memories(total.memories)
+        .total_tables(total.tables)
+        .total_stacks(instances)
+        .max_core_instances_per_component(per_app.core_instances.max(1))
+        .max_memories_per_component(per_app.memories.max(1))
+        .max_tables_per_component(per_app.tables.max(1))
         .max_memory_size(MAX_MEMORY);
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -33,6 +88,10 @@ pub fn new_engine() -> Result<Engine> {
     // Guests check the epoch, so a store can be stopped (see `meter_cpu`); every store of this
     // engine needs `meter_cpu` (or an epoch deadline of its own) before it runs.
     config.epoch_interruption(true);
+    // `APEX_PERF_MAP=1`: name guest functions for `perf` (to profile the guests' share).
+    if std::env::var_os("APEX_PERF_MAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)?;
     start_ticking(&engine);
     Ok(engine)
@@ -156,6 +215,26 @@ pub fn meter_cpu<T: 'static>(store: &mut Store<T>, budget: Duration) -> Arc<CpuM
     });
     store.set_epoch_deadline(1);
     meter
+}
+
+/// Let the system take back the memory pages of `bytes` (the component embedded in the binary,
+/// once compiled or loaded): they are part of the executable's file, so if they are ever read
+/// again they are read back from it. Linux; elsewhere nothing happens.
+pub fn release_pages(bytes: &'static [u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let start = (bytes.as_ptr() as usize).div_ceil(PAGE) * PAGE;
+        let end = (bytes.as_ptr() as usize + bytes.len()) / PAGE * PAGE;
+        if end > start {
+            // SAFETY: the range lies inside `bytes`, read-only data of the executable that is never
+            // written; `MADV_DONTNEED` drops its pages, and a later read faults them back in from
+            // the file with the same contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
 }
 
 /// Compile `wasm`, or load the machine code compiled earlier from `cache_dir`.

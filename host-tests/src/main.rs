@@ -4,7 +4,7 @@
 //! apex check [--config apex.toml]        check a config and print its routes, no server
 //! apex [--listen 127.0.0.1:8787] [--config apex.toml] [--data-dir .apex] [--kv redis://HOST:PORT/DB]
 //!      [--header-timeout 10] [--body-timeout 30] [--write-timeout 30] [--max-connections 1024]
-//!      [--cpu-budget 10]
+//!      [--cpu-budget 10] [--max-instances 1024] [--instance-wait 10]
 //! ```
 //! Provider keys and other variables come from the environment (`OPENAI_API_KEY` is the variable
 //! `openai_api_key`). The key-value store is kept in `<data-dir>/kv.json` (flushed on SIGTERM and
@@ -31,6 +31,10 @@ struct Args {
     kv: Option<String>,
     limits: Limits,
     cpu_budget: Duration,
+    /// `--max-instances`: requests run at once (more wait briefly for an instance, then 503).
+    max_instances: u32,
+    /// `--instance-wait`: how long a request waits for an instance while all are busy.
+    instance_wait: Duration,
     /// `--log text|json|off`: the request log's format (the `apex_log` variable).
     log: Option<String>,
     /// `apex check`: check the config and print its routes instead of serving.
@@ -41,7 +45,7 @@ mod check;
 
 const USAGE: &str = "usage: apex [check] [--listen ADDR] [--log text|json|off] [--config FILE] [--data-dir DIR] [--kv redis://HOST:PORT/DB] \
 [--header-timeout SECS] [--body-timeout SECS] [--write-timeout SECS] [--max-connections N] \
-[--cpu-budget SECS]";
+[--cpu-budget SECS] [--max-instances N] [--instance-wait SECS]";
 
 fn args() -> Result<Args> {
     let mut args = Args {
@@ -53,6 +57,8 @@ fn args() -> Result<Args> {
         kv: std::env::var("APEX_KV").ok().filter(|v| !v.is_empty()),
         limits: Limits::default(),
         cpu_budget: apex_host::app::DEFAULT_CPU_BUDGET,
+        max_instances: apex_host::engine::DEFAULT_MAX_INSTANCES,
+        instance_wait: apex_host::app::DEFAULT_INSTANCE_WAIT,
         log: None,
         check: false,
     };
@@ -82,6 +88,7 @@ fn args() -> Result<Args> {
             "--body-timeout" => args.limits.body_idle_timeout = seconds(&value(&arg)?, &arg)?,
             "--write-timeout" => args.limits.write_timeout = seconds(&value(&arg)?, &arg)?,
             "--cpu-budget" => args.cpu_budget = seconds(&value(&arg)?, &arg)?,
+            "--instance-wait" => args.instance_wait = seconds(&value(&arg)?, &arg)?,
             "--max-connections" => {
                 args.limits.max_connections = value(&arg)?
                     .parse()
@@ -90,6 +97,13 @@ fn args() -> Result<Args> {
                     .with_context(|| {
                         format!("--max-connections needs a positive number\n{USAGE}")
                     })?
+            }
+            "--max-instances" => {
+                args.max_instances = value(&arg)?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("--max-instances needs a positive number\n{USAGE}"))?
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -162,8 +176,11 @@ async fn run(args: Args) -> Result<()> {
         variables,
         outbound: Arc::new(PooledClient::new()),
         cache_dir: Some(args.data_dir.join("cache")),
-    })?;
+        max_instances: args.max_instances,
+    })
+    .await?;
     app.set_cpu_budget(args.cpu_budget);
+    app.set_instance_wait(args.instance_wait);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

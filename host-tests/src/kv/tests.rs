@@ -172,3 +172,129 @@ fn a_second_process_cannot_take_the_data_folder() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_flush_copies_what_changed_not_the_whole_store() {
+    let dir = temp_dir("incremental");
+    let path = dir.join("kv.json");
+    {
+        let store = KvStore::open(path.clone()).unwrap();
+        for i in 0..10_000 {
+            store.set("default", &format!("key{i}"), b"value".to_vec());
+        }
+        store.flush().unwrap();
+        let before = store.copied_by_flushes();
+        assert!(before <= 10_000, "{before}");
+        store.set("default", "key1", b"changed".to_vec());
+        store.delete("default", "key2");
+        store.increment("default", "n", 5).unwrap();
+        store.delete("default", "never-there");
+        store.append_changes().unwrap();
+        assert_eq!(store.copied_by_flushes() - before, 3, "three keys changed");
+        // The change went to the journal; the snapshot is as the full flush left it.
+        let journal = std::fs::read_to_string(journal_path(&path)).unwrap();
+        assert_eq!(journal.lines().count(), 3, "{journal}");
+        assert!(
+            journal.contains(r#"{"b":"default","k":"key2"}"#),
+            "{journal}"
+        );
+        let snapshot = std::fs::read_to_string(&path).unwrap();
+        assert!(snapshot.contains(r#""key2":"value""#));
+        // The background flusher does not lock the store down in between: dropped here, the
+        // store's last flush folds the journal in.
+    }
+    assert!(!journal_path(&path).exists(), "folded into kv.json on exit");
+    let store = KvStore::open(path.clone()).unwrap();
+    assert_eq!(store.get("default", "key1"), Some(b"changed".to_vec()));
+    assert_eq!(store.get("default", "key2"), None);
+    assert_eq!(store.get("default", "key3"), Some(b"value".to_vec()));
+    assert_eq!(store.get("default", "n"), Some(b"5".to_vec()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_journal_is_replayed_at_start_and_its_torn_end_ignored() {
+    let dir = temp_dir("journal");
+    let path = dir.join("kv.json");
+    std::fs::write(&path, r#"{"default":{"a":"1","b":"2"}}"#).unwrap();
+    std::fs::write(
+        journal_path(&path),
+        "{\"b\":\"default\",\"k\":\"a\",\"v\":\"10\"}\n{\"b\":\"default\",\"k\":\"b\"}\n\
+         {\"b\":\"x\",\"k\":\"bin\",\"v\":{\"hex\":\"00ff\"}}\n{\"b\":\"default\",\"k\":\"c\",\"v\":\"tor",
+    )
+    .unwrap();
+    let store = KvStore::open(path.clone()).unwrap();
+    assert_eq!(store.get("default", "a"), Some(b"10".to_vec()));
+    assert_eq!(store.get("default", "b"), None, "deleted by the journal");
+    assert_eq!(store.get("x", "bin"), Some(vec![0, 255]));
+    assert_eq!(
+        store.get("default", "c"),
+        None,
+        "the torn entry is not applied"
+    );
+    // Folded into the snapshot at once; the journal is gone.
+    assert!(!journal_path(&path).exists());
+    let snapshot = std::fs::read_to_string(&path).unwrap();
+    assert!(snapshot.contains(r#""a":"10""#), "{snapshot}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The regression check for the stall found in the benchmark: requests' key-value operations
+/// never wait on a flush, even one stuck on the disk. The journal is made a FIFO nobody reads, so
+/// the flush blocks opening it until the test reads it.
+#[cfg(unix)]
+#[test]
+fn requests_never_wait_on_a_flush() {
+    use std::sync::mpsc;
+    let dir = temp_dir("stuck-flush");
+    let path = dir.join("kv.json");
+    let store = KvStore::open(path.clone()).unwrap();
+    for i in 0..1000 {
+        store.set("default", &format!("old{i}"), b"x".to_vec());
+    }
+    store.flush().unwrap();
+    let journal = journal_path(&path);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&journal)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    store.set("default", "first", b"1".to_vec());
+    let copied = store.copied_by_flushes();
+    let flusher = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || store.append_changes())
+    };
+    // Wait until a flush has taken the change and is blocked on the journal.
+    let waited = std::time::Instant::now();
+    while store.copied_by_flushes() == copied {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no flush began");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Meanwhile, every operation a request makes completes.
+    let (done, finished) = mpsc::channel();
+    {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            for i in 0..100 {
+                store.set("default", &format!("during{i}"), b"y".to_vec());
+                assert_eq!(store.get("default", "old7"), Some(b"x".to_vec()));
+                store.increment("default", "count", 1).unwrap();
+                store.delete("default", "old8");
+                assert!(store.exists("default", "during0"));
+            }
+            assert!(store.keys("default").len() > 1000);
+            done.send(()).unwrap();
+        });
+    }
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a request waited on the flush");
+    // The flush was stuck all along: reading the FIFO lets it write the change it took.
+    let mut reader = std::fs::File::open(&journal).unwrap();
+    let mut written = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut written).unwrap();
+    assert!(written.contains(r#""k":"first""#), "{written}");
+    let _ = flusher.join().unwrap();
+    let _ = std::fs::remove_file(&journal);
+}

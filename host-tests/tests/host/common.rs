@@ -103,6 +103,7 @@ impl Gateway {
                 variables,
                 outbound: Arc::new(Arc::clone(&upstream)),
                 cache_dir: None,
+                max_instances: apex_host::engine::DEFAULT_MAX_INSTANCES,
             },
         )
         .expect("app");

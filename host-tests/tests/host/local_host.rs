@@ -241,3 +241,73 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }
+
+/// A request that holds an instance: its body stops after 10 of 100 bytes.
+fn stalled_request(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .write_all(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"model\":",
+        )
+        .unwrap();
+    stream
+}
+
+fn send_health(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+#[test]
+fn requests_past_the_instance_limit_wait_for_one_then_get_a_503() {
+    let data = temp_dir("instances");
+    let apex = start_with(
+        &data,
+        &[
+            "--max-instances",
+            "3",
+            "--instance-wait",
+            "1",
+            "--body-timeout",
+            "60",
+        ],
+    );
+    // Three requests hold the three instances the pool is sized for: none is refused (a pool
+    // sized below the composed app's needs would fail one at once).
+    let mut held: Vec<TcpStream> = (0..3).map(|_| stalled_request(&apex.address)).collect();
+    for stream in &mut held {
+        assert_eq!(outcome_within(stream, Duration::from_millis(300)), None);
+    }
+    // A fourth waits for an instance, and is served once one is free.
+    let mut waiting = send_health(&apex.address);
+    assert_eq!(
+        outcome_within(&mut waiting, Duration::from_millis(300)),
+        None,
+        "the fourth request waits while three run"
+    );
+    drop(held.remove(0));
+    let answer = outcome_within(&mut waiting, Duration::from_secs(20)).expect("served");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // All three busy again: past the wait, a 503 with Retry-After in OpenAI's error shape.
+    held.push(stalled_request(&apex.address));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut refused = send_health(&apex.address);
+    let answer = outcome_within(&mut refused, Duration::from_secs(20)).expect("answered");
+    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 503"), "{text}");
+    assert!(text.contains("\r\nretry-after: 1\r\n"), "{text}");
+    assert!(text.contains(r#""code":"gateway_busy""#), "{text}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "it waited first"
+    );
+    drop(held);
+}

@@ -696,3 +696,60 @@ async fn expired_state_is_swept() {
     }
     assert!(kv.exists("default", "apex:cache:live"));
 }
+
+/// The stall the benchmark found, kept out of the hot path: a request never waits on the
+/// key-value store's flush, even one stuck on the disk. The store's journal is made a FIFO that
+/// nobody reads, so the background flush blocks opening it for as long as the test runs.
+#[cfg(unix)]
+#[tokio::test]
+async fn requests_are_answered_while_the_store_flush_is_stuck() {
+    let dir = std::env::temp_dir().join(format!("apex-stuck-flush-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kv = KvStore::open(dir.join("kv.json")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("kv.json.journal"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let gw = Gateway::with_kv(&config(), VARS, kv);
+    gw.upstream
+        .push(OPENAI, Reply::json(200, openai_text("first")));
+    assert_eq!(
+        create(&gw, &json!({"model": "gpt", "input": "hi"}))
+            .await
+            .status,
+        200
+    );
+    // The stored response (and stats) changed the store: the flusher takes them and blocks.
+    let waited = std::time::Instant::now();
+    while gw.kv.copied_by_flushes() == 0 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "no flush began"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let copied = gw.kv.copied_by_flushes();
+    let mut previous: Option<String> = None;
+    for turn in 0..20 {
+        gw.upstream.push(
+            OPENAI,
+            Reply::json(200, openai_text(&format!("turn {turn}"))),
+        );
+        let mut body = json!({"model": "gpt", "input": format!("turn {turn}")});
+        if let Some(id) = &previous {
+            body["previous_response_id"] = json!(id);
+        }
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), create(&gw, &body))
+            .await
+            .expect("a request waited on the stuck flush");
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        previous = Some(answer.json()["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        gw.kv.copied_by_flushes(),
+        copied,
+        "the flush stayed stuck while the requests were answered"
+    );
+}

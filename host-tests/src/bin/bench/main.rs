@@ -1,15 +1,22 @@
 //! `apex-bench`: what Apex adds on top of a provider, measured.
 //!
 //! Starts `apex-fake-upstream` and `apex` (release builds next to this binary; `apex` pinned to
-//! CPU 0 with `taskset` when available, the load and the fake provider on the other CPUs), then for
-//! each scenario and concurrency sends requests straight to the fake provider and through Apex and
-//! reports latency percentiles, requests per second, time to first byte of streams, memory and
-//! start-up time.
+//! CPU 0 with `taskset` when available, the load and the fake provider on the other CPUs), then, in
+//! one run:
+//! - for each scenario at concurrency 1, 16 and 64, sends requests straight to the fake provider
+//!   and through Apex: p50, p99 and p99.9 latency, requests per second, time to first byte;
+//! - through Apex at concurrency 1 to 64: the most requests per second whose p99 stays within 1, 5
+//!   and 10 ms;
+//! - 256 and 1024 concurrent requests and streams: failures by status (only a deliberate 503 with
+//!   `Retry-After` is allowed) and peak memory;
+//! - memory (RSS) idle, steady under load, at 256 and 1024, and recovered after the load;
+//! - start-up time; then checks the numbers against the performance targets.
 //!
 //! ```text
-//! cargo build --release -p apex-host --bins && target/release/apex-bench [--requests 2000] [--seconds 3]
+//! cargo build --release -p apex-host --bins && target/release/apex-bench [--requests 20000] [--seconds 3]
+//! target/release/apex-bench --only 'small chat'                # scenarios whose name has this
 //! target/release/apex-bench --chaos [--requests 3000]
-//! target/release/apex-bench --gateway 'stats = false'     # extra [gateway] settings
+//! target/release/apex-bench --gateway 'stats = false'         # extra [gateway] settings
 //! ```
 //!
 //! `--chaos` runs the failover benchmark instead: three fake providers that each fail 30 % of
@@ -20,6 +27,7 @@
 mod chaos;
 mod load;
 mod processes;
+mod report;
 mod scenarios;
 
 use std::process::{Command, Stdio};
@@ -33,13 +41,15 @@ use hyper_util::rt::TokioExecutor;
 use crate::chaos::*;
 use crate::load::*;
 use crate::processes::*;
+use crate::report::*;
 use crate::scenarios::*;
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut seconds = 3.0;
-    let mut max_requests = 20_000;
+    let mut max_requests = 50_000;
     let mut chaos_mode = false;
+    let mut only: Option<String> = None;
     // Extra `[gateway]` settings for the gateway under test (e.g. `stats = false`).
     let mut gateway_extra = String::new();
     let mut args = std::env::args().skip(1);
@@ -48,6 +58,7 @@ async fn main() -> Result<()> {
             "--seconds" => seconds = args.next().context("--seconds N")?.parse()?,
             "--requests" => max_requests = args.next().context("--requests N")?.parse()?,
             "--chaos" => chaos_mode = true,
+            "--only" => only = Some(args.next().context("--only NAME")?),
             "--gateway" => {
                 gateway_extra.push_str(&args.next().context("--gateway 'key = value'")?);
                 gateway_extra.push('\n');
@@ -55,8 +66,9 @@ async fn main() -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
+    raise_open_files_limit();
     if chaos_mode {
-        let requests = if max_requests == 20_000 {
+        let requests = if max_requests == 50_000 {
             3000
         } else {
             max_requests
@@ -91,6 +103,7 @@ async fn main() -> Result<()> {
              [providers.fake]\nkind = \"openai\"\nbase_url = \"http://{fake_addr}/v1\"\nkeys = [\"bench_upstream_key\"]\n\
              [providers.fakeclaude]\nkind = \"anthropic\"\nbase_url = \"http://{fake_addr}/v1\"\nkeys = [\"bench_upstream_key\"]\n\
              [models.bench-openai]\ntargets = [\"fake/gpt-4o-mini\"]\n\
+             [models.bench-cached]\ntargets = [\"fake/gpt-4o-mini\"]\ncache = true\n\
              [models.bench-anthropic]\ntargets = [\"fakeclaude/claude-sonnet-4-5\"]\n"
         ),
     )?;
@@ -99,6 +112,8 @@ async fn main() -> Result<()> {
         ("BENCH_UPSTREAM_KEY", "sk-bench".to_string()),
     ];
     let apex_bin = sibling("apex")?;
+    // The request log goes to a file, as a service's log would (not to this terminal).
+    let log = std::fs::File::create(data.join("apex.log"))?;
     let apex_args = [
         "--listen",
         "127.0.0.1:0",
@@ -111,14 +126,14 @@ async fn main() -> Result<()> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(256)
+        .pool_max_idle_per_host(2048)
         .build(connector);
 
     // Start-up: the first start compiles the components into the cache; the second reuses them.
     let mut startup = Vec::new();
     for _ in 0..2 {
         let started = Instant::now();
-        let (mut apex, addr) = spawn(&apex_bin, &apex_args, gateway_cpu, &env)?;
+        let (mut apex, addr) = spawn_logged(&apex_bin, &apex_args, gateway_cpu, &env, &log)?;
         let base = format!("http://{addr}");
         loop {
             if one(
@@ -139,7 +154,8 @@ async fn main() -> Result<()> {
         apex.wait()?;
     }
 
-    let (mut apex, addr) = spawn(&apex_bin, &apex_args, gateway_cpu, &env)?;
+    let (mut apex, addr) = spawn_logged(&apex_bin, &apex_args, gateway_cpu, &env, &log)?;
+    let pid = apex.id();
     let apex_base = format!("http://{addr}");
     let fake_base = format!("http://{fake_addr}");
     one(
@@ -149,8 +165,12 @@ async fn main() -> Result<()> {
         &chat_body("echo", false, "hi"),
     )
     .await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let idle_rss = rss_kib(apex.id(), "VmRSS:");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut memory = Memory {
+        idle: rss_kib(pid, "VmRSS:"),
+        ..Memory::default()
+    };
+    let chain = stored_chain(&client, &apex_base, 10).await?;
 
     println!(
         "Apex benchmark — {} CPUs, gateway pinned to CPU {}; {seconds} s per cell",
@@ -158,23 +178,35 @@ async fn main() -> Result<()> {
         gateway_cpu.unwrap_or("(not pinned)")
     );
     println!();
-    println!(
-        "| scenario | conc. | direct p50 ms | via Apex p50 ms | added p50 ms | direct p99 ms | via Apex p99 ms | added p99 ms | via Apex req/s | TTFB added ms |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    print_cell_header();
     let duration = Duration::from_secs_f64(seconds);
-    for scenario in scenarios() {
-        for concurrency in [1, 16, 64] {
-            let direct = load(
-                &client,
-                &fake_base,
-                &scenario.direct.0,
-                &scenario.direct.1,
-                concurrency,
-                duration,
-                max_requests,
-            )
-            .await?;
+    let mut cells = Vec::new();
+    let mut frontiers = Vec::new();
+    let chosen: Vec<Scenario> = scenarios(&chain)
+        .into_iter()
+        .filter(|s| only.as_deref().is_none_or(|o| s.name.contains(o)))
+        .collect();
+    for scenario in &chosen {
+        let mut frontier = Frontier::new(scenario.name);
+        for concurrency in [1, 2, 4, 8, 16, 32, 64] {
+            let table = matches!(concurrency, 1 | 16 | 64);
+            let direct = if table {
+                Some(
+                    load(
+                        &client,
+                        &fake_base,
+                        &scenario.direct.0,
+                        &scenario.direct.1,
+                        concurrency,
+                        duration,
+                        max_requests,
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
+            let sampler = RssSampler::start(pid);
             let via = load(
                 &client,
                 &apex_base,
@@ -185,43 +217,114 @@ async fn main() -> Result<()> {
                 max_requests,
             )
             .await?;
-            let ttfb = if scenario.stream {
-                format!("{:.3}", via.ttfb_p50 - direct.ttfb_p50)
-            } else {
-                "–".to_string()
-            };
-            println!(
-                "| {} | {concurrency} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {ttfb} |",
-                scenario.name,
-                direct.p50,
-                via.p50,
-                via.p50 - direct.p50,
-                direct.p99,
-                via.p99,
-                via.p99 - direct.p99,
-                via.rps
-            );
+            memory.steady = memory.steady.max(sampler.stop().await);
+            frontier.add(&via, concurrency);
+            if let Some(direct) = direct {
+                let cell = Cell {
+                    scenario: scenario.name,
+                    stream: scenario.stream,
+                    concurrency,
+                    direct,
+                    via,
+                };
+                cell.print();
+                cells.push(cell);
+            }
         }
+        frontiers.push(frontier);
     }
-    let peak_rss = rss_kib(apex.id(), "VmHWM:");
+    println!();
+    print_frontiers(&frontiers);
+
+    // Past what one core serves at once: only a deliberate 503 may fail a request.
     println!();
     println!(
-        "memory: idle RSS {} MiB, peak RSS under load {} MiB",
-        mib(idle_rss),
-        mib(peak_rss)
+        "| many at once (via Apex) | conc. | req/s | p50 ms | p99 ms | failures by status | peak RSS MiB |"
     );
+    println!("|---|---|---|---|---|---|---|");
+    let mut crowds = Vec::new();
+    let crowd_scenarios: Vec<&Scenario> = chosen
+        .iter()
+        .filter(|s| s.name.starts_with("small chat (forwarded)") || s.name.contains("pass-through"))
+        .collect();
+    for scenario in crowd_scenarios {
+        for concurrency in [256, 1024] {
+            let sampler = RssSampler::start(pid);
+            let via = load(
+                &client,
+                &apex_base,
+                &scenario.via_apex.0,
+                &scenario.via_apex.1,
+                concurrency,
+                duration,
+                max_requests,
+            )
+            .await?;
+            let peak = sampler.stop().await;
+            if concurrency == 256 {
+                memory.at_256 = memory.at_256.max(peak);
+            } else {
+                memory.at_1024 = memory.at_1024.max(peak);
+            }
+            println!(
+                "| {} | {concurrency} | {:.0} | {:.3} | {:.3} | {:?} | {} |",
+                scenario.name,
+                via.rps,
+                via.p50,
+                via.p99,
+                via.failures,
+                mib(Some(peak))
+            );
+            crowds.push((scenario.name, concurrency, via));
+        }
+    }
+    // Idle instances are dropped 5 s after their last request; memory should come back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    memory.recovered = rss_kib(pid, "VmRSS:");
+    memory.peak = rss_kib(pid, "VmHWM:");
+    println!();
+    memory.print();
     println!(
         "start to first answered request: {:.0} ms cold (compiling components), {:.0} ms with compiled components cached",
         startup[0].as_secs_f64() * 1000.0,
         startup[1].as_secs_f64() * 1000.0
     );
+    println!();
+    print_targets(&cells, &crowds, &memory);
     apex.kill()?;
     fake.kill()?;
     let _ = std::fs::remove_dir_all(&data);
     Ok(())
 }
 
-fn mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
-        .unwrap_or_else(|| "?".into())
+/// Make a chain of `turns` stored responses through Apex; the last one's id.
+async fn stored_chain(client: &HttpClient, base: &str, turns: usize) -> Result<String> {
+    let mut previous: Option<String> = None;
+    for turn in 0..turns {
+        let mut body =
+            serde_json::json!({"model": "bench-openai", "input": format!("turn {turn}")});
+        if let Some(id) = &previous {
+            body["previous_response_id"] = serde_json::Value::String(id.clone());
+        }
+        let request = hyper::Request::post(format!("{base}/v1/responses"))
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer bench-key")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))?;
+        let response = client.request(request).await?;
+        let status = response.status();
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await?
+            .to_bytes();
+        if !status.is_success() {
+            bail!(
+                "storing turn {turn}: HTTP {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&bytes)?;
+        previous = Some(answer["id"].as_str().context("response id")?.to_string());
+    }
+    previous.context("no turns")
 }

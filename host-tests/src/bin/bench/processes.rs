@@ -31,6 +31,27 @@ pub fn spawn(
     cpus: Option<&str>,
     env: &[(&str, String)],
 ) -> Result<(Child, String)> {
+    start(program, args, cpus, env, Stdio::inherit())
+}
+
+/// [`spawn`], with the process's stderr (Apex's request log) appended to `log`.
+pub fn spawn_logged(
+    program: &std::path::Path,
+    args: &[&str],
+    cpus: Option<&str>,
+    env: &[(&str, String)],
+    log: &std::fs::File,
+) -> Result<(Child, String)> {
+    start(program, args, cpus, env, Stdio::from(log.try_clone()?))
+}
+
+fn start(
+    program: &std::path::Path,
+    args: &[&str],
+    cpus: Option<&str>,
+    env: &[(&str, String)],
+    stderr: Stdio,
+) -> Result<(Child, String)> {
     let mut command = match cpus {
         Some(cpus) if has_taskset() => {
             let mut c = Command::new("taskset");
@@ -39,10 +60,7 @@ pub fn spawn(
         }
         _ => Command::new(program),
     };
-    command
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    command.args(args).stdout(Stdio::piped()).stderr(stderr);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -88,5 +106,27 @@ pub fn cpus() -> (Option<&'static str>, Option<&'static str>) {
         (Some("0"), Some("1-"))
     } else {
         (None, None)
+    }
+}
+
+/// Raise this process's open-files limit to the most allowed (children inherit it): 1024
+/// concurrent clients need more than the usual soft limit of 1024 descriptors.
+pub fn raise_open_files_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `getrlimit`/`setrlimit` read and write the struct passed, which lives on the stack
+        // for the whole call.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
     }
 }

@@ -1,0 +1,341 @@
+//! What the benchmark prints: the cells of the main table, the throughput-at-latency frontier,
+//! memory, and the targets met or missed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::load::Run;
+use crate::processes::rss_kib;
+
+/// One scenario at one concurrency, straight to the provider and through Apex.
+pub struct Cell {
+    pub scenario: &'static str,
+    pub stream: bool,
+    pub concurrency: usize,
+    pub direct: Run,
+    pub via: Run,
+}
+
+pub fn print_cell_header() {
+    println!(
+        "| scenario | conc. | direct p50 ms | via Apex p50 ms | added p50 ms | direct p99 ms | via Apex p99 ms | added p99 ms | via Apex p99.9 ms | added p99.9 ms | direct req/s | via Apex req/s | TTFB added p50 / p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+}
+
+impl Cell {
+    pub fn added_p50(&self) -> f64 {
+        self.via.p50 - self.direct.p50
+    }
+
+    pub fn added_p99(&self) -> f64 {
+        self.via.p99 - self.direct.p99
+    }
+
+    pub fn added_ttfb_p99(&self) -> f64 {
+        self.via.ttfb_p99 - self.direct.ttfb_p99
+    }
+
+    pub fn print(&self) {
+        let ttfb = if self.stream {
+            format!(
+                "{:.3} / {:.3}",
+                self.via.ttfb_p50 - self.direct.ttfb_p50,
+                self.added_ttfb_p99()
+            )
+        } else {
+            "–".to_string()
+        };
+        let failures = if self.via.failures.is_empty() && self.direct.failures.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (failures: direct {:?}, via {:?})",
+                self.direct.failures, self.via.failures
+            )
+        };
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | {ttfb} |{failures}",
+            self.scenario,
+            self.concurrency,
+            self.direct.p50,
+            self.via.p50,
+            self.added_p50(),
+            self.direct.p99,
+            self.via.p99,
+            self.added_p99(),
+            self.via.p999,
+            self.via.p999 - self.direct.p999,
+            self.direct.rps,
+            self.via.rps,
+        );
+    }
+}
+
+/// The latency bounds the frontier is read at, in ms.
+const BOUNDS: [f64; 3] = [1.0, 5.0, 10.0];
+
+/// For one scenario through Apex, the most requests per second seen with p99 within each bound.
+pub struct Frontier {
+    scenario: &'static str,
+    best: [Option<(f64, usize)>; 3],
+}
+
+impl Frontier {
+    pub fn new(scenario: &'static str) -> Self {
+        Self {
+            scenario,
+            best: [None; 3],
+        }
+    }
+
+    /// Count a run (at some concurrency) toward each bound it stays within.
+    pub fn add(&mut self, run: &Run, concurrency: usize) {
+        if !run.failures.is_empty() {
+            return;
+        }
+        for (bound, best) in BOUNDS.iter().zip(self.best.iter_mut()) {
+            if run.p99 <= *bound && best.is_none_or(|(rps, _)| run.rps > rps) {
+                *best = Some((run.rps, concurrency));
+            }
+        }
+    }
+}
+
+pub fn print_frontiers(frontiers: &[Frontier]) {
+    println!(
+        "| via Apex: most req/s with p99 within (concurrency 1–64) | p99 ≤ 1 ms | p99 ≤ 5 ms | p99 ≤ 10 ms |"
+    );
+    println!("|---|---|---|---|");
+    for frontier in frontiers {
+        let cells: Vec<String> = frontier
+            .best
+            .iter()
+            .map(|best| match best {
+                Some((rps, concurrency)) => format!("{rps:.0} (c={concurrency})"),
+                None => "none".to_string(),
+            })
+            .collect();
+        println!("| {} | {} |", frontier.scenario, cells.join(" | "));
+    }
+}
+
+/// The gateway's resident memory at the points that matter, KiB.
+#[derive(Default)]
+pub struct Memory {
+    pub idle: Option<u64>,
+    /// The most seen during the runs at concurrency 1–64.
+    pub steady: u64,
+    pub at_256: u64,
+    pub at_1024: u64,
+    /// After the load, once idle instances have been dropped.
+    pub recovered: Option<u64>,
+    /// The most ever (`VmHWM`).
+    pub peak: Option<u64>,
+}
+
+impl Memory {
+    pub fn print(&self) {
+        println!(
+            "memory (RSS, MiB): idle {}, steady under load (c ≤ 64) {}, at c=256 {}, at c=1024 {}, recovered 8 s after the load {}, highest {}",
+            mib(self.idle),
+            mib(Some(self.steady)),
+            mib(Some(self.at_256)),
+            mib(Some(self.at_1024)),
+            mib(self.recovered),
+            mib(self.peak)
+        );
+    }
+}
+
+pub fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1}", k as f64 / 1024.0))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Samples a process's RSS every 50 ms while a run goes; the highest seen.
+pub struct RssSampler {
+    done: Arc<AtomicBool>,
+    highest: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> Self {
+        let done = Arc::new(AtomicBool::new(false));
+        let highest = Arc::new(AtomicU64::new(0));
+        let task = {
+            let (done, highest) = (Arc::clone(&done), Arc::clone(&highest));
+            tokio::spawn(async move {
+                while !done.load(Ordering::Relaxed) {
+                    if let Some(rss) = rss_kib(pid, "VmRSS:") {
+                        highest.fetch_max(rss, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        Self {
+            done,
+            highest,
+            task,
+        }
+    }
+
+    pub async fn stop(self) -> u64 {
+        self.done.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        self.highest.load(Ordering::Relaxed)
+    }
+}
+
+/// Each target of the performance issue, checked against this run's numbers.
+pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Memory) {
+    let cell = |name: &str, concurrency: usize| {
+        cells
+            .iter()
+            .find(|c| c.scenario.starts_with(name) && c.concurrency == concurrency)
+    };
+    let mut rows: Vec<(String, String, Option<bool>)> = Vec::new();
+    let mut row = |target: &str, measured: String, met: Option<bool>| {
+        rows.push((target.to_string(), measured, met))
+    };
+    if let Some(c) = cell("small chat (forwarded)", 1) {
+        row(
+            "small chat forwarded, c=1: added p50 ≤ 0.08 ms",
+            format!("{:.3} ms", c.added_p50()),
+            Some(c.added_p50() <= 0.08),
+        );
+        row(
+            "small chat forwarded, c=1: added p99 ≤ 0.2 ms",
+            format!("{:.3} ms", c.added_p99()),
+            Some(c.added_p99() <= 0.2),
+        );
+        row(
+            "small chat forwarded, c=1: p99.9 ≤ 1 ms",
+            format!("{:.3} ms", c.via.p999),
+            Some(c.via.p999 <= 1.0),
+        );
+    }
+    if let (Some(c16), Some(c64)) = (
+        cell("small chat (forwarded)", 16),
+        cell("small chat (forwarded)", 64),
+    ) {
+        let third = c16.direct.rps / 3.0;
+        row(
+            "small chat forwarded, c=16: ≥ 25,000 req/s and ≥ a third of direct",
+            format!(
+                "{:.0} req/s (direct {:.0}, a third: {third:.0})",
+                c16.via.rps, c16.direct.rps
+            ),
+            Some(c16.via.rps >= 25_000.0 && c16.via.rps >= third),
+        );
+        row(
+            "small chat forwarded, c=64: no worse than c=16 (within 5 %)",
+            format!("{:.0} req/s", c64.via.rps),
+            Some(c64.via.rps >= 0.95 * c16.via.rps),
+        );
+    }
+    if !crowds.is_empty() {
+        let bad: BTreeMap<String, usize> = crowds
+            .iter()
+            .flat_map(|(name, concurrency, run)| {
+                run.failures
+                    .iter()
+                    .filter(|(status, _)| **status != 503)
+                    .map(move |(status, n)| (format!("{name} c={concurrency}: {status}"), *n))
+            })
+            .collect();
+        let refused: usize = crowds
+            .iter()
+            .map(|(_, _, run)| run.failures.get(&503).copied().unwrap_or(0))
+            .sum();
+        row(
+            "c=256 and c=1024, requests and streams: no failure but a deliberate 503",
+            if bad.is_empty() {
+                format!("no other failure ({refused} × 503)")
+            } else {
+                format!("{bad:?}")
+            },
+            Some(bad.is_empty()),
+        );
+    }
+    if let (Some(responses), Some(chat)) =
+        (cell("/v1/responses", 1), cell("small chat (forwarded)", 1))
+    {
+        row(
+            "/v1/responses (chain of 10), c=1: added p50 within 2× the forwarded chat's",
+            format!(
+                "{:.3} ms vs {:.3} ms ({:.1}×)",
+                responses.added_p50(),
+                chat.added_p50(),
+                responses.added_p50() / chat.added_p50()
+            ),
+            Some(responses.added_p50() <= 2.0 * chat.added_p50()),
+        );
+    }
+    for name in [
+        "20-chunk stream (pass-through)",
+        "20-chunk stream (OpenAI→Anthropic)",
+    ] {
+        if let Some(c) = cell(name, 1) {
+            row(
+                &format!("{name}, c=1: added p99 TTFB ≤ 0.3 ms"),
+                format!("{:.3} ms", c.added_ttfb_p99()),
+                Some(c.added_ttfb_p99() <= 0.3),
+            );
+        }
+    }
+    if let Some(c) = cell("20-chunk stream (OpenAI→Anthropic)", 16) {
+        row(
+            "translated stream, c=16: ≥ 10,000 streams/s",
+            format!("{:.0} streams/s", c.via.rps),
+            Some(c.via.rps >= 10_000.0),
+        );
+    }
+    if let Some(c) = cell("100 KB prompt", 1) {
+        row(
+            "100 KB prompt forwarded, c=1: added p50 ≤ 0.3 ms",
+            format!("{:.3} ms", c.added_p50()),
+            Some(c.added_p50() <= 0.3),
+        );
+    }
+    if let Some(idle) = memory.idle {
+        row(
+            "idle RSS ≤ 25 MiB",
+            format!("{} MiB", mib(Some(idle))),
+            Some(idle <= 25 * 1024),
+        );
+    }
+    if memory.at_256 > 0 {
+        row(
+            "RSS at c=256 ≤ 200 MiB",
+            format!("{} MiB", mib(Some(memory.at_256))),
+            Some(memory.at_256 <= 200 * 1024),
+        );
+    }
+    if let (Some(recovered), true) = (memory.recovered, memory.steady > 0) {
+        // "Warm": the steady RSS of the c ≤ 64 runs.
+        row(
+            "RSS after the load within 10 % of warm (steady, c ≤ 64)",
+            format!(
+                "{} MiB vs {} MiB",
+                mib(Some(recovered)),
+                mib(Some(memory.steady))
+            ),
+            Some(recovered as f64 <= memory.steady as f64 * 1.10),
+        );
+    }
+    println!("| target | this run | |");
+    println!("|---|---|---|");
+    for (target, measured, met) in rows {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "missed",
+            None => "",
+        };
+        println!("| {target} | {measured} | {verdict} |");
+    }
+}
