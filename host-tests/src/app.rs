@@ -150,7 +150,7 @@ impl App {
         let linker = linker(engine)?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?)?;
         let idle: IdleList = Arc::default();
-        drop_long_idle_instances(Arc::downgrade(&idle))?;
+        drop_long_idle_instances(Arc::downgrade(&idle), engine.clone())?;
         Ok(Self {
             pre,
             kv: config.kv,
@@ -288,7 +288,12 @@ impl App {
 
 /// A thread that drops instances idle for longer than [`IDLE_TTL`] (the least recently used
 /// first), keeping [`KEEP_WARM`]; it ends with the app.
-fn drop_long_idle_instances(idle: std::sync::Weak<std::sync::Mutex<Vec<Worker>>>) -> Result<()> {
+/// `APEX_POOL_STATS=1` logs the pool's state after each drop (what memory stays resident).
+fn drop_long_idle_instances(
+    idle: std::sync::Weak<std::sync::Mutex<Vec<Worker>>>,
+    engine: wasmtime::Engine,
+) -> Result<()> {
+    let log = std::env::var_os("APEX_POOL_STATS").is_some();
     std::thread::Builder::new()
         .name("apex-idle".into())
         .spawn(move || {
@@ -308,8 +313,22 @@ fn drop_long_idle_instances(idle: std::sync::Weak<std::sync::Mutex<Vec<Worker>>>
                     idle.drain(..stale).collect()
                 };
                 if !stale.is_empty() {
+                    let dropped = stale.len();
                     drop(stale);
                     give_back_freed_memory();
+                    if log && let Some(pool) = engine.pooling_allocator_metrics() {
+                        eprintln!(
+                            "apex: dropped {dropped} idle instances; pool: {} core instances, \
+                             {} memories, {} stacks; resident while unused: memories {} KiB, \
+                             tables {} KiB, stacks {:?} KiB",
+                            pool.core_instances(),
+                            pool.memories(),
+                            pool.stacks(),
+                            pool.unused_memory_bytes_resident() / 1024,
+                            pool.unused_table_bytes_resident() / 1024,
+                            pool.unused_stack_bytes_resident().map(|b| b / 1024),
+                        );
+                    }
                 }
             }
         })?;

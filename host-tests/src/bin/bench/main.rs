@@ -127,6 +127,10 @@ async fn main() -> Result<()> {
     connector.set_nodelay(true);
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(2048)
+        // Below the gateway's 10 s keep-alive (header) timeout: never reuse a connection the
+        // server is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
+        .pool_timer(hyper_util::rt::TokioTimer::new())
         .build(connector);
 
     // Start-up: the first start compiles the components into the cache; the second reuses them.
@@ -236,7 +240,33 @@ async fn main() -> Result<()> {
     println!();
     print_frontiers(&frontiers);
 
-    // Past what one core serves at once: only a deliberate 503 may fail a request.
+    // Past what one core serves at once: only a deliberate 503 may fail a request. A fresh
+    // process, so memory is the load's and not the data stored by the runs above.
+    apex.kill()?;
+    apex.wait()?;
+    for stored in ["kv.json", "kv.json.journal", "kv.json.bak"] {
+        let _ = std::fs::remove_file(data.join(stored));
+    }
+    let (mut apex, addr) = spawn_logged(&apex_bin, &apex_args, gateway_cpu, &env, &log)?;
+    let pid = apex.id();
+    let apex_base = format!("http://{addr}");
+    let small = chat_body("bench-openai", false, "hi");
+    one(&client, &apex_base, "/v1/chat/completions", &small).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    memory.idle_fresh = rss_kib(pid, "VmRSS:");
+    // Warm: a second of small chats at concurrency 16.
+    let sampler = RssSampler::start(pid);
+    load(
+        &client,
+        &apex_base,
+        "/v1/chat/completions",
+        &small,
+        16,
+        Duration::from_secs(1),
+        max_requests,
+    )
+    .await?;
+    memory.warm = sampler.stop().await;
     println!();
     println!(
         "| many at once (via Apex) | conc. | req/s | p50 ms | p99 ms | failures by status | peak RSS MiB |"
@@ -278,8 +308,9 @@ async fn main() -> Result<()> {
             crowds.push((scenario.name, concurrency, via));
         }
     }
-    // Idle instances are dropped 5 s after their last request; memory should come back.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Idle instances are dropped 5 s after their last request, idle connections after 10 s (the
+    // keep-alive timeout); then memory should come back.
+    tokio::time::sleep(Duration::from_secs(12)).await;
     memory.recovered = rss_kib(pid, "VmRSS:");
     memory.peak = rss_kib(pid, "VmHWM:");
     println!();
