@@ -65,7 +65,13 @@ impl Adapter for OpenAi {
     ) -> Result<HttpRequest, AdapterError> {
         match protocol {
             Protocol::OpenaiChat | Protocol::OpenaiResponses => {
-                let model = request::model_of(&body);
+                // Only Azure's URL names the model (its deployment): read the body for it there
+                // alone, so a forwarded body is not scanned once more for nothing.
+                let model = if target.kind == "azure" {
+                    request::model_of(&body)
+                } else {
+                    String::new()
+                };
                 Ok(request::http_request(target, path, &model, body))
             }
             Protocol::AnthropicMessages | Protocol::GeminiGenerateContent => {
