@@ -80,6 +80,28 @@ struct Guarded {
 }
 
 impl Guarded {
+    /// Store `value` (allocating the names only for a new bucket or key); `noted`: remember the
+    /// key as changed for the next flush.
+    fn put(&mut self, bucket: &str, key: &str, value: Vec<u8>, noted: bool) {
+        match self.data.get_mut(bucket) {
+            Some(values) => match values.get_mut(key) {
+                Some(slot) => *slot = value,
+                None => {
+                    values.insert(key.to_string(), value);
+                }
+            },
+            None => {
+                self.data.insert(
+                    bucket.to_string(),
+                    BTreeMap::from([(key.to_string(), value)]),
+                );
+            }
+        }
+        if noted {
+            self.mark(bucket, key);
+        }
+    }
+
     fn mark(&mut self, bucket: &str, key: &str) {
         match self.changed.get_mut(bucket) {
             Some(keys) => {
@@ -198,24 +220,8 @@ impl KvStore {
     }
 
     pub fn set(&self, bucket: &str, key: &str, value: Vec<u8>) {
-        let mut guarded = self.lock();
-        match guarded.data.get_mut(bucket) {
-            Some(values) => match values.get_mut(key) {
-                Some(slot) => *slot = value,
-                None => {
-                    values.insert(key.to_string(), value);
-                }
-            },
-            None => {
-                guarded.data.insert(
-                    bucket.to_string(),
-                    BTreeMap::from([(key.to_string(), value)]),
-                );
-            }
-        }
-        if self.persisted() {
-            guarded.mark(bucket, key);
-        }
+        let persisted = self.persisted();
+        self.lock().put(bucket, key, value, persisted);
     }
 
     pub fn delete(&self, bucket: &str, key: &str) {
@@ -248,24 +254,8 @@ impl KvStore {
             None => 0,
         };
         let next = current.saturating_add(delta);
-        let text = next.to_string().into_bytes();
-        match guarded.data.get_mut(bucket) {
-            Some(values) => match values.get_mut(key) {
-                Some(slot) => *slot = text,
-                None => {
-                    values.insert(key.to_string(), text);
-                }
-            },
-            None => {
-                guarded.data.insert(
-                    bucket.to_string(),
-                    BTreeMap::from([(key.to_string(), text)]),
-                );
-            }
-        }
-        if self.persisted() {
-            guarded.mark(bucket, key);
-        }
+        let persisted = self.persisted();
+        guarded.put(bucket, key, next.to_string().into_bytes(), persisted);
         Ok(next)
     }
 
