@@ -152,6 +152,7 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    server::raise_open_files_limit();
     // The folder holds the compiled-code cache even when the key-value data is in Redis.
     let _data_dir = DataDirLock::acquire(&args.data_dir)?;
     let (kv, kv_place): (Arc<dyn KvBackend>, String) = match &args.kv {

@@ -43,7 +43,31 @@ impl Default for Limits {
     }
 }
 
-/// Accept connections until the listener fails; each connection is served on its own task.
+/// Raise this process's open-files limit to the most it may (children inherit it): each client
+/// connection and each upstream connection takes a descriptor, and the usual soft limit of 1024
+/// is below what `Limits::max_connections` plus the provider connections need.
+pub fn raise_open_files_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `getrlimit`/`setrlimit` read and write the struct passed, which lives on the
+        // stack for the whole call.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
+}
+
+/// Accept connections; each connection is served on its own task. A failed accept (out of file
+/// descriptors, say) is logged and retried shortly: the connections already open keep being served.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
     serve_with(app, listener, Limits::default()).await
 }
@@ -57,7 +81,15 @@ pub async fn serve_with(
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         let slot = Arc::clone(&slots).acquire_owned().await?;
-        let (stream, _) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                eprintln!("apex: accepting a connection failed ({e}); retrying");
+                drop(slot);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         tokio::spawn(async move {

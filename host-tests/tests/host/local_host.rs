@@ -26,7 +26,12 @@ fn start(data_dir: &Path) -> Apex {
 }
 
 fn start_with(data_dir: &Path, flags: &[&str]) -> Apex {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apex"))
+    start_command(Command::new(env!("CARGO_BIN_EXE_apex")), data_dir, flags)
+}
+
+/// Starts `apex` through `command` (the binary itself, or a shell that execs it).
+fn start_command(mut command: Command, data_dir: &Path, flags: &[&str]) -> Apex {
+    let mut child = command
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(flags)
@@ -309,5 +314,48 @@ fn requests_past_the_instance_limit_wait_for_one_then_get_a_503() {
         started.elapsed() >= Duration::from_millis(900),
         "it waited first"
     );
+    drop(held);
+}
+
+/// A machine whose soft open-files limit is low (1024 is common; 64 here) must not stop the
+/// gateway under many connections: Apex raises the limit to the hard one at start, and a failed
+/// accept is retried instead of ending the server.
+#[cfg(target_os = "linux")]
+#[test]
+fn many_connections_under_a_low_open_files_limit_are_served() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads this process's limit into the struct.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    if limit.rlim_max < 1024 {
+        eprintln!("skipped: the hard open-files limit is {}", limit.rlim_max);
+        return;
+    }
+    let data = temp_dir("nofile");
+    let mut shell = Command::new("sh");
+    shell
+        .args(["-c", "ulimit -Sn 64 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_apex"));
+    let apex = start_command(shell, &data, &["--header-timeout", "60"]);
+    // 150 open connections, each with a request's headers begun: more than 64 descriptors.
+    let held: Vec<TcpStream> = (0..150)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&apex.address).unwrap();
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nhost: loc")
+                .unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut health = send_health(&apex.address);
+    let answer = outcome_within(&mut health, Duration::from_secs(20)).expect("answered");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     drop(held);
 }

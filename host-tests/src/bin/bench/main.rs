@@ -66,7 +66,7 @@ async fn main() -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
-    raise_open_files_limit();
+    apex_host::server::raise_open_files_limit();
     if chaos_mode {
         let requests = if max_requests == 50_000 {
             3000

@@ -108,25 +108,3 @@ pub fn cpus() -> (Option<&'static str>, Option<&'static str>) {
         (None, None)
     }
 }
-
-/// Raise this process's open-files limit to the most allowed (children inherit it): 1024
-/// concurrent clients need more than the usual soft limit of 1024 descriptors.
-pub fn raise_open_files_limit() {
-    #[cfg(target_os = "linux")]
-    {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `getrlimit`/`setrlimit` read and write the struct passed, which lives on the stack
-        // for the whole call.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
-                && limit.rlim_cur < limit.rlim_max
-            {
-                limit.rlim_cur = limit.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-            }
-        }
-    }
-}
