@@ -129,8 +129,7 @@ pub fn reattach(
 
 /// Whether a client body may hold tool calls coming back (a cheap test before parsing it).
 pub fn may_hold_tool_calls(body: &[u8]) -> bool {
-    body.windows(b"tool_calls".len())
-        .any(|w| w == b"tool_calls")
+    memchr::memmem::find(body, b"tool_calls").is_some()
 }
 
 #[cfg(test)]

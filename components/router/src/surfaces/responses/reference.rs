@@ -16,8 +16,7 @@ const STEM_LENGTHS: std::ops::RangeInclusive<usize> = 24..=32;
 
 /// Whether `body` may hold item references (a cheap test before parsing).
 pub fn may_hold_references(body: &[u8]) -> bool {
-    body.windows(ITEM_REFERENCE.len())
-        .any(|window| window == ITEM_REFERENCE.as_bytes())
+    memchr::memmem::find(body, ITEM_REFERENCE.as_bytes()).is_some()
 }
 
 /// The response ids that may hold the item `item_id` (`<prefix>_<stem><index>`, the index at least
