@@ -4,8 +4,8 @@
 //! - `request.rs`: neutral request → `POST {base_url}/messages`
 //! - `response.rs`: message body or error body → neutral response or classified error
 //! - `stream.rs`: Messages SSE events → neutral stream events
-//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth; `vertex/base_url.rs`: the base-URL
-//!   check; `vertex/body.rs`: the body edit)
+//! - `vertex.rs`: the Vertex AI variant of requests (URL, auth, body edits; `vertex/base_url.rs`:
+//!   the base-URL check)
 //!
 //! Kinds:
 //! - `anthropic`: `base_url` includes the version prefix (`https://api.anthropic.com/v1`); auth is
@@ -33,9 +33,10 @@ pub mod vertex;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
+use apex_adapter_kit::body_edit::{self, unedited};
 use apex_adapter_kit::types::{
-    AccessToken, AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, KindInfo,
-    Protocol, SettingProblem, Target,
+    AccessToken, AdapterError, ChatRequest, ChatResponse, ErrorKind, ForwardedBody, Forwarding,
+    HttpRequest, KindInfo, Protocol, SettingProblem, Target,
 };
 
 /// The context window of Claude's current models, in tokens.
@@ -81,11 +82,11 @@ impl Adapter for Anthropic {
         target: &Target,
         protocol: Protocol,
         path: &str,
-        body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
+        body: &ForwardedBody,
+    ) -> Result<Forwarding, AdapterError> {
         match protocol {
             Protocol::AnthropicMessages if target.kind == vertex::KIND => {
-                vertex::forward(target, path, &body)
+                vertex::forward(target, path, body)
             }
             Protocol::AnthropicMessages => {
                 let path = if path.trim_matches('/').is_empty() {
@@ -93,7 +94,7 @@ impl Adapter for Anthropic {
                 } else {
                     path
                 };
-                Ok(request::http_request(target, path, body))
+                Ok(unedited(request::http_request(target, path, Vec::new())))
             }
             Protocol::OpenaiChat | Protocol::OpenaiResponses | Protocol::GeminiGenerateContent => {
                 Err(apex_adapter_kit::error(
@@ -123,12 +124,17 @@ impl Adapter for Anthropic {
         request: &ChatRequest,
     ) -> Result<HttpRequest, AdapterError> {
         let body = request::count_body(request)?;
-        Self::forward_request(
+        let counted = ForwardedBody {
+            model: Some(request.model.clone()),
+            stream: false,
+        };
+        let forwarding = Self::forward_request(
             target,
             Protocol::AnthropicMessages,
             "messages/count_tokens",
-            body,
-        )
+            &counted,
+        )?;
+        body_edit::attach(forwarding, &body, None).map_err(apex_adapter_kit::invalid)
     }
 
     fn parse_count_response(
@@ -259,17 +265,25 @@ mod tests {
         }
     }
 
+    fn naming(model: &str) -> ForwardedBody {
+        ForwardedBody {
+            model: Some(model.to_string()),
+            stream: false,
+        }
+    }
+
     #[test]
     fn forwards_messages_bodies_unchanged() -> Result<(), AdapterError> {
-        let body = br#"{"model":"m","max_tokens":5,"messages":[]}"#.to_vec();
-        let http = Anthropic::forward_request(
+        let forwarded = Anthropic::forward_request(
             &target(),
             Protocol::AnthropicMessages,
             "messages",
-            body.clone(),
+            &naming("m"),
         )?;
+        assert!(forwarded.edits.is_empty());
+        let http = forwarded.request;
         assert_eq!(http.url, "https://api.anthropic.com/v1/messages");
-        assert_eq!(http.body, body);
+        assert!(http.body.is_empty());
         assert!(
             http.headers
                 .contains(&("x-api-key".to_string(), "k".to_string()))
@@ -278,8 +292,9 @@ mod tests {
             http.headers
                 .contains(&("anthropic-beta".to_string(), "x".to_string()))
         );
-        let http = Anthropic::forward_request(&target(), Protocol::AnthropicMessages, "", body)?;
-        assert_eq!(http.url, "https://api.anthropic.com/v1/messages");
+        let http =
+            Anthropic::forward_request(&target(), Protocol::AnthropicMessages, "", &naming("m"))?;
+        assert_eq!(http.request.url, "https://api.anthropic.com/v1/messages");
         Ok(())
     }
 
@@ -287,7 +302,7 @@ mod tests {
     fn refuses_openai_protocols() {
         for protocol in [Protocol::OpenaiChat, Protocol::OpenaiResponses] {
             let result =
-                Anthropic::forward_request(&target(), protocol, "chat/completions", Vec::new());
+                Anthropic::forward_request(&target(), protocol, "chat/completions", &naming("m"));
             assert!(matches!(
                 result,
                 Err(AdapterError {

@@ -24,20 +24,22 @@
 //! sends it, caches the token and passes it back as `target.api_key`), as pure functions.
 //!
 //! `base_url.rs` holds the default base URL (from the `region` and `project` settings) and that
-//! check, `body.rs` the edit of a Messages body for Vertex.
+//! check. The body edits ([`body_edits`]) are made by `apex_adapter_kit::body_edit`: by the router
+//! for a forwarded body, here for one this adapter builds.
 
 mod base_url;
-mod body;
 pub mod service_account;
 #[cfg(test)]
 mod tests;
 
+use apex_adapter_kit::body_edit;
 use apex_adapter_kit::http::{join_url, path_segment, post};
 use apex_adapter_kit::invalid;
-use apex_adapter_kit::types::{AdapterError, ChatRequest, ErrorKind, HttpRequest, Target};
+use apex_adapter_kit::types::{
+    AdapterError, BodyEdit, ChatRequest, ErrorKind, ForwardedBody, Forwarding, HttpRequest, Target,
+};
 
 pub use base_url::{base_url, check_base_url, default_base_url};
-pub use body::{VertexBody, edit_body};
 pub use service_account::{ServiceAccount, exchange_request, exchange_response};
 
 /// Whether `json` is a usable service-account key (the problem reads after the name of the
@@ -58,37 +60,58 @@ pub const VERTEX_VERSION: &str = "vertex-2023-10-16";
 pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError> {
     check_base_url(&target.base_url)?;
     let body = crate::request::body_json(request)?;
-    let edited = edit_body(&body, true, version(target)).map_err(invalid)?;
+    let body = body_edit::edit(&body, None, &body_edits(target, true)).map_err(invalid)?;
     let url = model_url(target, &request.model, request.stream)?;
-    Ok(http_request(target, url, edited.body))
+    Ok(http_request(target, url, body))
 }
 
 /// Forward a client's Anthropic Messages body: `messages` (or an empty path) goes to
 /// `rawPredict` / `streamRawPredict`, `messages/count_tokens` to the `count-tokens` endpoint.
-pub fn forward(target: &Target, path: &str, body: &[u8]) -> Result<HttpRequest, AdapterError> {
+pub fn forward(
+    target: &Target,
+    path: &str,
+    body: &ForwardedBody,
+) -> Result<Forwarding, AdapterError> {
     check_base_url(&target.base_url)?;
-    match path.trim_matches('/') {
+    let (url, edits) = match path.trim_matches('/') {
         "" | "messages" => {
-            let edited = edit_body(body, true, version(target)).map_err(invalid)?;
-            let model = edited
+            let model = body
                 .model
+                .as_deref()
                 .ok_or_else(|| invalid("the request body has no `model`"))?;
-            let url = model_url(target, &model, edited.stream)?;
-            Ok(http_request(target, url, edited.body))
+            let url = model_url(target, model, body.stream)?;
+            (url, body_edits(target, true))
         }
-        "messages/count_tokens" => {
-            // This endpoint reads the model from the body: it stays.
-            let edited = edit_body(body, false, version(target)).map_err(invalid)?;
-            let url = join_url(
+        // This endpoint reads the model from the body: it stays.
+        "messages/count_tokens" => (
+            join_url(
                 &target.base_url,
                 "publishers/anthropic/models/count-tokens:rawPredict",
-            );
-            Ok(http_request(target, url, edited.body))
+            ),
+            body_edits(target, false),
+        ),
+        other => {
+            return Err(apex_adapter_kit::error(
+                ErrorKind::Unsupported,
+                format!("Claude on Vertex AI has no endpoint for Anthropic path `{other}`"),
+            ));
         }
-        other => Err(apex_adapter_kit::error(
-            ErrorKind::Unsupported,
-            format!("Claude on Vertex AI has no endpoint for Anthropic path `{other}`"),
-        )),
+    };
+    Ok(Forwarding {
+        request: http_request(target, url, Vec::new()),
+        edits,
+    })
+}
+
+/// A Messages body's changes for Vertex: `model` out (it goes in the URL) when `remove_model`,
+/// and `anthropic_version` in, first, when the body has none.
+fn body_edits(target: &Target, remove_model: bool) -> Vec<BodyEdit> {
+    let version = serde_json::Value::from(version(target)).to_string();
+    let add = BodyEdit::AddMissing(("anthropic_version".to_string(), version));
+    if remove_model {
+        vec![BodyEdit::Remove("model".to_string()), add]
+    } else {
+        vec![add]
     }
 }
 

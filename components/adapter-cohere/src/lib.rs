@@ -116,7 +116,12 @@ mod tests {
             Protocol::AnthropicMessages,
             Protocol::OpenaiResponses,
         ] {
-            let result = Cohere::forward_request(&target, protocol, "chat", b"{}".to_vec());
+            let result = Cohere::forward_request(
+                &target,
+                protocol,
+                "chat",
+                &apex_adapter_kit::types::ForwardedBody::naming("m"),
+            );
             let Err(error) = result else {
                 panic!("forwarding {protocol:?} must fail");
             };

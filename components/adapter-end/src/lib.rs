@@ -6,7 +6,7 @@ mod component {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "apex:gateway/adapter-end",
-        with: { "apex:gateway/types@0.2.0": ::apex_adapter_kit::types },
+        with: { "apex:gateway/types@0.3.0": ::apex_adapter_kit::types },
     });
 
     use apex_adapter_kit::types::*;
@@ -65,8 +65,8 @@ mod component {
             target: Target,
             _protocol: Protocol,
             _path: String,
-            _body: Vec<u8>,
-        ) -> Result<HttpRequest, AdapterError> {
+            _body: ForwardedBody,
+        ) -> Result<Forwarding, AdapterError> {
             Err(unknown_kind(&target.kind))
         }
 

@@ -64,9 +64,10 @@ pub mod stream;
 pub mod wire;
 
 use apex_adapter_kit::Adapter;
+use apex_adapter_kit::body_edit::unedited;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, HttpRequest, KindInfo,
-    Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ForwardedBody,
+    Forwarding, HttpRequest, KindInfo, Protocol, Target,
 };
 
 /// The context window of Gemini's current models, in tokens.
@@ -124,10 +125,10 @@ impl Adapter for Gemini {
         target: &Target,
         protocol: Protocol,
         path: &str,
-        body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
+        _body: &ForwardedBody,
+    ) -> Result<Forwarding, AdapterError> {
         match protocol {
-            Protocol::GeminiGenerateContent => request::forward(target, path, body),
+            Protocol::GeminiGenerateContent => request::forward(target, path).map(unedited),
             Protocol::OpenaiChat | Protocol::AnthropicMessages | Protocol::OpenaiResponses => {
                 Err(apex_adapter_kit::unsupported(format!(
                     "Gemini speaks only its own generateContent protocol, not {}",
@@ -229,18 +230,23 @@ mod tests {
 
     #[test]
     fn gemini_clients_are_forwarded_with_the_model_in_the_path() -> Result<(), AdapterError> {
-        let body = br#"{"contents":[]}"#.to_vec();
-        let http = Gemini::forward_request(
+        let unnamed = ForwardedBody {
+            model: None,
+            stream: true,
+        };
+        let forwarded = Gemini::forward_request(
             &target(),
             Protocol::GeminiGenerateContent,
             "models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-            body.clone(),
+            &unnamed,
         )?;
+        assert!(forwarded.edits.is_empty());
+        let http = forwarded.request;
         assert_eq!(
             http.url,
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
-        assert_eq!(http.body, body);
+        assert!(http.body.is_empty());
         assert!(
             http.headers
                 .contains(&("x-goog-api-key".to_string(), "k".to_string()))
@@ -249,10 +255,10 @@ mod tests {
             &target(),
             Protocol::GeminiGenerateContent,
             "models/a/../b:countTokens",
-            Vec::new(),
+            &unnamed,
         )?;
         assert_eq!(
-            http.url,
+            http.request.url,
             "https://generativelanguage.googleapis.com/v1beta/models/a%2F..%2Fb:countTokens"
         );
         for bad in [
@@ -261,12 +267,8 @@ mod tests {
             "files/x:generateContent",
             "models/m",
         ] {
-            let result = Gemini::forward_request(
-                &target(),
-                Protocol::GeminiGenerateContent,
-                bad,
-                Vec::new(),
-            );
+            let result =
+                Gemini::forward_request(&target(), Protocol::GeminiGenerateContent, bad, &unnamed);
             assert!(result.is_err(), "{bad}");
         }
         assert!(
@@ -284,8 +286,12 @@ mod tests {
             Protocol::AnthropicMessages,
             Protocol::OpenaiResponses,
         ] {
-            let result =
-                Gemini::forward_request(&target(), protocol, "chat/completions", Vec::new());
+            let result = Gemini::forward_request(
+                &target(),
+                protocol,
+                "chat/completions",
+                &ForwardedBody::naming("m"),
+            );
             assert!(matches!(
                 result,
                 Err(AdapterError {

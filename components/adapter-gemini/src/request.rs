@@ -76,8 +76,9 @@ const FORWARDED_METHODS: &[&str] = &["generateContent", "streamGenerateContent",
 const FORWARDED_QUERIES: &[&str] = &["", "alt=sse"];
 
 /// A Gemini API client's request, forwarded: `path` is `models/{model}:{method}[?alt=sse]` with
-/// the upstream model (encoded here as one segment); the body goes as it is.
-pub fn forward(target: &Target, path: &str, body: Vec<u8>) -> Result<HttpRequest, AdapterError> {
+/// the upstream model (encoded here as one segment). The request has no body: the router sends the
+/// client's as it is.
+pub fn forward(target: &Target, path: &str) -> Result<HttpRequest, AdapterError> {
     let refused = || {
         apex_adapter_kit::error(
             ErrorKind::InvalidRequest,
@@ -99,7 +100,7 @@ pub fn forward(target: &Target, path: &str, body: Vec<u8>) -> Result<HttpRequest
         format!("?{query}")
     };
     let path = format!("{}:{method}{query}", model_path(model));
-    Ok(http_request(target, &path, body))
+    Ok(http_request(target, &path, Vec::new()))
 }
 
 /// The model's resource path: `models/{model}` with the name as one percent-encoded segment. A name

@@ -7,10 +7,11 @@
 //! - [`export_adapter_link!`]: generates the component glue, including delegation of every kind the
 //!   adapter does not serve to the next link of the chain.
 //! - [`sse`], [`http`], [`json`]: framing, request building, error classification and JSON
-//!   helpers shared by adapters.
+//!   helpers shared by adapters; [`body_edit`]: the one-pass edit of a forwarded JSON body.
 //! - `fixtures` (native only) and `fixture_tests!`: the golden-case runner
 //!   and the tests every adapter crate runs with it.
 
+pub mod body_edit;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fixtures;
 pub mod http;
@@ -32,7 +33,8 @@ pub mod types {
 
 use types::{
     AccessToken, AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind,
-    HttpRequest, KindInfo, Protocol, SettingProblem, StreamEvent, Target,
+    ForwardedBody, Forwarding, HttpRequest, KindInfo, Protocol, SettingProblem, StreamEvent,
+    Target,
 };
 
 /// The context window a kind advertises unless it says otherwise: a conservative 128k tokens
@@ -66,14 +68,15 @@ pub trait Adapter {
 
     fn build_request(target: &Target, request: &ChatRequest) -> Result<HttpRequest, AdapterError>;
 
-    /// Forward a client body already in `protocol`. By default the provider speaks none of the
-    /// client protocols: `unsupported` ([`not_forwarded`]), so the router translates instead.
+    /// How to forward a client body already in `protocol` (what the router read from it in
+    /// `body`; the body stays with the router). By default the provider speaks none of the client
+    /// protocols: `unsupported` ([`not_forwarded`]), so the router translates instead.
     fn forward_request(
         _target: &Target,
         protocol: Protocol,
         _path: &str,
-        _body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
+        _body: &ForwardedBody,
+    ) -> Result<Forwarding, AdapterError> {
         Err(not_forwarded(
             Self::NAME,
             protocol,
@@ -237,6 +240,16 @@ pub fn decode_stream<D: StreamDecode>(
     Ok(events)
 }
 
+impl types::ForwardedBody {
+    /// A forwarded body naming `model`, not asking for a stream.
+    pub fn naming(model: impl Into<String>) -> Self {
+        Self {
+            model: Some(model.into()),
+            stream: false,
+        }
+    }
+}
+
 impl types::ChatRequest {
     /// A request for `model` with `messages` and every option unset.
     pub fn new(model: impl Into<String>, messages: Vec<types::Message>) -> Self {
@@ -347,7 +360,7 @@ macro_rules! export_adapter_link {
             wit_bindgen::generate!({
                 path: "../../wit",
                 world: "apex:gateway/adapter-link",
-                with: { "apex:gateway/types@0.2.0": ::apex_adapter_kit::types },
+                with: { "apex:gateway/types@0.3.0": ::apex_adapter_kit::types },
             });
 
             use ::apex_adapter_kit::types::*;
@@ -439,10 +452,10 @@ macro_rules! export_adapter_link {
                     target: Target,
                     protocol: Protocol,
                     path: ::std::string::String,
-                    body: ::std::vec::Vec<u8>,
-                ) -> Result<HttpRequest, AdapterError> {
+                    body: ForwardedBody,
+                ) -> Result<Forwarding, AdapterError> {
                     if <This>::serves(&target.kind) {
-                        <This>::forward_request(&target, protocol, &path, body)
+                        <This>::forward_request(&target, protocol, &path, &body)
                     } else {
                         next::forward_request(&target, protocol, &path, &body)
                     }

@@ -126,8 +126,12 @@ mod tests {
             Protocol::AnthropicMessages,
             Protocol::OpenaiResponses,
         ] {
-            let result =
-                Ollama::forward_request(&target(), protocol, "chat/completions", Vec::new());
+            let result = Ollama::forward_request(
+                &target(),
+                protocol,
+                "chat/completions",
+                &apex_adapter_kit::types::ForwardedBody::naming("m"),
+            );
             assert!(matches!(
                 result,
                 Err(AdapterError {

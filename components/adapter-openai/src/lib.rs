@@ -16,9 +16,10 @@ pub mod response;
 pub mod stream;
 
 use apex_adapter_kit::Adapter;
+use apex_adapter_kit::body_edit::unedited;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind, HttpRequest,
-    KindInfo, Protocol, Target,
+    AdapterError, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, ErrorKind, ForwardedBody,
+    Forwarding, HttpRequest, KindInfo, Protocol, Target,
 };
 
 /// What this adapter translates; each has golden cases under `fixtures/` (checked by
@@ -61,18 +62,18 @@ impl Adapter for OpenAi {
         target: &Target,
         protocol: Protocol,
         path: &str,
-        body: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
+        body: &ForwardedBody,
+    ) -> Result<Forwarding, AdapterError> {
         match protocol {
             Protocol::OpenaiChat | Protocol::OpenaiResponses => {
-                // Only Azure's URL names the model (its deployment): read the body for it there
-                // alone, so a forwarded body is not scanned once more for nothing.
-                let model = if target.kind == "azure" {
-                    request::model_of(&body)
-                } else {
-                    String::new()
-                };
-                Ok(request::http_request(target, path, &model, body))
+                // Only Azure's URL names the model (its deployment).
+                let model = body.model.as_deref().unwrap_or_default();
+                Ok(unedited(request::http_request(
+                    target,
+                    path,
+                    model,
+                    Vec::new(),
+                )))
             }
             Protocol::AnthropicMessages | Protocol::GeminiGenerateContent => {
                 Err(apex_adapter_kit::error(
@@ -143,33 +144,41 @@ mod tests {
         }
     }
 
+    fn naming(model: Option<&str>) -> ForwardedBody {
+        ForwardedBody {
+            model: model.map(str::to_string),
+            stream: false,
+        }
+    }
+
     #[test]
     fn azure_serves_the_responses_api_per_resource() -> Result<(), AdapterError> {
-        let body = br#"{"model":"gpt-4.1-dev","input":"hi"}"#.to_vec();
+        let body = naming(Some("gpt-4.1-dev"));
         let create =
-            OpenAi::forward_request(&azure(), Protocol::OpenaiResponses, "responses", body)?;
+            OpenAi::forward_request(&azure(), Protocol::OpenaiResponses, "responses", &body)?;
         assert_eq!(
-            create.url,
+            create.request.url,
             "https://res.openai.azure.com/openai/responses?api-version=2025-04-01-preview"
         );
+        assert!(create.edits.is_empty() && create.request.body.is_empty());
         let page = OpenAi::forward_request(
             &azure(),
             Protocol::OpenaiResponses,
             "responses/resp_1/input_items?limit=5",
-            Vec::new(),
+            &naming(None),
         )?;
         assert_eq!(
-            page.url,
+            page.request.url,
             "https://res.openai.azure.com/openai/responses/resp_1/input_items?limit=5&api-version=2025-04-01-preview"
         );
         let chat = OpenAi::forward_request(
             &azure(),
             Protocol::OpenaiChat,
             "chat/completions",
-            br#"{"model":"gpt-4o-mini-dev"}"#.to_vec(),
+            &naming(Some("gpt-4o-mini-dev")),
         )?;
         assert_eq!(
-            chat.url,
+            chat.request.url,
             "https://res.openai.azure.com/openai/deployments/gpt-4o-mini-dev/chat/completions?api-version=2025-04-01-preview"
         );
         Ok(())

@@ -352,15 +352,3 @@ fn push_message(out: &mut Vec<Value>, message: &Message, profile: Profile) {
         }
     }
 }
-
-/// The `model` field of a client body (empty when absent).
-pub fn model_of(body: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct Model {
-        #[serde(default)]
-        model: String,
-    }
-    serde_json::from_slice::<Model>(body)
-        .map(|m| m.model)
-        .unwrap_or_default()
-}

@@ -3,7 +3,7 @@
 wit_bindgen::generate!({
     path: "../../wit",
     world: "apex:gateway/router-imports",
-    with: { "apex:gateway/types@0.2.0": ::apex_adapter_kit::types },
+    with: { "apex:gateway/types@0.3.0": ::apex_adapter_kit::types },
     generate_all,
 });
 

@@ -4,7 +4,8 @@ use apex_adapter_anthropic::Anthropic;
 use apex_adapter_cohere::Cohere;
 use apex_adapter_gemini::Gemini;
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, HttpRequest, Protocol, StreamEvent, Target,
+    AdapterError, ChatRequest, ChatResponse, ForwardedBody, HttpRequest, Protocol, StreamEvent,
+    Target,
 };
 use apex_adapter_kit::{Adapter, StreamDecode};
 use apex_adapter_ollama::Ollama;
@@ -94,21 +95,31 @@ pub fn build(target: &Target, request: &ChatRequest) -> Result<HttpRequest, Adap
     }
 }
 
+/// What the router does to forward a client's `body`: asks the target's adapter how, then puts
+/// `model` in and makes the adapter's edits. `Ok(None)`: the body cannot be edited (the client's
+/// 400).
 pub fn forward(
     target: &Target,
     protocol: Protocol,
     path: &str,
-    body: Vec<u8>,
-) -> Result<HttpRequest, AdapterError> {
-    match target.kind.as_str() {
-        "openai" | "azure" => OpenAi::forward_request(target, protocol, path, body),
+    body: &[u8],
+    model: Option<&str>,
+    stream: bool,
+) -> Result<Option<HttpRequest>, AdapterError> {
+    let read = ForwardedBody {
+        model: model.map(str::to_string),
+        stream,
+    };
+    let forwarding = match target.kind.as_str() {
+        "openai" | "azure" => OpenAi::forward_request(target, protocol, path, &read),
         "anthropic" | "vertex-anthropic" => {
-            Anthropic::forward_request(target, protocol, path, body)
+            Anthropic::forward_request(target, protocol, path, &read)
         }
-        "gemini" => Gemini::forward_request(target, protocol, path, body),
-        "cohere" => Cohere::forward_request(target, protocol, path, body),
-        _ => Ollama::forward_request(target, protocol, path, body),
-    }
+        "gemini" => Gemini::forward_request(target, protocol, path, &read),
+        "cohere" => Cohere::forward_request(target, protocol, path, &read),
+        _ => Ollama::forward_request(target, protocol, path, &read),
+    }?;
+    Ok(apex_router::surfaces::forwarding::request(forwarding, body, model).ok())
 }
 
 pub fn parse(

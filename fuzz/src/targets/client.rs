@@ -117,15 +117,16 @@ fn surface<S: Surface>(body: &[u8]) -> Outcome {
         for provider in config.providers.values() {
             let _ = S::forwards_to(provider, body);
         }
-        // A body whose model cannot be spliced gets a 400 (`Invalid request body`).
-        if let Ok((forwarded, path)) = S::forwarded(body, model, &routing) {
-            for kind in kinds {
-                let target = adapters::target(kind, variant);
-                match adapters::forward(&target, S::PROTOCOL, &path, forwarded.clone()) {
-                    Ok(request) => same_origin(&request.url, &target.base_url, "forward")?,
-                    Err(error) if error.kind == ErrorKind::Unsupported => {}
-                    Err(error) => adapter_error(&error, "forward_request")?,
-                }
+        // A body whose model cannot be spliced gets a 400 (`Invalid request body`): `Ok(None)`.
+        let path = S::forward_path(model, &routing);
+        let named = S::MODEL_IN_BODY.then_some(model);
+        for kind in kinds {
+            let target = adapters::target(kind, variant);
+            match adapters::forward(&target, S::PROTOCOL, &path, body, named, routing.stream) {
+                Ok(Some(request)) => same_origin(&request.url, &target.base_url, "forward")?,
+                Ok(None) => {}
+                Err(error) if error.kind == ErrorKind::Unsupported => {}
+                Err(error) => adapter_error(&error, "forward_request")?,
             }
         }
     }
@@ -243,17 +244,17 @@ pub fn count_tokens(body: &[u8]) -> Outcome {
     };
     let served = config.route_name(&routing.model);
     let _ = config.targets(&served);
-    if let Ok(forwarded) = apex_router::surfaces::json::with_model(body, &routing.model) {
-        for kind in ["anthropic", "vertex-anthropic"] {
-            let target = adapters::target(kind, hash(body));
-            if let Ok(request) = adapters::forward(
-                &target,
-                Protocol::AnthropicMessages,
-                "messages/count_tokens",
-                forwarded.clone(),
-            ) {
-                same_origin(&request.url, &target.base_url, "count_tokens forward")?;
-            }
+    for kind in ["anthropic", "vertex-anthropic"] {
+        let target = adapters::target(kind, hash(body));
+        if let Ok(Some(request)) = adapters::forward(
+            &target,
+            Protocol::AnthropicMessages,
+            "messages/count_tokens",
+            body,
+            Some(&routing.model),
+            false,
+        ) {
+            same_origin(&request.url, &target.base_url, "count_tokens forward")?;
         }
     }
     match anthropic_messages::count_request(body) {
@@ -377,8 +378,9 @@ pub fn responses_resource(input: &[u8]) -> Outcome {
     }
     for kind in ["openai", "azure"] {
         let target = adapters::target(kind, 0);
-        match adapters::forward(&target, Protocol::OpenaiResponses, &path, Vec::new()) {
-            Ok(request) => same_origin(&request.url, &target.base_url, "resource forward")?,
+        match adapters::forward(&target, Protocol::OpenaiResponses, &path, b"", None, false) {
+            Ok(Some(request)) => same_origin(&request.url, &target.base_url, "resource forward")?,
+            Ok(None) => return Err(format!("{kind} edits a resource call's empty body")),
             Err(error) => return Err(format!("{kind} refused a resource path: {}", error.message)),
         }
     }

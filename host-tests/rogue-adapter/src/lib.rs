@@ -2,7 +2,8 @@
 //! and carry the key elsewhere. The router must refuse to send them.
 
 use apex_adapter_kit::types::{
-    AdapterError, ChatRequest, ChatResponse, ErrorKind, HttpRequest, Protocol, StreamEvent, Target,
+    AdapterError, ChatRequest, ChatResponse, ErrorKind, ForwardedBody, Forwarding, HttpRequest,
+    Protocol, StreamEvent, Target,
 };
 use apex_adapter_kit::{Adapter, StreamDecode, error};
 
@@ -38,8 +39,8 @@ impl Adapter for Rogue {
         _: &Target,
         _: Protocol,
         _: &str,
-        _: Vec<u8>,
-    ) -> Result<HttpRequest, AdapterError> {
+        _: &ForwardedBody,
+    ) -> Result<Forwarding, AdapterError> {
         Err(error(ErrorKind::Unsupported, "no forwarding"))
     }
 

@@ -105,8 +105,8 @@ fn router_imports_only_what_spin_implements() {
         "wasi:keyvalue/store@0.2.0-draft2",
         "wasi:keyvalue/atomics@0.2.0-draft2",
         "wasi:config/store@0.2.0-draft-2024-09-27",
-        "apex:gateway/adapter@0.2.0",
-        "apex:gateway/types@0.2.0",
+        "apex:gateway/adapter@0.3.0",
+        "apex:gateway/types@0.3.0",
     ];
     for import in component_names(apex_host::components::ROUTER, true) {
         assert!(

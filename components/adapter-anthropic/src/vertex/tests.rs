@@ -23,13 +23,18 @@ fn target() -> Target {
     }
 }
 
+/// What the router does with a client's body: reads its model and `stream`, asks the adapter how
+/// to forward it, and makes the edits.
 fn forward(path: &str, body: &str) -> Result<HttpRequest, AdapterError> {
-    Anthropic::forward_request(
-        &target(),
-        Protocol::AnthropicMessages,
-        path,
-        body.as_bytes().to_vec(),
-    )
+    let read: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| read.as_ref().and_then(|v| v.get(name)).cloned();
+    let facts = ForwardedBody {
+        model: field("model").and_then(|m| m.as_str().map(str::to_string)),
+        stream: field("stream") == Some(serde_json::Value::Bool(true)),
+    };
+    let forwarding =
+        Anthropic::forward_request(&target(), Protocol::AnthropicMessages, path, &facts)?;
+    body_edit::attach(forwarding, body.as_bytes(), None).map_err(invalid)
 }
 
 fn text(http: &HttpRequest) -> &str {
@@ -140,7 +145,11 @@ fn bad_bodies_and_paths_are_refused() {
         Some(ErrorKind::Unsupported)
     );
     for protocol in [Protocol::OpenaiChat, Protocol::OpenaiResponses] {
-        let result = Anthropic::forward_request(&target(), protocol, "messages", Vec::new());
+        let facts = ForwardedBody {
+            model: Some("m".to_string()),
+            stream: false,
+        };
+        let result = Anthropic::forward_request(&target(), protocol, "messages", &facts);
         assert_eq!(
             result.map_err(|e| e.kind).err(),
             Some(ErrorKind::Unsupported)
@@ -234,14 +243,14 @@ fn regions_and_projects_that_could_move_the_url_are_refused() {
             target.base_url
         );
         for path in ["messages", "messages/count_tokens"] {
-            let forwarded = Anthropic::forward_request(
-                &target,
-                Protocol::AnthropicMessages,
-                path,
-                br#"{"model":"m","messages":[]}"#.to_vec(),
-            );
+            let facts = ForwardedBody {
+                model: Some("m".to_string()),
+                stream: false,
+            };
+            let forwarded =
+                Anthropic::forward_request(&target, Protocol::AnthropicMessages, path, &facts);
             assert_eq!(
-                forwarded.map(|h| h.url).map_err(|e| e.kind),
+                forwarded.map(|f| f.request.url).map_err(|e| e.kind),
                 Err(ErrorKind::InvalidRequest),
                 "{} {path}",
                 target.base_url

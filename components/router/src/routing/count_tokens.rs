@@ -6,7 +6,9 @@
 //! documented local estimate (`surfaces::anthropic_messages::estimate_tokens`) answers.
 //! `x-apex-token-count` says which: `provider` or `estimate`.
 
-use apex_adapter_kit::types::{ChatRequest, ErrorKind, HttpRequest, Protocol, Target};
+use apex_adapter_kit::types::{
+    ChatRequest, ErrorKind, ForwardedBody, HttpRequest, Protocol, Target,
+};
 use wasip2::http::types::ResponseOutparam;
 
 use crate::bindings::adapter;
@@ -18,7 +20,7 @@ use crate::http::reply::send_error;
 use crate::http::transport;
 use crate::routing::dispatch::upstream::{self, rotation, target};
 use crate::routing::targets::{self, Attempt};
-use crate::surfaces::Surface;
+use crate::surfaces::{Surface, forwarding};
 
 /// Says where a token count came from: `provider` (its counting endpoint) or `estimate` (the
 /// gateway's documented estimate, for providers without one).
@@ -31,8 +33,9 @@ fn count_headers(client: &Client, source: &str) -> Vec<(String, String)> {
     headers
 }
 
-/// A forwarded counting call for an upstream model: its path and body.
-type Forwarded = Result<(String, Vec<u8>), ApiError>;
+/// A forwarded counting call for an upstream model: its path and body (the router puts the model in
+/// a body that names it, see [`Counting::model_in_body`]).
+type Forwarded = (String, Vec<u8>);
 
 /// One client protocol's counting call: how its body is forwarded, read and answered.
 struct Counting<'b> {
@@ -40,6 +43,8 @@ struct Counting<'b> {
     protocol: Protocol,
     /// The forwarded call for a target's `model`: its path and body.
     forward: &'b dyn Fn(&str) -> Forwarded,
+    /// Whether the forwarded body names the model (Gemini's path does).
+    model_in_body: bool,
     /// The request in neutral form (for providers asked in their own form).
     neutral: Result<ChatRequest, ApiError>,
     /// A count in the client's shape.
@@ -58,14 +63,11 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
-    let forward = |model: &str| {
-        let body = crate::surfaces::json::with_model(&body, model)
-            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-        Ok(("messages/count_tokens".to_string(), body))
-    };
+    let forward = |_: &str| ("messages/count_tokens".to_string(), body.clone());
     let counting = Counting {
         protocol: AnthropicMessages::PROTOCOL,
         forward: &forward,
+        model_in_body: true,
         neutral: anthropic_messages::count_request(&body),
         render: |n| format!(r#"{{"input_tokens":{n}}}"#),
         errors,
@@ -83,14 +85,15 @@ pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: R
         return send_error(out, &error, errors, client.cors);
     }
     let forward = |upstream: &str| {
-        Ok((
+        (
             gemini::forward_path(upstream, "countTokens", ""),
             gemini::count_body_for(body, upstream),
-        ))
+        )
     };
     let counting = Counting {
         protocol: Protocol::GeminiGenerateContent,
         forward: &forward,
+        model_in_body: false,
         neutral: gemini::count_request(body),
         render: |n| format!(r#"{{"totalTokens":{n}}}"#),
         errors,
@@ -174,12 +177,17 @@ fn call_for(
             use crate::surfaces::anthropic_messages::AnthropicMessages;
             AnthropicMessages::forward_target(target, attempt.provider, client.headers);
         }
-        let (path, body) = (counting.forward)(attempt.model)?;
-        return Ok(
-            adapter::forward_request(target, counting.protocol, &path, &body)
-                .ok()
-                .map(Call::Forwarded),
-        );
+        let (path, body) = (counting.forward)(attempt.model);
+        let read = ForwardedBody {
+            model: counting.model_in_body.then(|| attempt.model.to_string()),
+            stream: false,
+        };
+        let Ok(forwarding) = adapter::forward_request(target, counting.protocol, &path, &read)
+        else {
+            return Ok(None);
+        };
+        return forwarding::request(forwarding, &body, read.model.as_deref())
+            .map(|request| Some(Call::Forwarded(request)));
     }
     let Ok(request) = &counting.neutral else {
         return Ok(None);

@@ -3,7 +3,7 @@
 
 use wasip2::http::types::ResponseOutparam;
 
-use apex_adapter_kit::types::Protocol;
+use apex_adapter_kit::types::{ForwardedBody, Protocol};
 
 use crate::bindings::{adapter, kv};
 use crate::config::Config;
@@ -153,8 +153,12 @@ fn forward(
     let path = resource.provider_path(query);
     let request =
         upstream::target_for(provider, route.key_index, &config.timeouts).and_then(|target| {
-            adapter::forward_request(&target, Protocol::OpenaiResponses, &path, &[])
-                .map(|request| (request, target))
+            let read = ForwardedBody {
+                model: None,
+                stream: false,
+            };
+            adapter::forward_request(&target, Protocol::OpenaiResponses, &path, &read)
+                .map(|forwarding| (forwarding.request, target))
         });
     let (mut request, target) = match request {
         Ok(built) => built,

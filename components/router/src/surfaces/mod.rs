@@ -20,10 +20,10 @@
 
 pub mod anthropic_messages;
 pub mod embeddings;
+pub mod forwarding;
 pub mod function_tool;
 pub mod gemini;
 pub mod hosted_tools;
-pub mod json;
 pub mod models;
 pub mod ollama;
 pub mod openai_chat;
@@ -138,6 +138,9 @@ pub trait Surface {
     const ERRORS: ErrorFormat;
     /// Whether requests may be forwarded untouched to providers that speak `PROTOCOL`.
     const FORWARDS: bool = true;
+    /// Whether a forwarded body names the model (the router puts the upstream one in); Gemini's
+    /// names it in the path.
+    const MODEL_IN_BODY: bool = true;
     /// Whether the stream format has a keepalive that clients ignore (see [`Surface::keepalive`]).
     const KEEPALIVE: bool = true;
     /// The content type of a stream.
@@ -171,16 +174,10 @@ pub trait Surface {
         out.extend_from_slice(b": keepalive\n\n");
     }
 
-    /// The body and path (under the provider's base URL) of a request forwarded to upstream model
-    /// `model`: by default the body with its `model` replaced, to [`Surface::FORWARD_PATH`].
-    fn forwarded(
-        body: &[u8],
-        model: &str,
-        _routing: &Routing,
-    ) -> Result<(Vec<u8>, String), ApiError> {
-        let body = json::with_model(body, model)
-            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
-        Ok((body, Self::FORWARD_PATH.to_string()))
+    /// The path (under the provider's base URL) of a request forwarded to upstream model `model`:
+    /// by default [`Surface::FORWARD_PATH`].
+    fn forward_path(_model: &str, _routing: &Routing) -> String {
+        Self::FORWARD_PATH.to_string()
     }
 
     /// Whether this request may be forwarded untouched to `provider` (when it speaks `PROTOCOL`).

@@ -2,7 +2,7 @@
 //! (translated). It returns a [`Report`]: delivered, an error the client got, or a retryable
 //! failure that left the client untouched, with what was observed for cooldowns and stats.
 
-use apex_adapter_kit::types::{AdapterError, ErrorKind, HttpRequest, Target};
+use apex_adapter_kit::types::{AdapterError, ErrorKind, ForwardedBody, HttpRequest, Target};
 
 use super::request::Request;
 use super::sink::{Clock, Sink};
@@ -15,7 +15,7 @@ use crate::http::transport::{self, ClientResponse, TransportError, UpstreamRespo
 use crate::routing::failure::{self, FailureClass};
 use crate::routing::targets::Attempt;
 use crate::state::usage::Tokens;
-use crate::surfaces::{StreamWriter, Surface};
+use crate::surfaces::{StreamWriter, Surface, forwarding};
 
 /// Names the provider that answered (its name in the config).
 pub const PROVIDER_HEADER: &str = "x-apex-provider";
@@ -234,9 +234,18 @@ impl<S: Surface> Call<'_, '_, S> {
     fn build(&self, target: &Target) -> Result<(HttpRequest, bool), ApiError> {
         let request = self.request;
         if S::forwards_to(self.attempt.provider, request.body) {
-            let (body, path) = S::forwarded(request.body, self.attempt.model, &request.routing)?;
-            match adapter::forward_request(target, S::PROTOCOL, &path, &body) {
-                Ok(http) => return Ok((http, true)),
+            let model = self.attempt.model;
+            let path = S::forward_path(model, &request.routing);
+            let read = ForwardedBody {
+                model: S::MODEL_IN_BODY.then(|| model.to_string()),
+                stream: request.routing.stream,
+            };
+            match adapter::forward_request(target, S::PROTOCOL, &path, &read) {
+                Ok(forwarding) => {
+                    let http =
+                        forwarding::request(forwarding, request.body, read.model.as_deref())?;
+                    return Ok((http, true));
+                }
                 Err(error) if error.kind == ErrorKind::Unsupported => {}
                 Err(error) => return Err(ApiError::from_upstream(&error)),
             }

@@ -95,8 +95,9 @@ pub type StreamArray = Gemini<Array>;
 
 impl<M: Mode> Surface for Gemini<M> {
     const PROTOCOL: Protocol = Protocol::GeminiGenerateContent;
-    /// Unused: [`Surface::forwarded`] names the model in the path.
+    /// Unused: [`Surface::forward_path`] names the model in the path.
     const FORWARD_PATH: &'static str = "";
+    const MODEL_IN_BODY: bool = false;
     const ID_PREFIX: &'static str = "";
     const ERRORS: ErrorFormat = ErrorFormat::Google;
     /// Neither Google's SSE parsers nor a JSON array take a comment line.
@@ -163,12 +164,8 @@ impl<M: Mode> Surface for Gemini<M> {
     }
 
     /// The body untouched; the upstream model goes in the path.
-    fn forwarded(
-        body: &[u8],
-        model: &str,
-        _routing: &Routing,
-    ) -> Result<(Vec<u8>, String), ApiError> {
-        Ok((body.to_vec(), forward_path(model, M::METHOD, M::QUERY)))
+    fn forward_path(model: &str, _routing: &Routing) -> String {
+        forward_path(model, M::METHOD, M::QUERY)
     }
 }
 
