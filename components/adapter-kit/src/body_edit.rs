@@ -72,21 +72,22 @@ pub fn edit(
         }
         check_json(name, value)?;
     }
+    let removed = |key: &str| {
+        edits
+            .iter()
+            .any(|edit| matches!(edit, BodyEdit::Remove(name) if name == key))
+    };
+    // Added unless the body keeps a member of the name: a removed one is replaced.
     let mut added: Vec<(&str, &str)> = Vec::new();
     for edit in edits {
         if let BodyEdit::AddMissing((name, value)) = edit
-            && count(name) == 0
+            && (count(name) == 0 || removed(name))
             && !added.iter().any(|(n, _)| n == name)
         {
             check_json(name, value)?;
             added.push((name, value));
         }
     }
-    let removed = |key: &str| {
-        edits
-            .iter()
-            .any(|edit| matches!(edit, BodyEdit::Remove(name) if name == key))
-    };
 
     let after_brace = open + 1;
     let mut out = Vec::with_capacity(body.len() + 64);
@@ -345,11 +346,16 @@ mod tests {
             r#"{"anthropic_version":"vertex-2023-10-16"}"#
         );
         assert_eq!(
-            text(" {} ", None, &[version.clone()]),
+            text(" {} ", None, std::slice::from_ref(&version)),
             r#" {"anthropic_version":"vertex-2023-10-16"} "#
         );
         let has = r#"{"anthropic_version":"vertex-2099-01-01","a":1}"#;
-        assert_eq!(text(has, None, &[version]), has);
+        assert_eq!(text(has, None, std::slice::from_ref(&version)), has);
+        // A removed member is replaced by an added one of the same name.
+        assert_eq!(
+            text(has, None, &[remove("anthropic_version"), version]),
+            r#"{"anthropic_version":"vertex-2023-10-16","a":1}"#
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use apex_router::state::cache;
 use apex_router::surfaces::anthropic_messages::{self, AnthropicMessages};
 use apex_router::surfaces::ollama::{self, OllamaChat, OllamaGenerate};
 use apex_router::surfaces::openai_chat::OpenAiChat;
-use apex_router::surfaces::responses::{self, Record, Responses, resource};
+use apex_router::surfaces::responses::{self, Link, Record, Responses, resource};
 use apex_router::surfaces::{Completed, PathParams, Routing, Surface};
 use serde_json::json;
 
@@ -187,7 +187,7 @@ fn stored<S: Surface>(
     let Some((_, value)) = S::record(&done) else {
         return Ok(());
     };
-    let record = responses::visible(Some(&value), id, "alice", 1_700_000_001)
+    let record: Record = responses::visible(Some(&value), id, "alice", 1_700_000_001)
         .map_err(|e| format!("a stored response does not load back: {}", e.message))?;
     let page = responses::input_items_page(&record, "limit=100&order=asc")
         .map_err(|e| format!("input_items of a stored response: {}", e.message))?;
@@ -197,7 +197,8 @@ fn stored<S: Surface>(
     )?;
     let next = json!({"model": routing.model, "input": "and then?", "previous_response_id": id});
     let next = serde_json::to_vec(&next).unwrap_or_default();
-    let chain = [(id.to_string(), record)];
+    let link = Link::from_stored(value).ok_or("a stored response does not load as a link")?;
+    let chain = [(id.to_string(), link)];
     let continued = responses::continue_from(&next, &chain)
         .map_err(|e| format!("continue_from: {}", e.message))?;
     Responses::to_neutral(&continued).map_err(|e| {
@@ -271,9 +272,19 @@ pub fn count_tokens(body: &[u8]) -> Outcome {
 
 /// A stored response to continue from: the gateway's own shape, with the item types the
 /// Responses surface stores.
-fn previous() -> &'static [(String, Record)] {
-    static CHAIN: OnceLock<[(String, Record); 1]> = OnceLock::new();
-    CHAIN.get_or_init(|| [("resp_prev".to_string(), previous_record())])
+fn previous() -> &'static [(String, Link)] {
+    static CHAIN: OnceLock<Vec<(String, Link)>> = OnceLock::new();
+    CHAIN.get_or_init(|| {
+        link_of(&previous_record())
+            .map(|link| ("resp_prev".to_string(), link))
+            .into_iter()
+            .collect()
+    })
+}
+
+/// `record` as a chain walk reads it.
+fn link_of(record: &Record) -> Option<Link> {
+    Link::from_stored(serde_json::to_vec(record).ok()?)
 }
 
 /// The record of [`previous`], in the first layout (its conversation in `history`).
@@ -415,7 +426,11 @@ pub fn responses_input_items(input: &[u8]) -> Outcome {
             return Ok(false);
         }
     }
-    let chain = [("resp_fuzz".to_string(), record)];
+    // A record Apex did not write (its `output` no list) is one a walk finds missing.
+    let Some(link) = link_of(&record) else {
+        return Ok(true);
+    };
+    let chain = [("resp_fuzz".to_string(), link)];
     let _ = responses::conversation(&chain);
     if let Ok(body) = responses::continue_from(br#"{"model":"m","input":"next"}"#, &chain) {
         let _ = Responses::to_neutral(&body);

@@ -14,7 +14,7 @@ use crate::http::transport;
 use crate::platform::{KV_STORE, now_secs};
 use crate::routing::dispatch::{self, upstream};
 use crate::surfaces::responses::resource::{Action, Resource};
-use crate::surfaces::responses::{self, ChainError, Record, Responses, Route, reference};
+use crate::surfaces::responses::{self, ChainError, Link, Record, Responses, Route, reference};
 
 fn fail(out: ResponseOutparam, client: &Client, error: &ApiError) {
     send_error(out, error, ErrorFormat::OpenAi, client.cors);
@@ -48,21 +48,20 @@ fn route(id: &str, client: &Client) -> Option<Route> {
 /// The chain of stored responses ending at `id`, newest first, as `client` may see it; records
 /// that would expire well before a new turn are stored again with the new turn's expiry, so a
 /// conversation lives as long as its newest response.
-fn chain(id: &str, client: &Client, ttl_secs: u64) -> Result<Vec<(String, Record)>, ChainError> {
+fn chain(id: &str, client: &Client, ttl_secs: u64) -> Result<Vec<(String, Link)>, ChainError> {
     let bucket = kv::open(KV_STORE)
         .map_err(unavailable)
         .map_err(ChainError::Store)?;
     let now = now_secs();
-    let mut chain = responses::walk(id, client.caller, now, |id| {
+    let chain = responses::walk(id, client.caller, now, |id| {
         bucket.get(&responses::record_key(id)).map_err(unavailable)
     })?;
     for index in responses::to_extend(&chain, now, ttl_secs) {
-        if let Some((id, record)) = chain.get_mut(index) {
-            record.expires_at = now.saturating_add(ttl_secs);
-            if let Ok(bytes) = serde_json::to_vec(record) {
-                // Best effort: a failed write only means an earlier expiry.
-                let _ = bucket.set(&responses::record_key(id), &bytes);
-            }
+        if let Some((id, link)) = chain.get(index)
+            && let Some(bytes) = responses::extended(link, now.saturating_add(ttl_secs))
+        {
+            // Best effort: a failed write only means an earlier expiry.
+            let _ = bucket.set(&responses::record_key(id), &bytes);
         }
     }
     Ok(chain)

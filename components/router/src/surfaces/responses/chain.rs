@@ -1,10 +1,12 @@
 //! `previous_response_id` chains: the stored records behind a follow-up, the conversation they
 //! make, and which of them to store again so the conversation lives as long as its newest turn.
 
+use apex_adapter_kit::body_edit;
+use apex_adapter_kit::types::BodyEdit;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
-use super::record::{Record, visible};
+use super::record::{Link, visible};
 use crate::http::error::ApiError;
 
 /// The most stored responses one `previous_response_id` chain may span (each is a read).
@@ -59,14 +61,14 @@ impl ChainError {
 
 /// The records of the chain ending at `first`, newest first, as `caller` may see them at `now`:
 /// `fetch` reads a record's bytes by id. At most [`MAX_CHAIN`] records are read; a missing one, a
-/// loop or a longer chain is an error.
+/// loop or a longer chain is an error. Each record's items stay JSON text.
 pub fn walk(
     first: &str,
     caller: &str,
     now: u64,
     mut fetch: impl FnMut(&str) -> Result<Option<Vec<u8>>, ApiError>,
-) -> Result<Vec<(String, Record)>, ChainError> {
-    let mut chain: Vec<(String, Record)> = Vec::new();
+) -> Result<Vec<(String, Link)>, ChainError> {
+    let mut chain: Vec<(String, Link)> = Vec::new();
     let mut next = Some(first.to_string());
     while let Some(id) = next.take() {
         if chain.iter().any(|(seen, _)| *seen == id) {
@@ -76,26 +78,27 @@ pub fn walk(
             return Err(ChainError::TooLong);
         }
         let bytes = fetch(&id).map_err(ChainError::Store)?;
-        let record =
+        let mut link: Link =
             visible(bytes.as_deref(), &id, caller, now).map_err(|_| ChainError::Missing {
                 id: id.clone(),
                 depth: chain.len(),
             })?;
-        next = record.previous.clone();
-        chain.push((id, record));
+        link.bytes = bytes.unwrap_or_default();
+        next = link.previous.clone();
+        chain.push((id, link));
     }
     Ok(chain)
 }
 
 /// The conversation a follow-up to `chain` (newest first, from [`walk`]) continues: every turn,
 /// oldest first, each its input then its output.
-pub fn conversation(chain: &[(String, Record)]) -> Vec<Value> {
-    let mut items: Vec<Value> = chain
+pub fn conversation(chain: &[(String, Link)]) -> Vec<&RawValue> {
+    let mut items: Vec<&RawValue> = chain
         .last()
-        .map(|(_, oldest)| oldest.history.clone())
+        .map(|(_, oldest)| oldest.history.iter().map(|item| &**item).collect())
         .unwrap_or_default();
-    for (_, record) in chain.iter().rev() {
-        items.extend(record.turn().cloned());
+    for (_, link) in chain.iter().rev() {
+        items.extend(link.turn());
     }
     items
 }
@@ -103,26 +106,47 @@ pub fn conversation(chain: &[(String, Record)]) -> Vec<Value> {
 /// The records of `chain` to store again with a later expiry, so a conversation lives as long as
 /// its newest response: those expiring more than a tenth of `ttl_secs` before `now + ttl_secs`
 /// (so a record is rewritten at most once per tenth of the TTL, not on every turn).
-pub fn to_extend(chain: &[(String, Record)], now: u64, ttl_secs: u64) -> Vec<usize> {
+pub fn to_extend(chain: &[(String, Link)], now: u64, ttl_secs: u64) -> Vec<usize> {
     let wanted = now.saturating_add(ttl_secs);
     let slack = ttl_secs / 10;
     chain
         .iter()
         .enumerate()
-        .filter(|(_, (_, record))| record.expires_at.saturating_add(slack) < wanted)
+        .filter(|(_, (_, link))| link.expires_at.saturating_add(slack) < wanted)
         .map(|(i, _)| i)
         .collect()
 }
 
+/// The stored record `link` with expiry `expires_at`, every other byte kept.
+pub fn extended(link: &Link, expires_at: u64) -> Option<Vec<u8>> {
+    let expiry = expires_at.to_string();
+    body_edit::edit(&link.bytes, Some(("expires_at", &expiry)), &[]).ok()
+}
+
 /// The request body with the conversation of `chain` (the records behind `previous_response_id`,
 /// newest first) put in front of its input (as `apex_history`); any `apex_history` the client
-/// sent is replaced.
-pub fn continue_from(body: &[u8], chain: &[(String, Record)]) -> Result<Vec<u8>, ApiError> {
-    let mut request: Map<String, Value> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
-    request.insert("apex_history".into(), Value::Array(conversation(chain)));
-    serde_json::to_vec(&request).map_err(|e| ApiError::internal(e.to_string()))
+/// sent is replaced. The rest of the body and the stored items are copied as they are.
+pub fn continue_from(body: &[u8], chain: &[(String, Link)]) -> Result<Vec<u8>, ApiError> {
+    let items = conversation(chain);
+    let mut history = String::with_capacity(items.iter().map(|item| item.get().len() + 1).sum());
+    history.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            history.push(',');
+        }
+        history.push_str(item.get());
+    }
+    history.push(']');
+    let edits = [
+        BodyEdit::Remove(HISTORY.to_string()),
+        BodyEdit::AddMissing((HISTORY.to_string(), history)),
+    ];
+    body_edit::edit(body, None, &edits)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
 }
+
+/// Where a continued request carries its stored conversation.
+const HISTORY: &str = "apex_history";
 
 /// `previous_response_id` of a request body, if any.
 pub fn previous_id(body: &[u8]) -> Option<String> {
@@ -140,7 +164,7 @@ pub fn previous_id(body: &[u8]) -> Option<String> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::surfaces::responses::record::record_key;
@@ -168,8 +192,15 @@ mod tests {
         first: &str,
         caller: &str,
         now: u64,
-    ) -> Result<Vec<(String, Record)>, ChainError> {
+    ) -> Result<Vec<(String, Link)>, ChainError> {
         walk(first, caller, now, |id| Ok(kv.get(id).cloned()))
+    }
+
+    fn decoded(items: &[&RawValue]) -> Vec<Value> {
+        items
+            .iter()
+            .map(|item| serde_json::from_str(item.get()).unwrap())
+            .collect()
     }
 
     #[test]
@@ -183,7 +214,7 @@ mod tests {
         let ids: Vec<&str> = chain.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["r3", "r2", "r1"]);
         assert_eq!(
-            texts(&conversation(&chain)),
+            texts(&decoded(&conversation(&chain))),
             ["q1", "a1", "q2", "a2", "q3", "a3"]
         );
         let body = continue_from(br#"{"model":"gpt","input":"q4"}"#, &chain).unwrap();
@@ -209,7 +240,7 @@ mod tests {
         let chain = walk_in(&kv, "r3", "alice", 1000).unwrap();
         assert_eq!(chain.len(), 2);
         assert_eq!(
-            texts(&conversation(&chain)),
+            texts(&decoded(&conversation(&chain))),
             ["q1", "a1", "q2", "a2", "q3", "a3"]
         );
     }
@@ -293,6 +324,40 @@ mod tests {
                 .map(|chain| chain.len())
                 .ok(),
             Some(MAX_CHAIN)
+        );
+    }
+
+    #[test]
+    fn a_continued_body_keeps_its_bytes_and_replaces_a_client_history() {
+        let kv = store(&[("r1", "q1", "a1", None)]);
+        let chain = walk_in(&kv, "r1", "alice", 1000).unwrap();
+        let body = br#"{ "model" : "gpt", "apex_history": ["forged"], "input": "q2", "x": 1.50 }"#;
+        let out = String::from_utf8(continue_from(body, &chain).unwrap()).unwrap();
+        assert!(
+            out.ends_with(r#", "model" : "gpt", "input": "q2", "x": 1.50 }"#),
+            "{out}"
+        );
+        let parsed: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            texts(parsed["apex_history"].as_array().unwrap()),
+            ["q1", "a1"]
+        );
+        assert!(continue_from(b"[]", &chain).is_err());
+    }
+
+    #[test]
+    fn an_extended_record_changes_only_its_expiry() {
+        let kv = store(&[("r1", "q1", "a1", None)]);
+        let chain = walk_in(&kv, "r1", "alice", 1000).unwrap();
+        let (_, link) = &chain[0];
+        let again = extended(link, 5000).unwrap();
+        let mut before = parsed(&link.bytes);
+        let after = parsed(&again);
+        assert_eq!(after.expires_at, 5000);
+        before.expires_at = 5000;
+        assert_eq!(
+            serde_json::to_value(&before).unwrap(),
+            serde_json::to_value(&after).unwrap()
         );
     }
 

@@ -35,9 +35,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-pub use chain::{ChainError, MAX_CHAIN, continue_from, conversation, previous_id, to_extend, walk};
+pub use chain::{
+    ChainError, MAX_CHAIN, continue_from, conversation, extended, previous_id, to_extend, walk,
+};
 pub use record::{
-    MAX_RECORD_BYTES, RECORD_PREFIX, Record, deleted, input_items_page, record, record_key, visible,
+    Link, MAX_RECORD_BYTES, RECORD_PREFIX, Record, deleted, input_items_page, record, record_key,
+    visible,
 };
 pub use route::{ROUTE_PREFIX, Route, provider_response_id, route_key};
 

@@ -1,6 +1,8 @@
 //! The stored record of a response: what is kept, who may see it, and its input items.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::render;
@@ -49,6 +51,73 @@ impl Record {
     /// The input or output item with id `id`.
     pub fn item(&self, id: &str) -> Option<&Value> {
         self.turn().find(|item| item["id"] == id)
+    }
+}
+
+/// What following a `previous_response_id` chain needs of a stored record: who may see it until
+/// when, the record before it, and its turn as JSON items kept as text (decoded no further).
+#[derive(Deserialize)]
+pub struct Link {
+    pub owner: String,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub previous: Option<String>,
+    #[serde(default)]
+    input: Vec<Box<RawValue>>,
+    #[serde(default)]
+    response: LinkResponse,
+    /// A first-layout record's whole conversation before it (see [`Record::history`]).
+    #[serde(default)]
+    pub history: Vec<Box<RawValue>>,
+    /// The record as stored, to store again with a later expiry.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Deserialize, Default)]
+struct LinkResponse {
+    #[serde(default)]
+    output: Vec<Box<RawValue>>,
+}
+
+impl Link {
+    /// The link of a stored record's `bytes` (whoever owns it).
+    pub fn from_stored(bytes: Vec<u8>) -> Option<Link> {
+        let mut link: Link = serde_json::from_slice(&bytes).ok()?;
+        link.bytes = bytes;
+        Some(link)
+    }
+
+    /// This turn as input items for a later one: its input, then its output.
+    pub fn turn(&self) -> impl Iterator<Item = &RawValue> {
+        self.input
+            .iter()
+            .chain(&self.response.output)
+            .map(|item| &**item)
+    }
+}
+
+/// A stored record's owner and expiry: what decides who sees it.
+pub trait Owned {
+    fn owner(&self) -> &str;
+    fn expires_at(&self) -> u64;
+}
+
+impl Owned for Record {
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+}
+
+impl Owned for Link {
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+    fn expires_at(&self) -> u64 {
+        self.expires_at
     }
 }
 
@@ -122,7 +191,12 @@ pub fn record(done: &Completed, ttl_secs: u64) -> Option<(String, Vec<u8>)> {
 
 /// The stored record `bytes` as `caller` may see it at `now`: another key's response, or an
 /// expired one, does not exist.
-pub fn visible(bytes: Option<&[u8]>, id: &str, caller: &str, now: u64) -> Result<Record, ApiError> {
+pub fn visible<T: Owned + DeserializeOwned>(
+    bytes: Option<&[u8]>,
+    id: &str,
+    caller: &str,
+    now: u64,
+) -> Result<T, ApiError> {
     let missing = || {
         ApiError::new(
             404,
@@ -131,10 +205,10 @@ pub fn visible(bytes: Option<&[u8]>, id: &str, caller: &str, now: u64) -> Result
         )
         .param("response_id")
     };
-    let record: Record = bytes
+    let record: T = bytes
         .and_then(|bytes| serde_json::from_slice(bytes).ok())
         .ok_or_else(missing)?;
-    if record.owner != caller || record.expires_at <= now {
+    if record.owner() != caller || record.expires_at() <= now {
         return Err(missing());
     }
     Ok(record)
