@@ -1,7 +1,8 @@
 //! Neutral stream events as `chat.completion.chunk` server-sent events.
 
 use apex_adapter_kit::types::{StreamEvent, Usage};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::render::{finish_reason, usage_json};
 use crate::http::error::ApiError;
@@ -29,21 +30,44 @@ impl ChunkWriter {
         }
     }
 
-    fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>) {
-        let chunk = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        });
+    /// One chunk, written straight from typed fields (a chunk per token: no JSON tree built and
+    /// dropped). Keys in alphabetical order, as the chunks have always been.
+    fn chunk(&self, out: &mut Vec<u8>, delta: &impl Serialize, finish: Option<&str>) {
+        #[derive(Serialize)]
+        struct Chunk<'a, D> {
+            choices: [Choice<'a, D>; 1],
+            created: u64,
+            id: &'a str,
+            model: &'a str,
+            object: &'static str,
+        }
+        #[derive(Serialize)]
+        struct Choice<'a, D> {
+            delta: D,
+            finish_reason: Option<&'a str>,
+            index: u32,
+            /// Always `null`.
+            logprobs: (),
+        }
+        let chunk = Chunk {
+            choices: [Choice {
+                delta,
+                finish_reason: finish,
+                index: 0,
+                logprobs: (),
+            }],
+            created: self.created,
+            id: &self.id,
+            model: &self.model,
+            object: "chat.completion.chunk",
+        };
         sse(out, &chunk);
     }
 
     fn start(&mut self, out: &mut Vec<u8>) {
         if !self.started {
             self.started = true;
-            self.chunk(out, json!({"role": "assistant", "content": ""}), None);
+            self.chunk(out, &json!({"role": "assistant", "content": ""}), None);
         }
     }
 
@@ -55,18 +79,24 @@ impl ChunkWriter {
             StreamEvent::Start(_) => {}
             StreamEvent::TextDelta(text) => {
                 self.start(out);
-                self.chunk(out, json!({"content": text}), None);
+                self.chunk(out, &Delta { content: text }, None);
             }
             StreamEvent::ThinkingDelta(text) => {
                 self.start(out);
-                self.chunk(out, json!({"reasoning_content": text}), None);
+                self.chunk(
+                    out,
+                    &Reasoning {
+                        reasoning_content: text,
+                    },
+                    None,
+                );
             }
             StreamEvent::ThinkingSignature(_) => {}
             StreamEvent::ToolCallStart(call) => {
                 self.start(out);
                 self.chunk(
                     out,
-                    json!({"tool_calls": [{
+                    &json!({"tool_calls": [{
                         "index": call.index,
                         "id": call.id,
                         "type": "function",
@@ -79,14 +109,14 @@ impl ChunkWriter {
                 self.start(out);
                 self.chunk(
                     out,
-                    json!({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.arguments}}]}),
+                    &json!({"tool_calls": [{"index": delta.index, "function": {"arguments": delta.arguments}}]}),
                     None,
                 );
             }
             StreamEvent::Usage(usage) => self.usage = Some(*usage),
             StreamEvent::Finish(reason) => {
                 self.start(out);
-                self.chunk(out, json!({}), Some(finish_reason(*reason)));
+                self.chunk(out, &json!({}), Some(finish_reason(*reason)));
                 if self.include_usage {
                     let chunk = json!({
                         "id": self.id,
@@ -128,7 +158,19 @@ impl StreamWriter for ChunkWriter {
     }
 }
 
-fn sse(out: &mut Vec<u8>, value: &Value) {
+/// A text delta.
+#[derive(Serialize)]
+struct Delta<'a> {
+    content: &'a str,
+}
+
+/// A reasoning delta (DeepSeek's and vLLM's `reasoning_content`).
+#[derive(Serialize)]
+struct Reasoning<'a> {
+    reasoning_content: &'a str,
+}
+
+fn sse(out: &mut Vec<u8>, value: &impl Serialize) {
     out.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut *out, value).is_err() {
         out.extend_from_slice(b"{}");
