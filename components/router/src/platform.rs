@@ -2,15 +2,26 @@
 //! name and variables. Everything else reaches these through here, so no module needs another
 //! one just for a clock or the store handle.
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use crate::bindings::{config_store, kv};
 
 /// The key-value store every piece of state lives in (the host maps it: a file, Redis, SQLite, a
 /// Workers KV namespace).
 pub const KV_STORE: &str = "default";
 
-/// The key-value store, or `None` when the host has none to give.
-pub fn store() -> Option<kv::Bucket> {
-    kv::open(KV_STORE).ok()
+/// The key-value store, or `None` when the host has none to give. Opened once per instance and
+/// shared: a request makes several store calls, and each open is a call into the host.
+pub fn store() -> Option<Rc<kv::Bucket>> {
+    thread_local! {
+        static STORE: OnceCell<Option<Rc<kv::Bucket>>> = const { OnceCell::new() };
+    }
+    STORE.with(|store| {
+        store
+            .get_or_init(|| kv::open(KV_STORE).ok().map(Rc::new))
+            .clone()
+    })
 }
 
 /// A variable from the host (Spin variables, the local host's environment).

@@ -3,6 +3,8 @@
 //! nothing here lives in instance memory. Writes are read-modify-write; under concurrent requests
 //! a counter may lose an increment, which routing and stats tolerate (documented in the README).
 
+use std::rc::Rc;
+
 use crate::bindings::kv;
 use crate::config::Config;
 use crate::platform::{monotonic_ms, now_ms};
@@ -11,7 +13,7 @@ use crate::routing::targets::Attempt;
 use crate::state::cache::{self, CachedEmbedding, CachedResponse};
 use crate::state::stats::{self, Event, Stats};
 
-fn bucket() -> Option<kv::Bucket> {
+fn bucket() -> Option<Rc<kv::Bucket>> {
     crate::platform::store()
 }
 
