@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -28,7 +29,8 @@ pub struct Limits {
     /// Longest a write to the client may stay blocked: a client that stops reading a stream is
     /// dropped, which ends the request and frees its instance.
     pub write_timeout: Duration,
-    /// Open connections at most; more wait in the listen backlog until one closes.
+    /// Open connections at most; more wait in the listen backlog until one closes. While all are
+    /// taken, answers say `Connection: close`, so connections clients keep alive make room.
     pub max_connections: usize,
 }
 
@@ -79,8 +81,20 @@ pub async fn serve_with(
     limits: Limits,
 ) -> anyhow::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    // Set while every slot is taken: answers then say `Connection: close`, so clients holding
+    // connections open make room for those waiting in the backlog (instead of until an idle one
+    // times out), and never reuse a connection the gateway is about to close.
+    let full = Arc::new(AtomicBool::new(false));
     loop {
-        let slot = Arc::clone(&slots).acquire_owned().await?;
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                full.store(true, Ordering::Relaxed);
+                Arc::clone(&slots).acquire_owned().await?
+            }
+        };
+        // A slot for the next connection: not full.
+        full.store(false, Ordering::Relaxed);
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
@@ -92,14 +106,24 @@ pub async fn serve_with(
         };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
+        let full = Arc::clone(&full);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
                 let app = Arc::clone(&app);
+                let full = Arc::clone(&full);
                 async move {
                     let request =
                         request.map(|body| IdleTimeoutBody::new(body, limits.body_idle_timeout));
                     match app.handle(request).await {
-                        Ok(response) => Ok::<_, std::convert::Infallible>(response),
+                        Ok(mut response) => {
+                            if full.load(Ordering::Relaxed) {
+                                response.headers_mut().insert(
+                                    hyper::header::CONNECTION,
+                                    hyper::header::HeaderValue::from_static("close"),
+                                );
+                            }
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
                         Err(e) if e.downcast_ref::<crate::app::Busy>().is_some() => {
                             eprintln!("apex: {e:#}");
                             Ok(error_response(hyper::StatusCode::SERVICE_UNAVAILABLE, BUSY))

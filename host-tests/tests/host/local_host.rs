@@ -247,6 +247,63 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }
 
+/// One keep-alive exchange on `stream`: the response head (lowercased) once its body is read.
+fn exchange(stream: &mut TcpStream) -> String {
+    write!(stream, "GET /health HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before answering");
+        received.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&received).to_lowercase();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .expect("a content-length");
+            if body.len() >= length {
+                return head.to_string();
+            }
+        }
+    }
+}
+
+#[test]
+fn at_the_connection_cap_kept_alive_connections_make_room() {
+    let data = temp_dir("cap-close");
+    let apex = start_with(&data, &["--max-connections", "2", "--header-timeout", "60"]);
+    let mut first = TcpStream::connect(&apex.address).unwrap();
+    let head = exchange(&mut first);
+    assert!(!head.contains("connection: close"), "{head}");
+    // Both slots taken (the second client is connected, between requests); a third waits in the
+    // backlog.
+    let mut second = TcpStream::connect(&apex.address).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = send_health(&apex.address);
+    assert_eq!(
+        outcome_within(&mut third, Duration::from_millis(500)),
+        None,
+        "the third waits while two are open"
+    );
+    // The next answer on a kept-alive connection closes it, making room for the third.
+    let head = exchange(&mut first);
+    assert!(head.contains("connection: close"), "{head}");
+    let answer = outcome_within(&mut third, Duration::from_secs(5))
+        .expect("served once the kept-alive connection closed, not after the header timeout");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // Below the cap again (the third asked to close): connections are kept alive.
+    drop((first, third));
+    std::thread::sleep(Duration::from_millis(300));
+    let head = exchange(&mut second);
+    assert!(!head.contains("connection: close"), "{head}");
+}
+
 /// A request that holds an instance: its body stops after 10 of 100 bytes.
 fn stalled_request(address: &str) -> TcpStream {
     let mut stream = TcpStream::connect(address).unwrap();
