@@ -277,8 +277,10 @@ async fn main() -> Result<()> {
         .iter()
         .filter(|s| s.name.starts_with("small chat (forwarded)") || s.name.contains("pass-through"))
         .collect();
-    for scenario in crowd_scenarios {
-        for concurrency in [256, 1024] {
+    // Every crowd of 256 before any of 1024: instances stay idle for 5 s after a crowd, so a
+    // crowd of 256 right after one of 1024 would be charged the memory of the 1024's instances.
+    for concurrency in [256, 1024] {
+        for scenario in &crowd_scenarios {
             let sampler = RssSampler::start(pid);
             let via = load(
                 &client,
