@@ -6,6 +6,8 @@
 //! documented local estimate (`surfaces::anthropic_messages::estimate_tokens`) answers.
 //! `x-apex-token-count` says which: `provider` or `estimate`.
 
+use std::borrow::Cow;
+
 use apex_adapter_kit::types::{
     ChatRequest, ErrorKind, ForwardedBody, HttpRequest, Protocol, Target,
 };
@@ -35,14 +37,14 @@ fn count_headers(client: &Client, source: &str) -> Vec<(String, String)> {
 
 /// A forwarded counting call for an upstream model: its path and body (the router puts the model in
 /// a body that names it, see [`Counting::model_in_body`]).
-type Forwarded = (String, Vec<u8>);
+type Forwarded<'b> = (String, Cow<'b, [u8]>);
 
 /// One client protocol's counting call: how its body is forwarded, read and answered.
 struct Counting<'b> {
     /// The client's protocol (a provider speaking it gets the body untouched).
     protocol: Protocol,
     /// The forwarded call for a target's `model`: its path and body.
-    forward: &'b dyn Fn(&str) -> Forwarded,
+    forward: &'b dyn Fn(&str) -> Forwarded<'b>,
     /// Whether the forwarded body names the model (Gemini's path does).
     model_in_body: bool,
     /// The request in neutral form (for providers asked in their own form).
@@ -63,7 +65,7 @@ pub fn count_tokens(config: &Config, client: &Client, body: Vec<u8>, out: Respon
         Ok(routing) => routing,
         Err(error) => return send_error(out, &error, errors, client.cors),
     };
-    let forward = |_: &str| ("messages/count_tokens".to_string(), body.clone());
+    let forward = |_: &str| ("messages/count_tokens".to_string(), Cow::from(&body[..]));
     let counting = Counting {
         protocol: AnthropicMessages::PROTOCOL,
         forward: &forward,
@@ -87,7 +89,7 @@ pub fn gemini(config: &Config, client: &Client, model: &str, body: &[u8], out: R
     let forward = |upstream: &str| {
         (
             gemini::forward_path(upstream, "countTokens", ""),
-            gemini::count_body_for(body, upstream),
+            Cow::from(gemini::count_body_for(body, upstream)),
         )
     };
     let counting = Counting {
