@@ -32,6 +32,32 @@ pub fn attach(
     Ok(request)
 }
 
+/// Like [`attach`] with `replace` set to `(name, value)`, for a caller that already read the
+/// body and knows where the member's current value lies (`at`, its bytes in `body`, quotes
+/// included): with no other edit to make, the value is replaced there without scanning the body
+/// again. A range that does not hold a JSON string in `body` is not trusted: the body is scanned.
+pub fn attach_replacing_at(
+    forwarding: Forwarding,
+    body: &[u8],
+    (name, value): (&str, &str),
+    at: std::ops::Range<usize>,
+) -> Result<HttpRequest, String> {
+    let holds_a_string = at.end.saturating_sub(at.start) >= 2
+        && body.get(at.start) == Some(&b'"')
+        && body.get(at.end - 1) == Some(&b'"');
+    if !forwarding.edits.is_empty() || !holds_a_string {
+        return attach(forwarding, body, Some((name, value)));
+    }
+    check_json(name, value)?;
+    let Forwarding { mut request, .. } = forwarding;
+    let mut out = Vec::with_capacity(body.len() + value.len());
+    out.extend_from_slice(&body[..at.start]);
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(&body[at.end..]);
+    request.body = out;
+    Ok(request)
+}
+
 /// `body` (a JSON object) with the value of the member `replace.0` set to the JSON text
 /// `replace.1` (the member must be there), then `edits` made in order. Members are located in one
 /// scan (values are skipped, not decoded) and the result is spliced from the body's own bytes:
@@ -400,5 +426,42 @@ mod tests {
         assert!(edit(br#"{"model": "a"}"#, None, &[add("v", "{")]).is_err());
         // Escaped names are the names they spell.
         assert!(edit(br#"{"model": 1, "mod\u0065l": 2}"#, model, &[]).is_err());
+    }
+
+    #[test]
+    fn a_known_place_is_replaced_without_a_scan_and_a_wrong_one_is_not_trusted() {
+        let body = br#"{"messages": [{"content": "model"}], "model": "alias", "n": 1}"#;
+        let start = body.windows(7).position(|w| w == br#""alias""#).unwrap();
+        let at = start..start + 7;
+        let request = || HttpRequest {
+            method: "POST".to_string(),
+            url: "http://u/v1".to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let with = |at: std::ops::Range<usize>, edits: Vec<BodyEdit>| {
+            let forwarding = Forwarding {
+                request: request(),
+                edits,
+            };
+            attach_replacing_at(forwarding, body, ("model", r#""gpt-4o""#), at)
+                .map(|r| String::from_utf8(r.body).unwrap())
+        };
+        let expected = r#"{"messages": [{"content": "model"}], "model": "gpt-4o", "n": 1}"#;
+        assert_eq!(with(at.clone(), Vec::new()).unwrap(), expected);
+        // Not a string there (or out of the body): located by a scan, same result.
+        assert_eq!(with(3..15, Vec::new()).unwrap(), expected);
+        assert_eq!(with(60..90, Vec::new()).unwrap(), expected);
+        // With other edits the general path makes them all.
+        assert_eq!(
+            with(at.clone(), vec![remove("n")]).unwrap(),
+            r#"{"messages": [{"content": "model"}], "model": "gpt-4o"}"#
+        );
+        // The new value must still be JSON text.
+        let forwarding = Forwarding {
+            request: request(),
+            edits: Vec::new(),
+        };
+        assert!(attach_replacing_at(forwarding, body, ("model", "nope"), at).is_err());
     }
 }

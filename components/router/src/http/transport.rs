@@ -51,9 +51,9 @@ pub fn read_request_body(
     headers: &[(String, String)],
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    if let Some(length) = apex_adapter_kit::http::header(headers, "content-length")
-        && length.trim().parse::<usize>().is_ok_and(|n| n > limit)
-    {
+    let length = apex_adapter_kit::http::header(headers, "content-length")
+        .and_then(|length| length.trim().parse::<usize>().ok());
+    if length.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
     let body = request
@@ -62,7 +62,8 @@ pub fn read_request_body(
     let stream = body
         .stream()
         .map_err(|()| ApiError::bad_request("request body unavailable"))?;
-    let mut bytes = Vec::new();
+    // Room for the whole body when its length is announced: read into place, not regrown.
+    let mut bytes = Vec::with_capacity(length.unwrap_or(0));
     loop {
         match stream.blocking_read(READ_SIZE) {
             Ok(chunk) => {

@@ -188,7 +188,7 @@ fn call_for(
         else {
             return Ok(None);
         };
-        return forwarding::request(forwarding, &body, read.model.as_deref())
+        return forwarding::request(forwarding, &body, read.model.as_deref(), None)
             .map(|request| Some(Call::Forwarded(request)));
     }
     let Ok(request) = &counting.neutral else {

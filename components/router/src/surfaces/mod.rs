@@ -41,6 +41,10 @@ use crate::http::error::{ApiError, ErrorFormat};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Routing {
     pub model: String,
+    /// Where the model's value lies in the body routing was read from (its bytes, quotes
+    /// included), when it was read in place: a forward puts the upstream model there without
+    /// scanning the body again (see [`place_of`]).
+    pub model_at: Option<std::ops::Range<usize>>,
     pub stream: bool,
     /// Whether an OpenAI client asked for usage in its stream (`stream_options.include_usage`).
     pub include_usage: bool,
@@ -67,6 +71,7 @@ impl Routing {
     pub fn new(model: String, stream: bool) -> Self {
         Self {
             model,
+            model_at: None,
             stream,
             include_usage: false,
             echo: serde_json::Value::Null,
@@ -74,6 +79,18 @@ impl Routing {
             tool_names: ToolNames::default(),
         }
     }
+}
+
+/// Where `text`, a string routing read from `body`, lies in it, quotes included: `None` when it
+/// was not read in place (a string with escapes is decoded into a copy elsewhere).
+pub fn place_of(body: &[u8], text: &str) -> Option<std::ops::Range<usize>> {
+    let start = (text.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let end = start.checked_add(text.len())?;
+    // The same bytes, not equal ones: compare addresses, not contents.
+    if body.get(start..end).map(<[u8]>::as_ptr) != Some(text.as_ptr()) {
+        return None;
+    }
+    Some(start.checked_sub(1)?..end + 1)
 }
 
 /// What a request's path says besides the route, for protocols that put request fields in the

@@ -242,8 +242,12 @@ impl<S: Surface> Call<'_, '_, S> {
             };
             match adapter::forward_request(target, S::PROTOCOL, &path, &read) {
                 Ok(forwarding) => {
-                    let http =
-                        forwarding::request(forwarding, request.body, read.model.as_deref())?;
+                    let http = forwarding::request(
+                        forwarding,
+                        request.body,
+                        read.model.as_deref(),
+                        request.routing.model_at.clone(),
+                    )?;
                     return Ok((http, true));
                 }
                 Err(error) if error.kind == ErrorKind::Unsupported => {}

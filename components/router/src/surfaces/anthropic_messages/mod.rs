@@ -17,6 +17,8 @@ mod stream;
 mod wire;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol, Target};
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,7 +31,7 @@ pub use wire::WireRequest;
 use crate::config::Provider;
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{Delivered, PathParams, Routing, Surface};
+use crate::surfaces::{Delivered, PathParams, Routing, Surface, place_of};
 use stream::sse;
 
 /// `POST /v1/messages`.
@@ -57,7 +59,8 @@ impl Surface for AnthropicMessages {
     fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
-            model: fields.model,
+            model_at: place_of(body, &fields.model),
+            model: fields.model.into_owned(),
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
             echo: Value::Null,
@@ -127,8 +130,9 @@ fn forward_headers(target: &mut Target, provider: &Provider, client: &[(String, 
 }
 
 #[derive(Deserialize)]
-struct RoutingFields {
-    model: String,
+struct RoutingFields<'a> {
+    #[serde(borrow)]
+    model: Cow<'a, str>,
     stream: Option<bool>,
     #[allow(dead_code)] // checked to be an array, not used
     messages: Vec<serde::de::IgnoredAny>,

@@ -79,6 +79,7 @@ impl<E: Endpoint> Surface for Ollama<E> {
         let peek = E::peek(body)?;
         Ok(Routing {
             model: model_name(&peek.model).to_string(),
+            model_at: None,
             stream: peek.stream.unwrap_or(true),
             include_usage: true,
             echo: serde_json::Value::Null,

@@ -12,6 +12,8 @@ mod stream;
 mod wire;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 pub use render::render_response;
@@ -20,7 +22,7 @@ pub use stream::ChunkWriter;
 pub use wire::WireRequest;
 
 use crate::http::error::{ApiError, ErrorFormat};
-use crate::surfaces::{Delivered, PathParams, Routing, Surface};
+use crate::surfaces::{Delivered, PathParams, Routing, Surface, place_of};
 
 /// `POST /v1/chat/completions`.
 pub struct OpenAiChat;
@@ -39,7 +41,8 @@ impl Surface for OpenAiChat {
             include_usage: fields.include_usage(),
             hosted_tools: fields.hosted_tools(),
             tool_names: Default::default(),
-            model: fields.model,
+            model_at: place_of(body, &fields.model),
+            model: fields.model.into_owned(),
             echo: serde_json::Value::Null,
         })
     }
@@ -84,8 +87,9 @@ struct StreamOptions {
 /// What routing needs from a body: checked up front for every request. The rest is validated only
 /// when a target translates it (forwarding keeps fields the neutral form cannot hold).
 #[derive(Deserialize)]
-pub struct RoutingFields {
-    pub model: String,
+pub struct RoutingFields<'a> {
+    #[serde(borrow)]
+    pub model: Cow<'a, str>,
     stream: Option<bool>,
     stream_options: Option<StreamOptions>,
     #[allow(dead_code)] // checked to be an array of objects, not used
@@ -94,7 +98,7 @@ pub struct RoutingFields {
     web_search_options: Option<serde::de::IgnoredAny>,
 }
 
-impl RoutingFields {
+impl RoutingFields<'_> {
     /// The hosted tools the request offers: web search, for OpenAI's search models.
     pub fn hosted_tools(&self) -> Vec<String> {
         match self.web_search_options {
@@ -116,11 +120,17 @@ impl RoutingFields {
     }
 }
 
-/// Parse a body, naming the field at fault when it does not fit.
+/// Parse a body (nothing but whitespace may follow the value), naming the field at fault when it
+/// does not fit.
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize(&mut de) {
-        Ok(value) => Ok(value),
+        Ok(value) => match de.end() {
+            Ok(()) => Ok(value),
+            Err(trailing) => Err(ApiError::bad_request(format!(
+                "Request body is not valid JSON: {trailing}"
+            ))),
+        },
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -133,5 +143,54 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
             };
             Err(ApiError::bad_request(message))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::surfaces::anthropic_messages::AnthropicMessages;
+    use crate::surfaces::responses::Responses;
+
+    fn model_text<S: Surface>(body: &[u8]) -> Option<&[u8]> {
+        let routing = S::routing(body, PathParams::default()).unwrap();
+        routing.model_at.map(|at| &body[at])
+    }
+
+    #[test]
+    fn routing_notes_where_the_model_is() {
+        let chat = br#"{"messages": [{"role": "user", "content": "\"model\": \"x\""}], "model" : "gpt-4o"}"#;
+        assert_eq!(model_text::<OpenAiChat>(chat), Some(&br#""gpt-4o""#[..]));
+        let messages =
+            br#"{"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"model"}]}"#;
+        assert_eq!(
+            model_text::<AnthropicMessages>(messages),
+            Some(&br#""claude""#[..])
+        );
+        assert_eq!(
+            model_text::<Responses>(br#"{"input":"model","model":"o3"}"#),
+            Some(&br#""o3""#[..])
+        );
+        // Escaped: decoded into a copy, so no place (forwarding scans for it).
+        let escaped = br#"{"model": "gpt-\u0034o", "messages": []}"#;
+        let routing = OpenAiChat::routing(escaped, PathParams::default()).unwrap();
+        assert_eq!((routing.model.as_str(), routing.model_at), ("gpt-4o", None));
+    }
+
+    #[test]
+    fn a_body_with_anything_after_its_object_is_refused() {
+        let error = parse_json::<RoutingFields>(br#"{"model": "m", "messages": []} {}"#)
+            .err()
+            .unwrap();
+        assert_eq!(error.status, 400);
+        assert!(
+            error
+                .message
+                .starts_with("Request body is not valid JSON: trailing characters"),
+            "{}",
+            error.message
+        );
+        assert!(parse_json::<RoutingFields>(b"{\"model\": \"m\", \"messages\": []}\n ").is_ok());
     }
 }

@@ -31,6 +31,8 @@ pub mod tools;
 pub mod wire;
 
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -46,7 +48,7 @@ pub use route::{ROUTE_PREFIX, Route, provider_response_id, route_key};
 
 use crate::http::error::{ApiError, ErrorFormat};
 use crate::surfaces::openai_chat::parse_json;
-use crate::surfaces::{Completed, Delivered, PathParams, Routing, Surface};
+use crate::surfaces::{Completed, Delivered, PathParams, Routing, Surface, place_of};
 
 /// `POST /v1/responses`.
 pub struct Responses;
@@ -87,7 +89,8 @@ impl Surface for Responses {
     fn routing(body: &[u8], _path: PathParams) -> Result<Routing, ApiError> {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
-            model: fields.model.clone(),
+            model_at: place_of(body, &fields.model),
+            model: fields.model.to_string(),
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
             echo: fields.echo(),
@@ -124,8 +127,9 @@ impl Surface for Responses {
 
 /// The fields routing needs, and those the response object echoes back.
 #[derive(Deserialize)]
-struct RoutingFields {
-    model: String,
+struct RoutingFields<'a> {
+    #[serde(borrow)]
+    model: Cow<'a, str>,
     stream: Option<bool>,
     store: Option<bool>,
     instructions: Option<Box<RawValue>>,
@@ -151,7 +155,7 @@ fn raw_or(value: Option<&RawValue>, default: Value) -> Value {
         .unwrap_or(default)
 }
 
-impl RoutingFields {
+impl RoutingFields<'_> {
     /// The request settings a response object repeats, with OpenAI's defaults.
     fn echo(&self) -> Value {
         let mut echo = Map::new();
