@@ -214,8 +214,9 @@ impl<'de> Visitor<'de> for &mut Located<'_, 'de> {
     }
 }
 
-/// A member name, compared with the one sought without being copied.
-struct IsName<'n>(&'n str);
+/// A member name, read as a map key and compared with the one sought without being copied
+/// (`map.next_key_seed(IsName("model"))`).
+pub struct IsName<'n>(pub &'n str);
 
 impl<'de> serde::de::DeserializeSeed<'de> for IsName<'_> {
     type Value = bool;

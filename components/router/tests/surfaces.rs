@@ -177,6 +177,7 @@ fn run_case<S: Surface>(dir: &Path) -> Result<(), String> {
     let mut routing = Routing {
         model: case.model.clone(),
         model_at: None,
+        tool_calls_back: None,
         stream: false,
         include_usage: case.include_usage,
         echo: Value::Null,

@@ -45,6 +45,9 @@ pub struct Routing {
     /// included), when it was read in place: a forward puts the upstream model there without
     /// scanning the body again (see [`place_of`]).
     pub model_at: Option<std::ops::Range<usize>>,
+    /// Whether the client's messages hold tool calls coming back, when routing read it (OpenAI
+    /// chat: an assistant message with `tool_calls`); `None`: a byte search answers instead.
+    pub tool_calls_back: Option<bool>,
     pub stream: bool,
     /// Whether an OpenAI client asked for usage in its stream (`stream_options.include_usage`).
     pub include_usage: bool,
@@ -72,6 +75,7 @@ impl Routing {
         Self {
             model,
             model_at: None,
+            tool_calls_back: None,
             stream,
             include_usage: false,
             echo: serde_json::Value::Null,

@@ -103,7 +103,10 @@ impl<'a, S: Surface> Request<'a, S> {
     /// elsewhere). Parses the request only when it may hold tool calls.
     pub fn reasoning_missing(&self) -> bool {
         !S::CARRIES_REASONING
-            && carry::may_hold_tool_calls(self.body)
+            && self
+                .routing
+                .tool_calls_back
+                .unwrap_or_else(|| carry::may_hold_tool_calls(self.body))
             && self.parsed().1.missing > 0
     }
 

@@ -60,6 +60,7 @@ impl Surface for AnthropicMessages {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
             model_at: place_of(body, &fields.model),
+            tool_calls_back: None,
             model: fields.model.into_owned(),
             stream: fields.stream.unwrap_or(false),
             include_usage: true,

@@ -80,6 +80,7 @@ impl<E: Endpoint> Surface for Ollama<E> {
         Ok(Routing {
             model: model_name(&peek.model).to_string(),
             model_at: None,
+            tool_calls_back: None,
             stream: peek.stream.unwrap_or(true),
             include_usage: true,
             echo: serde_json::Value::Null,

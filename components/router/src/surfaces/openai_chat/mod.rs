@@ -14,6 +14,7 @@ mod wire;
 use apex_adapter_kit::types::{ChatRequest, ChatResponse, Protocol};
 use std::borrow::Cow;
 
+use apex_adapter_kit::body_edit::IsName;
 use serde::Deserialize;
 
 pub use render::render_response;
@@ -42,6 +43,7 @@ impl Surface for OpenAiChat {
             hosted_tools: fields.hosted_tools(),
             tool_names: Default::default(),
             model_at: place_of(body, &fields.model),
+            tool_calls_back: Some(fields.messages.iter().any(|m| m.has_tool_calls)),
             model: fields.model.into_owned(),
             echo: serde_json::Value::Null,
         })
@@ -92,8 +94,7 @@ pub struct RoutingFields<'a> {
     pub model: Cow<'a, str>,
     stream: Option<bool>,
     stream_options: Option<StreamOptions>,
-    #[allow(dead_code)] // checked to be an array of objects, not used
-    messages: Vec<serde::de::IgnoredAny>,
+    messages: Vec<MessagePeek>,
     /// OpenAI's search models search the web when this is present (a hosted tool).
     web_search_options: Option<serde::de::IgnoredAny>,
 }
@@ -117,6 +118,70 @@ impl RoutingFields<'_> {
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false)
+    }
+}
+
+/// A message as routing reads it: skipped, but for whether it has `tool_calls`. Any JSON value
+/// is taken (a message that is not an object is refused when the request is translated).
+struct MessagePeek {
+    has_tool_calls: bool,
+}
+
+impl<'de> Deserialize<'de> for MessagePeek {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Peek;
+        const SKIPPED: MessagePeek = MessagePeek {
+            has_tool_calls: false,
+        };
+
+        impl<'de> Visitor<'de> for Peek {
+            type Value = MessagePeek;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a message")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MessagePeek, A::Error> {
+                let mut has_tool_calls = false;
+                while let Some(is_it) = map.next_key_seed(IsName("tool_calls"))? {
+                    has_tool_calls |= is_it;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Ok(MessagePeek { has_tool_calls })
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MessagePeek, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(SKIPPED)
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<MessagePeek, E> {
+                Ok(SKIPPED)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<MessagePeek, E> {
+                Ok(SKIPPED)
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<MessagePeek, E> {
+                Ok(SKIPPED)
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<MessagePeek, E> {
+                Ok(SKIPPED)
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<MessagePeek, E> {
+                Ok(SKIPPED)
+            }
+
+            fn visit_unit<E>(self) -> Result<MessagePeek, E> {
+                Ok(SKIPPED)
+            }
+        }
+
+        deserializer.deserialize_any(Peek)
     }
 }
 
@@ -176,6 +241,31 @@ mod tests {
         let escaped = br#"{"model": "gpt-\u0034o", "messages": []}"#;
         let routing = OpenAiChat::routing(escaped, PathParams::default()).unwrap();
         assert_eq!((routing.model.as_str(), routing.model_at), ("gpt-4o", None));
+    }
+
+    #[test]
+    fn routing_reads_whether_tool_calls_come_back() {
+        let back = |body: &[u8]| {
+            OpenAiChat::routing(body, PathParams::default())
+                .unwrap()
+                .tool_calls_back
+        };
+        let called = br#"{"model": "m", "messages": [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "42"}]}"#;
+        assert_eq!(back(called), Some(true));
+        // Named in text, or under another member: not a call coming back.
+        let named =
+            br#"{"model": "m", "messages": [{"role": "user", "content": "\"tool_calls\": []",
+            "x": {"tool_calls": 1}}]}"#;
+        assert_eq!(back(named), Some(false));
+        // What is not a message object is left for translation to refuse, as before.
+        assert_eq!(
+            back(br#"{"model": "m", "messages": ["hi", 1, null, [2]]}"#),
+            Some(false)
+        );
+        assert!(OpenAiChat::routing(br#"{"model": "m"}"#, PathParams::default()).is_err());
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl Surface for Responses {
         let fields = parse_json::<RoutingFields>(body)?;
         Ok(Routing {
             model_at: place_of(body, &fields.model),
+            tool_calls_back: None,
             model: fields.model.to_string(),
             stream: fields.stream.unwrap_or(false),
             include_usage: true,
