@@ -119,7 +119,29 @@ pub fn forward(
         "cohere" => Cohere::forward_request(target, protocol, path, &read),
         _ => Ollama::forward_request(target, protocol, path, &read),
     }?;
-    Ok(apex_router::surfaces::forwarding::request(forwarding, body, model).ok())
+    Ok(apex_router::surfaces::forwarding::request(
+        forwarding,
+        body,
+        model,
+        model_place(protocol, body),
+    )
+    .ok())
+}
+
+/// Where the client's model lies in `body`, as the protocol's routing read notes it (`None`: the
+/// forward scans for it, as the router's does then).
+fn model_place(protocol: Protocol, body: &[u8]) -> Option<std::ops::Range<usize>> {
+    use apex_router::surfaces::anthropic_messages::AnthropicMessages;
+    use apex_router::surfaces::openai_chat::OpenAiChat;
+    use apex_router::surfaces::responses::Responses;
+    use apex_router::surfaces::{PathParams, Surface};
+    let routing = match protocol {
+        Protocol::OpenaiChat => OpenAiChat::routing(body, PathParams::default()),
+        Protocol::AnthropicMessages => AnthropicMessages::routing(body, PathParams::default()),
+        Protocol::OpenaiResponses => Responses::routing(body, PathParams::default()),
+        Protocol::GeminiGenerateContent => return None,
+    };
+    routing.ok()?.model_at
 }
 
 pub fn parse(
