@@ -120,7 +120,7 @@ impl App {
         };
         let app = Self::from_component(&engine, &component, config)?;
         // Compiling leaves free heap behind, and the component's bytes are not read again.
-        give_back_freed_memory();
+        crate::freed_memory::give_back();
         crate::engine::release_pages(wasm);
         Ok(app)
     }
@@ -257,6 +257,7 @@ impl App {
                 .await;
             worker.served += 1;
             drop(running);
+            crate::freed_memory::note_release();
             if let Err(e) = &result
                 && let Some(exceeded) = e.downcast_ref::<CpuBudgetExceeded>()
             {
@@ -287,7 +288,8 @@ impl App {
 }
 
 /// A thread that drops instances idle for longer than [`IDLE_TTL`] (the least recently used
-/// first), keeping [`KEEP_WARM`]; it ends with the app.
+/// first), keeping [`KEEP_WARM`], and gives freed heap back once traffic stops
+/// ([`crate::freed_memory`]); it ends with the app.
 /// `APEX_POOL_STATS=1` logs the pool's state after each drop (what memory stays resident).
 fn drop_long_idle_instances(
     idle: std::sync::Weak<std::sync::Mutex<Vec<Worker>>>,
@@ -297,11 +299,13 @@ fn drop_long_idle_instances(
     std::thread::Builder::new()
         .name("apex-idle".into())
         .spawn(move || {
+            let mut quiet_trim = crate::freed_memory::QuietTrim::default();
             loop {
                 std::thread::sleep(IDLE_TTL / 5);
                 let Some(idle) = idle.upgrade() else {
                     return;
                 };
+                let releases = crate::freed_memory::releases();
                 let stale: Vec<Worker> = {
                     let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
                     let removable = idle.len().saturating_sub(KEEP_WARM);
@@ -315,7 +319,8 @@ fn drop_long_idle_instances(
                 if !stale.is_empty() {
                     let dropped = stale.len();
                     drop(stale);
-                    give_back_freed_memory();
+                    crate::freed_memory::give_back();
+                    quiet_trim.trimmed(releases);
                     if log && let Some(pool) = engine.pooling_allocator_metrics() {
                         eprintln!(
                             "apex: dropped {dropped} idle instances; pool: {} core instances, \
@@ -330,18 +335,12 @@ fn drop_long_idle_instances(
                         );
                     }
                 }
+                if quiet_trim.due(releases) {
+                    crate::freed_memory::give_back();
+                }
             }
         })?;
     Ok(())
-}
-
-/// Return freed heap pages to the system (glibc keeps them otherwise).
-fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only releases free memory of the allocator's own arenas.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Variables for the app from the process environment: each variable's lowercased name

@@ -85,6 +85,11 @@ fn build_engine(per_app: InstanceNeeds, instances: u32, total: InstanceNeeds) ->
     config.memory_reservation(MAX_MEMORY as u64);
     config.memory_reservation_for_growth(0);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // A store keeps its async stack for every call it makes, so a stack goes back to the pool only
+    // when its instance is dropped (after a burst, or every `MAX_REQUESTS_PER_INSTANCE`). Zeroing
+    // it then hands its pages back to the system: without it, each of the stacks a burst
+    // touched stays resident (about 12 KiB each, 12 MiB after 1,000 at once).
+    config.async_stack_zeroing(true);
     // Guests check the epoch, so a store can be stopped (see `meter_cpu`); every store of this
     // engine needs `meter_cpu` (or an epoch deadline of its own) before it runs.
     config.epoch_interruption(true);

@@ -3,6 +3,7 @@
 //! - [`components`]: the compiled guest components, embedded at build time
 //! - [`engine`]: engine (pooling allocator) and the on-disk cache of compiled components
 //! - [`state`]: per-request store data: WASI, wasi-http, key-value and config for the guest
+//! - [`freed_memory`]: giving freed heap back to the system once traffic stops
 //! - [`kv`]: the key-value store (`wasi:keyvalue/store`), persisted to a file
 //! - [`redis`]: the key-value store in Redis (several processes share it)
 //! - [`outbound`]: the outbound HTTP hook: a pooled client, or scripted upstreams for tests
@@ -14,6 +15,7 @@
 pub mod app;
 pub mod components;
 pub mod engine;
+pub mod freed_memory;
 pub mod kv;
 pub mod outbound;
 pub mod redis;

@@ -58,6 +58,11 @@ impl WasiHttpHooks for Hooks {
     }
 }
 
+/// Idle connections kept for reuse per provider host. A burst opens one connection per request in
+/// flight; past this many, those it leaves idle are closed instead of each holding its buffers
+/// (about 30 KiB) for the idle timeout. Steady traffic keeps its connections busy, not idle.
+const MAX_IDLE_PER_HOST: usize = 64;
+
 /// Real outbound HTTP(S) with pooled keep-alive connections.
 pub struct PooledClient {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, WasiBody>,
@@ -76,7 +81,7 @@ impl PooledClient {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .build(connector);
         Self { client }
     }

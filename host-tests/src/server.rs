@@ -146,6 +146,7 @@ pub async fn serve_with(
                 .serve_connection(io, service)
                 .await;
             drop(slot);
+            crate::freed_memory::note_release();
         });
     }
 }
