@@ -344,6 +344,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stack_back_in_the_pool_keeps_no_memory_resident() {
+        // The pool `apex` runs with: a dropped instance's async stack goes back with its pages
+        // returned to the system, not kept resident (after a burst, ~1,000 of them).
+        let needs = InstanceNeeds {
+            core_instances: 1,
+            memories: 1,
+            tables: 1,
+        };
+        let engine = engine_for(needs, 2).unwrap();
+        let module = Module::new(&engine, GUEST).unwrap();
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap_async("host", "wait", |_, (): ()| Box::new(async {}))
+            .unwrap();
+        let mut store = Store::new(&engine, ());
+        meter_cpu(&mut store, Duration::from_secs(10));
+        let instance = linker.instantiate_async(&mut store, &module).await.unwrap();
+        let func = instance
+            .get_typed_func::<(), ()>(&mut store, "wait_often")
+            .unwrap();
+        func.call_async(&mut store, ()).await.unwrap();
+        drop(store);
+        let pool = engine.pooling_allocator_metrics().unwrap();
+        assert_eq!(
+            pool.unused_warm_stacks(),
+            1,
+            "the stack was used and given back"
+        );
+        assert_eq!(pool.unused_stack_bytes_resident(), Some(0));
+    }
+
+    #[tokio::test]
     async fn time_spent_waiting_in_the_host_does_not_count() {
         // 20 waits of 50 ms: a second of wall time, almost no guest time.
         let (result, meter) = run("wait_often", Duration::from_millis(300)).await;
