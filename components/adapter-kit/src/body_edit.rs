@@ -50,12 +50,25 @@ pub fn attach_replacing_at(
     }
     check_json(name, value)?;
     let Forwarding { mut request, .. } = forwarding;
+    request.body = spliced(body, at, value);
+    Ok(request)
+}
+
+/// Where `part`, a slice of `body` (the very bytes, not equal ones elsewhere), lies in it.
+pub fn place_in(body: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    // The same bytes, not equal ones: compare addresses, not contents.
+    (body.get(start..end).map(<[u8]>::as_ptr) == Some(part.as_ptr())).then_some(start..end)
+}
+
+/// `body` with the bytes `at` replaced by `value`.
+fn spliced(body: &[u8], at: std::ops::Range<usize>, value: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + value.len());
     out.extend_from_slice(&body[..at.start]);
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(&body[at.end..]);
-    request.body = out;
-    Ok(request)
+    out
 }
 
 /// `body` (a JSON object) with the value of the member `replace.0` set to the JSON text
@@ -171,17 +184,8 @@ fn replaced(body: &[u8], name: &str, value: &str) -> Result<Vec<u8>, String> {
         Some(None) => return Err(format!("the body has more than one `{name}`")),
         None => return Err(format!("the body has no `{name}`")),
     };
-    let start = (raw.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
-    let end = start.saturating_add(raw.len());
-    // The same bytes, not equal ones: compare addresses, not contents.
-    if body.get(start..end).map(<[u8]>::as_ptr) != Some(raw.as_ptr()) {
-        return Err("could not locate a member of the body".to_string());
-    }
-    let mut out = Vec::with_capacity(body.len() + value.len());
-    out.extend_from_slice(&body[..start]);
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(&body[end..]);
-    Ok(out)
+    let at = place_in(body, raw).ok_or("could not locate a member of the body")?;
+    Ok(spliced(body, at, value))
 }
 
 /// Finds the value of one top-level member, skipping the others: `found` is `Some(None)` when the
@@ -427,6 +431,15 @@ mod tests {
         assert!(edit(br#"{"model": "a"}"#, None, &[add("v", "{")]).is_err());
         // Escaped names are the names they spell.
         assert!(edit(br#"{"model": 1, "mod\u0065l": 2}"#, model, &[]).is_err());
+    }
+
+    #[test]
+    fn a_place_is_found_for_the_bodys_own_bytes_only() {
+        let body = br#"{"model": "gpt"}"#;
+        assert_eq!(place_in(body, &body[11..14]), Some(11..14));
+        // Equal bytes elsewhere are not in the body.
+        let copy = body[11..14].to_vec();
+        assert_eq!(place_in(body, &copy), None);
     }
 
     #[test]

@@ -88,13 +88,8 @@ impl Routing {
 /// Where `text`, a string routing read from `body`, lies in it, quotes included: `None` when it
 /// was not read in place (a string with escapes is decoded into a copy elsewhere).
 pub fn place_of(body: &[u8], text: &str) -> Option<std::ops::Range<usize>> {
-    let start = (text.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
-    let end = start.checked_add(text.len())?;
-    // The same bytes, not equal ones: compare addresses, not contents.
-    if body.get(start..end).map(<[u8]>::as_ptr) != Some(text.as_ptr()) {
-        return None;
-    }
-    Some(start.checked_sub(1)?..end + 1)
+    let at = apex_adapter_kit::body_edit::place_in(body, text.as_bytes())?;
+    Some(at.start.checked_sub(1)?..at.end + 1)
 }
 
 /// What a request's path says besides the route, for protocols that put request fields in the
