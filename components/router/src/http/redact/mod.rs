@@ -32,6 +32,8 @@
 //! a key split across chunks is still found (SSE and NDJSON events are lines).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -284,6 +286,42 @@ impl Redactor {
         }
         best
     }
+}
+
+/// Redactors built lately, the most recently used last: an instance serves many requests with
+/// the same secrets, and building a redactor (its tables of byte pairs and encoded forms) costs
+/// more than redacting a small answer.
+pub const KEPT_REDACTORS: usize = 8;
+
+thread_local! {
+    static KEPT: RefCell<Vec<(Vec<String>, Rc<Redactor>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The redactor for `secrets`: one of the last [`KEPT_REDACTORS`] built, when one was built for
+/// exactly these secrets, else a new one (kept in place of the least recently used).
+pub fn kept(secrets: &[&str]) -> Rc<Redactor> {
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        let same = |(built_for, _): &(Vec<String>, Rc<Redactor>)| {
+            built_for
+                .iter()
+                .map(String::as_str)
+                .eq(secrets.iter().copied())
+        };
+        if let Some(at) = kept.iter().position(same) {
+            let hit = kept.remove(at);
+            let redactor = Rc::clone(&hit.1);
+            kept.push(hit);
+            return redactor;
+        }
+        let redactor = Rc::new(Redactor::new(secrets));
+        if kept.len() >= KEPT_REDACTORS {
+            kept.remove(0);
+        }
+        let built_for = secrets.iter().map(|s| (*s).to_string()).collect();
+        kept.push((built_for, Rc::clone(&redactor)));
+        redactor
+    })
 }
 
 /// Where patterns starting with `c` are listed in `Redactor::by_first`.

@@ -448,3 +448,29 @@ fn property_no_encoding_of_a_key_survives_and_other_text_is_untouched() {
         assert_eq!(streamed, redactor.bytes(bytes.as_bytes()).into_owned());
     }
 }
+
+#[test]
+fn a_kept_redactor_serves_exactly_its_own_secrets() {
+    let first = kept(&["sk-first-key-0123456789"]);
+    assert!(Rc::ptr_eq(&first, &kept(&["sk-first-key-0123456789"])));
+    assert_eq!(first.text("a sk-first-key-0123456789 b"), "a [redacted] b");
+    // One more secret (a run-time credential), or another: built anew, each redacting its own.
+    let with_token = kept(&["sk-first-key-0123456789", "ya29.token-abcdefghij"]);
+    assert!(!Rc::ptr_eq(&first, &with_token));
+    assert_eq!(with_token.text("ya29.token-abcdefghij"), "[redacted]");
+    assert_eq!(first.text("ya29.token-abcdefghij"), "ya29.token-abcdefghij");
+    let other = kept(&["sk-other-key-9876543210"]);
+    assert_eq!(other.text("sk-other-key-9876543210"), "[redacted]");
+    assert_eq!(
+        first.text("sk-other-key-9876543210"),
+        "sk-other-key-9876543210"
+    );
+    // More secret sets than are kept: the oldest is built again, and still right.
+    for n in 0..=KEPT_REDACTORS {
+        let token = format!("token-number-{n:04}");
+        let _ = kept(&["sk-first-key-0123456789", &token]);
+    }
+    let again = kept(&["sk-first-key-0123456789"]);
+    assert!(!Rc::ptr_eq(&first, &again));
+    assert_eq!(again.text("sk-first-key-0123456789"), "[redacted]");
+}

@@ -153,7 +153,7 @@ pub struct Call<'r, 'a, S: Surface> {
     pub request: &'r Request<'a, S>,
     pub attempt: &'r Attempt<'a>,
     pub clock: Clock,
-    pub redactor: Redactor,
+    pub redactor: std::rc::Rc<Redactor>,
 }
 
 /// Make `attempt` for `request`, answering into `sink`.

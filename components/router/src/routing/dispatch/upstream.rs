@@ -2,6 +2,8 @@
 //! attempts, token counts, stored-response lookups): the target for a key, buffered calls, and
 //! what a failed call looks like to the client.
 
+use std::rc::Rc;
+
 use apex_adapter_kit::types::{AdapterError, HttpRequest, Target};
 
 use crate::bindings::adapter;
@@ -78,10 +80,10 @@ pub fn call(request: &HttpRequest, timeouts: &Timeouts) -> Result<Buffered, Tran
 
 /// The redactor for what a call with `credential` brings back: the config's secrets and
 /// `credential` (an access token exists only at run time, so the config does not know it).
-pub fn redactor(config: &Config, credential: Option<&str>) -> Redactor {
+pub fn redactor(config: &Config, credential: Option<&str>) -> Rc<Redactor> {
     let mut secrets = config.secrets();
     secrets.extend(credential);
-    Redactor::new(&secrets)
+    crate::http::redact::kept(&secrets)
 }
 
 /// `text` without the config's secrets and `credential`, in any encoding (see `http::redact`).
