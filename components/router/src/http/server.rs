@@ -98,8 +98,10 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     serve(request, method, path_key, &path, query, out);
     if logged {
         let format = config().as_ref().map_or(Default::default(), |c| c.log);
-        if let Some(line) = request_log::finish(monotonic_ms(), format) {
-            eprintln!("{line}");
+        if let Some(mut line) = request_log::finish(monotonic_ms(), format) {
+            // One write for the line and its end (`eprintln!` makes two, each a host call).
+            line.push('\n');
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
         }
     }
 }

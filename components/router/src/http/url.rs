@@ -28,26 +28,35 @@ pub fn parse(url: &str) -> Option<Url<'_>> {
     })
 }
 
-/// `scheme://host:port`, lowercased, with the default port made explicit.
-pub fn origin(url: &str) -> Option<String> {
+/// A URL's origin as its scheme, host and port (the scheme's default port when none is written),
+/// borrowed from the URL (compared ignoring ASCII case).
+fn origin_parts(url: &str) -> Option<(&str, &str, &str)> {
     let url = parse(url)?;
-    let scheme = url.scheme.to_ascii_lowercase();
-    let authority = url.authority.to_ascii_lowercase();
-    let has_port = authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        && !authority.ends_with(']');
-    let authority = if has_port {
-        authority
-    } else {
-        format!("{authority}:{}", if scheme == "https" { 443 } else { 80 })
-    };
-    Some(format!("{scheme}://{authority}"))
+    let authority = url.authority;
+    match authority.rsplit_once(':') {
+        Some((host, port))
+            if port.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']') =>
+        {
+            Some((url.scheme, host, port))
+        }
+        _ => {
+            let https = url.scheme.eq_ignore_ascii_case("https");
+            Some((url.scheme, authority, if https { "443" } else { "80" }))
+        }
+    }
 }
 
-/// Whether `url` stays on the origin of `base`.
+/// Whether `url` stays on the origin of `base` (checked on every call to a provider, so without
+/// building either origin).
 pub fn same_origin(url: &str, base: &str) -> bool {
-    matches!((origin(url), origin(base)), (Some(a), Some(b)) if a == b)
+    match (origin_parts(url), origin_parts(base)) {
+        (Some((scheme, host, port)), Some((base_scheme, base_host, base_port))) => {
+            scheme.eq_ignore_ascii_case(base_scheme)
+                && host.eq_ignore_ascii_case(base_host)
+                && port == base_port
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +93,13 @@ mod tests {
             "http://127.0.0.1:8081/x",
             "http://127.0.0.1:8080"
         ));
+        // Default ports written out or not, IPv6 hosts with and without a port.
+        assert!(same_origin("HTTP://h:80/x", "http://H"));
+        assert!(!same_origin("http://h:443/x", "https://h"));
+        assert!(same_origin("http://[::1]/x", "http://[::1]:80/"));
+        assert!(!same_origin("http://[::1]:8081/x", "http://[::1]:8080"));
+        assert!(!same_origin("http://h:/x", "http://h"));
+        assert!(!same_origin("not a url", "not a url"));
     }
 
     #[test]

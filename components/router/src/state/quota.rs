@@ -181,8 +181,14 @@ pub fn counter_key(key: &str, scope: &str, what: Counted, end: u64) -> String {
 
 /// The counter of `key`'s usage `field` on UTC day `day` (days since 1970-01-01).
 pub fn usage_key(key: &str, day: i64, field: &str) -> String {
+    usage_keys(key, day)(field)
+}
+
+/// [`usage_key`] for each field of one key and day (the common part is made once).
+pub fn usage_keys(key: &str, day: i64) -> impl Fn(&str) -> String {
     let (year, month, date) = crate::time::civil_from_days(day);
-    format!("{USAGE_PREFIX}{key}:{year:04}-{month:02}-{date:02}:{field}")
+    let common = format!("{USAGE_PREFIX}{key}:{year:04}-{month:02}-{date:02}:");
+    move |field| [common.as_str(), field].concat()
 }
 
 /// How long daily usage is kept (a little over a year: this month and last year's months).

@@ -94,11 +94,11 @@ pub fn count(config: &Config, key: &str, model: &str, tokens: &Tokens, micro_usd
         tokens: *tokens,
         cost_micro_usd: micro_usd,
     };
-    let day = (now / 86_400) as i64;
+    let usage_key = quota::usage_keys(key, (now / 86_400) as i64);
     for (field, value) in USAGE_FIELDS.iter().zip(used.values()) {
         if value > 0 {
             let delta = i64::try_from(value).unwrap_or(i64::MAX);
-            shared::increment(&quota::usage_key(key, day, field), delta);
+            shared::increment(&usage_key(field), delta);
         }
     }
 }
@@ -106,8 +106,9 @@ pub fn count(config: &Config, key: &str, model: &str, tokens: &Tokens, micro_usd
 /// `key`'s usage on UTC day `day`.
 fn day_usage(key: &str, day: i64) -> DayUsage {
     let mut values = [0u64; 7];
+    let usage_key = quota::usage_keys(key, day);
     for (value, field) in values.iter_mut().zip(USAGE_FIELDS) {
-        *value = shared::counter(&quota::usage_key(key, day, field));
+        *value = shared::counter(&usage_key(field));
     }
     DayUsage::from_values(values)
 }

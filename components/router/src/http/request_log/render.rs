@@ -1,5 +1,6 @@
 //! A request's entry as a log line: `key=value` text for people, or one JSON object.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use serde_json::{Map, Value, json};
@@ -20,16 +21,16 @@ fn bounded(text: &str) -> &str {
 
 /// A value for the text format: as is when it is a plain word, else a JSON string (so spaces,
 /// quotes and control characters a client put in cannot forge fields or lines).
-fn word(text: &str) -> String {
+fn word(text: &str) -> Cow<'_, str> {
     let text = bounded(text);
     let plain = !text.is_empty()
         && text
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' && c != '=');
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\' && c != b'=');
     if plain {
-        text.to_string()
+        Cow::Borrowed(text)
     } else {
-        Value::String(text.to_string()).to_string()
+        Cow::Owned(Value::String(text.to_string()).to_string())
     }
 }
 

@@ -73,9 +73,13 @@ impl Subject {
 
     /// Its key-value entry name.
     pub fn kv_key(&self) -> String {
+        // Built by hand: a few of these are made for every request.
         match self {
-            Self::Key { .. } => format!("{KEY_PREFIX}{}", self.label()),
-            Self::Target { .. } => format!("{TARGET_PREFIX}{}", self.label()),
+            Self::Key { provider, index } => {
+                let index = index.to_string();
+                [KEY_PREFIX, provider, "#", &index].concat()
+            }
+            Self::Target { provider, model } => [TARGET_PREFIX, provider, "/", model].concat(),
         }
     }
 
