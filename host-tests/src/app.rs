@@ -99,20 +99,31 @@ impl App {
     /// instantiating it once on a pool with room for any chain.
     pub async fn from_wasm(wasm: &'static [u8], config: AppConfig) -> Result<Self> {
         let cache = config.cache_dir.as_deref();
-        let probe = crate::engine::engine_for(crate::engine::ANY_APP, 1)?;
-        let component = crate::engine::load_component(&probe, wasm, cache)?;
-        let needs = Self::from_component(&probe, &component, config.clone())?
-            .measure()
-            .await?;
+        let (needs, compiled) = {
+            let probe = crate::engine::engine_for(crate::engine::ANY_APP, 1)?;
+            let component = crate::engine::load_component(&probe, wasm, cache)?;
+            let needs = Self::from_component(&probe, &component, config.clone())?
+                .measure()
+                .await?;
+            // Compiled here: the cache has it (the pool's size is not part of its key).
+            let compiled = match cache {
+                Some(_) => None,
+                None => Some(component.serialize()?),
+            };
+            (needs, compiled)
+        };
         let engine = crate::engine::engine_for(needs, config.max_instances)?;
         let component = match cache {
-            // Compiled above: the cache has it (the pool's size is not part of its key).
-            Some(_) => crate::engine::load_component(&engine, wasm, cache)?,
+            Some(dir) => {
+                let (component, file) = crate::engine::load_cached(&engine, wasm, dir)?;
+                // The probe's mappings are gone: the file's pages can be handed back.
+                crate::code_pages::map_code_on_demand(&component, &file);
+                component
+            }
+            // SAFETY: the bytes were serialized above by this process's wasmtime; `deserialize`
+            // itself refuses them if the engines' settings differ (then: compiled again).
             None => {
-                let compiled = component.serialize()?;
-                // SAFETY: the bytes were serialized just above by this process's wasmtime;
-                // `deserialize` itself refuses them if the engines' settings differ.
-                match unsafe { Component::deserialize(&engine, &compiled) } {
+                match unsafe { Component::deserialize(&engine, compiled.unwrap_or_default()) } {
                     Ok(component) => component,
                     Err(_) => Component::new(&engine, wasm)?,
                 }
@@ -121,7 +132,7 @@ impl App {
         let app = Self::from_component(&engine, &component, config)?;
         // Compiling leaves free heap behind, and the component's bytes are not read again.
         crate::freed_memory::give_back();
-        crate::engine::release_pages(wasm);
+        crate::code_pages::release(wasm);
         Ok(app)
     }
 

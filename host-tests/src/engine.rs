@@ -222,31 +222,21 @@ pub fn meter_cpu<T: 'static>(store: &mut Store<T>, budget: Duration) -> Arc<CpuM
     meter
 }
 
-/// Let the system take back the memory pages of `bytes` (the component embedded in the binary,
-/// once compiled or loaded): they are part of the executable's file, so if they are ever read
-/// again they are read back from it. Linux; elsewhere nothing happens.
-pub fn release_pages(bytes: &'static [u8]) {
-    #[cfg(target_os = "linux")]
-    {
-        const PAGE: usize = 4096;
-        let start = (bytes.as_ptr() as usize).div_ceil(PAGE) * PAGE;
-        let end = (bytes.as_ptr() as usize + bytes.len()) / PAGE * PAGE;
-        if end > start {
-            // SAFETY: the range lies inside `bytes`, read-only data of the executable that is never
-            // written; `MADV_DONTNEED` drops its pages, and a later read faults them back in from
-            // the file with the same contents.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            }
-        }
+/// Compile `wasm`, or load the machine code compiled earlier from `cache_dir`.
+pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<Component> {
+    match cache_dir {
+        None => Ok(Component::new(engine, wasm)?),
+        Some(dir) => Ok(load_cached(engine, wasm, dir)?.0),
     }
 }
 
-/// Compile `wasm`, or load the machine code compiled earlier from `cache_dir`.
-pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<Component> {
-    let Some(dir) = cache_dir else {
-        return Ok(Component::new(engine, wasm)?);
-    };
+/// Load the machine code compiled earlier into `dir`, or compile `wasm` and store it there; with
+/// the file it is in.
+pub fn load_cached(
+    engine: &Engine,
+    wasm: &[u8],
+    dir: &Path,
+) -> Result<(Component, std::path::PathBuf)> {
     let mut hasher = Sha256::new();
     hasher.update(wasm);
     std::hash::Hash::hash(
@@ -260,7 +250,7 @@ pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) ->
         // SAFETY: the file was written by `Component::serialize` of this same engine configuration
         // (the name hashes the wasm and the engine's compatibility hash) into our own data dir.
         if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
-            return Ok(component);
+            return Ok((component, path));
         }
     }
     let component = Component::new(engine, wasm)?;
@@ -269,7 +259,7 @@ pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) ->
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)?;
-    Ok(component)
+    Ok((component, path))
 }
 
 struct HashWriter<'a>(&'a mut Sha256);
