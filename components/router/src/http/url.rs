@@ -46,6 +46,16 @@ fn origin_parts(url: &str) -> Option<(&str, &str, &str)> {
     }
 }
 
+/// `scheme://host:port`, lowercased, with the default port made explicit.
+pub fn origin(url: &str) -> Option<String> {
+    let (scheme, host, port) = origin_parts(url)?;
+    Some(format!(
+        "{}://{}:{port}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    ))
+}
+
 /// Whether `url` stays on the origin of `base` (checked on every call to a provider, so without
 /// building either origin).
 pub fn same_origin(url: &str, base: &str) -> bool {
@@ -100,6 +110,19 @@ mod tests {
         assert!(!same_origin("http://[::1]:8081/x", "http://[::1]:8080"));
         assert!(!same_origin("http://h:/x", "http://h"));
         assert!(!same_origin("not a url", "not a url"));
+    }
+
+    #[test]
+    fn origins_are_written_out() {
+        assert_eq!(
+            origin("HTTPS://API.example/v1").as_deref(),
+            Some("https://api.example:443")
+        );
+        assert_eq!(
+            origin("http://[::1]:8080/x").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        assert_eq!(origin("ftp://h/"), None);
     }
 
     #[test]
