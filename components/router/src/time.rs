@@ -28,17 +28,40 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// `2026-12-06T10:15:03.120Z` for Unix milliseconds.
 pub fn rfc3339_ms(ms: u64) -> String {
+    let mut out = String::with_capacity(24);
+    push_rfc3339_ms(&mut out, ms);
+    out
+}
+
+/// [`rfc3339_ms`] written at the end of `out` (a log line's first field, on every request:
+/// digits pushed one by one, no formatting machinery).
+pub fn push_rfc3339_ms(out: &mut String, ms: u64) {
     let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
     let rest = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        ms % 1000
-    )
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    // Years 0..=9999 in four digits, as the format has them.
+    push_digits(out, year.clamp(0, 9999) as u64, 4);
+    out.push('-');
+    push_digits(out, u64::from(month), 2);
+    out.push('-');
+    push_digits(out, u64::from(day), 2);
+    out.push('T');
+    push_digits(out, rest / 3600, 2);
+    out.push(':');
+    push_digits(out, rest % 3600 / 60, 2);
+    out.push(':');
+    push_digits(out, rest % 60, 2);
+    out.push('.');
+    push_digits(out, ms % 1000, 3);
+    out.push('Z');
+}
+
+/// The last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u64.pow(place) % 10) as u8;
+        out.push(char::from(b'0' + digit));
+    }
 }
 
 /// The first second of the calendar month (UTC) that `secs` falls in, and of the next one.
@@ -65,6 +88,9 @@ mod tests {
     fn timestamps_and_months() {
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_ms(1_796_552_103_120), "2026-12-06T10:15:03.120Z");
+        assert_eq!(rfc3339_ms(1_796_552_103_007), "2026-12-06T10:15:03.007Z");
+        assert_eq!(rfc3339_ms(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         // 2026-12-06 → December 2026 .. January 2027.
         let (start, end) = month_bounds(1_796_552_103);
         assert_eq!(rfc3339_ms(start * 1000), "2026-12-01T00:00:00.000Z");

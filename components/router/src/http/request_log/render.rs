@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value, json};
 
 use super::Entry;
-use crate::time::rfc3339_ms;
+use crate::time::{push_rfc3339_ms, rfc3339_ms};
 
 /// Longest client-chosen text (path, model name) a line carries.
 const MAX_FIELD: usize = 200;
@@ -45,13 +45,13 @@ fn ttfb(entry: &Entry) -> Option<u64> {
 }
 
 pub fn text(entry: &Entry, now_ms: u64) -> String {
-    let mut line = format!(
-        "{} {} {} {}",
-        rfc3339_ms(entry.time_ms),
-        word(&entry.method),
-        word(&entry.path),
-        entry.surface
-    );
+    // One buffer for the whole line (written on every request): no string per field.
+    let mut line = String::with_capacity(256);
+    push_rfc3339_ms(&mut line, entry.time_ms);
+    for part in [&*word(&entry.method), &*word(&entry.path), entry.surface] {
+        line.push(' ');
+        line.push_str(part);
+    }
     // Writing to a String cannot fail.
     let mut field = |name: &str, value: &dyn std::fmt::Display| {
         let _ = write!(line, " {name}={value}");
@@ -62,13 +62,13 @@ pub fn text(entry: &Entry, now_ms: u64) -> String {
     if let Some(model) = &entry.model {
         field("model", &word(model));
     }
-    field(
-        "status",
-        &entry.status.map_or("-".to_string(), |s| s.to_string()),
-    );
-    field("latency", &format!("{}ms", latency(entry, now_ms)));
+    match entry.status {
+        Some(status) => field("status", &status),
+        None => field("status", &"-"),
+    }
+    field("latency", &Millis(latency(entry, now_ms)));
     if let Some(ttfb) = ttfb(entry) {
-        field("ttfb", &format!("{ttfb}ms"));
+        field("ttfb", &Millis(ttfb));
     }
     if let Some(tokens) = &entry.tokens {
         field("tokens_in", &tokens.input);
@@ -87,20 +87,7 @@ pub fn text(entry: &Entry, now_ms: u64) -> String {
         field("cache", &cache);
     }
     if !entry.attempts.is_empty() {
-        let attempts: Vec<String> = entry
-            .attempts
-            .iter()
-            .map(|a| {
-                format!(
-                    "{}#{}:{}:{}ms",
-                    word(&format!("{}/{}", a.provider, a.model)),
-                    a.key_index,
-                    a.outcome,
-                    a.latency_ms
-                )
-            })
-            .collect();
-        field("attempts", &attempts.join(","));
+        field("attempts", &Attempts(&entry.attempts));
     }
     if let Some(limit) = entry.limited_by {
         field("limit", &limit);
@@ -110,6 +97,39 @@ pub fn text(entry: &Entry, now_ms: u64) -> String {
         field("message", &Value::String(bounded(message).to_string()));
     }
     line
+}
+
+/// A duration in the text format: `12ms`.
+struct Millis(u64);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}
+
+/// The attempts in the text format: `provider/model#key:outcome:12ms`, comma-separated (the
+/// target quoted as a JSON string when it is not a plain word).
+struct Attempts<'a>(&'a [super::AttemptLine]);
+
+impl std::fmt::Display for Attempts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            let target = format!("{}/{}", a.provider, a.model);
+            write!(
+                f,
+                "{}#{}:{}:{}ms",
+                word(&target),
+                a.key_index,
+                a.outcome,
+                a.latency_ms
+            )?;
+        }
+        Ok(())
+    }
 }
 
 pub fn json(entry: &Entry, now_ms: u64) -> String {
