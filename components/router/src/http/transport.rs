@@ -328,6 +328,9 @@ pub fn method_name(method: &Method) -> String {
 pub struct ClientResponse {
     stream: Option<OutputStream>,
     body: Option<OutgoingBody>,
+    /// The request log has the time of the first body byte (the clock is read once, not on
+    /// every event of a stream).
+    first_byte_noted: bool,
 }
 
 impl ClientResponse {
@@ -344,7 +347,11 @@ impl ClientResponse {
         let body = response.body().ok();
         ResponseOutparam::set(out, Ok(response));
         let stream = body.as_ref().and_then(|b| b.write().ok());
-        Self { stream, body }
+        Self {
+            stream,
+            body,
+            first_byte_noted: false,
+        }
     }
 
     /// Write bytes; `false` once the client has gone away.
@@ -352,7 +359,8 @@ impl ClientResponse {
         let Some(stream) = &self.stream else {
             return false;
         };
-        if !bytes.is_empty() {
+        if !bytes.is_empty() && !self.first_byte_noted {
+            self.first_byte_noted = true;
             crate::http::request_log::first_byte(crate::platform::monotonic_ms());
         }
         if write_all(stream, bytes).is_err() {
