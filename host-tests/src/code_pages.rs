@@ -12,17 +12,30 @@ const PAGE: usize = 4096;
 /// once compiled or loaded): they are part of the executable's file, so if they are ever read
 /// again they are read back from it. Linux; elsewhere nothing happens.
 pub fn release(bytes: &'static [u8]) {
+    // SAFETY: `bytes` is read-only data of the executable, never written; a later read faults
+    // its pages back in from the file with the same contents.
     #[cfg(target_os = "linux")]
-    {
-        let start = (bytes.as_ptr() as usize).div_ceil(PAGE) * PAGE;
-        let end = (bytes.as_ptr() as usize + bytes.len()) / PAGE * PAGE;
-        if end > start {
-            // SAFETY: the range lies inside `bytes`, read-only data of the executable that is never
-            // written; `MADV_DONTNEED` drops its pages, and a later read faults them back in from
-            // the file with the same contents.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            }
+    unsafe {
+        drop_whole_pages(bytes.as_ptr_range());
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
+}
+
+/// `MADV_DONTNEED` on the whole pages inside `range` (the partial pages at its ends are left).
+///
+/// # Safety
+/// `range` must be a file mapping that is never written (a dropped page is read back from the
+/// file, so anything written to it would be lost).
+#[cfg(target_os = "linux")]
+unsafe fn drop_whole_pages(range: std::ops::Range<*const u8>) {
+    let start = (range.start as usize).div_ceil(PAGE) * PAGE;
+    let end = range.end as usize / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the caller's promise: an unwritten file mapping, so dropping its pages only
+        // makes a later access map the file's same contents again.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
 }
@@ -46,17 +59,11 @@ pub fn map_code_on_demand(component: &Component, file: &Path) {
     {
         use std::os::fd::AsRawFd;
 
-        let range = component.image_range();
-        let start = (range.start as usize).div_ceil(PAGE) * PAGE;
-        let end = range.end as usize / PAGE * PAGE;
-        if end > start {
-            // SAFETY: the range lies inside the component's image, mapped by wasmtime from the
-            // file for as long as `component` lives, read-only or read-execute and never written
-            // (wasmtime refuses images that would need relocating). `MADV_DONTNEED` unmaps its
-            // pages; a later access maps the file's same contents again.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            }
+        // SAFETY: the component's image is mapped by wasmtime from the file for as long as
+        // `component` lives, read-only or read-execute and never written (wasmtime refuses images
+        // that would need relocating).
+        unsafe {
+            drop_whole_pages(component.image_range());
         }
         let Ok(mut opened) = std::fs::File::open(file) else {
             return;
