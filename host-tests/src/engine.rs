@@ -394,6 +394,49 @@ mod tests {
         assert_eq!(pool.unused_stack_bytes_resident(), Some(0));
     }
 
+    /// `(module (memory 1) (func (export "peek") (param i32) (result i32) (i32.load (local.get 0))))`
+    const PEEK: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // types: (i32) -> i32
+        0x03, 0x02, 0x01, 0x00, // one function of type 0
+        0x05, 0x03, 0x01, 0x00, 0x01, // one memory of one page
+        0x07, 0x08, 0x01, 0x04, b'p', b'e', b'e', b'k', 0x00, 0x00, // export peek
+        0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x28, 0x02, 0x00, 0x0b, // i32.load
+    ];
+
+    #[tokio::test]
+    async fn out_of_bounds_guest_loads_trap_with_either_reservation() {
+        // With 4 GiB reserved the guest's code has no bounds checks: the guard pages must catch
+        // every address past the memory, as the checks do with the smaller reservation.
+        let one = InstanceNeeds {
+            core_instances: 1,
+            memories: 1,
+            tables: 1,
+        };
+        for reservation in [FULL_RESERVATION, MAX_MEMORY as u64] {
+            let engine = build_engine_reserving(one, 1, one, reservation).unwrap();
+            let module = Module::new(&engine, PEEK).unwrap();
+            let mut store = Store::new(&engine, ());
+            meter_cpu(&mut store, Duration::from_secs(10));
+            let instance = Linker::new(&engine)
+                .instantiate_async(&mut store, &module)
+                .await
+                .unwrap();
+            let peek = instance
+                .get_typed_func::<u32, u32>(&mut store, "peek")
+                .unwrap();
+            assert_eq!(peek.call_async(&mut store, 65_532).await.unwrap(), 0);
+            for address in [65_533, 65_536, 1 << 20, 0x7fff_ffff, u32::MAX - 3] {
+                let error = peek.call_async(&mut store, address).await.unwrap_err();
+                assert_eq!(
+                    error.downcast_ref::<wasmtime::Trap>(),
+                    Some(&wasmtime::Trap::MemoryOutOfBounds),
+                    "reservation {reservation}, address {address}: {error:?}"
+                );
+            }
+        }
+    }
+
     #[tokio::test]
     async fn time_spent_waiting_in_the_host_does_not_count() {
         // 20 waits of 50 ms: a second of wall time, almost no guest time.
