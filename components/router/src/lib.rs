@@ -16,6 +16,7 @@
 //! (`platform`, `bindings`, and the I/O modules each folder marks so).
 
 pub mod config;
+pub mod hex;
 pub mod http;
 pub mod routing;
 pub mod state;

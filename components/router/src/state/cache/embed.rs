@@ -23,11 +23,7 @@ pub fn embed_key(caller: &str, request: &EmbedRequest) -> String {
         hasher.update(part.as_bytes());
     }
     hasher.update(serde_json::to_vec(request).unwrap_or_default());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(&hasher.finalize())
 }
 
 /// A cached embeddings answer and its freshness.

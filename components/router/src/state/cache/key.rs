@@ -17,11 +17,7 @@ pub fn cache_key(caller: &str, request: &ChatRequest, surface: &str) -> String {
         hasher.update(part.as_bytes());
     }
     hasher.update(canonical_request(request).as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(&hasher.finalize())
 }
 
 /// The canonical text of `request`, as hashed (without `stream`, which is set to `false`).
@@ -45,9 +41,14 @@ pub fn canonical_request(request: &ChatRequest) -> String {
         *extra = canonical_json_text(extra);
     }
     let value = serde_json::to_value(&request).unwrap_or(Value::Null);
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(&value, &mut out);
-    out
+    into_text(out)
+}
+
+/// Bytes [`write_canonical`] wrote (serde_json's output, so UTF-8) as text.
+fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// JSON text in canonical form: `{"json":<value, keys sorted>,"numbers":[<number tokens as
@@ -59,15 +60,15 @@ pub(super) fn canonical_json_text(text: &str) -> String {
         Ok(value) => {
             let mut numbers = number_tokens(text);
             numbers.sort();
-            let mut out = String::from("{\"json\":");
+            let mut out = b"{\"json\":".to_vec();
             write_canonical(&value, &mut out);
-            out.push_str(",\"numbers\":");
+            out.extend_from_slice(b",\"numbers\":");
             write_canonical(
                 &Value::Array(numbers.into_iter().map(Value::String).collect()),
                 &mut out,
             );
-            out.push('}');
-            out
+            out.push(b'}');
+            into_text(out)
         }
         Err(_) => text.to_string(),
     }
@@ -104,33 +105,39 @@ fn number_tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// Compact JSON with object keys sorted (whatever order the map keeps).
-fn write_canonical(value: &Value, out: &mut String) {
+/// Compact JSON with object keys sorted (whatever order the map keeps). Strings and scalars are
+/// written by serde_json's own serializer, as `Value`'s `Display` writes them.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (i, (key, value)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                write_scalar(key, out);
+                out.push(b':');
                 write_canonical(value, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+/// A string, number, boolean or null as compact JSON (writing to a `Vec` cannot fail).
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *out, value);
 }

@@ -65,11 +65,7 @@ impl Entry {
             hasher.update(b"/");
             hasher.update(target.model.as_bytes());
         }
-        let digest = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = crate::hex::lower(&hasher.finalize());
         Self {
             alias: alias.to_string(),
             kind: provider.map_or_else(|| "apex".to_string(), |p| p.kind.clone()),
