@@ -207,9 +207,8 @@ impl App {
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| state);
         let cpu = meter_cpu(&mut store, self.cpu_budget);
-        let proxy = self
-            .pre
-            .instantiate_async(&mut store)
+        let proxy = cpu
+            .metered(self.pre.instantiate_async(&mut store))
             .await
             .map_err(|e| Busy(format!("{e:?}")))?;
         Ok(Worker {
@@ -261,10 +260,13 @@ impl App {
             .new_response_outparam(sender)?;
         let idle = Arc::clone(&self.idle);
         let task = tokio::task::spawn(async move {
-            let result = worker
-                .proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut worker.store, req, out)
+            let cpu = Arc::clone(&worker.cpu);
+            let result = cpu
+                .metered(worker.proxy.wasi_http_incoming_handler().call_handle(
+                    &mut worker.store,
+                    req,
+                    out,
+                ))
                 .await;
             worker.served += 1;
             drop(running);

@@ -142,6 +142,33 @@ async fn requests_an_adapter_builds_off_the_provider_origin_are_refused() {
 }
 
 #[tokio::test]
+async fn a_request_whose_guest_never_stops_is_stopped_by_the_cpu_budget() {
+    // The rogue adapter's `rogue-spin` kind loops forever building its request. The app meters
+    // the guest's CPU time around each call into it; without that the request would never end.
+    let config = "[providers.stuck]\nkind = \"rogue-spin\"\nbase_url = \"http://provider.test/v1\"\nkeys = [\"stuck_key\"]\n[models.m]\ntargets = [\"stuck/m\"]\n";
+    let mut gw = Gateway::with_wasm(
+        apex_host::components::TEST_ROGUE_APP,
+        config,
+        &[("stuck_key", "sk-stuck")],
+    );
+    gw.app.set_cpu_budget(Duration::from_millis(300));
+    let request = hyper::Request::post("http://localhost/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}).to_string(),
+        )))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(60), gw.app.handle(request))
+        .await
+        .expect("the budget must stop the guest");
+    let error = outcome.expect_err("a stopped guest sets no response");
+    assert!(format!("{error:?}").contains("CPU budget"), "{error:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(gw.upstream.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn slow_streams_get_keepalive_comments_and_forwarded_streams_stay_intact() {
     let config = format!("[gateway]\nkeepalive_secs = 1\n{}", config());
     let gw = Gateway::new(&config, VARS);

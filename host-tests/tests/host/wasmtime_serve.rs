@@ -103,7 +103,7 @@ impl Serve {
             config: Arc::clone(&self.config),
         };
         let mut store = Store::new(self.pre.engine(), state);
-        apex_host::engine::meter_cpu(&mut store, std::time::Duration::from_secs(60));
+        let cpu = apex_host::engine::meter_cpu(&mut store, std::time::Duration::from_secs(60));
         let request = hyper::Request::post("http://localhost/v1/chat/completions")
             .header("content-type", "application/json")
             .body(Full::new(bytes::Bytes::from(body.to_string())))
@@ -121,11 +121,13 @@ impl Serve {
             .unwrap();
         let pre = self.pre.clone();
         let task = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(store, req, out)
-                .await
+            let proxy = cpu.metered(pre.instantiate_async(&mut store)).await?;
+            cpu.metered(
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(store, req, out),
+            )
+            .await
         });
         let response = receiver.await.unwrap().unwrap();
         let status = response.status().as_u16();
