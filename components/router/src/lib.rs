@@ -8,7 +8,8 @@
 //! - `state/`: what is kept in the key-value store (cooldowns, stats, the cache, stored
 //!   responses, expiry)
 //! - `config/`: the TOML config, variables, the provider catalog
-//! - `platform`: clocks, ids, the store handle, host variables
+//! - `platform`: clocks, ids, the store handle, host variables, the log stream
+//! - `output`: writing a whole buffer to a host output stream (bodies, the log line)
 //! - `adapters`: the adapter chain answering the configuration's questions about kinds (the
 //!   router knows no provider kind by name)
 //!
@@ -27,5 +28,7 @@ pub mod time;
 mod adapters;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod output;
 #[cfg(target_arch = "wasm32")]
 mod platform;

@@ -1,5 +1,5 @@
 //! What the router takes from the host besides HTTP: clocks, random ids, the key-value store's
-//! name and variables. Everything else reaches these through here, so no module needs another
+//! name and variables, the log stream. Everything else reaches these through here, so no module needs another
 //! one just for a clock or the store handle.
 
 use std::cell::OnceCell;
@@ -22,6 +22,17 @@ pub fn store() -> Option<Rc<kv::Bucket>> {
             .get_or_init(|| kv::open(KV_STORE).ok().map(Rc::new))
             .clone()
     })
+}
+
+/// Write one line (with its end) to the host's log: stderr, in one host call for lines up to
+/// 4 KiB (`eprintln!` makes two writes, and the standard library three calls for each).
+pub fn log_line(line: &[u8]) {
+    thread_local! {
+        static STDERR: wasip2::io::streams::OutputStream = wasip2::cli::stderr::get_stderr();
+    }
+    STDERR.with(|stderr| {
+        let _ = crate::output::write_all(stderr, line);
+    });
 }
 
 /// A variable from the host (Spin variables, the local host's environment).

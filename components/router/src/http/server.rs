@@ -99,9 +99,8 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     if logged {
         let format = config().as_ref().map_or(Default::default(), |c| c.log);
         if let Some(mut line) = request_log::finish(monotonic_ms(), format) {
-            // One write for the line and its end (`eprintln!` makes two, each a host call).
             line.push('\n');
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            crate::platform::log_line(line.as_bytes());
         }
     }
 }

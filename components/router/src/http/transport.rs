@@ -14,28 +14,10 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::config::Timeouts;
 use crate::http::error::ApiError;
+use crate::output::write_all;
 
 const READ_SIZE: u64 = 64 * 1024;
 const NS_PER_SEC: u64 = 1_000_000_000;
-
-/// Write all of `bytes` in as few calls as the host permits (`check-write` says how much it takes
-/// at once; usually far more than the 4096 bytes of `blocking-write-and-flush`), then flush.
-fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
-    while !bytes.is_empty() {
-        let permitted = stream.check_write()?;
-        if permitted == 0 {
-            stream.subscribe().block();
-            continue;
-        }
-        let take = usize::try_from(permitted)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        stream.write(&bytes[..take])?;
-        bytes = &bytes[take..];
-    }
-    stream.blocking_flush()
-}
-
 /// Header entries as strings (values that are not UTF-8 are replaced lossily).
 pub fn header_list(fields: &Fields) -> Vec<(String, String)> {
     fields
@@ -124,23 +106,31 @@ fn describe(code: &ErrorCode) -> TransportError {
 pub struct UpstreamResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    // Field order is drop order: the stream before its body, the body before its response.
+    // Field order is drop order: the pollable before its stream, the stream before its body, the
+    // body before its response.
+    /// Ready when the stream has bytes: made at the first wait, kept for the next ones.
+    readable: Option<Pollable>,
     stream: InputStream,
     _body: IncomingBody,
     _response: IncomingResponse,
 }
 
+/// A read's outcome as the body's next bytes, its end, or why it failed.
+fn chunk_or_end(read: Result<Vec<u8>, StreamError>) -> Result<Option<Vec<u8>>, TransportError> {
+    match read {
+        Ok(chunk) => Ok(Some(chunk)),
+        Err(StreamError::Closed) => Ok(None),
+        Err(StreamError::LastOperationFailed(e)) => Err(TransportError::new(format!(
+            "upstream body failed: {}",
+            e.to_debug_string()
+        ))),
+    }
+}
+
 impl UpstreamResponse {
     /// The next bytes of the body; `None` at its end.
     pub fn read(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
-        match self.stream.blocking_read(READ_SIZE) {
-            Ok(chunk) => Ok(Some(chunk)),
-            Err(StreamError::Closed) => Ok(None),
-            Err(StreamError::LastOperationFailed(e)) => Err(TransportError::new(format!(
-                "upstream body failed: {}",
-                e.to_debug_string()
-            ))),
-        }
+        chunk_or_end(self.stream.blocking_read(READ_SIZE))
     }
 
     /// The next bytes of the body if they come within `timeout_ns`; `None` at its end.
@@ -148,17 +138,16 @@ impl UpstreamResponse {
         &mut self,
         timeout_ns: u64,
     ) -> Waited<Result<Option<Vec<u8>>, TransportError>> {
-        if !ready_within(&self.stream.subscribe(), timeout_ns) {
+        // Bytes that have arrived already are taken at once: one host call, no wait set up.
+        match self.stream.read(READ_SIZE) {
+            Ok(chunk) if chunk.is_empty() => {}
+            read => return Waited::Ready(chunk_or_end(read)),
+        }
+        let readable = self.readable.get_or_insert_with(|| self.stream.subscribe());
+        if !ready_within(readable, timeout_ns) {
             return Waited::TimedOut;
         }
-        Waited::Ready(match self.stream.read(READ_SIZE) {
-            Ok(chunk) => Ok(Some(chunk)),
-            Err(StreamError::Closed) => Ok(None),
-            Err(StreamError::LastOperationFailed(e)) => Err(TransportError::new(format!(
-                "upstream body failed: {}",
-                e.to_debug_string()
-            ))),
-        })
+        Waited::Ready(chunk_or_end(self.stream.read(READ_SIZE)))
     }
 
     /// The whole body (bounded, so a runaway upstream cannot exhaust memory).
@@ -180,17 +169,19 @@ pub enum Waited<T> {
     TimedOut,
 }
 
-/// Whether `pollable` becomes ready within `timeout_ns`.
+/// Whether `pollable` becomes ready within `timeout_ns`. Callers have just tried what they wait
+/// for (a read, the status line), so readiness is not checked again before the timer is set up:
+/// a ready pollable makes the poll return at once.
 fn ready_within(pollable: &Pollable, timeout_ns: u64) -> bool {
-    if pollable.ready() {
-        return true;
-    }
     let timer = monotonic_clock::subscribe_duration(timeout_ns);
     poll(&[pollable, &timer]).contains(&0)
 }
 
 /// A request on its way: the body is sent, the status line not yet received.
 pub struct PendingResponse {
+    // Field order is drop order: the pollable before its future.
+    /// Ready when the status line has come.
+    answered: Pollable,
     future: FutureIncomingResponse,
 }
 
@@ -201,6 +192,16 @@ impl PendingResponse {
         timeout_ns: Option<u64>,
     ) -> Waited<Result<UpstreamResponse, TransportError>> {
         loop {
+            // Waiting first: right after the body went out the answer is not there yet, and a
+            // ready one makes the wait return at once.
+            match timeout_ns {
+                None => self.answered.block(),
+                Some(timeout) => {
+                    if !ready_within(&self.answered, timeout) {
+                        return Waited::TimedOut;
+                    }
+                }
+            }
             match self.future.get() {
                 Some(Ok(Ok(response))) => return Waited::Ready(receive(response)),
                 Some(Ok(Err(code))) => return Waited::Ready(Err(describe(&code))),
@@ -209,14 +210,7 @@ impl PendingResponse {
                         "upstream response already taken",
                     )));
                 }
-                None => match timeout_ns {
-                    None => self.future.subscribe().block(),
-                    Some(timeout) => {
-                        if !ready_within(&self.future.subscribe(), timeout) {
-                            return Waited::TimedOut;
-                        }
-                    }
-                },
+                None => {}
             }
         }
     }
@@ -234,6 +228,7 @@ fn receive(response: IncomingResponse) -> Result<UpstreamResponse, TransportErro
     Ok(UpstreamResponse {
         status,
         headers,
+        readable: None,
         stream,
         _body: body,
         _response: response,
@@ -305,7 +300,10 @@ pub fn start(
             .map_err(|_| TransportError::new("failed to send the request body upstream"))?;
     }
     OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
-    Ok(PendingResponse { future })
+    Ok(PendingResponse {
+        answered: future.subscribe(),
+        future,
+    })
 }
 
 /// A method as its name (`GET`, ...): the other way round from what [`start`] does.
