@@ -1,6 +1,6 @@
 //! What the router takes from the host besides HTTP: clocks, random ids, the key-value store's
-//! name and variables, the log stream. Everything else reaches these through here, so no module needs another
-//! one just for a clock or the store handle.
+//! name and variables, the log stream. Everything else reaches these through here, so no module
+//! needs another one just for a clock or the store handle.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
