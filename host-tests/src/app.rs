@@ -260,8 +260,8 @@ impl App {
             .new_response_outparam(sender)?;
         let idle = Arc::clone(&self.idle);
         let task = tokio::task::spawn(async move {
-            let cpu = Arc::clone(&worker.cpu);
-            let result = cpu
+            let result = worker
+                .cpu
                 .metered(worker.proxy.wasi_http_incoming_handler().call_handle(
                     &mut worker.store,
                     req,
