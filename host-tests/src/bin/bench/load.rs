@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
+use crate::processes::cpu_us;
 use crate::scenarios::*;
 
 pub struct Sample {
@@ -56,6 +57,7 @@ pub async fn one(client: &HttpClient, base: &str, path: &str, body: &[u8]) -> Re
 }
 
 /// A timed run's numbers (milliseconds; `rps` counts answered requests).
+#[derive(Clone)]
 pub struct Run {
     pub p50: f64,
     pub p99: f64,
@@ -63,6 +65,10 @@ pub struct Run {
     pub ttfb_p50: f64,
     pub ttfb_p99: f64,
     pub rps: f64,
+    /// Requests sent, the warm-up's included.
+    pub sent: usize,
+    /// Microseconds of the gateway's CPU time per request sent, when measured.
+    pub cpu_per_request: Option<f64>,
     /// Failed requests by status (`0`: no answer).
     pub failures: BTreeMap<u16, usize>,
 }
@@ -88,6 +94,35 @@ fn unique(body: &[u8]) -> Vec<u8> {
         }
         _ => body.to_vec(),
     }
+}
+
+/// [`load`], with the CPU time the process `pid` (the gateway) spent per request.
+#[allow(clippy::too_many_arguments)]
+pub async fn load_measuring_cpu(
+    pid: u32,
+    client: &HttpClient,
+    base: &str,
+    path: &str,
+    body: &[u8],
+    concurrency: usize,
+    duration: Duration,
+    max_requests: usize,
+) -> Result<Run> {
+    let before = cpu_us(pid);
+    let mut run = load(
+        client,
+        base,
+        path,
+        body,
+        concurrency,
+        duration,
+        max_requests,
+    )
+    .await?;
+    if let (Some(before), Some(after)) = (before, cpu_us(pid)) {
+        run.cpu_per_request = Some((after - before) / run.sent.max(1) as f64);
+    }
+    Ok(run)
 }
 
 /// `concurrency` workers send requests for `duration` (at most `max_requests` in all), after a
@@ -164,6 +199,8 @@ pub async fn load(
         ttfb_p50: percentile(&ttfb, 0.5),
         ttfb_p99: percentile(&ttfb, 0.99),
         rps: samples.len() as f64 / elapsed,
+        sent: concurrency + samples.len() + failures.values().sum::<usize>(),
+        cpu_per_request: None,
         failures,
     })
 }

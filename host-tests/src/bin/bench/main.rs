@@ -3,8 +3,10 @@
 //! Starts `apex-fake-upstream` and `apex` (release builds next to this binary; `apex` pinned to
 //! CPU 0 with `taskset` when available, the load and the fake provider on the other CPUs), then, in
 //! one run:
-//! - for each scenario at concurrency 1, 16 and 64, sends requests straight to the fake provider
-//!   and through Apex: p50, p99 and p99.9 latency, requests per second, time to first byte;
+//! - for each scenario at concurrency 1, 16 and 64, sends requests straight to the fake provider,
+//!   through `apex-bare-proxy` (a plain hyper reverse proxy on the gateway's CPU: what any proxy
+//!   adds on this machine) and through Apex: p50, p99 and p99.9 latency, requests per second,
+//!   time to first byte, and the proxy's CPU time per request;
 //! - through Apex at concurrency 1 to 64: the most requests per second whose p99 stays within 1, 5
 //!   and 10 ms;
 //! - 256 and 1024 concurrent requests and streams: failures by status (only a deliberate 503 with
@@ -162,6 +164,15 @@ async fn main() -> Result<()> {
     let pid = apex.id();
     let apex_base = format!("http://{addr}");
     let fake_base = format!("http://{fake_addr}");
+    // The baseline of what any proxy adds on this machine, on the gateway's CPU.
+    let (mut bare, bare_addr) = spawn(
+        &sibling("apex-bare-proxy")?,
+        &["--listen", "127.0.0.1:0", "--upstream", &fake_base],
+        gateway_cpu,
+        &[],
+    )?;
+    let bare_pid = bare.id();
+    let bare_base = format!("http://{bare_addr}");
     one(
         &client,
         &apex_base,
@@ -194,24 +205,35 @@ async fn main() -> Result<()> {
         let mut frontier = Frontier::new(scenario.name);
         for concurrency in [1, 2, 4, 8, 16, 32, 64] {
             let table = matches!(concurrency, 1 | 16 | 64);
-            let direct = if table {
-                Some(
-                    load(
-                        &client,
-                        &fake_base,
-                        &scenario.direct.0,
-                        &scenario.direct.1,
-                        concurrency,
-                        duration,
-                        max_requests,
-                    )
-                    .await?,
+            let (direct, bare) = if table {
+                let direct = load(
+                    &client,
+                    &fake_base,
+                    &scenario.direct.0,
+                    &scenario.direct.1,
+                    concurrency,
+                    duration,
+                    max_requests,
                 )
+                .await?;
+                let bare = load_measuring_cpu(
+                    bare_pid,
+                    &client,
+                    &bare_base,
+                    &scenario.direct.0,
+                    &scenario.direct.1,
+                    concurrency,
+                    duration,
+                    max_requests,
+                )
+                .await?;
+                (Some(direct), Some(bare))
             } else {
-                None
+                (None, None)
             };
             let sampler = RssSampler::start(pid);
-            let via = load(
+            let via = load_measuring_cpu(
+                pid,
                 &client,
                 &apex_base,
                 &scenario.via_apex.0,
@@ -223,12 +245,13 @@ async fn main() -> Result<()> {
             .await?;
             memory.steady = memory.steady.max(sampler.stop().await);
             frontier.add(&via, concurrency);
-            if let Some(direct) = direct {
+            if let (Some(direct), Some(bare)) = (direct, bare) {
                 let cell = Cell {
                     scenario: scenario.name,
                     stream: scenario.stream,
                     concurrency,
                     direct,
+                    bare,
                     via,
                 };
                 cell.print();
@@ -238,7 +261,11 @@ async fn main() -> Result<()> {
         frontiers.push(frontier);
     }
     println!();
+    print_bare_proxy_cells(&cells);
+    println!();
     print_frontiers(&frontiers);
+    bare.kill()?;
+    bare.wait()?;
 
     // Past what one core serves at once: only a deliberate 503 may fail a request. A fresh
     // process, so memory is the load's and not the data stored by the runs above.

@@ -98,6 +98,19 @@ pub fn rss_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU time the process has used so far (user and system), in microseconds.
+pub fn cpu_us(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces, so split after its `)`): state is
+    // field 3, utime and stime are fields 14 and 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf reads a constant of the C library; no memory is touched.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (user + system) as f64 * 1e6 / ticks as f64)
+}
+
 pub fn cpus() -> (Option<&'static str>, Option<&'static str>) {
     let n = std::thread::available_parallelism()
         .map(|n| n.get())

@@ -9,20 +9,22 @@ use std::time::Duration;
 use crate::load::Run;
 use crate::processes::rss_kib;
 
-/// One scenario at one concurrency, straight to the provider and through Apex.
+/// One scenario at one concurrency: straight to the provider, through the bare proxy, and
+/// through Apex.
 pub struct Cell {
     pub scenario: &'static str,
     pub stream: bool,
     pub concurrency: usize,
     pub direct: Run,
+    pub bare: Run,
     pub via: Run,
 }
 
 pub fn print_cell_header() {
     println!(
-        "| scenario | conc. | direct p50 ms | via Apex p50 ms | added p50 ms | direct p99 ms | via Apex p99 ms | added p99 ms | via Apex p99.9 ms | added p99.9 ms | direct req/s | via Apex req/s | TTFB added p50 / p99 ms |"
+        "| scenario | conc. | direct p50 ms | via Apex p50 ms | added p50 ms | direct p99 ms | via Apex p99 ms | added p99 ms | via Apex p99.9 ms | added p99.9 ms | direct req/s | via Apex req/s | TTFB added p50 / p99 ms | CPU µs/req |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 }
 
 impl Cell {
@@ -36,6 +38,18 @@ impl Cell {
 
     pub fn added_ttfb_p99(&self) -> f64 {
         self.via.ttfb_p99 - self.direct.ttfb_p99
+    }
+
+    /// This cell with the bare proxy in Apex's place.
+    pub fn bare_proxy(&self) -> Cell {
+        Cell {
+            scenario: self.scenario,
+            stream: self.stream,
+            concurrency: self.concurrency,
+            direct: self.direct.clone(),
+            bare: self.bare.clone(),
+            via: self.bare.clone(),
+        }
     }
 
     pub fn print(&self) {
@@ -57,7 +71,7 @@ impl Cell {
             )
         };
         println!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | {ttfb} |{failures}",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | {ttfb} | {} |{failures}",
             self.scenario,
             self.concurrency,
             self.direct.p50,
@@ -70,6 +84,40 @@ impl Cell {
             self.via.p999 - self.direct.p999,
             self.direct.rps,
             self.via.rps,
+            cpu(&self.via),
+        );
+    }
+}
+
+fn cpu(run: &Run) -> String {
+    run.cpu_per_request
+        .map_or_else(|| "–".to_string(), |us| format!("{us:.0}"))
+}
+
+/// What the bare proxy (no Wasm, no gateway work) added in each cell, next to Apex.
+pub fn print_bare_proxy_cells(cells: &[Cell]) {
+    println!(
+        "| scenario | conc. | bare proxy added p50 ms | added p99 ms | added p99.9 ms | TTFB added p99 ms | bare proxy req/s | via Apex req/s | CPU µs/req bare proxy | CPU µs/req Apex |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for cell in cells {
+        let bare = cell.bare_proxy();
+        let ttfb = if cell.stream {
+            format!("{:.3}", bare.added_ttfb_p99())
+        } else {
+            "–".to_string()
+        };
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {ttfb} | {:.0} | {:.0} | {} | {} |",
+            cell.scenario,
+            cell.concurrency,
+            bare.added_p50(),
+            bare.added_p99(),
+            bare.bare.p999 - cell.direct.p999,
+            cell.bare.rps,
+            cell.via.rps,
+            cpu(&cell.bare),
+            cpu(&cell.via),
         );
     }
 }
@@ -205,24 +253,32 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             .iter()
             .find(|c| c.scenario.starts_with(name) && c.concurrency == concurrency)
     };
-    let mut rows: Vec<(String, String, Option<bool>)> = Vec::new();
-    let mut row = |target: &str, measured: String, met: Option<bool>| {
-        rows.push((target.to_string(), measured, met))
+    // Each target: what this run measured through Apex, the same measure through the bare
+    // proxy (what any proxy gets on this machine; `–` where it does not apply), met or not.
+    let mut rows: Vec<(String, String, String, Option<bool>)> = Vec::new();
+    let mut row = |target: &str, measured: String, bare: String, met: Option<bool>| {
+        rows.push((target.to_string(), measured, bare, met))
     };
+    let none = || "–".to_string();
+    let ms = |v: f64| format!("{v:.3} ms");
     if let Some(c) = cell("small chat (forwarded)", 1) {
+        let b = c.bare_proxy();
         row(
             "small chat forwarded, c=1: added p50 ≤ 0.08 ms",
-            format!("{:.3} ms", c.added_p50()),
+            ms(c.added_p50()),
+            ms(b.added_p50()),
             Some(c.added_p50() <= 0.08),
         );
         row(
             "small chat forwarded, c=1: added p99 ≤ 0.2 ms",
-            format!("{:.3} ms", c.added_p99()),
+            ms(c.added_p99()),
+            ms(b.added_p99()),
             Some(c.added_p99() <= 0.2),
         );
         row(
             "small chat forwarded, c=1: p99.9 ≤ 1 ms",
-            format!("{:.3} ms", c.via.p999),
+            ms(c.via.p999),
+            ms(b.via.p999),
             Some(c.via.p999 <= 1.0),
         );
     }
@@ -237,11 +293,13 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 "{:.0} req/s (direct {:.0}, a third: {third:.0})",
                 c16.via.rps, c16.direct.rps
             ),
+            format!("{:.0} req/s", c16.bare.rps),
             Some(c16.via.rps >= 25_000.0 && c16.via.rps >= third),
         );
         row(
             "small chat forwarded, c=64: no worse than c=16 (within 5 %)",
             format!("{:.0} req/s", c64.via.rps),
+            format!("{:.0} req/s", c64.bare.rps),
             Some(c64.via.rps >= 0.95 * c16.via.rps),
         );
     }
@@ -266,6 +324,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             } else {
                 format!("{bad:?}")
             },
+            none(),
             Some(bad.is_empty()),
         );
     }
@@ -280,6 +339,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 chat.added_p50(),
                 responses.added_p50() / chat.added_p50()
             ),
+            none(),
             Some(responses.added_p50() <= 2.0 * chat.added_p50()),
         );
     }
@@ -290,7 +350,8 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
         if let Some(c) = cell(name, 1) {
             row(
                 &format!("{name}, c=1: added p99 TTFB ≤ 0.3 ms"),
-                format!("{:.3} ms", c.added_ttfb_p99()),
+                ms(c.added_ttfb_p99()),
+                ms(c.bare_proxy().added_ttfb_p99()),
                 Some(c.added_ttfb_p99() <= 0.3),
             );
         }
@@ -299,13 +360,15 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
         row(
             "translated stream, c=16: ≥ 10,000 streams/s",
             format!("{:.0} streams/s", c.via.rps),
+            format!("{:.0} streams/s", c.bare.rps),
             Some(c.via.rps >= 10_000.0),
         );
     }
     if let Some(c) = cell("100 KB prompt", 1) {
         row(
             "100 KB prompt forwarded, c=1: added p50 ≤ 0.3 ms",
-            format!("{:.3} ms", c.added_p50()),
+            ms(c.added_p50()),
+            ms(c.bare_proxy().added_p50()),
             Some(c.added_p50() <= 0.3),
         );
     }
@@ -313,6 +376,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
         row(
             "idle RSS ≤ 25 MiB",
             format!("{} MiB", mib(Some(idle))),
+            none(),
             Some(idle <= 25 * 1024),
         );
     }
@@ -320,6 +384,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
         row(
             "RSS at c=256 ≤ 200 MiB",
             format!("{} MiB", mib(Some(memory.at_256))),
+            none(),
             Some(memory.at_256 <= 200 * 1024),
         );
     }
@@ -331,17 +396,18 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 mib(Some(recovered)),
                 mib(Some(memory.warm))
             ),
+            none(),
             Some(recovered as f64 <= memory.warm as f64 * 1.10),
         );
     }
-    println!("| target | this run | |");
-    println!("|---|---|---|");
-    for (target, measured, met) in rows {
+    println!("| target | this run (Apex) | a bare proxy, same run | |");
+    println!("|---|---|---|---|");
+    for (target, measured, bare, met) in rows {
         let verdict = match met {
             Some(true) => "met",
             Some(false) => "missed",
             None => "",
         };
-        println!("| {target} | {measured} | {verdict} |");
+        println!("| {target} | {measured} | {bare} | {verdict} |");
     }
 }
