@@ -96,29 +96,10 @@ fn unique(body: &[u8]) -> Vec<u8> {
     }
 }
 
-/// [`load`], with the CPU time the process `pid` (the gateway) spent per request.
-#[allow(clippy::too_many_arguments)]
-pub async fn load_measuring_cpu(
-    pid: u32,
-    client: &HttpClient,
-    base: &str,
-    path: &str,
-    body: &[u8],
-    concurrency: usize,
-    duration: Duration,
-    max_requests: usize,
-) -> Result<Run> {
+/// `run` (a [`load`]), with the CPU time the process `pid` (the gateway) spent per request.
+pub async fn measuring_cpu(pid: u32, run: impl Future<Output = Result<Run>>) -> Result<Run> {
     let before = cpu_us(pid);
-    let mut run = load(
-        client,
-        base,
-        path,
-        body,
-        concurrency,
-        duration,
-        max_requests,
-    )
-    .await?;
+    let mut run = run.await?;
     if let (Some(before), Some(after)) = (before, cpu_us(pid)) {
         run.cpu_per_request = Some((after - before) / run.sent.max(1) as f64);
     }

@@ -206,41 +206,35 @@ async fn main() -> Result<()> {
         for concurrency in [1, 2, 4, 8, 16, 32, 64] {
             let table = matches!(concurrency, 1 | 16 | 64);
             let (direct, bare) = if table {
-                let direct = load(
-                    &client,
-                    &fake_base,
-                    &scenario.direct.0,
-                    &scenario.direct.1,
-                    concurrency,
-                    duration,
-                    max_requests,
-                )
-                .await?;
-                let bare = load_measuring_cpu(
-                    bare_pid,
-                    &client,
-                    &bare_base,
-                    &scenario.direct.0,
-                    &scenario.direct.1,
-                    concurrency,
-                    duration,
-                    max_requests,
-                )
-                .await?;
+                let provider_request = |base| {
+                    load(
+                        &client,
+                        base,
+                        &scenario.direct.0,
+                        &scenario.direct.1,
+                        concurrency,
+                        duration,
+                        max_requests,
+                    )
+                };
+                let direct = provider_request(&fake_base).await?;
+                let bare = measuring_cpu(bare_pid, provider_request(&bare_base)).await?;
                 (Some(direct), Some(bare))
             } else {
                 (None, None)
             };
             let sampler = RssSampler::start(pid);
-            let via = load_measuring_cpu(
+            let via = measuring_cpu(
                 pid,
-                &client,
-                &apex_base,
-                &scenario.via_apex.0,
-                &scenario.via_apex.1,
-                concurrency,
-                duration,
-                max_requests,
+                load(
+                    &client,
+                    &apex_base,
+                    &scenario.via_apex.0,
+                    &scenario.via_apex.1,
+                    concurrency,
+                    duration,
+                    max_requests,
+                ),
             )
             .await?;
             memory.steady = memory.steady.max(sampler.stop().await);
