@@ -32,12 +32,12 @@ cpu() { awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print f[12] + f[1
 measure() { # label port path [lua]
   local label=$1 port=$2 path=$3 pid
   pid=$(ss -ltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  local args=(-t1 -c16 -d3s)
-  [ $# -ge 4 ] && args+=(-s "$4")
-  taskset -c 1 wrk -t1 -c16 -d1s ${4:+-s "$4"} "http://127.0.0.1:$port$path" > /dev/null
+  local script=()
+  if [ $# -ge 4 ]; then script=(-s "$4"); fi
+  taskset -c 1 wrk -t1 -c16 -d1s "${script[@]}" "http://127.0.0.1:$port$path" > /dev/null
   local a out b n
   a=$(cpu "$pid")
-  out=$(taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port$path")
+  out=$(taskset -c 1 wrk -t1 -c16 -d3s "${script[@]}" "http://127.0.0.1:$port$path")
   b=$(cpu "$pid")
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   printf '%-34s %8s req/s %6d µs CPU/request\n' "$label" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \

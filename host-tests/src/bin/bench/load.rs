@@ -57,7 +57,6 @@ pub async fn one(client: &HttpClient, base: &str, path: &str, body: &[u8]) -> Re
 }
 
 /// A timed run's numbers (milliseconds; `rps` counts answered requests).
-#[derive(Clone)]
 pub struct Run {
     pub p50: f64,
     pub p99: f64,

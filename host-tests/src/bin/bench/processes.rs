@@ -121,3 +121,29 @@ pub fn cpus() -> (Option<&'static str>, Option<&'static str>) {
         (None, None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_of_a_process_is_read_and_grows_while_it_works() {
+        let pid = std::process::id();
+        let before = cpu_us(pid).expect("this process's CPU time");
+        // Spin until two clock ticks (10 ms each) of CPU time show, at most 5 s on a busy machine.
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        let mut after = before;
+        while after - before < 20_000.0 && started.elapsed() < std::time::Duration::from_secs(5) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            after = cpu_us(pid).expect("this process's CPU time");
+        }
+        assert!(
+            after - before >= 20_000.0,
+            "{before} → {after} µs in 5 s of spinning"
+        );
+        assert!(cpu_us(u32::MAX).is_none(), "no such process");
+    }
+}
