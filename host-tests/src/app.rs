@@ -83,6 +83,8 @@ pub struct App {
     running: Arc<tokio::sync::Semaphore>,
     instance_wait: Duration,
     cpu_budget: Duration,
+    /// Environment variables the guest sees (`wasi:cli/environment`); none for Apex's own app.
+    environment: Arc<[(String, String)]>,
 }
 
 /// Guest CPU time one request may use (see [`App::set_cpu_budget`]).
@@ -173,6 +175,7 @@ impl App {
             )),
             instance_wait: DEFAULT_INSTANCE_WAIT,
             cpu_budget: DEFAULT_CPU_BUDGET,
+            environment: Arc::new([]),
         })
     }
 
@@ -180,6 +183,12 @@ impl App {
     /// not count); past it the request is stopped and its instance discarded.
     pub fn set_cpu_budget(&mut self, budget: Duration) {
         self.cpu_budget = budget;
+    }
+
+    /// Environment variables the guest's instances see (for components other than Apex's router,
+    /// which reads its settings through `wasi:config/store`).
+    pub fn set_environment(&mut self, environment: Vec<(String, String)>) {
+        self.environment = environment.into();
     }
 
     /// How long a request waits for an instance while every one is busy, before a 503.
@@ -203,6 +212,7 @@ impl App {
             },
             Arc::clone(&self.kv),
             Arc::clone(&self.vars),
+            &self.environment,
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| state);

@@ -77,8 +77,16 @@ impl wasmtime::ResourceLimiter for HostState {
 }
 
 impl HostState {
-    pub fn new(hooks: Hooks, kv: Arc<dyn KvBackend>, vars: Arc<Variables>) -> Self {
-        let wasi = WasiCtx::builder().inherit_stderr().build();
+    pub fn new(
+        hooks: Hooks,
+        kv: Arc<dyn KvBackend>,
+        vars: Arc<Variables>,
+        environment: &[(String, String)],
+    ) -> Self {
+        let wasi = WasiCtx::builder()
+            .inherit_stderr()
+            .envs(environment)
+            .build();
         Self {
             wasi,
             http: WasiHttpCtx::new(),
