@@ -19,7 +19,13 @@
 //! target/release/apex-bench --only 'small chat'                # scenarios whose name has this
 //! target/release/apex-bench --chaos [--requests 3000]
 //! target/release/apex-bench --gateway 'stats = false'         # extra [gateway] settings
+//! target/release/apex-bench --floor host-tests/bench/wasi-http-floor/target/wasm32-wasip2/release/wasi_http_floor_p2.wasm
 //! ```
+//!
+//! `--floor FILE` adds a second baseline to every cell: `FILE`, a wasi:http 0.2 component that
+//! forwards each request and does nothing else (`host-tests/bench/wasi-http-floor`, built on its
+//! own), served by `apex-component-host` — Apex's host with that component in place of Apex's, on
+//! the gateway's CPU: what any component costs on this host.
 //!
 //! `--chaos` runs the failover benchmark instead: three fake providers that each fail 30 % of
 //! calls at random (503 or 500), behind one round-robin alias with three keys per provider; it
@@ -54,6 +60,8 @@ async fn main() -> Result<()> {
     let mut only: Option<String> = None;
     // Extra `[gateway]` settings for the gateway under test (e.g. `stats = false`).
     let mut gateway_extra = String::new();
+    // The wasi-http-floor component, for the least-component baseline.
+    let mut floor_wasm: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -61,6 +69,7 @@ async fn main() -> Result<()> {
             "--requests" => max_requests = args.next().context("--requests N")?.parse()?,
             "--chaos" => chaos_mode = true,
             "--only" => only = Some(args.next().context("--only NAME")?),
+            "--floor" => floor_wasm = Some(args.next().context("--floor FILE.wasm")?),
             "--gateway" => {
                 gateway_extra.push_str(&args.next().context("--gateway 'key = value'")?);
                 gateway_extra.push('\n');
@@ -173,6 +182,28 @@ async fn main() -> Result<()> {
     )?;
     let bare_pid = bare.id();
     let bare_base = format!("http://{bare_addr}");
+    // What any component costs on Apex's host, on the gateway's CPU (with `--floor`).
+    let mut floor = match &floor_wasm {
+        Some(wasm) => {
+            let upstream = format!("FLOOR_UPSTREAM={fake_addr}");
+            let (child, addr) = spawn(
+                &sibling("apex-component-host")?,
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--wasm",
+                    wasm,
+                    "--env",
+                    &upstream,
+                ],
+                gateway_cpu,
+                &[],
+            )?;
+            let base = format!("http://{addr}");
+            Some((child, base))
+        }
+        None => None,
+    };
     one(
         &client,
         &apex_base,
@@ -205,7 +236,7 @@ async fn main() -> Result<()> {
         let mut frontier = Frontier::new(scenario.name);
         for concurrency in [1, 2, 4, 8, 16, 32, 64] {
             let table = matches!(concurrency, 1 | 16 | 64);
-            let (direct, bare) = if table {
+            let (direct, bare, least) = if table {
                 let provider_request = |base| {
                     load(
                         &client,
@@ -219,9 +250,15 @@ async fn main() -> Result<()> {
                 };
                 let direct = provider_request(&fake_base).await?;
                 let bare = measuring_cpu(bare_pid, provider_request(&bare_base)).await?;
-                (Some(direct), Some(bare))
+                let least = match &floor {
+                    Some((child, base)) => {
+                        Some(measuring_cpu(child.id(), provider_request(base)).await?)
+                    }
+                    None => None,
+                };
+                (Some(direct), Some(bare), least)
             } else {
-                (None, None)
+                (None, None, None)
             };
             let sampler = RssSampler::start(pid);
             let via = measuring_cpu(
@@ -246,6 +283,7 @@ async fn main() -> Result<()> {
                     concurrency,
                     direct,
                     bare,
+                    floor: least,
                     via,
                 };
                 cell.print();
@@ -256,10 +294,15 @@ async fn main() -> Result<()> {
     }
     println!();
     print_bare_proxy_cells(&cells);
+    print_least_component_cells(&cells);
     println!();
     print_frontiers(&frontiers);
     bare.kill()?;
     bare.wait()?;
+    if let Some((child, _)) = &mut floor {
+        child.kill()?;
+        child.wait()?;
+    }
 
     // Past what one core serves at once: only a deliberate 503 may fail a request. A fresh
     // process, so memory is the load's and not the data stored by the runs above.

@@ -9,14 +9,15 @@ use std::time::Duration;
 use crate::load::Run;
 use crate::processes::rss_kib;
 
-/// One scenario at one concurrency: straight to the provider, through the bare proxy, and
-/// through Apex.
+/// One scenario at one concurrency: straight to the provider, through the bare proxy, through
+/// the least wasi:http component on Apex's host (with `--floor`), and through Apex.
 pub struct Cell {
     pub scenario: &'static str,
     pub stream: bool,
     pub concurrency: usize,
     pub direct: Run,
     pub bare: Run,
+    pub floor: Option<Run>,
     pub via: Run,
 }
 
@@ -72,6 +73,14 @@ impl Cell {
         }
     }
 
+    /// What the least wasi:http component added on Apex's host (when the run has it).
+    pub fn least_component(&self) -> Option<Added<'_>> {
+        self.floor.as_ref().map(|through| Added {
+            direct: &self.direct,
+            through,
+        })
+    }
+
     pub fn print(&self) {
         let ttfb = if self.stream {
             format!(
@@ -116,27 +125,56 @@ fn cpu(run: &Run) -> String {
 
 /// What the bare proxy (no Wasm, no gateway work) added in each cell, next to Apex.
 pub fn print_bare_proxy_cells(cells: &[Cell]) {
+    print_baseline_cells("bare proxy", cells, |cell| {
+        Some((cell.bare_proxy(), &cell.bare))
+    });
+}
+
+/// What the least wasi:http component (`--floor`) added on Apex's host in each cell, next to
+/// Apex; nothing when the run has no such baseline.
+pub fn print_least_component_cells(cells: &[Cell]) {
+    if cells.iter().all(|cell| cell.floor.is_none()) {
+        return;
+    }
+    println!();
+    print_baseline_cells("least component", cells, |cell| {
+        Some((cell.least_component()?, cell.floor.as_ref()?))
+    });
+}
+
+fn print_baseline_cells<'a>(
+    name: &str,
+    cells: &'a [Cell],
+    baseline: impl Fn(&'a Cell) -> Option<(Added<'a>, &'a Run)>,
+) {
     println!(
-        "| scenario | conc. | bare proxy added p50 ms | added p99 ms | added p99.9 ms | TTFB added p99 ms | bare proxy req/s | via Apex req/s | CPU µs/req bare proxy | CPU µs/req Apex |"
+        "| scenario | conc. | {name} added p50 ms | added p99 ms | added p99.9 ms | TTFB added p99 ms | {name} req/s | via Apex req/s | CPU µs/req {name} | CPU µs/req Apex |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for cell in cells {
-        let bare = cell.bare_proxy();
+        let Some((added, run)) = baseline(cell) else {
+            continue;
+        };
         let ttfb = if cell.stream {
-            format!("{:.3}", bare.ttfb_p99())
+            format!("{:.3}", added.ttfb_p99())
         } else {
             "–".to_string()
         };
+        let failures = if run.failures.is_empty() {
+            String::new()
+        } else {
+            format!(" (failures: {:?})", run.failures)
+        };
         println!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {ttfb} | {:.0} | {:.0} | {} | {} |",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {ttfb} | {:.0} | {:.0} | {} | {} |{failures}",
             cell.scenario,
             cell.concurrency,
-            bare.p50(),
-            bare.p99(),
-            bare.p999(),
-            cell.bare.rps,
+            added.p50(),
+            added.p99(),
+            added.p999(),
+            run.rps,
             cell.via.rps,
-            cpu(&cell.bare),
+            cpu(run),
             cpu(&cell.via),
         );
     }
@@ -266,6 +304,16 @@ impl RssSampler {
     }
 }
 
+/// One performance target: what Apex, the bare proxy and the least component (when measured)
+/// did in this run, and whether Apex met it (`None`: no verdict).
+struct TargetRow {
+    target: String,
+    apex: String,
+    bare: String,
+    least: Option<String>,
+    met: Option<bool>,
+}
+
 /// Each target of the performance issue, checked against this run's numbers.
 pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Memory) {
     let cell = |name: &str, concurrency: usize| {
@@ -274,31 +322,44 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             .find(|c| c.scenario.starts_with(name) && c.concurrency == concurrency)
     };
     // Each target: what this run measured through Apex, the same measure through the bare
-    // proxy (what any proxy gets on this machine; `–` where it does not apply), met or not.
-    let mut rows: Vec<(String, String, String, Option<bool>)> = Vec::new();
-    let mut row = |target: &str, measured: String, bare: String, met: Option<bool>| {
-        rows.push((target.to_string(), measured, bare, met))
-    };
+    // proxy (what any proxy gets on this machine) and through the least wasi:http component on
+    // Apex's host (what any component gets; with `--floor`), `–` where it does not apply; met or
+    // not.
+    let mut rows: Vec<TargetRow> = Vec::new();
+    let mut row =
+        |target: &str, apex: String, bare: String, least: Option<String>, met: Option<bool>| {
+            rows.push(TargetRow {
+                target: target.to_string(),
+                apex,
+                bare,
+                least,
+                met,
+            })
+        };
     let none = || "–".to_string();
     let ms = |v: f64| format!("{v:.3} ms");
+    let rps = |run: &Run, unit: &str| format!("{:.0} {unit}", run.rps);
     if let Some(c) = cell("small chat (forwarded)", 1) {
-        let (a, b) = (c.apex(), c.bare_proxy());
+        let (a, b, least) = (c.apex(), c.bare_proxy(), c.least_component());
         row(
             "small chat forwarded, c=1: added p50 ≤ 0.08 ms",
             ms(a.p50()),
             ms(b.p50()),
+            least.as_ref().map(|l| ms(l.p50())),
             Some(a.p50() <= 0.08),
         );
         row(
             "small chat forwarded, c=1: added p99 ≤ 0.2 ms",
             ms(a.p99()),
             ms(b.p99()),
+            least.as_ref().map(|l| ms(l.p99())),
             Some(a.p99() <= 0.2),
         );
         row(
             "small chat forwarded, c=1: p99.9 ≤ 1 ms",
             ms(c.via.p999),
             ms(c.bare.p999),
+            c.floor.as_ref().map(|f| ms(f.p999)),
             Some(c.via.p999 <= 1.0),
         );
     }
@@ -313,13 +374,15 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 "{:.0} req/s (direct {:.0}, a third: {third:.0})",
                 c16.via.rps, c16.direct.rps
             ),
-            format!("{:.0} req/s", c16.bare.rps),
+            rps(&c16.bare, "req/s"),
+            c16.floor.as_ref().map(|f| rps(f, "req/s")),
             Some(c16.via.rps >= 25_000.0 && c16.via.rps >= third),
         );
         row(
             "small chat forwarded, c=64: no worse than c=16 (within 5 %)",
-            format!("{:.0} req/s", c64.via.rps),
-            format!("{:.0} req/s", c64.bare.rps),
+            rps(&c64.via, "req/s"),
+            rps(&c64.bare, "req/s"),
+            c64.floor.as_ref().map(|f| rps(f, "req/s")),
             Some(c64.via.rps >= 0.95 * c16.via.rps),
         );
     }
@@ -345,6 +408,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 format!("{bad:?}")
             },
             none(),
+            None,
             Some(bad.is_empty()),
         );
     }
@@ -360,6 +424,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 responses.apex().p50() / chat.apex().p50()
             ),
             none(),
+            None,
             Some(responses.apex().p50() <= 2.0 * chat.apex().p50()),
         );
     }
@@ -372,6 +437,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 &format!("{name}, c=1: added p99 TTFB ≤ 0.3 ms"),
                 ms(c.apex().ttfb_p99()),
                 ms(c.bare_proxy().ttfb_p99()),
+                c.least_component().map(|l| ms(l.ttfb_p99())),
                 Some(c.apex().ttfb_p99() <= 0.3),
             );
         }
@@ -379,8 +445,9 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
     if let Some(c) = cell("20-chunk stream (OpenAI→Anthropic)", 16) {
         row(
             "translated stream, c=16: ≥ 10,000 streams/s",
-            format!("{:.0} streams/s", c.via.rps),
-            format!("{:.0} streams/s", c.bare.rps),
+            rps(&c.via, "streams/s"),
+            rps(&c.bare, "streams/s"),
+            c.floor.as_ref().map(|f| rps(f, "streams/s")),
             Some(c.via.rps >= 10_000.0),
         );
     }
@@ -389,6 +456,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "100 KB prompt forwarded, c=1: added p50 ≤ 0.3 ms",
             ms(c.apex().p50()),
             ms(c.bare_proxy().p50()),
+            c.least_component().map(|l| ms(l.p50())),
             Some(c.apex().p50() <= 0.3),
         );
     }
@@ -397,6 +465,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "idle RSS ≤ 25 MiB",
             format!("{} MiB", mib(Some(idle))),
             none(),
+            None,
             Some(idle <= 25 * 1024),
         );
     }
@@ -405,6 +474,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "RSS at c=256 ≤ 200 MiB",
             format!("{} MiB", mib(Some(memory.at_256))),
             none(),
+            None,
             Some(memory.at_256 <= 200 * 1024),
         );
     }
@@ -417,17 +487,38 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 mib(Some(memory.warm))
             ),
             none(),
+            None,
             Some(recovered as f64 <= memory.warm as f64 * 1.10),
         );
     }
-    println!("| target | this run (Apex) | a bare proxy, same run | |");
-    println!("|---|---|---|---|");
-    for (target, measured, bare, met) in rows {
+    let with_least = cells.iter().any(|c| c.floor.is_some());
+    if with_least {
+        println!(
+            "| target | this run (Apex) | a bare proxy, same run | the least component on Apex's host, same run | |"
+        );
+        println!("|---|---|---|---|---|");
+    } else {
+        println!("| target | this run (Apex) | a bare proxy, same run | |");
+        println!("|---|---|---|---|");
+    }
+    for TargetRow {
+        target,
+        apex: measured,
+        bare,
+        least,
+        met,
+    } in rows
+    {
         let verdict = match met {
             Some(true) => "met",
             Some(false) => "missed",
             None => "",
         };
-        println!("| {target} | {measured} | {bare} | {verdict} |");
+        if with_least {
+            let least = least.unwrap_or_else(none);
+            println!("| {target} | {measured} | {bare} | {least} | {verdict} |");
+        } else {
+            println!("| {target} | {measured} | {bare} | {verdict} |");
+        }
     }
 }
