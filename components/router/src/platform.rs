@@ -40,7 +40,8 @@ pub fn variable(name: &str) -> Option<String> {
     config_store::get(name).ok().flatten()
 }
 
-/// A fresh id: `prefix` and 24 random hex digits.
+/// A fresh id: `prefix` and 24 to 32 random hex digits (16 from one number, then the other
+/// without leading zeros past 8; `surfaces::responses::reference` relies on that range).
 pub fn random_id(prefix: &str) -> String {
     let a = wasip2::random::random::get_random_u64();
     let b = wasip2::random::random::get_random_u64();
