@@ -183,7 +183,7 @@ async fn main() -> Result<()> {
     let bare_pid = bare.id();
     let bare_base = format!("http://{bare_addr}");
     // What any component costs on Apex's host, on the gateway's CPU (with `--floor`).
-    let mut floor = match &floor_wasm {
+    let mut least_component = match &floor_wasm {
         Some(wasm) => {
             let upstream = format!("FLOOR_UPSTREAM={fake_addr}");
             let (child, addr) = spawn(
@@ -250,7 +250,7 @@ async fn main() -> Result<()> {
                 };
                 let direct = provider_request(&fake_base).await?;
                 let bare = measuring_cpu(bare_pid, provider_request(&bare_base)).await?;
-                let least = match &floor {
+                let least = match &least_component {
                     Some((child, base)) => {
                         Some(measuring_cpu(child.id(), provider_request(base)).await?)
                     }
@@ -283,7 +283,7 @@ async fn main() -> Result<()> {
                     concurrency,
                     direct,
                     bare,
-                    floor: least,
+                    least,
                     via,
                 };
                 cell.print();
@@ -299,7 +299,7 @@ async fn main() -> Result<()> {
     print_frontiers(&frontiers);
     bare.kill()?;
     bare.wait()?;
-    if let Some((child, _)) = &mut floor {
+    if let Some((child, _)) = &mut least_component {
         child.kill()?;
         child.wait()?;
     }

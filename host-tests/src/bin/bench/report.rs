@@ -17,7 +17,7 @@ pub struct Cell {
     pub concurrency: usize,
     pub direct: Run,
     pub bare: Run,
-    pub floor: Option<Run>,
+    pub least: Option<Run>,
     pub via: Run,
 }
 
@@ -75,7 +75,7 @@ impl Cell {
 
     /// What the least wasi:http component added on Apex's host (when the run has it).
     pub fn least_component(&self) -> Option<Added<'_>> {
-        self.floor.as_ref().map(|through| Added {
+        self.least.as_ref().map(|through| Added {
             direct: &self.direct,
             through,
         })
@@ -133,12 +133,12 @@ pub fn print_bare_proxy_cells(cells: &[Cell]) {
 /// What the least wasi:http component (`--floor`) added on Apex's host in each cell, next to
 /// Apex; nothing when the run has no such baseline.
 pub fn print_least_component_cells(cells: &[Cell]) {
-    if cells.iter().all(|cell| cell.floor.is_none()) {
+    if cells.iter().all(|cell| cell.least.is_none()) {
         return;
     }
     println!();
     print_baseline_cells("least component", cells, |cell| {
-        Some((cell.least_component()?, cell.floor.as_ref()?))
+        Some((cell.least_component()?, cell.least.as_ref()?))
     });
 }
 
@@ -359,7 +359,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "small chat forwarded, c=1: p99.9 ≤ 1 ms",
             ms(c.via.p999),
             ms(c.bare.p999),
-            c.floor.as_ref().map(|f| ms(f.p999)),
+            c.least.as_ref().map(|f| ms(f.p999)),
             Some(c.via.p999 <= 1.0),
         );
     }
@@ -375,14 +375,14 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 c16.via.rps, c16.direct.rps
             ),
             rps(&c16.bare, "req/s"),
-            c16.floor.as_ref().map(|f| rps(f, "req/s")),
+            c16.least.as_ref().map(|f| rps(f, "req/s")),
             Some(c16.via.rps >= 25_000.0 && c16.via.rps >= third),
         );
         row(
             "small chat forwarded, c=64: no worse than c=16 (within 5 %)",
             rps(&c64.via, "req/s"),
             rps(&c64.bare, "req/s"),
-            c64.floor.as_ref().map(|f| rps(f, "req/s")),
+            c64.least.as_ref().map(|f| rps(f, "req/s")),
             Some(c64.via.rps >= 0.95 * c16.via.rps),
         );
     }
@@ -447,7 +447,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "translated stream, c=16: ≥ 10,000 streams/s",
             rps(&c.via, "streams/s"),
             rps(&c.bare, "streams/s"),
-            c.floor.as_ref().map(|f| rps(f, "streams/s")),
+            c.least.as_ref().map(|f| rps(f, "streams/s")),
             Some(c.via.rps >= 10_000.0),
         );
     }
@@ -491,7 +491,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             Some(recovered as f64 <= memory.warm as f64 * 1.10),
         );
     }
-    let with_least = cells.iter().any(|c| c.floor.is_some());
+    let with_least = cells.iter().any(|c| c.least.is_some());
     if with_least {
         println!(
             "| target | this run (Apex) | a bare proxy, same run | the least component on Apex's host, same run | |"
