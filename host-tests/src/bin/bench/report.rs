@@ -34,7 +34,12 @@ pub struct Added<'a> {
     through: &'a Run,
 }
 
-impl Added<'_> {
+impl<'a> Added<'a> {
+    /// The run through the proxy.
+    pub fn run(&self) -> &'a Run {
+        self.through
+    }
+
     pub fn p50(&self) -> f64 {
         self.through.p50 - self.direct.p50
     }
@@ -125,9 +130,7 @@ fn cpu(run: &Run) -> String {
 
 /// What the bare proxy (no Wasm, no gateway work) added in each cell, next to Apex.
 pub fn print_bare_proxy_cells(cells: &[Cell]) {
-    print_baseline_cells("bare proxy", cells, |cell| {
-        Some((cell.bare_proxy(), &cell.bare))
-    });
+    print_baseline_cells("bare proxy", cells, |cell| Some(cell.bare_proxy()));
 }
 
 /// What the least wasi:http component (`--floor`) added on Apex's host in each cell, next to
@@ -137,24 +140,23 @@ pub fn print_least_component_cells(cells: &[Cell]) {
         return;
     }
     println!();
-    print_baseline_cells("least component", cells, |cell| {
-        Some((cell.least_component()?, cell.least.as_ref()?))
-    });
+    print_baseline_cells("least component", cells, Cell::least_component);
 }
 
 fn print_baseline_cells<'a>(
     name: &str,
     cells: &'a [Cell],
-    baseline: impl Fn(&'a Cell) -> Option<(Added<'a>, &'a Run)>,
+    baseline: impl Fn(&'a Cell) -> Option<Added<'a>>,
 ) {
     println!(
         "| scenario | conc. | {name} added p50 ms | added p99 ms | added p99.9 ms | TTFB added p99 ms | {name} req/s | via Apex req/s | CPU µs/req {name} | CPU µs/req Apex |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for cell in cells {
-        let Some((added, run)) = baseline(cell) else {
+        let Some(added) = baseline(cell) else {
             continue;
         };
+        let run = added.run();
         let ttfb = if cell.stream {
             format!("{:.3}", added.ttfb_p99())
         } else {
@@ -359,7 +361,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "small chat forwarded, c=1: p99.9 ≤ 1 ms",
             ms(c.via.p999),
             ms(c.bare.p999),
-            c.least.as_ref().map(|f| ms(f.p999)),
+            c.least.as_ref().map(|run| ms(run.p999)),
             Some(c.via.p999 <= 1.0),
         );
     }
@@ -375,14 +377,14 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
                 c16.via.rps, c16.direct.rps
             ),
             rps(&c16.bare, "req/s"),
-            c16.least.as_ref().map(|f| rps(f, "req/s")),
+            c16.least.as_ref().map(|run| rps(run, "req/s")),
             Some(c16.via.rps >= 25_000.0 && c16.via.rps >= third),
         );
         row(
             "small chat forwarded, c=64: no worse than c=16 (within 5 %)",
             rps(&c64.via, "req/s"),
             rps(&c64.bare, "req/s"),
-            c64.least.as_ref().map(|f| rps(f, "req/s")),
+            c64.least.as_ref().map(|run| rps(run, "req/s")),
             Some(c64.via.rps >= 0.95 * c16.via.rps),
         );
     }
@@ -447,7 +449,7 @@ pub fn print_targets(cells: &[Cell], crowds: &[(&str, usize, Run)], memory: &Mem
             "translated stream, c=16: ≥ 10,000 streams/s",
             rps(&c.via, "streams/s"),
             rps(&c.bare, "streams/s"),
-            c.least.as_ref().map(|f| rps(f, "streams/s")),
+            c.least.as_ref().map(|run| rps(run, "streams/s")),
             Some(c.via.rps >= 10_000.0),
         );
     }
